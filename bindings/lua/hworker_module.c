@@ -1,0 +1,493 @@
+/* require "hworker": the producer, inspection and in-process worker API for
+ * LuaJIT programs. A queue object wraps one engine handle; workers it starts
+ * run in their own sandboxed Lua states on their own threads, never in the
+ * caller's state. Errors a caller can fix are raised as Lua errors whose
+ * message names what to fix. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hworker.h"
+#include "hworker_steps.h"
+
+#define QUEUE_MT "hworker.queue"
+
+typedef struct lqueue {
+    hworker *h;
+} lqueue;
+
+static lqueue *check_queue(lua_State *L)
+{
+    lqueue *q = luaL_checkudata(L, 1, QUEUE_MT);
+    if (q->h == NULL) luaL_error(L, "hworker: this queue was closed");
+    return q;
+}
+
+/* cjson.encode / cjson.decode of the calling program, kept as upvalues. */
+#define UV_ENCODE lua_upvalueindex(1)
+#define UV_DECODE lua_upvalueindex(2)
+
+static const char *encode(lua_State *L, int idx, size_t *len)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    lua_pushvalue(L, UV_ENCODE);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 1, 0) != 0) luaL_error(L, "hworker: the job cannot be encoded as JSON: %s", lua_tostring(L, -1));
+    return lua_tolstring(L, -1, len);
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static double opt_number(lua_State *L, int t, const char *key, double def)
+{
+    lua_getfield(L, t, key);
+    double v = def;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isnumber(L, -1)) luaL_error(L, "hworker: option '%s' must be a number", key);
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static const char *opt_string(lua_State *L, int t, const char *key, const char *def)
+{
+    lua_getfield(L, t, key);
+    const char *v = def;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "hworker: option '%s' must be a string", key);
+        v = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1); /* the string stays alive: it is referenced by the table */
+    return v;
+}
+
+/* The init config may be given as a table (encoded here) or a JSON string. */
+static const char *opt_config(lua_State *L, int t)
+{
+    lua_getfield(L, t, "config");
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); return NULL; }
+    if (lua_type(L, -1) == LUA_TSTRING) return lua_tostring(L, -1); /* left on the stack */
+    size_t len;
+    return encode(L, -1, &len);
+}
+
+static const char *const known_options[] = {
+    "name", "redis", "job_file", "config", "timeout", "lease", "monitor_interval", "block_timeout",
+    "failed_cap", "broken_cap", "max_recoveries", "on_exception", "memory_limit_mb", "prefetch", "log_level", NULL};
+
+static void check_known(lua_State *L, int t, const char *const *known, const char *what)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int ok = 0;
+        for (const char *const *p = known; k && *p && !ok; p++) ok = strcmp(*p, k) == 0;
+        if (!ok) luaL_error(L, "hworker: unknown option '%s' for %s", k ? k : "(not a string)", what);
+    }
+}
+
+/* hworker.open{ name = ..., redis = ..., ... } -> queue */
+static int l_open(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_known(L, 1, known_options, "hworker.open");
+    hworker_config cfg;
+    hworker_config_init(&cfg);
+    cfg.name = opt_string(L, 1, "name", NULL);
+    cfg.redis_url = opt_string(L, 1, "redis", cfg.redis_url);
+    cfg.job_file = opt_string(L, 1, "job_file", NULL);
+    cfg.job_timeout = opt_number(L, 1, "timeout", cfg.job_timeout);
+    cfg.lease = opt_number(L, 1, "lease", cfg.lease);
+    cfg.monitor_interval = opt_number(L, 1, "monitor_interval", cfg.monitor_interval);
+    cfg.block_timeout = opt_number(L, 1, "block_timeout", cfg.block_timeout);
+    cfg.failed_cap = (long)opt_number(L, 1, "failed_cap", (double)cfg.failed_cap);
+    cfg.broken_cap = (long)opt_number(L, 1, "broken_cap", (double)cfg.broken_cap);
+    cfg.max_recoveries = (long)opt_number(L, 1, "max_recoveries", (double)cfg.max_recoveries);
+    cfg.memory_limit = (size_t)(opt_number(L, 1, "memory_limit_mb", 64) * 1024 * 1024);
+    cfg.prefetch = (int)opt_number(L, 1, "prefetch", cfg.prefetch);
+    const char *onx = opt_string(L, 1, "on_exception", "failure");
+    if (strcmp(onx, "failure") == 0) cfg.on_exception = HWORKER_EXCEPTION_FAILS;
+    else if (strcmp(onx, "retry") == 0) cfg.on_exception = HWORKER_EXCEPTION_RETRIES;
+    else return luaL_error(L, "hworker: on_exception must be \"failure\" or \"retry\" (got \"%s\")", onx);
+    static const char *const levels[] = {"debug", "info", "warn", "error", "silent", NULL};
+    const char *level = opt_string(L, 1, "log_level", "info");
+    int li = 0;
+    while (levels[li] && strcmp(levels[li], level) != 0) li++;
+    if (!levels[li]) return luaL_error(L, "hworker: log_level must be debug, info, warn, error or silent");
+    cfg.log_level = (hworker_log_level)li; /* "silent" is above every level */
+    const char *config = opt_config(L, 1);
+    if (config) cfg.init_config = config;
+    char err[512];
+    lqueue *q = lua_newuserdata(L, sizeof *q);
+    q->h = NULL;
+    luaL_getmetatable(L, QUEUE_MT);
+    lua_setmetatable(L, -2);
+    q->h = hworker_create(&cfg, err, sizeof err);
+    if (q->h == NULL) return luaL_error(L, "hworker.open: %s", err);
+    return 1;
+}
+
+/* ---- producing ---------------------------------------------------------- */
+
+static double delay_of(lua_State *L, int idx)
+{
+    if (lua_isnoneornil(L, idx)) return 0;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    static const char *const known[] = {"delay", NULL};
+    check_known(L, idx, known, "queue options");
+    return opt_number(L, idx, "delay", 0);
+}
+
+static int push_ids(lua_State *L, const char *ids, size_t n)
+{
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, ids + i * HWORKER_ID_SIZE);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
+/* q:queue(t [, {delay = s}]) -> id */
+static int l_queue(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    luaL_checkany(L, 2);
+    double delay = delay_of(L, 3);
+    size_t len;
+    const char *json = encode(L, 2, &len);
+    char id[HWORKER_ID_SIZE], err[512];
+    if (hworker_queue_many(q->h, 1, &json, &len, delay, id, err, sizeof err) != 0)
+        return luaL_error(L, "hworker: %s", err);
+    lua_pushstring(L, id);
+    return 1;
+}
+
+/* q:queue_json(json_text [, opts]) -> id: enqueue JSON text as it is. */
+static int l_queue_json(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    size_t len;
+    const char *json = luaL_checklstring(L, 2, &len);
+    double delay = delay_of(L, 3);
+    char id[HWORKER_ID_SIZE], err[512];
+    if (hworker_queue_many(q->h, 1, &json, &len, delay, id, err, sizeof err) != 0)
+        return luaL_error(L, "hworker: %s", err);
+    lua_pushstring(L, id);
+    return 1;
+}
+
+/* q:queue_many{t1, t2, ...} -> {id1, id2, ...}: one atomic round trip. */
+static int l_queue_many(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    double delay = delay_of(L, 3);
+    size_t n = lua_objlen(L, 2);
+    if (n == 0) { lua_newtable(L); return 1; }
+    const char **json = malloc(n * sizeof *json);
+    size_t *lens = malloc(n * sizeof *lens);
+    char *ids = malloc(n * HWORKER_ID_SIZE);
+    if (!json || !lens || !ids) { free(json); free(lens); free(ids); return luaL_error(L, "hworker: out of memory"); }
+    /* Encoded strings are kept in a table so they stay alive. */
+    lua_createtable(L, (int)n, 0);
+    int keep = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (int)i + 1);
+        lua_pushvalue(L, UV_ENCODE);
+        lua_insert(L, -2);
+        if (lua_pcall(L, 1, 1, 0) != 0) {
+            free(json); free(lens); free(ids);
+            return luaL_error(L, "hworker: job %d cannot be encoded as JSON: %s", (int)i + 1, lua_tostring(L, -1));
+        }
+        json[i] = lua_tolstring(L, -1, &lens[i]);
+        lua_rawseti(L, keep, (int)i + 1);
+    }
+    char err[512];
+    int rc = hworker_queue_many(q->h, n, json, lens, delay, ids, err, sizeof err);
+    free(json);
+    free(lens);
+    if (rc != 0) { free(ids); return luaL_error(L, "hworker: %s", err); }
+    push_ids(L, ids, n);
+    free(ids);
+    return 1;
+}
+
+/* ---- inspecting --------------------------------------------------------- */
+
+typedef struct list_ctx {
+    lua_State *L;
+    int n;
+} list_ctx;
+
+static void set_int(lua_State *L, const char *k, long long v)
+{
+    if (v < 0) return;
+    lua_pushnumber(L, (lua_Number)v);
+    lua_setfield(L, -2, k);
+}
+
+static int push_entry(void *ud, const hworker_entry *e)
+{
+    list_ctx *c = ud;
+    lua_State *L = c->L;
+    lua_createtable(L, 0, 10);
+    if (e->id) { lua_pushstring(L, e->id); lua_setfield(L, -2, "id"); }
+    if (e->job) {
+        lua_pushlstring(L, e->job, e->job_len);
+        lua_setfield(L, -2, "job_json");
+        lua_pushvalue(L, UV_DECODE);
+        lua_pushlstring(L, e->job, e->job_len);
+        if (lua_pcall(L, 1, 1, 0) == 0) lua_setfield(L, -2, "job");
+        else lua_pop(L, 1);
+    }
+    set_int(L, "attempt", e->attempt);
+    set_int(L, "recoveries", e->recoveries);
+    set_int(L, "enqueued_at", e->enqueued_at);
+    set_int(L, "time", e->time);
+    if (e->holder) { lua_pushstring(L, e->holder); lua_setfield(L, -2, "holder"); }
+    if (e->reason) { lua_pushstring(L, e->reason); lua_setfield(L, -2, "reason"); }
+    lua_pushlstring(L, e->raw, e->raw_len);
+    lua_setfield(L, -2, "raw");
+    lua_rawseti(L, -2, ++c->n);
+    return 0;
+}
+
+static int list_part(lua_State *L, hworker_part part)
+{
+    lqueue *q = check_queue(L);
+    long offset = 0, limit = 100;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        static const char *const known[] = {"offset", "limit", NULL};
+        check_known(L, 2, known, "listing");
+        offset = (long)opt_number(L, 2, "offset", 0);
+        limit = (long)opt_number(L, 2, "limit", 100);
+    }
+    lua_newtable(L);
+    list_ctx c = {L, 0};
+    char err[512];
+    if (hworker_list(q->h, part, offset, limit, push_entry, &c, err, sizeof err) != 0)
+        return luaL_error(L, "hworker: %s", err);
+    return 1;
+}
+
+static int l_jobs(lua_State *L) { return list_part(L, HWORKER_PENDING); }
+static int l_inflight(lua_State *L) { return list_part(L, HWORKER_INFLIGHT); }
+static int l_scheduled(lua_State *L) { return list_part(L, HWORKER_SCHEDULED); }
+static int l_failed(lua_State *L) { return list_part(L, HWORKER_FAILED); }
+static int l_broken(lua_State *L) { return list_part(L, HWORKER_BROKEN); }
+
+/* q:stats() -> { pending, inflight, scheduled, failed, broken, counters = {...} } */
+static int l_stats(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    hworker_stats s;
+    char err[512];
+    if (hworker_get_stats(q->h, &s, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    lua_createtable(L, 0, 6);
+    set_int(L, "pending", s.pending);
+    set_int(L, "inflight", s.inflight);
+    set_int(L, "scheduled", s.scheduled);
+    set_int(L, "failed", s.failed);
+    set_int(L, "broken", s.broken);
+    lua_createtable(L, 0, 10);
+    set_int(L, "enqueued", s.enqueued);
+    set_int(L, "processed", s.processed);
+    set_int(L, "succeeded", s.succeeded);
+    set_int(L, "retried", s.retried);
+    set_int(L, "failed", s.failed_total);
+    set_int(L, "broken", s.broken_total);
+    set_int(L, "recovered", s.recovered);
+    set_int(L, "lease_lost", s.lease_lost);
+    set_int(L, "handed_back", s.handed_back);
+    set_int(L, "promoted", s.promoted);
+    lua_setfield(L, -2, "counters");
+    return 1;
+}
+
+static int l_destroy(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    char err[512];
+    if (hworker_destroy(q->h, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    return 0;
+}
+
+/* ---- running workers ---------------------------------------------------- */
+
+/* q:start{ job_file =, config =, workers = 1, monitors = 1 } */
+static int l_start(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    int workers = 1, monitors = 1;
+    char err[1024];
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        static const char *const known[] = {"job_file", "config", "workers", "monitors", NULL};
+        check_known(L, 2, known, "start");
+        workers = (int)opt_number(L, 2, "workers", 1);
+        monitors = (int)opt_number(L, 2, "monitors", 1);
+        const char *file = opt_string(L, 2, "job_file", NULL);
+        const char *config = opt_config(L, 2);
+        if ((file || config) && hworker_set_job_file(q->h, file, config, err, sizeof err) != 0)
+            return luaL_error(L, "hworker: %s", err);
+    }
+    if (hworker_start(q->h, workers, monitors, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    return 0;
+}
+
+/* q:stop{ grace = seconds } */
+static int l_stop(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    double grace = 25;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        grace = opt_number(L, 2, "grace", 25);
+    }
+    hworker_stop(q->h, grace);
+    return 0;
+}
+
+static int l_close(lua_State *L)
+{
+    lqueue *q = luaL_checkudata(L, 1, QUEUE_MT);
+    hworker_free(q->h);
+    q->h = NULL;
+    return 0;
+}
+
+/* ---- single steps (hworker_steps.h), for tests and custom loops -------- */
+
+static void push_claim(void *ud, const char *claim, size_t len)
+{
+    list_ctx *c = ud;
+    lua_pushlstring(c->L, claim, len);
+    lua_rawseti(c->L, -2, ++c->n);
+}
+
+/* q:step_claim(n, holder) -> { claim, ... } */
+static int l_step_claim(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    int n = (int)luaL_optinteger(L, 2, 1);
+    const char *holder = luaL_optstring(L, 3, "step");
+    lua_newtable(L);
+    list_ctx c = {L, 0};
+    char err[512];
+    if (hworker_step_claim(q->h, n, holder, push_claim, &c, err, sizeof err) != 0)
+        return luaL_error(L, "hworker: %s", err);
+    return 1;
+}
+
+/* q:step_finish(claim, "success"|"retry"|"failure"|"broken" [, reason [, delay]]) -> applied */
+static int l_step_finish(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    size_t len;
+    const char *claim = luaL_checklstring(L, 2, &len);
+    static const char *const names[] = {"success", "retry", "failure", "broken", NULL};
+    static const hworker_outcome outcomes[] = {HWORKER_OUTCOME_SUCCESS, HWORKER_OUTCOME_RETRY,
+                                               HWORKER_OUTCOME_FAILURE, HWORKER_OUTCOME_BROKEN};
+    int o = luaL_checkoption(L, 3, NULL, names);
+    const char *reason = luaL_optstring(L, 4, "");
+    double delay = luaL_optnumber(L, 5, 0);
+    int applied = 0;
+    char err[512];
+    if (hworker_step_finish(q->h, claim, len, outcomes[o], reason, delay, &applied, err, sizeof err) != 0)
+        return luaL_error(L, "hworker: %s", err);
+    lua_pushboolean(L, applied);
+    return 1;
+}
+
+static int l_step_renew(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    size_t len;
+    const char *claim = luaL_checklstring(L, 2, &len);
+    int ok = 0;
+    char err[512];
+    if (hworker_step_renew(q->h, claim, len, &ok, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    lua_pushboolean(L, ok);
+    return 1;
+}
+
+static int l_step_hand_back(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    size_t len;
+    const char *claim = luaL_checklstring(L, 2, &len);
+    int ok = 0;
+    char err[512];
+    if (hworker_step_hand_back(q->h, claim, len, &ok, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    lua_pushboolean(L, ok);
+    return 1;
+}
+
+/* q:step_sweep() -> recovered, promoted */
+static int l_step_sweep(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    long recovered = 0, promoted = 0;
+    char err[512];
+    if (hworker_step_sweep(q->h, (long)luaL_optinteger(L, 2, 100), &recovered, &promoted, err, sizeof err) != 0)
+        return luaL_error(L, "hworker: %s", err);
+    lua_pushinteger(L, recovered);
+    lua_pushinteger(L, promoted);
+    return 2;
+}
+
+static const luaL_Reg queue_methods[] = {
+    {"queue", l_queue},         {"queue_json", l_queue_json}, {"queue_many", l_queue_many},
+    {"jobs", l_jobs},           {"inflight", l_inflight},     {"scheduled", l_scheduled},
+    {"failed", l_failed},       {"broken", l_broken},         {"stats", l_stats},
+    {"destroy", l_destroy},     {"start", l_start},           {"stop", l_stop},
+    {"close", l_close},         {"step_claim", l_step_claim}, {"step_finish", l_step_finish},
+    {"step_renew", l_step_renew}, {"step_hand_back", l_step_hand_back}, {"step_sweep", l_step_sweep},
+    {NULL, NULL}};
+
+/* Registers fns with the two cjson upvalues on the stack top. */
+static void register_with_json(lua_State *L, const luaL_Reg *fns)
+{
+    for (; fns->name; fns++) {
+        lua_pushvalue(L, -2);
+        lua_pushvalue(L, -2);
+        lua_pushcclosure(L, fns->func, 2);
+        lua_setfield(L, -4, fns->name);
+    }
+}
+
+int luaopen_hworker(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    lua_call(L, 1, 1);
+    int cjson = lua_gettop(L);
+
+    lua_newtable(L); /* module */
+    int module = lua_gettop(L);
+    luaL_newmetatable(L, QUEUE_MT);
+    lua_newtable(L); /* methods */
+    lua_getfield(L, cjson, "encode");
+    lua_getfield(L, cjson, "decode");
+    register_with_json(L, queue_methods);
+    lua_pop(L, 2);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    lua_pushvalue(L, module);
+    lua_getfield(L, cjson, "encode");
+    lua_getfield(L, cjson, "decode");
+    static const luaL_Reg fns[] = {{"open", l_open}, {NULL, NULL}};
+    register_with_json(L, fns);
+    lua_pop(L, 3);
+    lua_pushstring(L, hworker_version());
+    lua_setfield(L, module, "version");
+    return 1;
+}

@@ -1,0 +1,63 @@
+/* Claims: one execution of one job, as returned by the claim script
+ * ("token|holder|envelope"), with its header parsed. A claim is owned by the
+ * worker that took it; the lease keeper sees it through the held set. */
+#ifndef HW_CLAIMS_H
+#define HW_CLAIMS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+typedef struct hw_claim {
+    char *data;              /* the inflight member, exactly */
+    size_t len;
+    const char *envelope;    /* inside data */
+    size_t envelope_len;
+    const char *job;         /* the job JSON, inside data; NULL if broken */
+    size_t job_len;
+    char id[80];             /* job id (truncated for display if longer) */
+    long attempt;            /* 1 + retries so far */
+    long recoveries;
+    long long enqueued_at;
+    const char *broken;      /* why the envelope does not parse, or NULL */
+    atomic_int lost;         /* set by the lease keeper when renewal found it gone */
+} hw_claim;
+
+/* Copies a claim string and parses it. Never fails (aborts on OOM); a claim
+ * whose envelope does not parse gets `broken` set. Free with hw_claim_free. */
+hw_claim *hw_claim_new(const char *data, size_t len);
+void hw_claim_free(hw_claim *c);
+
+/* Parses an envelope "<header JSON>\n<job JSON>" (also used by listings). */
+typedef struct hw_envelope {
+    const char *job; size_t job_len;
+    hw_buf id;
+    long attempt, recoveries;
+    long long enqueued_at;
+    const char *broken;      /* NULL when it parses */
+} hw_envelope;
+void hw_envelope_parse(hw_envelope *e, const char *text, size_t len);
+void hw_envelope_free(hw_envelope *e);
+
+/* The claims this process holds, for the lease keeper. Shared by the
+ * workers and the keeper of a handle; every call takes its lock. */
+typedef struct hw_held {
+    pthread_mutex_t lock;
+    hw_claim **items;
+    size_t n, cap;
+} hw_held;
+
+void hw_held_init(hw_held *h);
+void hw_held_destroy(hw_held *h);
+void hw_held_add(hw_held *h, hw_claim *c);
+void hw_held_remove(hw_held *h, hw_claim *c);
+/* Copies every held claim string into args (after what is there already) and
+ * their pointers into *out (caller frees); returns how many. */
+size_t hw_held_snapshot(hw_held *h, hw_args *args, hw_claim ***out);
+/* Marks `c` lost if it is still held and still the same claim as `data`
+ * (a freed claim's address may be reused by a new one). */
+void hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len);
+
+#endif

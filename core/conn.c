@@ -1,0 +1,226 @@
+#include "conn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud,
+                  const hw_logger *log, const char *queue, const char *role, double timeout)
+{
+    memset(c, 0, sizeof *c);
+    c->target = target;
+    c->connect = connect;
+    c->connect_ud = connect_ud;
+    c->log = log;
+    c->queue = queue;
+    snprintf(c->role, sizeof c->role, "%s", role);
+    c->timeout = timeout;
+    atomic_store(&c->client_id, -1);
+}
+
+static struct timeval to_timeval(double seconds)
+{
+    struct timeval tv;
+    tv.tv_sec = (time_t)seconds;
+    tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+    return tv;
+}
+
+void hw_conn_close(hw_conn *c)
+{
+    if (c->ctx) redisFree(c->ctx);
+    c->ctx = NULL;
+    atomic_store(&c->client_id, -1);
+}
+
+void hw_conn_free(hw_conn *c)
+{
+    hw_conn_close(c);
+    hw_args_free(&c->scratch);
+}
+
+static int set_error(hw_conn *c, const char *what, const redisReply *r)
+{
+    if (r == NULL)
+        snprintf(c->errstr, sizeof c->errstr, "%s: %s", what, c->ctx && c->ctx->errstr[0] ? c->ctx->errstr : "connection lost");
+    else if (r->type == REDIS_REPLY_ERROR)
+        snprintf(c->errstr, sizeof c->errstr, "%s: %s", what, r->str);
+    else
+        snprintf(c->errstr, sizeof c->errstr, "%s: unexpected reply type %d", what, r->type);
+    return -1;
+}
+
+/* Runs one set-up command; returns 0 if Redis answered without error. */
+static int setup_command(hw_conn *c, const char *what, int argc, const char **argv)
+{
+    redisReply *r = redisCommandArgv(c->ctx, argc, argv, NULL);
+    int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+    if (!ok) set_error(c, what, r);
+    if (r) freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+static int load_script(hw_conn *c, hw_script s)
+{
+    const hw_script_source *src = hw_script_get(s);
+    if (src == NULL) {
+        snprintf(c->errstr, sizeof c->errstr, "script %d missing from this build", (int)s);
+        return -1;
+    }
+    const char *argv[] = {"SCRIPT", "LOAD", src->text};
+    size_t lens[] = {6, 4, src->len};
+    redisReply *r = redisCommandArgv(c->ctx, 3, argv, lens);
+    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
+        set_error(c, "loading script", r);
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    memcpy(c->sha[s], r->str, 40);
+    c->sha[s][40] = '\0';
+    freeReplyObject(r);
+    return 0;
+}
+
+int hw_conn_open(hw_conn *c)
+{
+    hw_conn_close(c);
+    c->errstr[0] = '\0';
+    struct timeval connect_timeout = to_timeval(5.0);
+    if (c->connect) {
+        c->ctx = c->connect(c->connect_ud);
+    } else if (c->target->path) {
+        c->ctx = redisConnectUnixWithTimeout(c->target->path, connect_timeout);
+    } else {
+        c->ctx = redisConnectWithTimeout(c->target->host, c->target->port, connect_timeout);
+    }
+    if (c->ctx == NULL || c->ctx->err) {
+        char where[300];
+        hw_target_describe(c->target, where, sizeof where);
+        snprintf(c->errstr, sizeof c->errstr, "cannot connect to Redis at %s: %s", c->connect ? "(host connection factory)" : where,
+                 c->ctx ? c->ctx->errstr : "no connection");
+        hw_conn_close(c);
+        return -1;
+    }
+    /* Timeouts and keepalive are set on every new context: redisReconnect
+     * would forget them (DESIGN.md section 6), so we never use it. */
+    if (c->timeout > 0) redisSetTimeout(c->ctx, to_timeval(c->timeout));
+    if (!c->target->path) redisEnableKeepAlive(c->ctx);
+    if (!c->connect && c->target->password) {
+        const char *argv[3] = {"AUTH", c->target->user ? c->target->user : c->target->password, c->target->password};
+        if (setup_command(c, "authentication refused", c->target->user ? 3 : 2, argv)) goto fail;
+    }
+    if (!c->connect && c->target->db != 0) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", c->target->db);
+        const char *argv[2] = {"SELECT", db};
+        if (setup_command(c, "cannot select the database", 2, argv)) goto fail;
+    }
+    char name[128];
+    snprintf(name, sizeof name, "hworker:%s:%s", c->queue ? c->queue : "", c->role);
+    for (char *p = name; *p; p++)
+        if (*p == ' ' || *p == '\n' || *p == '\r') *p = '_';
+    const char *setname[3] = {"CLIENT", "SETNAME", name};
+    setup_command(c, "naming the connection", 3, setname); /* optional: ignore refusal */
+    redisReply *id = redisCommand(c->ctx, "CLIENT ID");
+    if (id == NULL) {
+        set_error(c, "asking the client id", NULL);
+        goto fail;
+    }
+    if (id->type == REDIS_REPLY_INTEGER) atomic_store(&c->client_id, id->integer);
+    freeReplyObject(id);
+    for (int s = 0; s < HW_SCRIPT_COUNT; s++)
+        if (load_script(c, (hw_script)s)) goto fail;
+    return 0;
+fail:
+    if (c->ctx) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+    return -1;
+}
+
+int hw_conn_ensure(hw_conn *c, hw_signal *stop)
+{
+    if (c->ctx && !c->ctx->err) return 0;
+    for (;;) {
+        if (hw_conn_open(c) == 0) {
+            if (c->failures > 0)
+                hw_log(c->log, HWORKER_LOG_INFO, "%s: connected to Redis again after %d failed attempts", c->role, c->failures);
+            c->failures = 0;
+            return 0;
+        }
+        c->failures++;
+        /* Log the first failure and then every tenth, so an outage is
+         * visible without flooding the log. */
+        if (c->failures == 1 || c->failures % 10 == 0)
+            hw_log(c->log, HWORKER_LOG_WARN, "%s: %s; retrying (attempt %d)", c->role, c->errstr, c->failures);
+        if (stop == NULL) return -1;
+        double delay = 0.05;
+        for (int i = 1; i < c->failures && delay < 5.0; i++) delay *= 2;
+        if (delay > 5.0) delay = 5.0;
+        if (hw_signal_wait(stop, delay)) return -1;
+    }
+}
+
+redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_t *lens)
+{
+    if (c->ctx == NULL || c->ctx->err) {
+        snprintf(c->errstr, sizeof c->errstr, "not connected to Redis");
+        hw_conn_close(c);
+        return NULL;
+    }
+    redisReply *r = redisCommandArgv(c->ctx, argc, argv, lens);
+    if (r == NULL) {
+        set_error(c, "Redis connection lost", NULL);
+        hw_conn_close(c);
+    }
+    return r;
+}
+
+redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
+{
+    /* EVALSHA <sha> <nkeys> <keys...> <args...>: prefix the caller's list. */
+    hw_args *full = &c->scratch;
+    hw_args_clear(full);
+    hw_args_adds(full, "EVALSHA");
+    hw_args_add(full, c->sha[s], 40);
+    hw_args_addll(full, nkeys);
+    hw_args_finish(args);
+    for (int i = 0; i < args->argc; i++) hw_args_add(full, args->argv[i], args->lens[i]);
+    hw_args_finish(full);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisReply *r = hw_conn_command(c, full->argc, full->argv, full->lens);
+        if (r == NULL) return NULL;
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
+            freeReplyObject(r);
+            if (load_script(c, s)) {
+                hw_conn_close(c);
+                return NULL;
+            }
+            full->argv[1] = c->sha[s];
+            continue;
+        }
+        return r;
+    }
+    return NULL;
+}
+
+redisReply *hw_conn_simple(hw_conn *c, const char *first, ...)
+{
+    const char *argv[16];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 16; a = va_arg(ap, const char *)) argv[argc++] = a;
+    va_end(ap);
+    return hw_conn_command(c, argc, argv, NULL);
+}
+
+void hw_conn_explain(const hw_conn *c, const redisReply *r, const char *what, char *err, size_t errlen)
+{
+    if (err == NULL || errlen == 0) return;
+    if (r == NULL) snprintf(err, errlen, "%s: %s", what, c->errstr[0] ? c->errstr : "Redis unreachable");
+    else if (r->type == REDIS_REPLY_ERROR) snprintf(err, errlen, "%s: Redis refused: %s", what, r->str);
+    else snprintf(err, errlen, "%s: unexpected reply from Redis (type %d)", what, r->type);
+}

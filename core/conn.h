@@ -1,0 +1,59 @@
+/* One Redis connection, owned by one thread (the producer connection of a
+ * handle is the exception: it is guarded by the handle's producer lock).
+ * It reconnects on demand, authenticates, selects the database, names
+ * itself, and loads the scripts with SCRIPT LOAD so calls use EVALSHA; a
+ * NOSCRIPT reply (Redis restarted or flushed its scripts) reloads and retries. */
+#ifndef HW_CONN_H
+#define HW_CONN_H
+
+#include <hiredis/hiredis.h>
+#include <stdatomic.h>
+
+#include "buf.h"
+#include "hworker.h"
+#include "log.h"
+#include "scripts.h"
+#include "stop_signal.h"
+#include "url.h"
+
+typedef struct hw_conn {
+    redisContext *ctx;             /* NULL while disconnected */
+    const hw_target *target;       /* shared, read-only */
+    hworker_connect_fn connect;    /* host factory, or NULL */
+    void *connect_ud;
+    const hw_logger *log;
+    char role[64];                 /* e.g. "worker 2": for CLIENT SETNAME and log lines */
+    const char *queue;             /* queue name, for CLIENT SETNAME */
+    double timeout;                /* socket timeout in seconds, 0 for none */
+    char sha[HW_SCRIPT_COUNT][41];
+    atomic_llong client_id;        /* read by hworker_stop() from another thread */
+    char errstr[512];              /* why the last call failed */
+    int failures;                  /* consecutive failed connects, for back-off */
+    hw_args scratch;
+} hw_conn;
+
+void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud,
+                  const hw_logger *log, const char *queue, const char *role, double timeout);
+/* Connects once (closing any old context). Returns 0, or -1 with errstr set. */
+int hw_conn_open(hw_conn *c);
+/* Connects if needed, retrying with capped exponential back-off (0.05 s
+ * doubling to 5 s) and logging the outage and the recovery, until connected
+ * (0) or `stop` is raised (-1). `stop` may be NULL: then one attempt. */
+int hw_conn_ensure(hw_conn *c, hw_signal *stop);
+void hw_conn_close(hw_conn *c);
+void hw_conn_free(hw_conn *c);
+
+/* Sends one command. Returns the reply (caller frees it with
+ * freeReplyObject; it may be an error reply), or NULL when the connection
+ * failed (the context is then closed and errstr says why). */
+redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_t *lens);
+/* Runs a script with EVALSHA: `args` holds nkeys keys then the arguments.
+ * Same return contract as hw_conn_command. */
+redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args);
+/* Sends a command given as a printf-free list of C strings, NULL-terminated. */
+redisReply *hw_conn_simple(hw_conn *c, const char *first, ...);
+
+/* Writes "<what>: <reason>" for a NULL or error reply into err. */
+void hw_conn_explain(const hw_conn *c, const redisReply *r, const char *what, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,411 @@
+/* The handle's life: configuration, creation, start, graceful stop, release,
+ * and the registry of running workers that stop and the lease keeper use. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "json.h"
+
+void hworker_config_init(hworker_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->redis_url = "redis://127.0.0.1:6379/0";
+    cfg->init_config = "{}";
+    cfg->job_timeout = 120;
+    cfg->lease = 30;
+    cfg->monitor_interval = 5;
+    cfg->block_timeout = 2;
+    cfg->failed_cap = 1000;
+    cfg->broken_cap = 1000;
+    cfg->max_recoveries = 3;
+    cfg->on_exception = HWORKER_EXCEPTION_FAILS;
+    cfg->memory_limit = (size_t)64 << 20;
+    cfg->prefetch = 1;
+    cfg->log_level = HWORKER_LOG_INFO;
+}
+
+const char *hworker_version(void) { return HWORKER_VERSION; }
+
+static char *dup_or_null(const char *s)
+{
+    if (s == NULL) return NULL;
+    char *d = strdup(s);
+    if (d == NULL) abort();
+    return d;
+}
+
+static int check_config(const hworker_config *c, char *err, size_t errlen)
+{
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+    if (c->name == NULL || c->name[0] == '\0') BAD("config: name is required (the queue's name)");
+    for (const char *p = c->name; *p; p++)
+        if (*p == '{' || *p == '}' || (unsigned char)*p < 0x20)
+            BAD("config: name \"%s\" may not contain '{', '}' or control characters", c->name);
+    if (!(c->job_timeout > 0)) BAD("config: job_timeout must be > 0 seconds (got %g)", c->job_timeout);
+    if (!(c->lease >= 0.1)) BAD("config: lease must be at least 0.1 seconds (got %g)", c->lease);
+    if (!(c->monitor_interval > 0)) BAD("config: monitor_interval must be > 0 seconds (got %g)", c->monitor_interval);
+    if (!(c->block_timeout >= 0.01)) BAD("config: block_timeout must be at least 0.01 seconds (got %g)", c->block_timeout);
+    if (c->failed_cap < 1) BAD("config: failed_cap must be at least 1 (got %ld)", c->failed_cap);
+    if (c->broken_cap < 1) BAD("config: broken_cap must be at least 1 (got %ld)", c->broken_cap);
+    if (c->max_recoveries < 0) BAD("config: max_recoveries must be >= 0 (got %ld)", c->max_recoveries);
+    if (c->memory_limit < ((size_t)1 << 20)) BAD("config: memory_limit must be at least 1 MiB (got %zu bytes)", c->memory_limit);
+    if (c->prefetch < 1 || c->prefetch > 1000) BAD("config: prefetch must be from 1 to 1000 (got %d)", c->prefetch);
+    if (c->on_exception != HWORKER_EXCEPTION_FAILS && c->on_exception != HWORKER_EXCEPTION_RETRIES)
+        BAD("config: on_exception must be HWORKER_EXCEPTION_FAILS or HWORKER_EXCEPTION_RETRIES");
+    return 0;
+#undef BAD
+}
+
+hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (cfg == NULL) {
+        snprintf(err, errlen, "config: NULL");
+        return NULL;
+    }
+    if (check_config(cfg, err, errlen)) return NULL;
+    hworker *h = calloc(1, sizeof *h);
+    if (h == NULL) abort();
+    h->cfg = *cfg;
+    h->name = dup_or_null(cfg->name);
+    h->redis_url = dup_or_null(cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379/0");
+    h->job_file = dup_or_null(cfg->job_file);
+    h->init_config = dup_or_null(cfg->init_config ? cfg->init_config : "{}");
+    h->cfg.name = h->name;
+    h->cfg.redis_url = h->redis_url;
+    h->cfg.job_file = h->job_file;
+    h->cfg.init_config = h->init_config;
+    if (!cfg->connect && hw_target_parse(&h->target, h->redis_url, err, errlen)) {
+        free(h->name); free(h->redis_url); free(h->job_file); free(h->init_config);
+        free(h);
+        return NULL;
+    }
+    h->log.fn = cfg->log ? cfg->log : hw_log_stdout;
+    h->log.ud = cfg->log ? cfg->log_ud : h->name;
+    h->log.level = cfg->log_level;
+    h->log.name = h->name;
+    hw_keys_make(&h->keys, h->name);
+    if (gethostname(h->hostname, sizeof h->hostname) != 0) snprintf(h->hostname, sizeof h->hostname, "host");
+    h->hostname[sizeof h->hostname - 1] = '\0';
+    for (char *p = h->hostname; *p; p++)
+        if (*p == '|' || *p == ' ') *p = '_';
+    h->pid = (int)getpid();
+    pthread_mutex_init(&h->producer_lock, NULL);
+    hw_conn_init(&h->producer, &h->target, cfg->connect, cfg->connect_ud, &h->log, h->name, "producer", 30.0);
+    hw_signal_init(&h->stop);
+    hw_signal_init(&h->keeper_stop);
+    atomic_store(&h->abort_jobs, 0);
+    hw_held_init(&h->held);
+    pthread_mutex_init(&h->state_lock, NULL);
+    pthread_mutex_init(&h->threads_lock, NULL);
+    pthread_cond_init(&h->threads_changed, NULL);
+    h->sandbox_env.job_file = h->job_file;
+    h->sandbox_env.init_config = h->init_config;
+    h->sandbox_env.memory_limit = cfg->memory_limit;
+    h->sandbox_env.job_timeout = cfg->job_timeout;
+    h->sandbox_env.log = &h->log;
+    h->sandbox_env.abort = &h->abort_jobs;
+    return h;
+}
+
+int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, char *err, size_t errlen)
+{
+    int ok = name && fn && (name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z'));
+    for (const char *p = name ? name : ""; *p && ok; p++)
+        ok = *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+    if (!ok) {
+        if (err) snprintf(err, errlen, "hworker_register: \"%s\" is not a Lua identifier (or fn is NULL)", name ? name : "(null)");
+        return -1;
+    }
+    pthread_mutex_lock(&h->threads_lock);
+    if (h->nworkers > 0 || h->nthreads > 0) {
+        pthread_mutex_unlock(&h->threads_lock);
+        if (err) snprintf(err, errlen, "hworker_register: register functions before starting workers");
+        return -1;
+    }
+    hw_host_function *f = NULL;
+    for (size_t i = 0; i < h->nfunctions; i++)
+        if (strcmp(h->functions[i].name, name) == 0) f = &h->functions[i];
+    if (f == NULL) {
+        h->functions = realloc(h->functions, sizeof *h->functions * (h->nfunctions + 1));
+        if (h->functions == NULL) abort();
+        f = &h->functions[h->nfunctions++];
+        f->name = dup_or_null(name);
+    }
+    f->fn = fn;
+    f->ud = ud;
+    h->sandbox_env.functions = h->functions;
+    h->sandbox_env.nfunctions = h->nfunctions;
+    pthread_mutex_unlock(&h->threads_lock);
+    return 0;
+}
+
+int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    char why[200];
+    if (init_config && hw_json_check(init_config, strlen(init_config), why, sizeof why)) {
+        snprintf(err, errlen, "the init config is not valid JSON: %s", why);
+        return -1;
+    }
+    /* Sandboxes read these strings while they are made, under state_lock. */
+    pthread_mutex_lock(&h->state_lock);
+    if (job_file) {
+        free(h->job_file);
+        h->job_file = dup_or_null(job_file);
+        h->cfg.job_file = h->sandbox_env.job_file = h->job_file;
+    }
+    if (init_config) {
+        free(h->init_config);
+        h->init_config = dup_or_null(init_config);
+        h->cfg.init_config = h->sandbox_env.init_config = h->init_config;
+    }
+    pthread_mutex_unlock(&h->state_lock);
+    return 0;
+}
+
+/* ---- worker registry and the lease keeper's life ------------------------ */
+
+static void join_keeper_locked(hworker *h)
+{
+    if (!h->keeper_running) return;
+    hw_signal_raise(&h->keeper_stop);
+    pthread_t t = h->keeper;
+    h->keeper_running = 0;
+    pthread_mutex_unlock(&h->threads_lock);
+    pthread_join(t, NULL);
+    pthread_mutex_lock(&h->threads_lock);
+}
+
+void hw_worker_register(hworker *h, hw_conn *conn, long *number)
+{
+    pthread_mutex_lock(&h->threads_lock);
+    if (h->keeper_running && hw_signal_raised(&h->keeper_stop)) join_keeper_locked(h);
+    if (!h->keeper_running) {
+        hw_signal_reset(&h->keeper_stop);
+        if (pthread_create(&h->keeper, NULL, hw_keeper_main, h) == 0) h->keeper_running = 1;
+        else hw_log(&h->log, HWORKER_LOG_ERROR, "cannot start the lease keeper thread: long jobs may be recovered while they run");
+    }
+    if (h->nworkers == h->worker_cap) {
+        h->worker_cap = h->worker_cap ? h->worker_cap * 2 : 8;
+        h->worker_conns = realloc(h->worker_conns, sizeof *h->worker_conns * h->worker_cap);
+        if (h->worker_conns == NULL) abort();
+    }
+    h->worker_conns[h->nworkers++] = conn;
+    *number = ++h->next_worker;
+    pthread_cond_broadcast(&h->threads_changed);
+    pthread_mutex_unlock(&h->threads_lock);
+}
+
+void hw_worker_unregister(hworker *h, hw_conn *conn)
+{
+    pthread_mutex_lock(&h->threads_lock);
+    for (size_t i = 0; i < h->nworkers; i++) {
+        if (h->worker_conns[i] == conn) {
+            h->worker_conns[i] = h->worker_conns[--h->nworkers];
+            break;
+        }
+    }
+    /* The last worker out stops the keeper; it is joined by the next
+     * register or by hworker_stop(). */
+    if (h->nworkers == 0) hw_signal_raise(&h->keeper_stop);
+    pthread_cond_broadcast(&h->threads_changed);
+    pthread_mutex_unlock(&h->threads_lock);
+}
+
+/* ---- threads started by hworker_start() --------------------------------- */
+
+static void *worker_main(void *w)
+{
+    hw_worker_loop(w);
+    return NULL;
+}
+
+static void *monitor_main(void *h)
+{
+    char err[512];
+    if (hw_monitor_run(h, err, sizeof err) != 0)
+        hw_log(&((hworker *)h)->log, HWORKER_LOG_ERROR, "monitor stopped: %s", err);
+    return NULL;
+}
+
+int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (workers < 0 || monitors < 0 || workers + monitors > 4096) {
+        snprintf(err, errlen, "hworker_start: workers and monitors must be from 0 to 4096");
+        return -1;
+    }
+    pthread_mutex_lock(&h->threads_lock);
+    int busy = h->nthreads > 0;
+    int lingering = h->nworkers > 0;
+    pthread_mutex_unlock(&h->threads_lock);
+    if (busy) {
+        snprintf(err, errlen, "hworker_start: already started; call hworker_stop() first");
+        return -1;
+    }
+    if (hw_signal_raised(&h->stop)) {
+        if (lingering) {
+            snprintf(err, errlen, "hworker_start: workers of the last run are still stopping");
+            return -1;
+        }
+        hw_signal_reset(&h->stop);
+        atomic_store(&h->abort_jobs, 0);
+    }
+    /* Every worker's Lua state is made here, one after another, so a job
+     * file that does not load fails the start with its message. */
+    hw_worker **made = calloc((size_t)workers + 1, sizeof *made);
+    if (made == NULL) abort();
+    for (int i = 0; i < workers; i++) {
+        made[i] = hw_worker_new(h, err, errlen);
+        if (made[i] == NULL) {
+            for (int j = 0; j < i; j++) hw_worker_free(made[j]);
+            free(made);
+            return -1;
+        }
+    }
+    pthread_t *threads = calloc((size_t)(workers + monitors) + 1, sizeof *threads);
+    if (threads == NULL) abort();
+    size_t n = 0;
+    for (int i = 0; i < workers + monitors; i++) {
+        int rc = i < workers ? pthread_create(&threads[n], NULL, worker_main, made[i])
+                             : pthread_create(&threads[n], NULL, monitor_main, h);
+        if (rc != 0) {
+            for (int j = i; j < workers; j++) hw_worker_free(made[j]);
+            free(made);
+            snprintf(err, errlen, "hworker_start: cannot create thread %d", i + 1);
+            pthread_mutex_lock(&h->threads_lock);
+            h->threads = threads;
+            h->nthreads = n;
+            pthread_mutex_unlock(&h->threads_lock);
+            hworker_stop(h, 0);
+            return -1;
+        }
+        n++;
+    }
+    free(made);
+    pthread_mutex_lock(&h->threads_lock);
+    h->threads = threads;
+    h->nthreads = n;
+    pthread_mutex_unlock(&h->threads_lock);
+    return 0;
+}
+
+/* Wakes workers blocked in BLMOVE so a stop does not wait for their block
+ * timeout. Best effort: a worker that misses it wakes at its timeout. */
+static void unblock_workers(hworker *h)
+{
+    long long ids[256];
+    size_t n = 0;
+    pthread_mutex_lock(&h->threads_lock);
+    for (size_t i = 0; i < h->nworkers && n < 256; i++) {
+        long long id = atomic_load(&h->worker_conns[i]->client_id);
+        if (id >= 0) ids[n++] = id;
+    }
+    pthread_mutex_unlock(&h->threads_lock);
+    if (n == 0) return;
+    pthread_mutex_lock(&h->producer_lock);
+    if (hw_conn_ensure(&h->producer, NULL) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "%lld", ids[i]);
+            redisReply *r = hw_conn_simple(&h->producer, "CLIENT", "UNBLOCK", id, NULL);
+            if (r) freeReplyObject(r);
+        }
+    }
+    pthread_mutex_unlock(&h->producer_lock);
+}
+
+static int wait_workers_gone(hworker *h, double seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long long ns = until.tv_nsec + (long long)(seconds * 1e9);
+    until.tv_sec += (time_t)(ns / 1000000000LL);
+    until.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_mutex_lock(&h->threads_lock);
+    while (h->nworkers > 0)
+        if (pthread_cond_timedwait(&h->threads_changed, &h->threads_lock, &until) != 0) break;
+    int left = (int)h->nworkers;
+    pthread_mutex_unlock(&h->threads_lock);
+    return left;
+}
+
+int hworker_stop(hworker *h, double grace)
+{
+    if (h == NULL) return 0;
+    hw_signal_raise(&h->stop);
+    unblock_workers(h);
+    if (grace < 0) grace = 0;
+    if (wait_workers_gone(h, grace) > 0) {
+        hw_log(&h->log, HWORKER_LOG_INFO, "grace period of %gs over: stopping running jobs and handing them back", grace);
+        atomic_store(&h->abort_jobs, 1);
+        unblock_workers(h);
+        while (wait_workers_gone(h, 1.0) > 0) unblock_workers(h);
+    }
+    pthread_mutex_lock(&h->threads_lock);
+    pthread_t *threads = h->threads;
+    size_t n = h->nthreads;
+    h->threads = NULL;
+    h->nthreads = 0;
+    pthread_mutex_unlock(&h->threads_lock);
+    for (size_t i = 0; i < n; i++) pthread_join(threads[i], NULL);
+    free(threads);
+    pthread_mutex_lock(&h->threads_lock);
+    if (h->nworkers == 0) join_keeper_locked(h);
+    pthread_mutex_unlock(&h->threads_lock);
+    return 0;
+}
+
+int hworker_worker(hworker *h, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    hw_worker *w = hw_worker_new(h, err, errlen);
+    if (w == NULL) return -1;
+    hw_worker_loop(w);
+    return 0;
+}
+
+int hworker_monitor(hworker *h, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    return hw_monitor_run(h, err, errlen);
+}
+
+int hworker_debugger(hworker *h, double interval, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    return hw_debugger_run(h, interval, err, errlen);
+}
+
+void hworker_free(hworker *h)
+{
+    if (h == NULL) return;
+    hworker_stop(h, 0);
+    hw_conn_free(&h->producer);
+    hw_held_destroy(&h->held);
+    hw_signal_destroy(&h->stop);
+    hw_signal_destroy(&h->keeper_stop);
+    pthread_mutex_destroy(&h->producer_lock);
+    pthread_mutex_destroy(&h->state_lock);
+    pthread_mutex_destroy(&h->threads_lock);
+    pthread_cond_destroy(&h->threads_changed);
+    for (size_t i = 0; i < h->nfunctions; i++) free(h->functions[i].name);
+    free(h->functions);
+    free(h->worker_conns);
+    hw_keys_free(&h->keys);
+    hw_target_free(&h->target);
+    free(h->name);
+    free(h->redis_url);
+    free(h->job_file);
+    free(h->init_config);
+    free(h);
+}

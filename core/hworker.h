@@ -1,0 +1,206 @@
+/*
+ * hworker: a reliable, at-least-once job queue on Redis whose job handlers are
+ * Lua files run in sandboxed LuaJIT states (one per worker thread).
+ *
+ * Conventions for every function below:
+ *  - Functions that can fail return 0 on success and -1 on failure, and write
+ *    a one-line message that names what to fix into `err` (at most `errlen`
+ *    bytes, always NUL-terminated) when `err` is not NULL.
+ *  - Strings passed in are copied when the function keeps them; the caller
+ *    keeps ownership of everything it passes.
+ *  - A `hworker` handle may be used from any number of threads at once,
+ *    except hworker_free(), which must be the last call on it. Calls that talk
+ *    to Redis from host threads share one connection, guarded by a lock.
+ */
+#ifndef HWORKER_H
+#define HWORKER_H
+
+#include <stddef.h>
+#include <lua.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HWORKER_VERSION "0.1.0"
+/* A job id is 32 lower-case hex digits; buffers for one need this size. */
+#define HWORKER_ID_SIZE 33
+
+struct redisContext;
+typedef struct hworker hworker;
+
+typedef enum {
+    HWORKER_LOG_DEBUG = 0,
+    HWORKER_LOG_INFO = 1,
+    HWORKER_LOG_WARN = 2,
+    HWORKER_LOG_ERROR = 3
+} hworker_log_level;
+
+/* Receives every log line (no trailing newline). Called from any hworker
+ * thread, possibly at the same time from several: it must be thread-safe. */
+typedef void (*hworker_log_fn)(void *ud, hworker_log_level level, const char *msg);
+
+/* Supplies a new connection to Redis each time one is needed (at start and
+ * after every lost connection). Returns a connected context, or NULL or a
+ * context with ->err set on failure; hworker takes ownership of it. Called
+ * from any hworker thread: it must be thread-safe. */
+typedef struct redisContext *(*hworker_connect_fn)(void *ud);
+
+typedef enum {
+    HWORKER_EXCEPTION_FAILS = 0,   /* a Lua error counts as failure (default) */
+    HWORKER_EXCEPTION_RETRIES = 1  /* a Lua error counts as retry */
+} hworker_exception_behavior;
+
+/* Configuration. Fill it with hworker_config_init(), then change fields. */
+typedef struct hworker_config {
+    const char *name;            /* queue name; required; keys are hw:{name}:<role> */
+    const char *redis_url;       /* "redis://[user:pass@]host:port/db" or "unix:///path?db=N";
+                                    default "redis://127.0.0.1:6379/0" */
+    hworker_connect_fn connect;  /* if set, used instead of redis_url */
+    void *connect_ud;
+    const char *job_file;        /* Lua file defining job(state, t, meta); needed to run workers */
+    const char *init_config;     /* JSON given to the job file's init(config); default "{}" */
+    double job_timeout;          /* seconds a handler may run before it is stopped; 120 */
+    double lease;                /* seconds a claim lives without renewal; 30 */
+    double monitor_interval;     /* longest pause between monitor sweeps, seconds; 5 */
+    double block_timeout;        /* an idle worker wakes this often, seconds; 2 */
+    long failed_cap;             /* records kept in failed; 1000 (at least 1) */
+    long broken_cap;             /* records kept in broken; 1000 (at least 1) */
+    long max_recoveries;         /* a job recovered more often goes to failed; 3; 0 = unlimited */
+    hworker_exception_behavior on_exception; /* HWORKER_EXCEPTION_FAILS */
+    size_t memory_limit;         /* bytes per Lua state; 64 MiB */
+    int prefetch;                /* jobs a worker claims at once; 1 */
+    hworker_log_fn log;          /* default: lines on stdout */
+    void *log_ud;
+    hworker_log_level log_level; /* lines below this level are dropped; INFO */
+} hworker_config;
+
+/* Fills `cfg` with the defaults above (name NULL). Thread-safe; no errors. */
+void hworker_config_init(hworker_config *cfg);
+
+/* Checks the configuration and makes a handle; it does not connect (the first
+ * call that needs Redis does). Returns NULL on a bad configuration. The
+ * caller owns the handle and releases it with hworker_free(). */
+hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen);
+
+/* Makes `fn` callable from job code as host.<name>(...), with `ud` as its
+ * first upvalue (lua_touserdata(L, lua_upvalueindex(1))): this is how host
+ * state reaches Lua. Call before hworker_start()/hworker_worker(); `fn` runs
+ * on worker threads and must be thread-safe. It runs under the job's time
+ * limit only between Lua instructions: a C function that blocks cannot be
+ * stopped. Fails if workers are running or the name is not an identifier. */
+int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud,
+                     char *err, size_t errlen);
+
+/* Enqueues one job: `json` (len bytes) must be one JSON value. Writes the new
+ * job's id into `id` (HWORKER_ID_SIZE bytes) if not NULL. Fails on invalid
+ * JSON (message gives line and column), on an unreachable Redis, or when Redis
+ * refuses the write (message gives Redis's reply). After a connection loss it
+ * retries once, so a job may, rarely, be enqueued twice; it is never lost
+ * once this returns 0. Thread-safe. */
+int hworker_queue(hworker *h, const char *json, size_t len, char *id,
+                  char *err, size_t errlen);
+
+/* Enqueues `n` jobs atomically in one round trip: all or none. `ids` receives
+ * n ids (n * HWORKER_ID_SIZE bytes) if not NULL. `delay` > 0 schedules the
+ * jobs that many seconds from now (Redis time). Same errors as above. */
+int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens,
+                       double delay, char *ids, char *err, size_t errlen);
+
+/* Enqueues one job on another queue (`queue` is its name) through this
+ * handle's connection, e.g. a follow-up job. Same contract as hworker_queue. */
+int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len,
+                     char *id, char *err, size_t errlen);
+
+/* Sets the job file and the JSON for its init(config) (either may be NULL to
+ * keep the current one). Workers started afterwards load it; running workers
+ * keep theirs. Fails if `init_config` is not valid JSON. Thread-safe. */
+int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config,
+                         char *err, size_t errlen);
+
+/* Starts `workers` worker threads, `monitors` monitor threads and, when
+ * workers > 0, the lease keeper. Every worker's Lua state is created before
+ * this returns, so a job file that does not load (syntax error, no job
+ * function, init raising) fails here with "file:line: message". Can be
+ * called once per handle until hworker_stop(). */
+int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen);
+
+/* The blocking forms, for hosts that run their own threads. Each returns 0
+ * after hworker_stop() was called, or -1 at once if its set-up failed
+ * (e.g. the job file does not load). A worker thread started this way is
+ * stopped and handed back like the ones hworker_start() made; the lease
+ * keeper runs while at least one worker runs. */
+int hworker_worker(hworker *h, char *err, size_t errlen);
+int hworker_monitor(hworker *h, char *err, size_t errlen);
+/* Logs the first entries of pending and in-flight every `interval` seconds
+ * until hworker_stop(), like the original's debugger. */
+int hworker_debugger(hworker *h, double interval, char *err, size_t errlen);
+
+/* Stops gracefully: workers stop claiming at once; running jobs get `grace`
+ * seconds to finish; then they are interrupted and their jobs handed back to
+ * the front of pending at once (claimed jobs not yet started are handed back
+ * immediately). Returns when every thread started by hworker_start() has
+ * ended and every blocking call above has returned or been told to. Safe to
+ * call from any thread, more than once; returns 0. */
+int hworker_stop(hworker *h, double grace);
+
+/* Stops (grace 0) and releases the handle. Not thread-safe: no other call on
+ * `h` may run or follow. NULL is ignored. */
+void hworker_free(hworker *h);
+
+/* The parts of a queue. */
+typedef enum {
+    HWORKER_PENDING = 0,
+    HWORKER_INFLIGHT = 1,
+    HWORKER_SCHEDULED = 2,
+    HWORKER_FAILED = 3,
+    HWORKER_BROKEN = 4
+} hworker_part;
+
+/* One listed entry. Pointers are valid only during the callback. Fields that
+ * do not apply are NULL or -1. */
+typedef struct hworker_entry {
+    const char *id;          /* job id, or NULL if the entry does not parse */
+    const char *job;         /* job JSON (broken: the raw payload) */
+    size_t job_len;
+    long attempt;            /* 1 for a job that has not been retried */
+    long recoveries;         /* times it was recovered from a dead worker */
+    long long enqueued_at;   /* ms since the epoch, Redis time */
+    long long time;          /* inflight: lease expiry; scheduled: due time;
+                                failed/broken: when it got there (ms) */
+    const char *holder;      /* inflight: host:pid:thread of the worker */
+    const char *reason;      /* failed/broken: why */
+    const char *raw;         /* the stored entry, exactly */
+    size_t raw_len;
+} hworker_entry;
+
+/* Returns nonzero to stop listing early. */
+typedef int (*hworker_entry_fn)(void *ud, const hworker_entry *entry);
+
+/* Lists one part, newest first, skipping `offset` entries and giving at most
+ * `limit` (limit <= 0 means 100). In-flight is ordered by lease expiry, latest
+ * first; scheduled by due time, latest first. Thread-safe. */
+int hworker_list(hworker *h, hworker_part part, long offset, long limit,
+                 hworker_entry_fn fn, void *ud, char *err, size_t errlen);
+
+typedef struct hworker_stats {
+    long long pending, inflight, scheduled, failed, broken;  /* sizes now */
+    /* counters since the queue was created (or destroyed) */
+    long long enqueued, processed, succeeded, retried, failed_total, broken_total,
+        recovered, lease_lost, handed_back, promoted;
+} hworker_stats;
+
+/* Reads sizes and counters in one atomic step. Thread-safe. */
+int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen);
+
+/* Deletes every key of the queue (jobs, records, counters). Running workers
+ * of this handle keep running; stop them first to be sure nothing is left. */
+int hworker_destroy(hworker *h, char *err, size_t errlen);
+
+/* The library version, e.g. "0.1.0". Thread-safe. */
+const char *hworker_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

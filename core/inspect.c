@@ -1,0 +1,184 @@
+/* Inspection: paged listings of each part, stats, and deleting a queue. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "json.h"
+
+typedef struct record_fields {
+    long long t;
+    hw_buf reason;
+} record_fields;
+
+static void on_record_field(void *ud, const hw_json_field *f)
+{
+    record_fields *r = ud;
+    if (f->key_len == 1 && f->key[0] == 't' && !f->is_string) {
+        char tmp[32];
+        size_t n = f->value_len < 31 ? f->value_len : 31;
+        memcpy(tmp, f->value, n);
+        tmp[n] = '\0';
+        r->t = strtoll(tmp, NULL, 10);
+    } else if (f->key_len == 6 && memcmp(f->key, "reason", 6) == 0 && f->is_string) {
+        hw_json_unescape(&r->reason, f->value, f->value_len);
+    }
+}
+
+/* Fills an entry from one stored element and calls fn. */
+static int emit(hworker_part part, const char *raw, size_t raw_len, long long score, hworker_entry_fn fn, void *ud)
+{
+    hworker_entry e;
+    memset(&e, 0, sizeof e);
+    e.raw = raw;
+    e.raw_len = raw_len;
+    e.attempt = e.recoveries = -1;
+    e.enqueued_at = e.time = -1;
+    const char *payload = raw;
+    size_t payload_len = raw_len;
+    record_fields rec = {-1, {0}};
+    hw_buf holder = {0};
+    if (part == HWORKER_FAILED || part == HWORKER_BROKEN) {
+        const char *nl = memchr(raw, '\n', raw_len);
+        if (nl && hw_json_flat_object(raw, (size_t)(nl - raw), on_record_field, &rec) == 0) {
+            payload = nl + 1;
+            payload_len = raw_len - (size_t)(nl + 1 - raw);
+            e.time = rec.t;
+            e.reason = rec.reason.data ? rec.reason.data : "";
+        }
+    } else if (part == HWORKER_INFLIGHT) {
+        const char *bar1 = memchr(raw, '|', raw_len);
+        const char *bar2 = bar1 ? memchr(bar1 + 1, '|', raw_len - (size_t)(bar1 + 1 - raw)) : NULL;
+        if (bar2) {
+            hw_buf_add(&holder, bar1 + 1, (size_t)(bar2 - bar1 - 1));
+            e.holder = holder.data;
+            payload = bar2 + 1;
+            payload_len = raw_len - (size_t)(payload - raw);
+        }
+        e.time = score;
+    } else if (part == HWORKER_SCHEDULED) {
+        e.time = score;
+    }
+    hw_envelope env = {0};
+    hw_envelope_parse(&env, payload, payload_len);
+    if (env.broken == NULL) {
+        e.id = env.id.data ? env.id.data : "";
+        e.job = env.job;
+        e.job_len = env.job_len;
+        e.attempt = env.attempt;
+        e.recoveries = env.recoveries;
+        e.enqueued_at = env.enqueued_at;
+    }
+    if (part == HWORKER_BROKEN || env.broken) {
+        e.job = payload;
+        e.job_len = payload_len;
+    }
+    int stop = fn(ud, &e);
+    hw_envelope_free(&env);
+    hw_buf_free(&rec.reason);
+    hw_buf_free(&holder);
+    return stop;
+}
+
+int hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker_entry_fn fn, void *ud, char *err,
+                 size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (offset < 0) offset = 0;
+    if (limit <= 0) limit = 100;
+    static const hw_key part_keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN};
+    if (part < HWORKER_PENDING || part > HWORKER_BROKEN) {
+        snprintf(err, errlen, "hworker_list: unknown part %d", (int)part);
+        return -1;
+    }
+    int zset = part == HWORKER_INFLIGHT || part == HWORKER_SCHEDULED;
+    char from[32], to[32];
+    snprintf(from, sizeof from, "%ld", offset);
+    snprintf(to, sizeof to, "%ld", offset + limit - 1);
+    const char *argv[5] = {zset ? "ZREVRANGE" : "LRANGE", h->keys.key[part_keys[part]], from, to, "WITHSCORES"};
+    pthread_mutex_lock(&h->producer_lock);
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
+        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_command(&h->producer, zset ? 5 : 4, argv, NULL);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        hw_conn_explain(&h->producer, r, "cannot list the queue", err, errlen);
+        if (r) freeReplyObject(r);
+        pthread_mutex_unlock(&h->producer_lock);
+        return -1;
+    }
+    pthread_mutex_unlock(&h->producer_lock);
+    size_t step = zset ? 2 : 1;
+    for (size_t i = 0; i + step - 1 < r->elements; i += step) {
+        redisReply *el = r->element[i];
+        long long score = zset ? strtoll(r->element[i + 1]->str, NULL, 10) : -1;
+        if (emit(part, el->str, el->len, score, fn, ud)) break;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static long long counter(const redisReply *pairs, const char *name)
+{
+    for (size_t i = 0; i + 1 < pairs->elements; i += 2)
+        if (strcmp(pairs->element[i]->str, name) == 0) return strtoll(pairs->element[i + 1]->str, NULL, 10);
+    return 0;
+}
+
+int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    hw_args args = {0};
+    static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS};
+    for (size_t i = 0; i < 6; i++) hw_args_adds(&args, h->keys.key[keys[i]]);
+    pthread_mutex_lock(&h->producer_lock);
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
+        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_script(&h->producer, HW_SCRIPT_STATS, 6, &args);
+    hw_args_free(&args);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
+        hw_conn_explain(&h->producer, r, "cannot read stats", err, errlen);
+        if (r) freeReplyObject(r);
+        pthread_mutex_unlock(&h->producer_lock);
+        return -1;
+    }
+    pthread_mutex_unlock(&h->producer_lock);
+    memset(out, 0, sizeof *out);
+    out->pending = r->element[0]->integer;
+    out->inflight = r->element[1]->integer;
+    out->scheduled = r->element[2]->integer;
+    out->failed = r->element[3]->integer;
+    out->broken = r->element[4]->integer;
+    const redisReply *c = r->element[5];
+    out->enqueued = counter(c, "enqueued");
+    out->processed = counter(c, "processed");
+    out->succeeded = counter(c, "succeeded");
+    out->retried = counter(c, "retried");
+    out->failed_total = counter(c, "failed");
+    out->broken_total = counter(c, "broken");
+    out->recovered = counter(c, "recovered");
+    out->lease_lost = counter(c, "lease_lost");
+    out->handed_back = counter(c, "handed_back");
+    out->promoted = counter(c, "promoted");
+    freeReplyObject(r);
+    return 0;
+}
+
+int hworker_destroy(hworker *h, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    const char *argv[HW_KEY_COUNT + 1];
+    argv[0] = "DEL";
+    for (int i = 0; i < HW_KEY_COUNT; i++) argv[i + 1] = h->keys.key[i];
+    pthread_mutex_lock(&h->producer_lock);
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
+        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_command(&h->producer, HW_KEY_COUNT + 1, argv, NULL);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    if (rc) hw_conn_explain(&h->producer, r, "cannot destroy the queue", err, errlen);
+    if (r) freeReplyObject(r);
+    pthread_mutex_unlock(&h->producer_lock);
+    return rc;
+}

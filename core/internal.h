@@ -1,0 +1,99 @@
+/* The handle behind hworker.h, shared by the engine's files. What threads
+ * share is named here with the lock that guards it. */
+#ifndef HW_INTERNAL_H
+#define HW_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "claims.h"
+#include "conn.h"
+#include "hworker.h"
+#include "log.h"
+#include "sandbox.h"
+#include "stop_signal.h"
+#include "url.h"
+
+/* The keys of one queue, all with the hash tag {name} (Redis Cluster). */
+typedef enum {
+    HW_KEY_PENDING,
+    HW_KEY_INFLIGHT,
+    HW_KEY_SCHEDULED,
+    HW_KEY_FAILED,
+    HW_KEY_BROKEN,
+    HW_KEY_STATS,
+    HW_KEY_SEQ,
+    HW_KEY_COUNT
+} hw_key;
+
+typedef struct hw_keys {
+    char *key[HW_KEY_COUNT];
+} hw_keys;
+
+void hw_keys_make(hw_keys *k, const char *queue);
+void hw_keys_free(hw_keys *k);
+
+struct hworker {
+    /* Read-only after hworker_create(). */
+    hworker_config cfg;          /* its strings point at the owned copies below */
+    char *name, *redis_url, *job_file, *init_config;
+    hw_target target;
+    hw_logger log;
+    hw_keys keys;
+    char hostname[64];
+    int pid;
+
+    /* The connection host threads use (queue, list, stats, ...). */
+    pthread_mutex_t producer_lock;
+    hw_conn producer;
+
+    /* Raised by hworker_stop(): stop claiming, stop sleeping. */
+    hw_signal stop;
+    /* Raised after the grace period: running jobs are interrupted. */
+    atomic_int abort_jobs;
+
+    /* Claims held by this process's workers (has its own lock). */
+    hw_held held;
+    /* Serialises Lua state creation: cjson's set-up touches a static. */
+    pthread_mutex_t state_lock;
+
+    /* Guards everything below. */
+    pthread_mutex_t threads_lock;
+    pthread_cond_t threads_changed;  /* a worker came or went */
+    hw_host_function *functions;     /* frozen while workers run */
+    size_t nfunctions;
+    hw_sandbox_env sandbox_env;
+    hw_conn **worker_conns;          /* registered workers, for CLIENT UNBLOCK */
+    size_t nworkers, worker_cap;
+    long next_worker;                /* numbering for holder names */
+    pthread_t *threads;              /* started by hworker_start() */
+    size_t nthreads;
+    int keeper_running;
+    pthread_t keeper;
+    hw_signal keeper_stop;
+};
+
+/* worker.c: a worker is made (its Lua state created, serialised by
+ * state_lock) on the thread that starts it, then runs on its own thread
+ * until stop; hw_worker_loop() frees it. */
+typedef struct hw_worker hw_worker;
+hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen);
+void hw_worker_loop(hw_worker *w);
+void hw_worker_free(hw_worker *w);
+void *hw_keeper_main(void *h);
+int hw_monitor_run(hworker *h, char *err, size_t errlen);
+int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
+
+/* Registration of running workers (engine.c): the first worker starts the
+ * lease keeper, the last one to leave stops it. */
+void hw_worker_register(hworker *h, hw_conn *conn, long *number);
+void hw_worker_unregister(hworker *h, hw_conn *conn);
+
+/* producer.c: enqueue through a given connection (a worker's own, for
+ * hworker.queue in job code, or the producer connection under its lock). */
+int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
+               double delay, char *ids, int retry_once, char *err, size_t errlen);
+/* Fills `id` with 32 random hex digits. */
+void hw_new_id(char *id);
+
+#endif

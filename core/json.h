@@ -1,0 +1,35 @@
+/* Small JSON helpers the engine needs without a Lua state: checking that a
+ * producer's payload is one JSON value, reading the flat header objects of
+ * envelopes and records, and escaping strings for output. All are pure
+ * functions: thread-safe, no allocation except into the caller's buffer. */
+#ifndef HW_JSON_H
+#define HW_JSON_H
+
+#include <stddef.h>
+#include "buf.h"
+
+/* Checks that text[0..len) is exactly one JSON value (surrounding white space
+ * allowed), nested at most 1000 deep. On error returns -1 and writes
+ * "line L, column C: what" into err. */
+int hw_json_check(const char *text, size_t len, char *err, size_t errlen);
+
+/* One member of a flat JSON object whose values are strings or numbers. */
+typedef struct hw_json_field {
+    const char *key; size_t key_len;
+    const char *value; size_t value_len;  /* raw text; a string without quotes, still escaped */
+    int is_string;
+} hw_json_field;
+
+/* Reads a flat object {"k":"v","n":1,...} (nested values are skipped over).
+ * Calls fn for each member; returns 0, or -1 if the text is not such an object. */
+int hw_json_flat_object(const char *text, size_t len,
+                        void (*fn)(void *ud, const hw_json_field *f), void *ud);
+
+/* Decodes the escapes of a JSON string body (no quotes) into out. */
+void hw_json_unescape(hw_buf *out, const char *s, size_t len);
+
+/* Appends s as a quoted JSON string. Bytes that are not valid UTF-8 become
+ * \u00XX escapes of the byte, so any payload can be shown as JSON. */
+void hw_json_quote(hw_buf *out, const char *s, size_t len);
+
+#endif

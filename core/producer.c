@@ -1,0 +1,112 @@
+/* Enqueueing: one script call per batch, ids made on the client. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "internal.h"
+#include "json.h"
+
+void hw_new_id(char *id)
+{
+    unsigned char raw[16];
+    size_t got = 0;
+    while (got < sizeof raw) {
+        ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+        if (n > 0) got += (size_t)n;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof raw; i++) {
+        id[2 * i] = hex[raw[i] >> 4];
+        id[2 * i + 1] = hex[raw[i] & 15];
+    }
+    id[32] = '\0';
+}
+
+int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
+               double delay, char *ids, int retry_once, char *err, size_t errlen)
+{
+    if (n == 0) return 0;
+    if (!(delay >= 0)) {
+        snprintf(err, errlen, "the delay must be >= 0 seconds");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char why[200];
+        if (json[i] == NULL || hw_json_check(json[i], lens[i], why, sizeof why)) {
+            if (n == 1) snprintf(err, errlen, "the job is not valid JSON: %s", json[i] ? why : "NULL");
+            else snprintf(err, errlen, "job %zu of %zu is not valid JSON: %s (nothing was enqueued)", i + 1, n,
+                          json[i] ? why : "NULL");
+            return -1;
+        }
+    }
+    hw_args args = {0};
+    hw_args_adds(&args, keys->key[HW_KEY_PENDING]);
+    hw_args_adds(&args, keys->key[HW_KEY_SCHEDULED]);
+    hw_args_adds(&args, keys->key[HW_KEY_STATS]);
+    hw_args_addll(&args, (long long)(delay * 1000.0));
+    char *local_ids = ids ? NULL : malloc(n * HWORKER_ID_SIZE);
+    char *out = ids ? ids : local_ids;
+    if (out == NULL) abort();
+    for (size_t i = 0; i < n; i++) {
+        hw_new_id(out + i * HWORKER_ID_SIZE);
+        hw_args_add(&args, out + i * HWORKER_ID_SIZE, 32);
+        hw_args_add(&args, "", 0);
+        hw_args_add(&args, json[i], lens[i]);
+    }
+    int rc = -1;
+    for (int attempt = 0; attempt < (retry_once ? 2 : 1); attempt++) {
+        if (hw_conn_ensure(conn, NULL)) {
+            snprintf(err, errlen, "cannot enqueue: %s", conn->errstr);
+            continue;
+        }
+        redisReply *r = hw_conn_script(conn, HW_SCRIPT_ENQUEUE, 3, &args);
+        if (r == NULL) {
+            /* The connection failed; the script may or may not have run.
+             * Sending again may enqueue twice, never zero times. */
+            hw_conn_explain(conn, NULL, "cannot enqueue", err, errlen);
+            continue;
+        }
+        if (r->type == REDIS_REPLY_INTEGER) rc = 0;
+        else hw_conn_explain(conn, r, "cannot enqueue", err, errlen);
+        freeReplyObject(r);
+        break;
+    }
+    free(local_ids);
+    hw_args_free(&args);
+    return rc;
+}
+
+int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens, double delay,
+                       char *ids, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    pthread_mutex_lock(&h->producer_lock);
+    int rc = hw_enqueue(&h->producer, &h->keys, n, json, lens, delay, ids, 1, err, errlen);
+    pthread_mutex_unlock(&h->producer_lock);
+    return rc;
+}
+
+int hworker_queue(hworker *h, const char *json, size_t len, char *id, char *err, size_t errlen)
+{
+    return hworker_queue_many(h, 1, &json, &len, 0, id, err, errlen);
+}
+
+int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len, char *id, char *err,
+                     size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (queue == NULL || queue[0] == '\0' || strchr(queue, '{') || strchr(queue, '}')) {
+        snprintf(err, errlen, "bad queue name \"%s\"", queue ? queue : "(null)");
+        return -1;
+    }
+    hw_keys keys;
+    hw_keys_make(&keys, queue);
+    pthread_mutex_lock(&h->producer_lock);
+    int rc = hw_enqueue(&h->producer, &keys, 1, &json, &len, 0, id, 1, err, errlen);
+    pthread_mutex_unlock(&h->producer_lock);
+    hw_keys_free(&keys);
+    return rc;
+}

@@ -1,0 +1,694 @@
+#include "sandbox.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "stop_signal.h"
+
+/* lua-cjson.h declares its entry point without including Lua's headers. */
+#include <lua-cjson.h>
+
+/* How many VM instructions run between two checks of the clock and the stop
+ * flags. Small enough to stop within microseconds, large enough to cost
+ * nothing measurable. */
+#define HW_HOOK_COUNT 1000
+
+static const char *const stop_messages[] = {
+    [HW_STOP_NONE] = "",
+    [HW_STOP_TIMEOUT] = "timeout: the job ran longer than its time limit and was stopped",
+    [HW_STOP_MEMORY] = "memory limit: the job needed more memory than its state may use and was stopped",
+    [HW_STOP_LEASE_LOST] = "lease lost: the job was recovered by a monitor while it ran, so it was stopped",
+    [HW_STOP_ABORT] = "shutdown: the worker stopped before the job finished",
+};
+
+static hw_sandbox *sandbox_of(lua_State *L)
+{
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+/* The allocator enforces the memory cap: growth past it is refused, which
+ * LuaJIT turns into a "not enough memory" error; the state stays usable. */
+static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    hw_sandbox *sb = ud;
+    if (nsize == 0) {
+        if (ptr) sb->used -= osize;
+        free(ptr);
+        return NULL;
+    }
+    size_t old = ptr ? osize : 0;
+    if (nsize > old && sb->used - old + nsize > sb->env->memory_limit) {
+        sb->over_limit = 1;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p) sb->used = sb->used - old + nsize;
+    return p;
+}
+
+static hw_stop_reason pending_stop(hw_sandbox *sb)
+{
+    if (sb->lost && atomic_load(sb->lost)) return HW_STOP_LEASE_LOST;
+    if (sb->env->abort && atomic_load(sb->env->abort)) return HW_STOP_ABORT;
+    if (sb->over_limit) return HW_STOP_MEMORY;
+    if (sb->deadline > 0 && hw_monotonic() >= sb->deadline) return HW_STOP_TIMEOUT;
+    return HW_STOP_NONE;
+}
+
+static void stop_hook(lua_State *L, lua_Debug *ar);
+
+/* Once a job must stop, the hook fires on every instruction and raises each
+ * time: a pcall in job code may catch one error, but the next instruction
+ * after it raises again, so the stop always reaches our own pcall. */
+static int raise_stop(lua_State *L, hw_sandbox *sb, hw_stop_reason why)
+{
+    if (sb->stopped == HW_STOP_NONE) {
+        sb->stopped = why;
+        lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_pushstring(L, stop_messages[sb->stopped]);
+    return lua_error(L);
+}
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    hw_sandbox *sb = sandbox_of(L);
+    hw_stop_reason why = sb->stopped != HW_STOP_NONE ? sb->stopped : pending_stop(sb);
+    if (why != HW_STOP_NONE) raise_stop(L, sb, why);
+}
+
+static void arm(hw_sandbox *sb, atomic_int *lost)
+{
+    sb->deadline = hw_monotonic() + sb->env->job_timeout;
+    sb->lost = lost;
+    sb->stopped = HW_STOP_NONE;
+    sb->over_limit = 0;
+    lua_sethook(sb->L, stop_hook, LUA_MASKCOUNT, HW_HOOK_COUNT);
+}
+
+static void disarm(hw_sandbox *sb)
+{
+    lua_sethook(sb->L, NULL, 0, 0);
+    sb->deadline = 0;
+    sb->lost = NULL;
+}
+
+/* ---- the functions job code sees ---------------------------------------- */
+
+static int result_new(lua_State *L, const char *kind)
+{
+    hw_sandbox *sb = sandbox_of(L);
+    const char *msg = luaL_optstring(L, 1, "");
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "message");
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "delay");
+        if (!lua_isnil(L, -1) && (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0))
+            return luaL_error(L, "hworker.%s: opts.delay must be a number of seconds >= 0", kind);
+        lua_setfield(L, -2, "delay");
+    } else if (!lua_isnoneornil(L, 2)) {
+        return luaL_error(L, "hworker.%s: the second argument must be a table of options", kind);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_result_mt);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static int l_retry(lua_State *L) { return result_new(L, "retry"); }
+static int l_failure(lua_State *L) { return result_new(L, "failure"); }
+static int l_result_call(lua_State *L) { lua_settop(L, 1); return 1; }
+
+static int l_log(lua_State *L)
+{
+    hw_sandbox *sb = sandbox_of(L);
+    static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+    int level = luaL_checkoption(L, 1, NULL, levels);
+    size_t len;
+    const char *msg = luaL_checklstring(L, 2, &len);
+    hw_log(sb->env->log, (hworker_log_level)level, "job: %.*s", (int)(len > 900 ? 900 : len), msg);
+    return 0;
+}
+
+/* print(...) goes to the logger at level info, as tostring() would show it. */
+static int l_print(lua_State *L)
+{
+    hw_sandbox *sb = sandbox_of(L);
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_tostring);
+        lua_pushvalue(L, i);
+        lua_call(L, 1, 1);
+        if (!lua_isstring(L, -1)) return luaL_error(L, "'tostring' must return a string to 'print'");
+        if (i > 1) luaL_addchar(&b, '\t');
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    hw_log(sb->env->log, HWORKER_LOG_INFO, "job: %.*s", (int)(len > 900 ? 900 : len), msg);
+    return 0;
+}
+
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)hw_wall_ms());
+    return 1;
+}
+
+/* hworker.sleep(seconds): waits in small steps so that the time limit, a
+ * lost lease and shutdown still stop the job. */
+static int l_sleep(lua_State *L)
+{
+    hw_sandbox *sb = sandbox_of(L);
+    double seconds = luaL_checknumber(L, 1);
+    double until = hw_monotonic() + (seconds > 0 ? seconds : 0);
+    for (;;) {
+        hw_stop_reason why = pending_stop(sb);
+        if (why != HW_STOP_NONE) return raise_stop(L, sb, why);
+        double left = until - hw_monotonic();
+        if (left <= 0) return 0;
+        double step = left < 0.01 ? left : 0.01;
+        struct timespec ts = {(time_t)step, (long)((step - (double)(time_t)step) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int l_queue(lua_State *L)
+{
+    hw_sandbox *sb = sandbox_of(L);
+    const char *queue = luaL_checkstring(L, 1);
+    luaL_checkany(L, 2);
+    if (queue[0] == '\0') return luaL_error(L, "hworker.queue: the queue name is empty");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_encode);
+    lua_pushvalue(L, 2);
+    lua_call(L, 1, 1);
+    size_t len;
+    const char *json = lua_tolstring(L, -1, &len);
+    char id[HWORKER_ID_SIZE], err[512];
+    if (sb->queue(sb->queue_ud, queue, json, len, id, err, sizeof err) != 0)
+        return luaL_error(L, "hworker.queue: %s", err);
+    lua_pushstring(L, id);
+    return 1;
+}
+
+/* load and loadstring accept text only: bytecode can break out of any
+ * sandbox. */
+typedef struct reader_state { lua_State *L; int fn; } reader_state;
+
+static const char *call_reader(lua_State *L, void *ud, size_t *size)
+{
+    reader_state *rs = ud;
+    lua_pushvalue(L, rs->fn);
+    lua_call(L, 0, 1);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); *size = 0; return NULL; }
+    if (!lua_isstring(L, -1)) luaL_error(L, "reader function must return a string");
+    lua_replace(L, rs->fn + 1); /* keep the piece alive in a reserved slot */
+    return lua_tolstring(L, rs->fn + 1, size);
+}
+
+static int finish_load(lua_State *L, int status, int env_index)
+{
+    if (status != 0) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    if (env_index && !lua_isnoneornil(L, env_index)) {
+        lua_pushvalue(L, env_index);
+        lua_setfenv(L, -2);
+    }
+    return 1;
+}
+
+static int l_load(lua_State *L)
+{
+    const char *name = luaL_optstring(L, 2, "=(load)");
+    lua_settop(L, 4);
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, 1, &len);
+        return finish_load(L, luaL_loadbufferx(L, s, len, name, "t"), 4);
+    }
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_pushnil(L); /* slot 5: the reader's current piece */
+    reader_state rs = {L, 1};
+    lua_pushvalue(L, 1);
+    lua_replace(L, 1);
+    return finish_load(L, lua_loadx(L, call_reader, &rs, name, "t"), 4);
+}
+
+static int l_loadstring(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_optstring(L, 2, s);
+    return finish_load(L, luaL_loadbufferx(L, s, len, name, "t"), 0);
+}
+
+/* require: the sandbox's own libraries, or Lua source modules from the job
+ * file's directory. Never C modules, never files elsewhere. */
+static int l_require(lua_State *L)
+{
+    hw_sandbox *sb = sandbox_of(L);
+    const char *name = luaL_checkstring(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, "hworker.loaded");
+    lua_getfield(L, -1, name);
+    if (!lua_isnil(L, -1)) return 1;
+    lua_pop(L, 1);
+    int ok = name[0] != '\0' && name[0] != '.';
+    for (const char *p = name; *p && ok; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+             *p == '-' || (*p == '.' && p[1] != '.');
+    if (!ok) return luaL_error(L, "module '%s' not found: module names are letters, digits, '_', '-' and '.'", name);
+    const char *file = sb->job_file;
+    const char *slash = strrchr(file, '/');
+    hw_buf path = {0};
+    if (slash) hw_buf_add(&path, file, (size_t)(slash - file + 1));
+    for (const char *p = name; *p; p++) hw_buf_add(&path, *p == '.' ? "/" : p, 1);
+    hw_buf_adds(&path, ".lua");
+    FILE *f = fopen(path.data, "rb");
+    if (f == NULL) {
+        lua_pushfstring(L, "module '%s' not found: job files may require only Lua source modules "
+                           "beside them (no %s)", name, path.data);
+        hw_buf_free(&path);
+        return lua_error(L);
+    }
+    hw_buf text = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) hw_buf_add(&text, chunk, n);
+    fclose(f);
+    lua_pushfstring(L, "@%s", path.data);
+    int status = luaL_loadbufferx(L, text.data ? text.data : "", text.len, lua_tostring(L, -1), "t");
+    hw_buf_free(&text);
+    hw_buf_free(&path);
+    if (status != 0) return lua_error(L);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushboolean(L, 1); }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -5, name); /* loaded[name] */
+    return 1;
+}
+
+/* ---- building the state ------------------------------------------------- */
+
+static void open_lib(lua_State *L, const char *name, lua_CFunction open)
+{
+    lua_pushcfunction(L, open);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 0);
+}
+
+static void set_global_nil(lua_State *L, const char *name)
+{
+    lua_pushnil(L);
+    lua_setglobal(L, name);
+}
+
+static int setup(lua_State *L)
+{
+    hw_sandbox *sb = lua_touserdata(L, 1);
+    /* Only these libraries; never luaL_openlibs (it would bring ffi, jit,
+     * io, os, debug and package). Leaving jit unopened keeps the JIT off,
+     * so the count hook can stop any loop. */
+    open_lib(L, "", luaopen_base); /* also opens coroutine */
+    open_lib(L, LUA_TABLIBNAME, luaopen_table);
+    open_lib(L, LUA_STRLIBNAME, luaopen_string);
+    open_lib(L, LUA_MATHLIBNAME, luaopen_math);
+    open_lib(L, LUA_BITLIBNAME, luaopen_bit);
+    open_lib(L, LUA_OSLIBNAME, luaopen_os);
+
+    /* os: keep only the clock and calendar functions. */
+    lua_getglobal(L, "os");
+    lua_createtable(L, 0, 4);
+    static const char *const os_keep[] = {"time", "clock", "date", "difftime"};
+    for (size_t i = 0; i < 4; i++) {
+        lua_getfield(L, -2, os_keep[i]);
+        lua_setfield(L, -2, os_keep[i]);
+    }
+    lua_setglobal(L, "os");
+    lua_pop(L, 1);
+
+    static const char *const removed[] = {"dofile", "loadfile", "getfenv", "setfenv", "collectgarbage",
+                                          "gcinfo", "newproxy", "module", "jit", "ffi", "debug", "io",
+                                          "package"};
+    for (size_t i = 0; i < sizeof removed / sizeof *removed; i++) set_global_nil(L, removed[i]);
+    /* string.dump is removed from the real string table, which is also the
+     * strings' __index, so ("").dump cannot reach it either; the string
+     * metatable is locked so job code cannot rewire every string. */
+    lua_getglobal(L, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+
+    lua_getglobal(L, "tostring");
+    sb->ref_tostring = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_register(L, "print", l_print);
+    lua_register(L, "load", l_load);
+    lua_register(L, "loadstring", l_loadstring);
+    lua_register(L, "require", l_require);
+
+    /* cjson, reachable only through require "cjson". */
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "hworker.loaded");
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "decode");
+    sb->ref_decode = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_getfield(L, -1, "encode");
+    sb->ref_encode = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_setfield(L, -2, "cjson");
+    static const char *const libs[] = {"string", "table", "math", "bit", "coroutine", "os"};
+    for (size_t i = 0; i < sizeof libs / sizeof *libs; i++) {
+        lua_getglobal(L, libs[i]);
+        lua_setfield(L, -2, libs[i]);
+    }
+
+    /* The result marker: its metatable, kept in the registry, is how the
+     * engine recognises hworker.success / retry / failure. */
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "hworker.result");
+    lua_setfield(L, -2, "__metatable");
+    lua_pushcfunction(L, l_result_call);
+    lua_setfield(L, -2, "__call");
+    sb->ref_result_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "success");
+    lua_setfield(L, -2, "kind");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_result_mt);
+    lua_setmetatable(L, -2);
+    lua_setfield(L, -2, "success");
+    static const luaL_Reg fns[] = {{"retry", l_retry}, {"failure", l_failure}, {"log", l_log},
+                                   {"now", l_now},     {"queue", l_queue},     {"sleep", l_sleep},
+                                   {NULL, NULL}};
+    for (const luaL_Reg *r = fns; r->name; r++) {
+        lua_pushcfunction(L, r->func);
+        lua_setfield(L, -2, r->name);
+    }
+    lua_pushliteral(L, HWORKER_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "hworker"); /* loaded.hworker */
+    lua_setglobal(L, "hworker");
+
+    /* host.<name>: C functions the embedding program registered. */
+    lua_createtable(L, 0, (int)sb->env->nfunctions);
+    for (size_t i = 0; i < sb->env->nfunctions; i++) {
+        lua_pushlightuserdata(L, sb->env->functions[i].ud);
+        lua_pushcclosure(L, sb->env->functions[i].fn, 1);
+        lua_setfield(L, -2, sb->env->functions[i].name);
+    }
+    lua_setglobal(L, "host");
+    lua_pop(L, 1); /* loaded */
+    return 0;
+}
+
+/* Turns the error value on top of the stack into a message in out. */
+static void error_message(hw_sandbox *sb, hw_buf *out)
+{
+    lua_State *L = sb->L;
+    hw_buf_clear(out);
+    if (sb->stopped != HW_STOP_NONE) {
+        hw_buf_adds(out, stop_messages[sb->stopped]);
+        return;
+    }
+    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        hw_buf_add(out, s, len);
+        return;
+    }
+    /* A table or other value: tostring() may run a __tostring metamethod,
+     * which is still under the time limit here. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_tostring);
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 1, 1, 0) == 0 && lua_type(L, -1) == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        hw_buf_add(out, s, len);
+    } else {
+        hw_buf_addf(out, "(error object is a %s value)", luaL_typename(L, -2));
+    }
+    lua_pop(L, 1);
+}
+
+static int read_file(const char *path, hw_buf *out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open the job file: %s", path, strerror(errno));
+        return -1;
+    }
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) hw_buf_add(out, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "%s: cannot read the job file", path);
+        return -1;
+    }
+    if (out->data == NULL) hw_buf_add(out, "", 0);
+    return 0;
+}
+
+int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue, void *queue_ud,
+                    char *err, size_t errlen)
+{
+    memset(sb, 0, sizeof *sb);
+    sb->env = env;
+    sb->queue = queue;
+    sb->queue_ud = queue_ud;
+    if (env->job_file == NULL) {
+        snprintf(err, errlen, "no job file configured: set job_file to a Lua file that defines job(state, t, meta)");
+        return -1;
+    }
+    hw_buf text = {0}, msg = {0};
+    if (read_file(env->job_file, &text, err, errlen)) return -1;
+    sb->job_file = strdup(env->job_file);
+    if (sb->job_file == NULL) abort();
+    sb->L = lua_newstate(sandbox_alloc, sb);
+    if (sb->L == NULL) {
+        snprintf(err, errlen, "cannot create a Lua state (memory limit %zu bytes too small?)", env->memory_limit);
+        hw_buf_free(&text);
+        hw_sandbox_close(sb);
+        return -1;
+    }
+    lua_State *L = sb->L;
+    lua_pushcfunction(L, setup);
+    lua_pushlightuserdata(L, sb);
+    if (lua_pcall(L, 1, 0, 0) != 0) {
+        snprintf(err, errlen, "cannot set up the job sandbox: %s", lua_tostring(L, -1));
+        goto fail;
+    }
+    hw_buf chunkname = {0};
+    hw_buf_addf(&chunkname, "@%s", env->job_file);
+    int status = luaL_loadbufferx(L, text.data, text.len, chunkname.data, "t");
+    hw_buf_free(&chunkname);
+    if (status == 0) {
+        arm(sb, NULL);
+        status = lua_pcall(L, 0, 0, 0);
+        if (status) error_message(sb, &msg);
+        disarm(sb);
+    } else {
+        hw_buf_adds(&msg, lua_tostring(L, -1));
+    }
+    if (status != 0) {
+        snprintf(err, errlen, "%s", msg.data);
+        hw_buf_free(&msg);
+        goto fail;
+    }
+    lua_getglobal(L, "job");
+    if (!lua_isfunction(L, -1)) {
+        snprintf(err, errlen, "%s: the job file defines no job function (expected: function job(state, t, meta) ... end)",
+                 env->job_file);
+        goto fail;
+    }
+    sb->ref_job = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* state = init(config), or {} when there is no init or it returns nil. */
+    lua_getglobal(L, "init");
+    if (lua_isfunction(L, -1)) {
+        const char *config = env->init_config ? env->init_config : "{}";
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_decode);
+        lua_pushstring(L, config);
+        if (lua_pcall(L, 1, 1, 0) != 0) {
+            snprintf(err, errlen, "the init config is not valid JSON: %s", lua_tostring(L, -1));
+            goto fail;
+        }
+        arm(sb, NULL);
+        status = lua_pcall(L, 1, 1, 0);
+        if (status) error_message(sb, &msg);
+        disarm(sb);
+        if (status) {
+            snprintf(err, errlen, "%s: init(config) failed: %s", env->job_file, msg.data);
+            hw_buf_free(&msg);
+            goto fail;
+        }
+    } else if (!lua_isnil(L, -1)) {
+        snprintf(err, errlen, "%s: init must be a function", env->job_file);
+        goto fail;
+    } else {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    sb->ref_state = luaL_ref(L, LUA_REGISTRYINDEX);
+    hw_buf_free(&msg);
+    hw_buf_free(&text);
+    lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return 0;
+fail:
+    hw_buf_free(&msg);
+    hw_buf_free(&text);
+    hw_sandbox_close(sb);
+    return -1;
+}
+
+static void run_result(hw_sandbox *sb, hw_result *out)
+{
+    lua_State *L = sb->L;
+    int t = lua_type(L, -1);
+    if (t == LUA_TNONE || t == LUA_TNIL) {
+        out->kind = HW_RESULT_SUCCESS;
+        return;
+    }
+    if (t == LUA_TTABLE && lua_getmetatable(L, -1)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_result_mt);
+        int is_result = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        if (is_result) {
+            lua_getfield(L, -1, "kind");
+            const char *kind = lua_tostring(L, -1);
+            out->kind = strcmp(kind, "success") == 0 ? HW_RESULT_SUCCESS
+                        : strcmp(kind, "retry") == 0 ? HW_RESULT_RETRY
+                                                     : HW_RESULT_FAILURE;
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "message");
+            if (lua_isstring(L, -1)) {
+                size_t len;
+                const char *m = lua_tolstring(L, -1, &len);
+                hw_buf_add(&out->message, m, len);
+            }
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "delay");
+            if (lua_isnumber(L, -1)) out->delay_ms = (long long)(lua_tonumber(L, -1) * 1000.0);
+            lua_pop(L, 1);
+            return;
+        }
+    }
+    out->kind = HW_RESULT_FAILURE;
+    hw_buf_addf(&out->message,
+                "bad result: job returned a %s; return nothing, hworker.success, hworker.retry(msg) or hworker.failure(msg)",
+                lua_typename(L, t));
+}
+
+void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta,
+                    atomic_int *lost, hw_result *out)
+{
+    lua_State *L = sb->L;
+    out->kind = HW_RESULT_SUCCESS;
+    out->stopped = HW_STOP_NONE;
+    out->from_error = 0;
+    out->delay_ms = -1;
+    hw_buf_clear(&out->message);
+    lua_settop(L, 0);
+    arm(sb, lost);
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_job);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_state);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_decode);
+    lua_pushlstring(L, job, len);
+    if (lua_pcall(L, 1, 1, 0) != 0) {
+        if (sb->stopped == HW_STOP_NONE && !sb->over_limit) {
+            out->kind = HW_RESULT_BROKEN;
+            hw_buf_adds(&out->message, "job is not valid JSON: ");
+            hw_buf_adds(&out->message, lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+            goto done;
+        }
+        goto stopped;
+    }
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, meta->id);
+    lua_setfield(L, -2, "id");
+    lua_pushinteger(L, meta->attempt);
+    lua_setfield(L, -2, "attempt");
+    lua_pushinteger(L, meta->recoveries);
+    lua_setfield(L, -2, "recoveries");
+    lua_pushnumber(L, (lua_Number)meta->enqueued_at);
+    lua_setfield(L, -2, "enqueued_at");
+
+    if (lua_pcall(L, 3, 1, 0) != 0) {
+        if (sb->stopped == HW_STOP_NONE && sb->over_limit) sb->stopped = HW_STOP_MEMORY;
+        if (sb->stopped != HW_STOP_NONE) goto stopped;
+        out->kind = HW_RESULT_FAILURE;
+        out->from_error = 1;
+        hw_buf_adds(&out->message, "error: ");
+        hw_buf msg = {0};
+        error_message(sb, &msg);
+        hw_buf_add(&out->message, msg.data ? msg.data : "", msg.len);
+        hw_buf_free(&msg);
+        goto done;
+    }
+    /* A job that caught its own stop error and returned still stops. */
+    if (sb->stopped == HW_STOP_NONE) {
+        hw_stop_reason why = pending_stop(sb);
+        if (why == HW_STOP_LEASE_LOST || why == HW_STOP_MEMORY) sb->stopped = why;
+    }
+    if (sb->stopped != HW_STOP_NONE) goto stopped;
+    run_result(sb, out);
+    goto done;
+
+stopped:
+    out->stopped = sb->stopped != HW_STOP_NONE ? sb->stopped : HW_STOP_MEMORY;
+    if (out->stopped == HW_STOP_LEASE_LOST || out->stopped == HW_STOP_ABORT) {
+        out->kind = HW_RESULT_STOPPED;
+    } else {
+        out->kind = HW_RESULT_FAILURE;
+        out->from_error = 1;
+    }
+    hw_buf_adds(&out->message, stop_messages[out->stopped]);
+done:
+    disarm(sb);
+    lua_settop(L, 0);
+    if (sb->over_limit) lua_gc(L, LUA_GCCOLLECT, 0);
+}
+
+int hw_sandbox_exhausted(hw_sandbox *sb)
+{
+    return sb->used > sb->env->memory_limit / 4 * 3;
+}
+
+void hw_sandbox_close(hw_sandbox *sb)
+{
+    if (sb->L) lua_close(sb->L);
+    sb->L = NULL;
+    free(sb->job_file);
+    sb->job_file = NULL;
+}

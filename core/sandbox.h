@@ -1,0 +1,100 @@
+/* A sandboxed LuaJIT state that runs one job file: owned by one worker
+ * thread, never shared. It enforces the per-state memory cap (allocator) and
+ * the per-job time limit (count hook; the JIT is never enabled, since
+ * compiled loops do not run hooks), and offers the job the `hworker` table. */
+#ifndef HW_SANDBOX_H
+#define HW_SANDBOX_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <lua.h>
+
+#include "buf.h"
+#include "hworker.h"
+#include "log.h"
+
+typedef struct hw_host_function {
+    char *name;
+    lua_CFunction fn;
+    void *ud;
+} hw_host_function;
+
+/* What a sandbox needs from the engine. Shared read-only by every sandbox of
+ * a handle; `queue` must be thread-safe with respect to different `ud`s. */
+typedef struct hw_sandbox_env {
+    const char *job_file;
+    const char *init_config;          /* JSON */
+    size_t memory_limit;              /* bytes */
+    double job_timeout;               /* seconds */
+    const hw_logger *log;
+    const hw_host_function *functions;
+    size_t nfunctions;
+    atomic_int *abort;                /* raised to stop the running job (shutdown) */
+} hw_sandbox_env;
+
+/* Enqueues a follow-up job for hworker.queue(name, t); `ud` is the worker. */
+typedef int (*hw_queue_fn)(void *ud, const char *queue, const char *json, size_t len,
+                           char *id, char *err, size_t errlen);
+
+typedef enum {
+    HW_STOP_NONE = 0,
+    HW_STOP_TIMEOUT,
+    HW_STOP_MEMORY,
+    HW_STOP_LEASE_LOST,
+    HW_STOP_ABORT
+} hw_stop_reason;
+
+typedef struct hw_sandbox {
+    lua_State *L;
+    const hw_sandbox_env *env;
+    char *job_file;         /* own copy: the env's may change for later states */
+    hw_queue_fn queue;
+    void *queue_ud;
+    size_t used;            /* bytes allocated by the state */
+    int over_limit;         /* the allocator refused memory during this run */
+    double deadline;        /* monotonic seconds; 0 when no job runs */
+    atomic_int *lost;       /* the running claim's lease-lost flag, or NULL */
+    hw_stop_reason stopped; /* why the running code is being stopped */
+    int ref_job, ref_state, ref_decode, ref_encode, ref_result_mt, ref_tostring;
+} hw_sandbox;
+
+typedef enum {
+    HW_RESULT_SUCCESS,
+    HW_RESULT_RETRY,
+    HW_RESULT_FAILURE,
+    HW_RESULT_BROKEN,       /* the job JSON did not decode */
+    HW_RESULT_STOPPED       /* lease lost or shutdown: report nothing / hand back */
+} hw_result_kind;
+
+typedef struct hw_result {
+    hw_result_kind kind;
+    hw_stop_reason stopped; /* for STOPPED, and for results caused by a stop */
+    int from_error;         /* the handler raised (or was stopped) */
+    long long delay_ms;     /* retry delay the handler asked for, or -1 */
+    hw_buf message;         /* reason for retry, failure or broken */
+} hw_result;
+
+typedef struct hw_job_meta {
+    const char *id;
+    long attempt, recoveries;
+    long long enqueued_at;
+} hw_job_meta;
+
+/* Creates the state, loads the job file and runs its init(config). Returns
+ * 0, or -1 with "file:line: message" (or another message naming what to
+ * fix). On failure nothing needs closing. */
+int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue, void *queue_ud,
+                    char *err, size_t errlen);
+
+/* Decodes `job` and runs job(state, t, meta) under the time limit. `lost` is
+ * watched while it runs. Fills `out` (its message buffer is reused). */
+void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta,
+                    atomic_int *lost, hw_result *out);
+
+/* True when the state holds so much live memory after a collection that the
+ * next job could not run (a job kept data in its state): reopen it. */
+int hw_sandbox_exhausted(hw_sandbox *sb);
+
+void hw_sandbox_close(hw_sandbox *sb);
+
+#endif

@@ -1,0 +1,31 @@
+/* The Redis scripts of scripts/, compiled in (see cmake/embed_scripts.cmake).
+ * Read-only data: safe from any thread. */
+#ifndef HW_SCRIPTS_H
+#define HW_SCRIPTS_H
+
+#include <stddef.h>
+
+typedef struct hw_script_source {
+    const char *name;  /* file name without .lua */
+    const char *text;
+    size_t len;
+} hw_script_source;
+
+/* Ends with an entry whose name is NULL. */
+extern const hw_script_source hw_script_sources[];
+
+typedef enum {
+    HW_SCRIPT_ENQUEUE,
+    HW_SCRIPT_CLAIM,
+    HW_SCRIPT_FINISH,
+    HW_SCRIPT_RENEW,
+    HW_SCRIPT_RECOVER,
+    HW_SCRIPT_HANDBACK,
+    HW_SCRIPT_STATS,
+    HW_SCRIPT_COUNT
+} hw_script;
+
+/* The source of a script, or NULL if the build lacks it. */
+const hw_script_source *hw_script_get(hw_script s);
+
+#endif

@@ -1,0 +1,126 @@
+#include "url.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_decoded(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    size_t j = 0;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = {s[i + 1], s[i + 2], 0};
+            out[j++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            out[j++] = s[i];
+        }
+    }
+    out[j] = '\0';
+    return out;
+}
+
+static int bad(char *err, size_t errlen, const char *url, const char *why)
+{
+    snprintf(err, errlen,
+             "bad Redis URL \"%s\": %s (expected redis://[user:password@]host[:port][/db] or unix:///path[?db=N])",
+             url, why);
+    return -1;
+}
+
+static int parse_db(const char *s, int *db)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 100000) return -1;
+    *db = (int)v;
+    return 0;
+}
+
+int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->port = 6379;
+    if (strncmp(url, "unix://", 7) == 0) {
+        const char *path = url + 7;
+        const char *q = strchr(path, '?');
+        size_t n = q ? (size_t)(q - path) : strlen(path);
+        if (n == 0 || path[0] != '/') return bad(err, errlen, url, "the socket path must be absolute");
+        t->path = dup_decoded(path, n);
+        if (q) {
+            if (strncmp(q, "?db=", 4) != 0 || parse_db(q + 4, &t->db)) {
+                hw_target_free(t);
+                return bad(err, errlen, url, "the only query allowed is ?db=N");
+            }
+        }
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0) return bad(err, errlen, url, "unknown scheme");
+    const char *rest = url + 8;
+    const char *slash = strchr(rest, '/');
+    size_t authority_len = slash ? (size_t)(slash - rest) : strlen(rest);
+    const char *at = memchr(rest, '@', authority_len);
+    const char *hostpart = rest;
+    if (at) {
+        const char *colon = memchr(rest, ':', (size_t)(at - rest));
+        if (colon) {
+            if (colon > rest) t->user = dup_decoded(rest, (size_t)(colon - rest));
+            t->password = dup_decoded(colon + 1, (size_t)(at - colon - 1));
+        } else {
+            t->password = dup_decoded(rest, (size_t)(at - rest));
+        }
+        hostpart = at + 1;
+    }
+    size_t hostlen = (size_t)(rest + authority_len - hostpart);
+    const char *colon = memchr(hostpart, ':', hostlen);
+    size_t namelen = colon ? (size_t)(colon - hostpart) : hostlen;
+    if (namelen == 0) {
+        hw_target_free(t);
+        return bad(err, errlen, url, "no host");
+    }
+    t->host = dup_decoded(hostpart, namelen);
+    if (colon) {
+        char portbuf[16];
+        size_t plen = hostlen - namelen - 1;
+        char *end;
+        if (plen == 0 || plen >= sizeof portbuf) {
+            hw_target_free(t);
+            return bad(err, errlen, url, "bad port");
+        }
+        memcpy(portbuf, colon + 1, plen);
+        portbuf[plen] = '\0';
+        long port = strtol(portbuf, &end, 10);
+        if (*end != '\0' || port < 1 || port > 65535) {
+            hw_target_free(t);
+            return bad(err, errlen, url, "the port must be a number from 1 to 65535");
+        }
+        t->port = (int)port;
+    }
+    if (slash && slash[1] != '\0' && parse_db(slash + 1, &t->db)) {
+        hw_target_free(t);
+        return bad(err, errlen, url, "the database must be a number");
+    }
+    return 0;
+}
+
+void hw_target_describe(const hw_target *t, char *out, size_t outlen)
+{
+    if (t->path) snprintf(out, outlen, "unix://%s?db=%d", t->path, t->db);
+    else snprintf(out, outlen, "redis://%s%s%s:%d/%d", t->user ? t->user : "", t->user ? "@" : "",
+                  t->host ? t->host : "?", t->port, t->db);
+}
+
+void hw_target_free(hw_target *t)
+{
+    free(t->host);
+    free(t->path);
+    free(t->user);
+    if (t->password) {
+        memset(t->password, 0, strlen(t->password));
+        free(t->password);
+    }
+    memset(t, 0, sizeof *t);
+}

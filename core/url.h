@@ -1,0 +1,24 @@
+/* Where Redis is: parsed from a URL once, then read-only (shared by threads). */
+#ifndef HW_URL_H
+#define HW_URL_H
+
+#include <stddef.h>
+
+typedef struct hw_target {
+    char *host;      /* TCP host, or NULL for a unix socket */
+    int port;
+    char *path;      /* unix socket path, or NULL */
+    char *user;      /* ACL user, or NULL */
+    char *password;  /* or NULL */
+    int db;
+} hw_target;
+
+/* Parses "redis://[user:pass@]host[:port][/db]" or "unix:///path[?db=N]"
+ * (user and password may be percent-encoded). Returns 0, or -1 with a
+ * message that shows the expected form. The result owns its strings. */
+int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen);
+/* A printable form without the password, for log lines. */
+void hw_target_describe(const hw_target *t, char *out, size_t outlen);
+void hw_target_free(hw_target *t);
+
+#endif

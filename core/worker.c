@@ -1,0 +1,327 @@
+/* A worker: claims jobs (up to `prefetch` per script call), runs each in its
+ * own Lua state, and reports outcomes in batches. Idle, it blocks in Redis
+ * (BLMOVE of the pending list onto itself) instead of polling. Every Redis
+ * failure is survived: it reconnects with back-off, and an outcome that could
+ * not be sent is sent again (the claim token makes that safe). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* Outcomes of finished jobs wait at most this long to be sent together with
+ * later ones, so a batch of quick jobs costs one script call, and a slow job
+ * never holds back the report of a quick one for long. */
+#define HW_FLUSH_AFTER 0.05
+
+struct hw_worker {
+    hworker *h;
+    hw_conn conn;
+    hw_sandbox sb;
+    long number;
+    char holder[128];
+    hw_claim **batch;          /* claimed, not yet run */
+    size_t nbatch, pos;
+    hw_args finish;            /* keys + caps + (outcome, claim, reason, delay)... */
+    hw_claim **finishing;      /* the claims in `finish`, in order */
+    size_t nfinishing, finishing_cap;
+    double first_unflushed;
+    hw_result result;
+};
+
+static int worker_queue(void *ud, const char *queue, const char *json, size_t len, char *id, char *err,
+                        size_t errlen)
+{
+    hw_worker *w = ud;
+    if (strchr(queue, '{') || strchr(queue, '}')) {
+        snprintf(err, errlen, "bad queue name \"%s\": '{' and '}' are not allowed", queue);
+        return -1;
+    }
+    hw_keys keys;
+    hw_keys_make(&keys, queue);
+    int rc = hw_enqueue(&w->conn, &keys, 1, &json, &len, 0, id, 1, err, errlen);
+    hw_keys_free(&keys);
+    return rc;
+}
+
+static int open_sandbox(hw_worker *w, char *err, size_t errlen)
+{
+    hworker *h = w->h;
+    pthread_mutex_lock(&h->state_lock);
+    int rc = hw_sandbox_open(&w->sb, &h->sandbox_env, worker_queue, w, err, errlen);
+    pthread_mutex_unlock(&h->state_lock);
+    return rc;
+}
+
+hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
+{
+    hw_worker *w = calloc(1, sizeof *w);
+    if (w == NULL) abort();
+    w->h = h;
+    /* The socket timeout must outlast the blocking wait (DESIGN.md 6). */
+    hw_conn_init(&w->conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "worker",
+                 h->cfg.block_timeout + 30.0);
+    if (open_sandbox(w, err, errlen)) {
+        hw_conn_free(&w->conn);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void hw_worker_free(hw_worker *w)
+{
+    if (w == NULL) return;
+    hw_sandbox_close(&w->sb);
+    hw_conn_free(&w->conn);
+    hw_args_free(&w->finish);
+    hw_buf_free(&w->result.message);
+    free(w->finishing);
+    free(w->batch);
+    free(w);
+}
+
+static void release(hw_worker *w, hw_claim *c)
+{
+    hw_held_remove(&w->h->held, c);
+    hw_claim_free(c);
+}
+
+/* Waits between attempts to reach Redis for a report that must not be
+ * dropped. Returns 1 when giving up is allowed: only once running jobs are
+ * being aborted (the claim then simply expires and is recovered). */
+static int report_backoff(hw_worker *w, int attempt)
+{
+    if (atomic_load(&w->h->abort_jobs)) return 1;
+    double delay = 0.05;
+    for (int i = 0; i < attempt && delay < 2.0; i++) delay *= 2;
+    struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+    nanosleep(&ts, NULL);
+    return atomic_load(&w->h->abort_jobs);
+}
+
+/* Sends a script that reports on claims, until Redis answers. Returns the
+ * reply (caller frees) or NULL if it gave up during shutdown. */
+static redisReply *report(hw_worker *w, hw_script script, int nkeys, hw_args *args, const char *what)
+{
+    for (int attempt = 0;; attempt++) {
+        if (hw_conn_ensure(&w->conn, NULL) == 0) {
+            redisReply *r = hw_conn_script(&w->conn, script, nkeys, args);
+            if (r && r->type == REDIS_REPLY_ERROR) {
+                /* e.g. OOM or a read-only replica: keep the claims, try again. */
+                if (attempt == 0 || attempt % 20 == 0)
+                    hw_log(&w->h->log, HWORKER_LOG_WARN, "%s: cannot %s: Redis refused: %s; retrying", w->holder, what, r->str);
+                freeReplyObject(r);
+            } else if (r) {
+                return r;
+            }
+        }
+        if (report_backoff(w, attempt)) {
+            hw_log(&w->h->log, HWORKER_LOG_ERROR,
+                   "%s: could not %s before shutdown (%s); the jobs stay in flight and are recovered when their lease expires",
+                   w->holder, what, w->conn.errstr);
+            return NULL;
+        }
+    }
+}
+
+static void flush(hw_worker *w)
+{
+    if (w->nfinishing == 0) return;
+    redisReply *r = report(w, HW_SCRIPT_FINISH, 6, &w->finish, "report job outcomes");
+    for (size_t i = 0; i < w->nfinishing; i++) {
+        hw_claim *c = w->finishing[i];
+        if (r && r->type == REDIS_REPLY_ARRAY && i < r->elements && r->element[i]->integer == 0)
+            hw_log(&w->h->log, HWORKER_LOG_WARN,
+                   "%s: lease lost: job %s was recovered by a monitor while it ran here; this run's outcome was discarded",
+                   w->holder, c->id);
+        release(w, c);
+    }
+    if (r) freeReplyObject(r);
+    w->nfinishing = 0;
+    hw_args_clear(&w->finish);
+}
+
+static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *reason, long long delay_ms)
+{
+    hworker *h = w->h;
+    if (w->nfinishing == 0) {
+        static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS};
+        hw_args_clear(&w->finish);
+        for (size_t i = 0; i < 6; i++) hw_args_adds(&w->finish, h->keys.key[keys[i]]);
+        hw_args_addll(&w->finish, h->cfg.failed_cap);
+        hw_args_addll(&w->finish, h->cfg.broken_cap);
+        w->first_unflushed = hw_monotonic();
+    }
+    if (w->nfinishing == w->finishing_cap) {
+        w->finishing_cap = w->finishing_cap ? w->finishing_cap * 2 : 16;
+        w->finishing = realloc(w->finishing, sizeof *w->finishing * w->finishing_cap);
+        if (w->finishing == NULL) abort();
+    }
+    w->finishing[w->nfinishing++] = c;
+    hw_args_add(&w->finish, &outcome, 1);
+    hw_args_add(&w->finish, c->data, c->len);
+    hw_args_adds(&w->finish, reason ? reason : "");
+    hw_args_addll(&w->finish, delay_ms > 0 ? delay_ms : 0);
+}
+
+/* Returns claims this worker will not run to the front of pending. */
+static void hand_back(hw_worker *w, hw_claim **claims, size_t n)
+{
+    if (n == 0) return;
+    hworker *h = w->h;
+    hw_args args = {0};
+    hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
+    hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
+    hw_args_adds(&args, h->keys.key[HW_KEY_STATS]);
+    for (size_t i = 0; i < n; i++) hw_args_add(&args, claims[i]->data, claims[i]->len);
+    redisReply *r = report(w, HW_SCRIPT_HANDBACK, 3, &args, "hand back unfinished jobs");
+    if (r) {
+        hw_log(&h->log, HWORKER_LOG_INFO, "%s: handed back %lld unfinished job(s)", w->holder,
+               r->type == REDIS_REPLY_INTEGER ? r->integer : 0);
+        freeReplyObject(r);
+    }
+    hw_args_free(&args);
+    for (size_t i = 0; i < n; i++) release(w, claims[i]);
+}
+
+static void run_one(hw_worker *w, hw_claim *c)
+{
+    hworker *h = w->h;
+    if (atomic_load(&c->lost)) {
+        hw_log(&h->log, HWORKER_LOG_WARN, "%s: lease lost: job %s was recovered before it started here; skipped",
+               w->holder, c->id);
+        release(w, c);
+        return;
+    }
+    if (c->broken) {
+        hw_log(&h->log, HWORKER_LOG_WARN, "%s: broken job (%s); moved to broken", w->holder, c->broken);
+        add_outcome(w, c, 'b', c->broken, 0);
+        return;
+    }
+    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at};
+    hw_result *res = &w->result;
+    hw_sandbox_run(&w->sb, c->job, c->job_len, &meta, &c->lost, res);
+    const char *msg = res->message.data ? res->message.data : "";
+    switch (res->kind) {
+    case HW_RESULT_SUCCESS:
+        hw_log(&h->log, HWORKER_LOG_DEBUG, "%s: job %s succeeded", w->holder, c->id);
+        add_outcome(w, c, 's', NULL, 0);
+        break;
+    case HW_RESULT_RETRY:
+        hw_log(&h->log, HWORKER_LOG_INFO, "%s: job %s will be retried: %s", w->holder, c->id, msg);
+        add_outcome(w, c, 'r', msg, res->delay_ms);
+        break;
+    case HW_RESULT_FAILURE:
+        if (res->from_error && h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) {
+            hw_log(&h->log, HWORKER_LOG_WARN, "%s: job %s raised, will be retried: %s", w->holder, c->id, msg);
+            add_outcome(w, c, 'r', msg, 0);
+        } else {
+            hw_log(&h->log, HWORKER_LOG_WARN, "%s: job %s failed: %s", w->holder, c->id, msg);
+            add_outcome(w, c, 'f', msg, 0);
+        }
+        break;
+    case HW_RESULT_BROKEN:
+        hw_log(&h->log, HWORKER_LOG_WARN, "%s: broken job %s: %s", w->holder, c->id, msg);
+        add_outcome(w, c, 'b', msg, 0);
+        break;
+    case HW_RESULT_STOPPED:
+        if (res->stopped == HW_STOP_ABORT) {
+            hand_back(w, &c, 1);
+        } else {
+            hw_log(&h->log, HWORKER_LOG_WARN, "%s: %s (job %s)", w->holder, msg, c->id);
+            release(w, c);
+        }
+        break;
+    }
+    /* A job that left its state nearly full would make every later job
+     * fail: start over with a fresh state. */
+    if (hw_sandbox_exhausted(&w->sb)) {
+        char err[512];
+        hw_log(&h->log, HWORKER_LOG_WARN, "%s: the job's Lua state holds %zu bytes after collection; making a fresh one",
+               w->holder, w->sb.used);
+        hw_sandbox_close(&w->sb);
+        if (open_sandbox(w, err, sizeof err)) {
+            hw_log(&h->log, HWORKER_LOG_ERROR, "%s: cannot make a fresh Lua state: %s; retrying in 1s", w->holder, err);
+            while (!hw_signal_wait(&h->stop, 1.0) && open_sandbox(w, err, sizeof err)) {}
+        }
+    }
+}
+
+/* Claims up to `prefetch` jobs. Returns how many, or -1 on a Redis failure. */
+static int claim(hw_worker *w)
+{
+    hworker *h = w->h;
+    hw_args args = {0};
+    hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
+    hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
+    hw_args_adds(&args, h->keys.key[HW_KEY_SEQ]);
+    hw_args_addll(&args, h->cfg.prefetch);
+    hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
+    hw_args_adds(&args, w->holder);
+    redisReply *r = hw_conn_script(&w->conn, HW_SCRIPT_CLAIM, 3, &args);
+    hw_args_free(&args);
+    if (r == NULL) return -1;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        hw_log(&h->log, HWORKER_LOG_WARN, "%s: cannot claim jobs: %s", w->holder,
+               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        freeReplyObject(r);
+        hw_signal_wait(&h->stop, 0.5);
+        return -1;
+    }
+    w->nbatch = w->pos = 0;
+    if (r->elements > 0) {
+        w->batch = realloc(w->batch, sizeof *w->batch * r->elements);
+        if (w->batch == NULL) abort();
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        hw_claim *c = hw_claim_new(r->element[i]->str, r->element[i]->len);
+        hw_held_add(&h->held, c);
+        w->batch[w->nbatch++] = c;
+    }
+    freeReplyObject(r);
+    return (int)w->nbatch;
+}
+
+/* Sleeps in Redis until pending is non-empty or the block timeout passes.
+ * BLMOVE of the list's tail onto its own tail changes nothing, so the job
+ * stays where it is for whichever worker claims it. */
+static void wait_for_work(hw_worker *w)
+{
+    hworker *h = w->h;
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%.3f", h->cfg.block_timeout);
+    const char *pending = h->keys.key[HW_KEY_PENDING];
+    redisReply *r = hw_conn_simple(&w->conn, "BLMOVE", pending, pending, "RIGHT", "RIGHT", timeout, NULL);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        hw_log(&h->log, HWORKER_LOG_ERROR, "%s: BLMOVE refused (%s): hworker needs Redis 6.2 or later", w->holder, r->str);
+        hw_signal_wait(&h->stop, h->cfg.block_timeout);
+    }
+    if (r) freeReplyObject(r);
+}
+
+void hw_worker_loop(hw_worker *w)
+{
+    hworker *h = w->h;
+    hw_worker_register(h, &w->conn, &w->number);
+    snprintf(w->holder, sizeof w->holder, "%s:%d:w%ld", h->hostname, h->pid, w->number);
+    snprintf(w->conn.role, sizeof w->conn.role, "worker %ld", w->number);
+    while (!hw_signal_raised(&h->stop)) {
+        if (w->pos == w->nbatch) {
+            flush(w);
+            if (hw_conn_ensure(&w->conn, &h->stop)) break;
+            int n = claim(w);
+            if (n == 0 && !hw_signal_raised(&h->stop)) wait_for_work(w);
+            continue;
+        }
+        run_one(w, w->batch[w->pos++]);
+        if (w->pos == w->nbatch || hw_monotonic() - w->first_unflushed >= HW_FLUSH_AFTER) flush(w);
+    }
+    /* Stopping: report what finished, hand back what never started. */
+    flush(w);
+    hand_back(w, w->batch + w->pos, w->nbatch - w->pos);
+    w->pos = w->nbatch = 0;
+    hw_worker_unregister(h, &w->conn);
+    hw_worker_free(w);
+}

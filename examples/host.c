@@ -1,0 +1,68 @@
+/* Embedding hworker in a C program: a host function reachable from job code,
+ * a few jobs enqueued, two workers and a monitor, then a graceful stop.
+ * Usage: host_example REDIS_URL JOB_FILE */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lauxlib.h>
+#include <time.h>
+
+#include "hworker.h"
+
+/* host.add(n): adds n to a counter the host owns (ud is its address). The
+ * counter is shared by worker threads, so it is atomic. */
+static int host_add(lua_State *L)
+{
+    _Atomic long *total = lua_touserdata(L, lua_upvalueindex(1));
+    *total += (long)luaL_checkinteger(L, 1);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s REDIS_URL JOB_FILE\n", argv[0]);
+        return 2;
+    }
+    char err[512];
+    _Atomic long total = 0;
+    hworker_config cfg;
+    hworker_config_init(&cfg);
+    cfg.name = "host-example";
+    cfg.redis_url = argv[1];
+    cfg.job_file = argv[2];
+    hworker *h = hworker_create(&cfg, err, sizeof err);
+    if (h == NULL || hworker_destroy(h, err, sizeof err) != 0 ||
+        hworker_register(h, "add", host_add, (void *)&total, err, sizeof err) != 0) {
+        fprintf(stderr, "host_example: %s\n", err);
+        hworker_free(h);
+        return 1;
+    }
+    for (int i = 1; i <= 10; i++) {
+        char json[64], id[HWORKER_ID_SIZE];
+        snprintf(json, sizeof json, "{\"n\": %d}", i);
+        if (hworker_queue(h, json, strlen(json), id, err, sizeof err) != 0) {
+            fprintf(stderr, "host_example: %s\n", err);
+            hworker_free(h);
+            return 1;
+        }
+    }
+    if (hworker_start(h, 2, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "host_example: %s\n", err);
+        hworker_free(h);
+        return 1;
+    }
+    /* Wait (at most 30 s) until all ten jobs succeeded. */
+    hworker_stats st = {0};
+    for (int i = 0; i < 3000; i++) {
+        if (hworker_get_stats(h, &st, err, sizeof err) == 0 && st.succeeded == 10) break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    hworker_stop(h, 5);
+    printf("host_example: %lld jobs succeeded, host total %ld (expected 55)\n", st.succeeded, (long)total);
+    int ok = st.succeeded == 10 && total == 55;
+    hworker_destroy(h, err, sizeof err);
+    hworker_free(h);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,23 @@
+-- claim: takes up to N jobs from the front of pending and leases them to the
+-- caller. Each claim gets a fresh token, so every execution of a job is a
+-- distinct inflight member (the fencing token of DESIGN.md invariant 2).
+-- KEYS[1] pending  (list; the front is the right end)
+-- KEYS[2] inflight (zset, score = lease expiry in ms)
+-- KEYS[3] seq      (string counter for claim tokens)
+-- ARGV[1] most jobs to take (1..1000)
+-- ARGV[2] lease duration in ms
+-- ARGV[3] holder: who claims (host:pid:thread), no '|'
+-- Returns the claims ("token|holder|envelope"), oldest job first; {} if none.
+local envelopes = redis.call('RPOP', KEYS[1], ARGV[1])
+if not envelopes then return {} end
+local expiry = hw_int(hw_now_ms() + tonumber(ARGV[2]))
+local batch = redis.call('INCR', KEYS[3])
+local args, claims = {}, {}
+for i, envelope in ipairs(envelopes) do
+  local claim = batch .. '.' .. i .. '|' .. ARGV[3] .. '|' .. envelope
+  claims[i] = claim
+  args[2 * i - 1] = expiry
+  args[2 * i] = claim
+end
+hw_push('ZADD', KEYS[2], args)
+return claims

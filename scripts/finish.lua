@@ -1,0 +1,58 @@
+-- finish: records the outcome of a batch of executions. An outcome acts only
+-- if its claim is still in inflight (the caller still holds the lease); a
+-- stale claim changes nothing and is counted as lease_lost.
+-- KEYS[1] pending   (list)
+-- KEYS[2] inflight  (zset)
+-- KEYS[3] scheduled (zset)
+-- KEYS[4] failed    (list of records, newest first)
+-- KEYS[5] broken    (list of records, newest first)
+-- KEYS[6] stats     (hash)
+-- ARGV[1] failed cap, ARGV[2] broken cap (at least 1)
+-- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
+--   outcome: "s" success, "r" retry, "f" failure, "b" broken payload
+-- Returns one integer per outcome: 1 applied, 0 lease lost.
+local now = hw_now_ms()
+local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0 }
+local result, done = {}, {}
+local back, failed, broken = {}, {}, {}
+for i = 3, #ARGV, 4 do
+  local outcome, claim, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local live = redis.call('ZREM', KEYS[2], claim) == 1
+  result[#result + 1] = live and 1 or 0
+  if not live then
+    counts.lease_lost = counts.lease_lost + 1
+  else
+    counts.processed = counts.processed + 1
+    local envelope = hw_envelope_of(claim)
+    if outcome == 's' then
+      counts.succeeded = counts.succeeded + 1
+    elseif outcome == 'r' then
+      counts.retried = counts.retried + 1
+      local again = hw_bump(envelope, 'at')
+      local delay = tonumber(ARGV[i + 3]) or 0
+      if delay > 0 then
+        redis.call('ZADD', KEYS[3], hw_int(now + delay), again)
+      else
+        back[#back + 1] = again
+      end
+    elseif outcome == 'f' then
+      counts.failed = counts.failed + 1
+      failed[#failed + 1] = hw_record(reason, now, envelope)
+    else
+      counts.broken = counts.broken + 1
+      broken[#broken + 1] = hw_record(reason, now, envelope)
+    end
+  end
+end
+-- A retried job goes to the back of the queue, as in the original.
+if #back > 0 then hw_push('LPUSH', KEYS[1], back) end
+if #failed > 0 then
+  hw_push('LPUSH', KEYS[4], failed)
+  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[1]) - 1)
+end
+if #broken > 0 then
+  hw_push('LPUSH', KEYS[5], broken)
+  redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[2]) - 1)
+end
+hw_count(KEYS[6], counts)
+return result

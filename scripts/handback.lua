@@ -1,0 +1,16 @@
+-- handback: a stopping worker returns claims it will not finish. Each claim
+-- still held goes back to the front of pending at once (not left to expire).
+-- KEYS[1] pending  (list)
+-- KEYS[2] inflight (zset)
+-- KEYS[3] stats    (hash)
+-- ARGV[1..] claims
+-- Returns the number handed back (claims no longer held are skipped).
+local front = {}
+for i = 1, #ARGV do
+  if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
+    front[#front + 1] = hw_envelope_of(ARGV[i])
+  end
+end
+if #front > 0 then hw_push('RPUSH', KEYS[1], front) end
+hw_count(KEYS[3], { handed_back = #front })
+return #front

@@ -1,0 +1,60 @@
+-- recover: the monitor's sweep. Claims whose lease expired (their worker
+-- died or lost Redis) go back to the front of pending with their recovery
+-- count raised; past the recovery limit they go to failed instead (a poison
+-- pill must not take down worker after worker). Due scheduled jobs move to
+-- the back of pending. Bounded: at most ARGV[1] of each per call.
+-- KEYS[1] pending   (list)
+-- KEYS[2] inflight  (zset)
+-- KEYS[3] scheduled (zset)
+-- KEYS[4] failed    (list)
+-- KEYS[5] stats     (hash)
+-- ARGV[1] most entries to move per kind
+-- ARGV[2] recovery limit (0: unlimited)
+-- ARGV[3] failed cap
+-- Returns { recovered, promoted, ms until the next lease expiry or due job
+--           (-1 if there is none), 1 if a batch was full (call again) }
+local now = hw_now_ms()
+local limit = tonumber(ARGV[1])
+local max_recoveries = tonumber(ARGV[2])
+local counts = { recovered = 0, failed = 0, promoted = 0 }
+
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+local front, failed = {}, {}
+for _, claim in ipairs(expired) do
+  local envelope, recoveries = hw_bump(hw_envelope_of(claim), 'rc')
+  if max_recoveries > 0 and recoveries > max_recoveries then
+    failed[#failed + 1] = hw_record('recovered ' .. max_recoveries ..
+      ' times: the worker died while running it', now, envelope)
+  else
+    front[#front + 1] = envelope
+  end
+end
+if #expired > 0 then
+  hw_push('ZREM', KEYS[2], expired)
+  counts.recovered = #front
+  counts.failed = #failed
+end
+if #front > 0 then hw_push('RPUSH', KEYS[1], front) end
+if #failed > 0 then
+  hw_push('LPUSH', KEYS[4], failed)
+  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[3]) - 1)
+end
+
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
+if #due > 0 then
+  hw_push('ZREM', KEYS[3], due)
+  hw_push('LPUSH', KEYS[1], due)
+  counts.promoted = #due
+end
+hw_count(KEYS[5], counts)
+
+local next_in = -1
+for _, key in ipairs({ KEYS[2], KEYS[3] }) do
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if first[2] then
+    local wait = math.max(0, tonumber(first[2]) - now)
+    if next_in < 0 or wait < next_in then next_in = wait end
+  end
+end
+local full = (#expired == limit or #due == limit) and 1 or 0
+return { #front, #due, next_in, full }

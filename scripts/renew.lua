@@ -1,0 +1,16 @@
+-- renew: extends the leases of claims the caller still holds.
+-- KEYS[1] inflight (zset, score = lease expiry in ms)
+-- ARGV[1] lease duration in ms
+-- ARGV[2..] claims
+-- Returns one integer per claim: 1 renewed, 0 lost (requeued or finished).
+local expiry = hw_int(hw_now_ms() + tonumber(ARGV[1]))
+local result = {}
+for i = 2, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i])
+    result[i - 1] = 1
+  else
+    result[i - 1] = 0
+  end
+end
+return result
