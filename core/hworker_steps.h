@@ -37,4 +37,12 @@ int hworker_step_hand_back(hworker *h, const char *claim, size_t len, int *appli
 /* One monitor sweep (at most `batch` entries of each kind). */
 int hworker_step_sweep(hworker *h, long batch, long *recovered, long *promoted, char *err, size_t errlen);
 
+/* Sends any Redis command on the handle's connection (e.g. to push a raw
+ * payload or read INFO). Returns the hiredis reply, which the caller frees
+ * with freeReplyObject() (an error reply is returned, not failed), or NULL
+ * with a message when Redis cannot be reached. */
+struct redisReply;
+struct redisReply *hworker_command(hworker *h, int argc, const char **argv, const size_t *lens,
+                                   char *err, size_t errlen);
+
 #endif

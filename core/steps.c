@@ -105,3 +105,15 @@ int hworker_step_sweep(hworker *h, long batch, long *recovered, long *promoted, 
     freeReplyObject(r);
     return 0;
 }
+
+struct redisReply *hworker_command(hworker *h, int argc, const char **argv, const size_t *lens, char *err,
+                                   size_t errlen)
+{
+    pthread_mutex_lock(&h->producer_lock);
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
+        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_command(&h->producer, argc, argv, lens);
+    if (r == NULL) hw_conn_explain(&h->producer, NULL, "command failed", err, errlen);
+    pthread_mutex_unlock(&h->producer_lock);
+    return r;
+}

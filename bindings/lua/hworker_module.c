@@ -10,6 +10,7 @@
 
 #include "hworker.h"
 #include "hworker_steps.h"
+#include <hiredis/hiredis.h>
 
 #define QUEUE_MT "hworker.queue"
 
@@ -441,7 +442,50 @@ static int l_step_sweep(lua_State *L)
     return 2;
 }
 
+static void push_reply(lua_State *L, const redisReply *r)
+{
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS: lua_pushlstring(L, r->str, r->len); break;
+    case REDIS_REPLY_INTEGER: lua_pushnumber(L, (lua_Number)r->integer); break;
+    case REDIS_REPLY_NIL: lua_pushnil(L); break;
+    case REDIS_REPLY_ARRAY:
+        lua_createtable(L, (int)r->elements, 0);
+        for (size_t i = 0; i < r->elements; i++) {
+            push_reply(L, r->element[i]);
+            if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushboolean(L, 0); }
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+        break;
+    default: lua_pushnil(L);
+    }
+}
+
+/* q:command("LPUSH", key, value, ...) -> reply; an error reply -> nil, message */
+static int l_command(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    int argc = lua_gettop(L) - 1;
+    if (argc < 1 || argc > 64) return luaL_error(L, "hworker: command takes 1 to 64 arguments");
+    const char *argv[64];
+    size_t lens[64];
+    for (int i = 0; i < argc; i++) argv[i] = luaL_checklstring(L, i + 2, &lens[i]);
+    char err[512];
+    redisReply *r = hworker_command(q->h, argc, argv, lens, err, sizeof err);
+    if (r == NULL) return luaL_error(L, "hworker: %s", err);
+    if (r->type == REDIS_REPLY_ERROR) {
+        lua_pushnil(L);
+        lua_pushlstring(L, r->str, r->len);
+        freeReplyObject(r);
+        return 2;
+    }
+    push_reply(L, r);
+    freeReplyObject(r);
+    return 1;
+}
+
 static const luaL_Reg queue_methods[] = {
+    {"command", l_command},
     {"queue", l_queue},         {"queue_json", l_queue_json}, {"queue_many", l_queue_many},
     {"jobs", l_jobs},           {"inflight", l_inflight},     {"scheduled", l_scheduled},
     {"failed", l_failed},       {"broken", l_broken},         {"stats", l_stats},

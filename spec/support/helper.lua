@@ -1,0 +1,194 @@
+-- Spec harness: a private redis-server per spec file (unix socket in a temp
+-- dir), queues with fresh names, bounded waits on conditions, and worker
+-- processes that can be killed. Specs run under LuaJIT (busted --lua=luajit),
+-- so the harness itself may use ffi; job code never can.
+local ffi = require "ffi"
+ffi.cdef [[
+  int usleep(unsigned int usec);
+  int kill(int pid, int sig);
+  typedef struct { long tv_sec; long tv_nsec; } hw_timespec;
+  int clock_gettime(int clk, hw_timespec *ts);
+]]
+
+local M = {}
+M.root = os.getenv("HWORKER_ROOT") or "."
+M.build = os.getenv("HWORKER_BUILD") or (M.root .. "/build")
+package.cpath = M.build .. "/lua/?.so;" .. package.cpath
+M.hworker = require "hworker"
+M.cjson = require "cjson"
+
+function M.now()
+  local ts = ffi.new("hw_timespec")
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+
+function M.sleep(seconds)
+  ffi.C.usleep(math.floor(seconds * 1e6))
+end
+
+-- Polls fn until it returns a true value, at most `timeout` seconds; fails
+-- the spec with `what` otherwise. The only way specs wait.
+function M.wait_until(what, timeout, fn)
+  local deadline = M.now() + timeout
+  while true do
+    local v = fn()
+    if v then return v end
+    if M.now() > deadline then error("timed out after " .. timeout .. " s waiting for " .. what, 2) end
+    M.sleep(0.005)
+  end
+end
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+M.sh = sh
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.quote = quote
+
+function M.tmpdir()
+  local d = sh("mktemp -d /tmp/hworker-spec.XXXXXX"):gsub("%s+$", "")
+  return d
+end
+
+function M.file(dir, name, text)
+  local path = dir .. "/" .. name
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+-- A private redis-server. Options: appendonly (default true).
+function M.redis_server(opts)
+  opts = opts or {}
+  local s = { dir = M.tmpdir() }
+  s.sock = s.dir .. "/redis.sock"
+  s.url = "unix://" .. s.sock
+  local args = table.concat({
+    "redis-server", "--port 0", "--unixsocket " .. s.sock, "--unixsocketperm 700",
+    "--dir " .. s.dir, "--daemonize yes", "--pidfile " .. s.dir .. "/redis.pid",
+    "--logfile " .. s.dir .. "/redis.log", "--save ''",
+    "--appendonly " .. ((opts.appendonly == false) and "no" or "yes"),
+  }, " ")
+
+  function s.cli(...)
+    local parts = { "redis-cli", "-s", quote(s.sock) }
+    for _, a in ipairs({ ... }) do parts[#parts + 1] = quote(a) end
+    return (sh(table.concat(parts, " ")):gsub("%s+$", ""))
+  end
+
+  function s.start()
+    local out = sh(args)
+    M.wait_until("redis-server to answer PING (" .. out .. ")", 10, function()
+      return s.cli("PING") == "PONG"
+    end)
+  end
+
+  function s.pid()
+    local f = io.open(s.dir .. "/redis.pid")
+    if not f then return nil end
+    local pid = tonumber(f:read("*a"))
+    f:close()
+    return pid
+  end
+
+  -- Shuts down (the AOF keeps the data) and waits until the process is gone.
+  function s.shutdown()
+    local pid = s.pid()
+    s.cli("SHUTDOWN")
+    M.wait_until("redis-server to exit", 10, function() return not pid or not M.alive(pid) end)
+  end
+
+  function s.restart()
+    s.shutdown()
+    s.start()
+  end
+
+  function s.stop()
+    local pid = s.pid()
+    s.cli("SHUTDOWN", "NOSAVE")
+    if pid then
+      M.wait_until("redis-server to exit", 10, function() return not M.alive(pid) end)
+    end
+    sh("rm -rf " .. quote(s.dir))
+  end
+
+  s.start()
+  return s
+end
+
+local counter = 0
+-- A queue with a fresh name on `server`, emptied first. Quiet by default.
+function M.queue(server, opts)
+  counter = counter + 1
+  opts = opts or {}
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.name = o.name or ("spec" .. counter .. "-" .. math.random(1, 1e9))
+  o.redis = o.redis or server.url
+  o.log_level = o.log_level or os.getenv("HWORKER_SPEC_LOG") or "error"
+  local q = M.hworker.open(o)
+  q:destroy()
+  return q, o.name
+end
+
+-- Runs recorded by spec/jobs/record.lua: {[id] = count}, and the total.
+function M.runs(runs_queue)
+  local by_id, total, offset = {}, 0, 0
+  while true do
+    local page = runs_queue:jobs { offset = offset, limit = 1000 }
+    for _, e in ipairs(page) do
+      by_id[e.job.id] = (by_id[e.job.id] or 0) + 1
+      total = total + 1
+    end
+    if #page < 1000 then break end
+    offset = offset + 1000
+  end
+  return by_id, total
+end
+
+function M.job_path(name)
+  return M.root .. "/spec/jobs/" .. name
+end
+
+function M.alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return false end
+  local stat = f:read("*a")
+  f:close()
+  return not stat:match("^%d+ %b() Z")
+end
+
+function M.kill(pid, sig)
+  ffi.C.kill(pid, sig or 9)
+end
+
+-- Starts spec/support/worker_process.lua in the background: a separate
+-- process running workers and monitors, so it can be killed. Returns its pid.
+-- opts: the hworker.open options plus workers, monitors, env (prefix).
+function M.spawn_workers(opts, logfile)
+  local json = M.cjson.encode(opts)
+  local cmd = string.format("%s luajit %s %s %s >%s 2>&1 & echo $!",
+    opts.env or "", quote(M.root .. "/spec/support/worker_process.lua"), quote(M.build), quote(json),
+    quote(logfile or "/dev/null"))
+  local pid = tonumber(sh(cmd))
+  assert(pid, "could not start a worker process")
+  return pid
+end
+
+-- INFO commandstats as {command = calls}.
+function M.commandstats(q)
+  local text = q:command("INFO", "commandstats")
+  local calls = {}
+  for name, n in text:gmatch("cmdstat_([%w|_]+):calls=(%d+)") do calls[name] = tonumber(n) end
+  return calls
+end
+
+return M

@@ -1,0 +1,28 @@
+-- Queues whose jobs (spec/jobs/record.lua) record every run on a second
+-- queue, so specs can count runs per job id.
+local H = require "spec.support.helper"
+
+local R = {}
+
+-- Returns the queue, the runs queue, the init config for record.lua, and the
+-- queue's name.
+function R.queue(server, opts)
+  local q, name = H.queue(server, opts)
+  local runs = H.hworker.open { name = name .. "-runs", redis = server.url, log_level = "error" }
+  runs:destroy()
+  return q, runs, { runs = name .. "-runs" }, name
+end
+
+-- Waits until n jobs were processed and nothing is pending or in flight.
+function R.settle(q, n, timeout)
+  H.wait_until(n .. " jobs processed", timeout or 60, function()
+    local s = q:stats()
+    return s.counters.processed >= n and s.pending == 0 and s.inflight == 0
+  end)
+end
+
+function R.key(name, role)
+  return "hw:{" .. name .. "}:" .. role
+end
+
+return R
