@@ -1,9 +1,38 @@
 #include "conn.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+
+/* Writing to a socket Redis closed raises SIGPIPE, whose default action
+ * ends the process. A library may not change the process's signal handling,
+ * so each I/O call blocks SIGPIPE for its own thread only, and consumes the
+ * signal a failed write left pending before restoring the thread's mask. */
+typedef struct pipe_guard {
+    sigset_t pipe, old;
+} pipe_guard;
+
+static void guard_begin(pipe_guard *g)
+{
+    sigemptyset(&g->pipe);
+    sigaddset(&g->pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &g->pipe, &g->old);
+}
+
+static void guard_end(pipe_guard *g, int failed)
+{
+    if (failed) {
+        sigset_t pending;
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE)) {
+            struct timespec zero = {0, 0};
+            sigtimedwait(&g->pipe, NULL, &zero);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
 
 void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud,
                   const hw_logger *log, const char *queue, const char *role, double timeout)
@@ -82,7 +111,18 @@ static int load_script(hw_conn *c, hw_script s)
     return 0;
 }
 
+static int conn_open(hw_conn *c);
+
 int hw_conn_open(hw_conn *c)
+{
+    pipe_guard g;
+    guard_begin(&g);
+    int rc = conn_open(c);
+    guard_end(&g, rc != 0);
+    return rc;
+}
+
+static int conn_open(hw_conn *c)
 {
     hw_conn_close(c);
     c->errstr[0] = '\0';
@@ -170,7 +210,10 @@ redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_
         hw_conn_close(c);
         return NULL;
     }
+    pipe_guard g;
+    guard_begin(&g);
     redisReply *r = redisCommandArgv(c->ctx, argc, argv, lens);
+    guard_end(&g, r == NULL);
     if (r == NULL) {
         set_error(c, "Redis connection lost", NULL);
         hw_conn_close(c);
@@ -194,7 +237,11 @@ redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
         if (r == NULL) return NULL;
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
             freeReplyObject(r);
-            if (load_script(c, s)) {
+            pipe_guard g;
+            guard_begin(&g);
+            int failed = load_script(c, s);
+            guard_end(&g, failed);
+            if (failed) {
                 hw_conn_close(c);
                 return NULL;
             }

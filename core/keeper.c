@@ -17,16 +17,17 @@ void *hw_keeper_main(void *arg)
     while (!hw_signal_wait(&h->keeper_stop, interval)) {
         hw_args_clear(&args);
         hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
+        hw_args_adds(&args, h->keys.key[HW_KEY_STATS]);
         hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
         hw_claim **claims = NULL;
         size_t n = hw_held_snapshot(&h->held, &args, &claims);
         if (n > 0 && hw_conn_ensure(&conn, NULL) == 0) {
-            redisReply *r = hw_conn_script(&conn, HW_SCRIPT_RENEW, 1, &args);
+            redisReply *r = hw_conn_script(&conn, HW_SCRIPT_RENEW, 2, &args);
             if (r && r->type == REDIS_REPLY_ARRAY) {
                 hw_args_finish(&args);
                 for (size_t i = 0; i < n && i < r->elements; i++)
                     if (r->element[i]->integer == 0)
-                        hw_held_mark_lost(&h->held, claims[i], args.argv[2 + i], args.lens[2 + i]);
+                        hw_held_mark_lost(&h->held, claims[i], args.argv[3 + i], args.lens[3 + i]);
             } else {
                 hw_log(&h->log, HWORKER_LOG_WARN, "lease keeper: cannot renew %zu lease(s): %s", n,
                        r && r->type == REDIS_REPLY_ERROR ? r->str : conn.errstr);

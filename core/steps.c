@@ -67,9 +67,10 @@ int hworker_step_renew(hworker *h, const char *claim, size_t len, int *renewed, 
 {
     hw_args args = {0};
     hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
+    hw_args_adds(&args, h->keys.key[HW_KEY_STATS]);
     hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
     hw_args_add(&args, claim, len);
-    redisReply *r = step(h, HW_SCRIPT_RENEW, 1, &args, "cannot renew", err, errlen);
+    redisReply *r = step(h, HW_SCRIPT_RENEW, 2, &args, "cannot renew", err, errlen);
     if (r == NULL) return -1;
     *renewed = r->elements > 0 && r->element[0]->integer == 1;
     freeReplyObject(r);

@@ -286,19 +286,24 @@ static int claim(hw_worker *w)
 
 /* Sleeps in Redis until pending is non-empty or the block timeout passes.
  * BLMOVE of the list's tail onto its own tail changes nothing, so the job
- * stays where it is for whichever worker claims it. */
-static void wait_for_work(hw_worker *w)
+ * stays where it is for whichever worker claims it. Returns 1 if work came,
+ * 0 on timeout (or stop), -1 if the connection failed. */
+static int wait_for_work(hw_worker *w)
 {
     hworker *h = w->h;
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%.3f", h->cfg.block_timeout);
     const char *pending = h->keys.key[HW_KEY_PENDING];
     redisReply *r = hw_conn_simple(&w->conn, "BLMOVE", pending, pending, "RIGHT", "RIGHT", timeout, NULL);
-    if (r && r->type == REDIS_REPLY_ERROR) {
+    if (r == NULL) return -1;
+    int got = r->type == REDIS_REPLY_STRING;
+    if (r->type == REDIS_REPLY_ERROR) {
         hw_log(&h->log, HWORKER_LOG_ERROR, "%s: BLMOVE refused (%s): hworker needs Redis 6.2 or later", w->holder, r->str);
         hw_signal_wait(&h->stop, h->cfg.block_timeout);
+        got = 1; /* fall back to claiming once per block timeout */
     }
-    if (r) freeReplyObject(r);
+    freeReplyObject(r);
+    return got;
 }
 
 void hw_worker_loop(hw_worker *w)
@@ -311,8 +316,10 @@ void hw_worker_loop(hw_worker *w)
         if (w->pos == w->nbatch) {
             flush(w);
             if (hw_conn_ensure(&w->conn, &h->stop)) break;
+            /* Idle: one blocking command per block timeout, and a claim
+             * only when it says work arrived. */
             int n = claim(w);
-            if (n == 0 && !hw_signal_raised(&h->stop)) wait_for_work(w);
+            while (n == 0 && !hw_signal_raised(&h->stop) && wait_for_work(w) == 0) {}
             continue;
         }
         run_one(w, w->batch[w->pos++]);

@@ -4,7 +4,8 @@
 -- KEYS[2] inflight (zset)
 -- KEYS[3] stats    (hash)
 -- ARGV[1..] claims
--- Returns the number handed back (claims no longer held are skipped).
+-- Returns the number handed back (claims no longer held are skipped and
+-- counted as lease_lost).
 local front = {}
 for i = 1, #ARGV do
   if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
@@ -12,5 +13,5 @@ for i = 1, #ARGV do
   end
 end
 if #front > 0 then hw_push('RPUSH', KEYS[1], front) end
-hw_count(KEYS[3], { handed_back = #front })
+hw_count(KEYS[3], { handed_back = #front, lease_lost = #ARGV - #front })
 return #front
