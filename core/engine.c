@@ -340,9 +340,17 @@ int hworker_stop(hworker *h, double grace)
 {
     if (h == NULL) return 0;
     hw_signal_raise(&h->stop);
-    unblock_workers(h);
     if (grace < 0) grace = 0;
-    if (wait_workers_gone(h, grace) > 0) {
+    /* A worker that checked the stop flag just before it was raised may
+     * enter BLMOVE after an unblock: keep unblocking while waiting. */
+    double until = hw_monotonic() + grace;
+    int left;
+    do {
+        unblock_workers(h);
+        double step = until - hw_monotonic();
+        left = wait_workers_gone(h, step < 0.1 ? (step > 0 ? step : 0) : 0.1);
+    } while (left > 0 && hw_monotonic() < until);
+    if (left > 0) {
         hw_log(&h->log, HWORKER_LOG_INFO, "grace period of %gs over: stopping running jobs and handing them back", grace);
         atomic_store(&h->abort_jobs, 1);
         unblock_workers(h);

@@ -44,13 +44,21 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     size_t old = ptr ? osize : 0;
-    if (nsize > old && sb->used - old + nsize > sb->env->memory_limit) {
+    if (nsize > old && !sb->upkeep && sb->used - old + nsize > sb->env->memory_limit) {
         sb->over_limit = 1;
         return NULL;
     }
     void *p = realloc(ptr, nsize);
     if (p) sb->used = sb->used - old + nsize;
     return p;
+}
+
+/* A full collection by the engine, outside any job. */
+static void collect(hw_sandbox *sb)
+{
+    sb->upkeep = 1;
+    lua_gc(sb->L, LUA_GCCOLLECT, 0);
+    sb->upkeep = 0;
 }
 
 static hw_stop_reason pending_stop(hw_sandbox *sb)
@@ -103,6 +111,27 @@ static void disarm(hw_sandbox *sb)
 
 /* ---- the functions job code sees ---------------------------------------- */
 
+/* Raises the stop error if the running job must stop: once it must, no call
+ * into the engine or the host may have further effects. */
+static void check_stop(lua_State *L)
+{
+    hw_sandbox *sb = sandbox_of(L);
+    hw_stop_reason why = sb->stopped != HW_STOP_NONE ? sb->stopped : pending_stop(sb);
+    if (why != HW_STOP_NONE) raise_stop(L, sb, why);
+}
+
+/* Host functions are called through this trampoline, which checks for a
+ * stop first. Upvalue 1 stays the host's ud (the documented contract);
+ * upvalue 2 holds the function. */
+typedef struct host_fn_box { lua_CFunction fn; } host_fn_box;
+
+static int call_host(lua_State *L)
+{
+    check_stop(L);
+    const host_fn_box *box = lua_touserdata(L, lua_upvalueindex(2));
+    return box->fn(L);
+}
+
 static int result_new(lua_State *L, const char *kind)
 {
     hw_sandbox *sb = sandbox_of(L);
@@ -132,6 +161,7 @@ static int l_result_call(lua_State *L) { lua_settop(L, 1); return 1; }
 static int l_log(lua_State *L)
 {
     hw_sandbox *sb = sandbox_of(L);
+    check_stop(L);
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
     int level = luaL_checkoption(L, 1, NULL, levels);
     size_t len;
@@ -144,6 +174,7 @@ static int l_log(lua_State *L)
 static int l_print(lua_State *L)
 {
     hw_sandbox *sb = sandbox_of(L);
+    check_stop(L);
     int n = lua_gettop(L);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -189,6 +220,7 @@ static int l_sleep(lua_State *L)
 static int l_queue(lua_State *L)
 {
     hw_sandbox *sb = sandbox_of(L);
+    check_stop(L);
     const char *queue = luaL_checkstring(L, 1);
     luaL_checkany(L, 2);
     if (queue[0] == '\0') return luaL_error(L, "hworker.queue: the queue name is empty");
@@ -202,6 +234,37 @@ static int l_queue(lua_State *L)
         return luaL_error(L, "hworker.queue: %s", err);
     lua_pushstring(L, id);
     return 1;
+}
+
+/* xpcall(f, handler, ...): LuaJIT runs a message handler at the point of
+ * the error, and an error raised by our stop hook is raised while the hook
+ * is still active, so no hook would fire inside the handler: a handler that
+ * loops could never be stopped. This xpcall calls the handler after the
+ * stack has unwound, where the time limit applies as everywhere else (the
+ * handler sees the error value, without the frames of the failed call). */
+static int l_xpcall(lua_State *L)
+{
+    hw_sandbox *sb = sandbox_of(L);
+    int n = lua_gettop(L);
+    luaL_checkany(L, 2);
+    lua_pushvalue(L, 1);
+    for (int i = 3; i <= n; i++) lua_pushvalue(L, i);
+    if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == 0) {
+        lua_pushboolean(L, 1);
+        lua_insert(L, n + 1);
+        return lua_gettop(L) - n;
+    }
+    if (sb->stopped != HW_STOP_NONE) return lua_error(L); /* the job is being stopped */
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != 0) {
+        if (sb->stopped != HW_STOP_NONE) return lua_error(L);
+        lua_pop(L, 1);
+        lua_pushliteral(L, "error in error handling");
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
 }
 
 /* load and loadstring accept text only: bytecode can break out of any
@@ -218,6 +281,9 @@ static const char *call_reader(lua_State *L, void *ud, size_t *size)
     lua_replace(L, rs->fn + 1); /* keep the piece alive in a reserved slot */
     return lua_tolstring(L, rs->fn + 1, size);
 }
+
+static const char binary_refused[] =
+    "binary chunks cannot be loaded in the hworker sandbox (load Lua source text)";
 
 static int finish_load(lua_State *L, int status, int env_index)
 {
@@ -240,6 +306,11 @@ static int l_load(lua_State *L)
     if (lua_type(L, 1) == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, 1, &len);
+        if (len > 0 && s[0] == LUA_SIGNATURE[0]) {
+            lua_pushnil(L);
+            lua_pushstring(L, binary_refused);
+            return 2;
+        }
         return finish_load(L, luaL_loadbufferx(L, s, len, name, "t"), 4);
     }
     luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -255,6 +326,11 @@ static int l_loadstring(lua_State *L)
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     const char *name = luaL_optstring(L, 2, s);
+    if (len > 0 && s[0] == LUA_SIGNATURE[0]) {
+        lua_pushnil(L);
+        lua_pushstring(L, binary_refused);
+        return 2;
+    }
     return finish_load(L, luaL_loadbufferx(L, s, len, name, "t"), 0);
 }
 
@@ -264,8 +340,10 @@ static int l_require(lua_State *L)
 {
     hw_sandbox *sb = sandbox_of(L);
     const char *name = luaL_checkstring(L, 1);
+    lua_settop(L, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, "hworker.loaded");
-    lua_getfield(L, -1, name);
+    int loaded = lua_gettop(L);
+    lua_getfield(L, loaded, name);
     if (!lua_isnil(L, -1)) return 1;
     lua_pop(L, 1);
     int ok = name[0] != '\0' && name[0] != '.';
@@ -300,7 +378,44 @@ static int l_require(lua_State *L)
     lua_call(L, 1, 1);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushboolean(L, 1); }
     lua_pushvalue(L, -1);
-    lua_setfield(L, -5, name); /* loaded[name] */
+    lua_setfield(L, loaded, name);
+    return 1;
+}
+
+/* ---- running a job ------------------------------------------------------ */
+
+/* Everything a job run does in its state happens inside this one protected
+ * call: an allocation refused at the memory cap is then an ordinary error,
+ * never an unprotected one (which would end the whole process). */
+typedef struct run_ctx {
+    hw_sandbox *sb;
+    const char *job;
+    size_t len;
+    const hw_job_meta *meta;
+    int decoded;   /* the job JSON was decoded: later errors are the job's */
+} run_ctx;
+
+static int run_protected(lua_State *L)
+{
+    run_ctx *c = lua_touserdata(L, 1);
+    hw_sandbox *sb = c->sb;
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_job);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_state);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_decode);
+    lua_pushlstring(L, c->job, c->len);
+    lua_call(L, 1, 1);
+    c->decoded = 1;
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, c->meta->id);
+    lua_setfield(L, -2, "id");
+    lua_pushinteger(L, c->meta->attempt);
+    lua_setfield(L, -2, "attempt");
+    lua_pushinteger(L, c->meta->recoveries);
+    lua_setfield(L, -2, "recoveries");
+    lua_pushnumber(L, (lua_Number)c->meta->enqueued_at);
+    lua_setfield(L, -2, "enqueued_at");
+    lua_call(L, 3, 1);
     return 1;
 }
 
@@ -362,8 +477,11 @@ static int setup(lua_State *L)
 
     lua_getglobal(L, "tostring");
     sb->ref_tostring = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushcfunction(L, run_protected);
+    sb->ref_runner = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_register(L, "print", l_print);
     lua_register(L, "load", l_load);
+    lua_register(L, "xpcall", l_xpcall);
     lua_register(L, "loadstring", l_loadstring);
     lua_register(L, "require", l_require);
 
@@ -417,7 +535,9 @@ static int setup(lua_State *L)
     lua_createtable(L, 0, (int)sb->env->nfunctions);
     for (size_t i = 0; i < sb->env->nfunctions; i++) {
         lua_pushlightuserdata(L, sb->env->functions[i].ud);
-        lua_pushcclosure(L, sb->env->functions[i].fn, 1);
+        host_fn_box *box = lua_newuserdata(L, sizeof *box);
+        box->fn = sb->env->functions[i].fn;
+        lua_pushcclosure(L, call_host, 2);
         lua_setfield(L, -2, sb->env->functions[i].name);
     }
     lua_setglobal(L, "host");
@@ -434,10 +554,14 @@ static void error_message(hw_sandbox *sb, hw_buf *out)
         hw_buf_adds(out, stop_messages[sb->stopped]);
         return;
     }
-    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
+    if (lua_type(L, -1) == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, -1, &len);
         hw_buf_add(out, s, len);
+        return;
+    }
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        hw_buf_addf(out, "%.14g", (double)lua_tonumber(L, -1));
         return;
     }
     /* A table or other value: tostring() may run a __tostring metamethod,
@@ -562,7 +686,7 @@ int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue
     hw_buf_free(&msg);
     hw_buf_free(&text);
     lua_settop(L, 0);
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    collect(sb);
     return 0;
 fail:
     hw_buf_free(&msg);
@@ -591,7 +715,7 @@ static void run_result(hw_sandbox *sb, hw_result *out)
                                                      : HW_RESULT_FAILURE;
             lua_pop(L, 1);
             lua_getfield(L, -1, "message");
-            if (lua_isstring(L, -1)) {
+            if (lua_type(L, -1) == LUA_TSTRING) {
                 size_t len;
                 const char *m = lua_tolstring(L, -1, &len);
                 hw_buf_add(&out->message, m, len);
@@ -620,36 +744,21 @@ void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_me
     hw_buf_clear(&out->message);
     lua_settop(L, 0);
     arm(sb, lost);
-
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_job);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_state);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_decode);
-    lua_pushlstring(L, job, len);
-    if (lua_pcall(L, 1, 1, 0) != 0) {
-        if (sb->stopped == HW_STOP_NONE && !sb->over_limit) {
+    run_ctx ctx = {sb, job, len, meta, 0};
+    /* Neither call allocates: the runner is a registry reference. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_runner);
+    lua_pushlightuserdata(L, &ctx);
+    int status = lua_pcall(L, 1, 1, 0);
+    if (sb->stopped == HW_STOP_NONE && sb->over_limit) sb->stopped = HW_STOP_MEMORY;
+    if (status != 0 && sb->stopped == HW_STOP_NONE) {
+        if (!ctx.decoded) {
             out->kind = HW_RESULT_BROKEN;
             hw_buf_adds(&out->message, "job is not valid JSON: ");
-            hw_buf_adds(&out->message, lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-            goto done;
+        } else {
+            out->kind = HW_RESULT_FAILURE;
+            out->from_error = 1;
+            hw_buf_adds(&out->message, "error: ");
         }
-        goto stopped;
-    }
-    lua_createtable(L, 0, 4);
-    lua_pushstring(L, meta->id);
-    lua_setfield(L, -2, "id");
-    lua_pushinteger(L, meta->attempt);
-    lua_setfield(L, -2, "attempt");
-    lua_pushinteger(L, meta->recoveries);
-    lua_setfield(L, -2, "recoveries");
-    lua_pushnumber(L, (lua_Number)meta->enqueued_at);
-    lua_setfield(L, -2, "enqueued_at");
-
-    if (lua_pcall(L, 3, 1, 0) != 0) {
-        if (sb->stopped == HW_STOP_NONE && sb->over_limit) sb->stopped = HW_STOP_MEMORY;
-        if (sb->stopped != HW_STOP_NONE) goto stopped;
-        out->kind = HW_RESULT_FAILURE;
-        out->from_error = 1;
-        hw_buf_adds(&out->message, "error: ");
         hw_buf msg = {0};
         error_message(sb, &msg);
         hw_buf_add(&out->message, msg.data ? msg.data : "", msg.len);
@@ -659,25 +768,27 @@ void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_me
     /* A job that caught its own stop error and returned still stops. */
     if (sb->stopped == HW_STOP_NONE) {
         hw_stop_reason why = pending_stop(sb);
-        if (why == HW_STOP_LEASE_LOST || why == HW_STOP_MEMORY) sb->stopped = why;
+        if (why == HW_STOP_LEASE_LOST) sb->stopped = why;
     }
-    if (sb->stopped != HW_STOP_NONE) goto stopped;
+    if (sb->stopped != HW_STOP_NONE) {
+        out->stopped = sb->stopped;
+        if (out->stopped == HW_STOP_LEASE_LOST || out->stopped == HW_STOP_ABORT) {
+            out->kind = HW_RESULT_STOPPED;
+        } else {
+            out->kind = HW_RESULT_FAILURE;
+            out->from_error = 1;
+        }
+        hw_buf_adds(&out->message, stop_messages[out->stopped]);
+        goto done;
+    }
     run_result(sb, out);
-    goto done;
-
-stopped:
-    out->stopped = sb->stopped != HW_STOP_NONE ? sb->stopped : HW_STOP_MEMORY;
-    if (out->stopped == HW_STOP_LEASE_LOST || out->stopped == HW_STOP_ABORT) {
-        out->kind = HW_RESULT_STOPPED;
-    } else {
-        out->kind = HW_RESULT_FAILURE;
-        out->from_error = 1;
-    }
-    hw_buf_adds(&out->message, stop_messages[out->stopped]);
 done:
     disarm(sb);
     lua_settop(L, 0);
-    if (sb->over_limit) lua_gc(L, LUA_GCCOLLECT, 0);
+    /* Collect now rather than let garbage from this job count against the
+     * next one's memory cap (LuaJIT does not collect when an allocation is
+     * refused). Small states skip this. */
+    if (sb->used > sb->env->memory_limit / 4) collect(sb);
 }
 
 int hw_sandbox_exhausted(hw_sandbox *sb)

@@ -52,10 +52,12 @@ typedef struct hw_sandbox {
     void *queue_ud;
     size_t used;            /* bytes allocated by the state */
     int over_limit;         /* the allocator refused memory during this run */
+    int upkeep;             /* the engine's own collection runs: no cap (it may
+                               allocate, e.g. a smaller string table) */
     double deadline;        /* monotonic seconds; 0 when no job runs */
     atomic_int *lost;       /* the running claim's lease-lost flag, or NULL */
     hw_stop_reason stopped; /* why the running code is being stopped */
-    int ref_job, ref_state, ref_decode, ref_encode, ref_result_mt, ref_tostring;
+    int ref_job, ref_state, ref_decode, ref_encode, ref_result_mt, ref_tostring, ref_runner;
 } hw_sandbox;
 
 typedef enum {
