@@ -257,6 +257,7 @@ int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errle
         hw_signal_reset(&h->stop);
         atomic_store(&h->abort_jobs, 0);
     }
+    if ((workers > 0 || monitors > 0) && hw_check_server(h, err, errlen)) return -1;
     /* Every worker's Lua state is made here, one after another, so a job
      * file that does not load fails the start with its message. */
     hw_worker **made = calloc((size_t)workers + 1, sizeof *made);

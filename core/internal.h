@@ -89,6 +89,10 @@ int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
 void hw_worker_register(hworker *h, hw_conn *conn, long *number);
 void hw_worker_unregister(hworker *h, hw_conn *conn);
 
+/* server_check.c: refuses a Redis older than 6.2 (-1 with a message) and
+ * logs a warning for each setting that puts at-least-once at risk. */
+int hw_check_server(hworker *h, char *err, size_t errlen);
+
 /* producer.c: enqueue through a given connection (a worker's own, for
  * hworker.queue in job code, or the producer connection under its lock). */
 int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,

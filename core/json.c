@@ -8,6 +8,7 @@
 typedef struct checker {
     const char *s, *end, *p;
     const char *why;
+    char why_buf[64];
 } checker;
 
 static void skip_ws(checker *c)
@@ -130,12 +131,15 @@ static int check_value(checker *c, int depth)
         size_t n = strlen(words[i]);
         if ((size_t)(c->end - c->p) >= n && memcmp(c->p, words[i], n) == 0) { c->p += n; return 0; }
     }
-    return fail(c, "unexpected character");
+    unsigned char bad = (unsigned char)ch;
+    if (bad >= 0x20 && bad < 0x7f) snprintf(c->why_buf, sizeof c->why_buf, "value expected, found '%c'", bad);
+    else snprintf(c->why_buf, sizeof c->why_buf, "value expected, found byte 0x%02x", bad);
+    return fail(c, c->why_buf);
 }
 
 int hw_json_check(const char *text, size_t len, char *err, size_t errlen)
 {
-    checker c = {text, text + len, text, NULL};
+    checker c = {text, text + len, text, NULL, {0}};
     if (check_value(&c, 0) == 0) {
         skip_ws(&c);
         if (c.p == c.end) return 0;
@@ -154,7 +158,7 @@ int hw_json_check(const char *text, size_t len, char *err, size_t errlen)
 int hw_json_flat_object(const char *text, size_t len,
                         void (*fn)(void *ud, const hw_json_field *f), void *ud)
 {
-    checker c = {text, text + len, text, NULL};
+    checker c = {text, text + len, text, NULL, {0}};
     skip_ws(&c);
     if (c.p >= c.end || *c.p != '{') return -1;
     c.p++;

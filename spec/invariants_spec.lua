@@ -8,6 +8,7 @@ describe("invariant", function()
   local server
   lazy_setup(function() server = H.redis_server() end)
   lazy_teardown(function() server.stop() end)
+  after_each(H.cleanup)
 
   describe("1, at-least-once:", function()
     it("keeps every acknowledged job in pending, in flight or done when its worker process is killed", function()
@@ -124,17 +125,16 @@ describe("invariant", function()
   end)
 
   describe("4, all time is Redis time:", function()
-    local has_faketime = H.sh("ls /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"):match("^/") ~= nil
-    local function faked(offset)
-      return "FAKETIME=" .. offset .. " LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
-    end
+    local has_faketime = io.open(H.faketime_lib) ~= nil
+    local faked = H.faketime
 
     it("leases by Redis time when the worker's clock runs an hour ahead", function()
       assert.is_true(has_faketime, "faketime is needed (apt-get install faketime)")
+      local env, build = faked("+1h")
       local q, runs, config, name = R.queue(server, { lease = 2, monitor_interval = 0.2 })
       local id = q:queue { sleep = 60 }
       local pid = H.spawn_workers { name = name, redis = server.url, job_file = record, config = config,
-        lease = 2, workers = 1, log_level = "error", env = faked("+1h") }
+        lease = 2, workers = 1, log_level = "error", env = env, build = build }
       H.wait_until("the job to start", 20, function() return H.runs(runs)[id] == 1 end)
       local t = q:command("TIME")
       local redis_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -149,10 +149,11 @@ describe("invariant", function()
 
     it("does not recover a live job when the worker's clock runs an hour behind", function()
       assert.is_true(has_faketime, "faketime is needed (apt-get install faketime)")
+      local env, build = faked("-1h")
       local q, runs, config, name = R.queue(server, { lease = 0.5, monitor_interval = 0.05 })
       local id = q:queue { sleep = 1.5 }
       local pid = H.spawn_workers { name = name, redis = server.url, job_file = record, config = config,
-        lease = 0.5, workers = 1, log_level = "error", env = faked("-1h") }
+        lease = 0.5, workers = 1, log_level = "error", env = env, build = build }
       q:start { workers = 0, monitors = 1 }
       H.wait_until("the job to succeed", 20, function() return q:stats().counters.succeeded == 1 end)
       q:stop { grace = 0 }
@@ -193,8 +194,10 @@ describe("invariant", function()
       end
       H.kill(monitor, 15)
       -- Outside scripts, clients sent only these: nothing that changes data
-      -- but the scripts (and BLMOVE of a list onto itself, which does not).
-      local allowed = { EVALSHA = true, BLMOVE = true, CLIENT = true, SCRIPT = true, LRANGE = true, ZREVRANGE = true }
+      -- but the scripts (and BLMOVE of a list onto itself, which does not;
+      -- INFO and CONFIG GET are the start-up check of the server).
+      local allowed = { EVALSHA = true, BLMOVE = true, CLIENT = true, SCRIPT = true, LRANGE = true, ZREVRANGE = true,
+        INFO = true, CONFIG = true }
       local seen, scripted = 0, 0
       for line in io.lines(log) do
         local source, cmd = line:match('^%d+%.%d+ %[%d+ ([^%]]+)%] "(%w+)"')
@@ -203,6 +206,7 @@ describe("invariant", function()
         elseif source then
           seen = seen + 1
           assert.truthy(allowed[cmd:upper()], "sent outside a script: " .. line:sub(1, 200))
+          if cmd:upper() == "CONFIG" then assert.matches('"CONFIG" "GET"', line) end
         end
       end
       assert.truthy(seen > 400 and scripted > 400)

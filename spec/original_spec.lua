@@ -6,6 +6,7 @@ describe("the original's behaviours", function()
   local server
   lazy_setup(function() server = H.redis_server() end)
   lazy_teardown(function() server.stop() end)
+  after_each(H.cleanup)
 
   it("runs one job once", function()
     local q, runs, config = R.queue(server)

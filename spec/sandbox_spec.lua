@@ -13,6 +13,7 @@ describe("the sandbox", function()
   local server
   lazy_setup(function() server = H.redis_server() end)
   lazy_teardown(function() server.stop() end)
+  after_each(H.cleanup)
 
   -- Runs each probe as a job and returns {name = {ok, result}}.
   local function run_probes(probes, opts)

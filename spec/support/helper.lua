@@ -124,6 +124,21 @@ function M.redis_server(opts)
   return s
 end
 
+-- Everything a spec starts is stopped by M.cleanup (run it in after_each),
+-- even when the spec fails half-way.
+local started = { queues = {}, pids = {} }
+
+function M.track(q)
+  started.queues[#started.queues + 1] = q
+  return q
+end
+
+function M.cleanup()
+  for _, pid in ipairs(started.pids) do M.kill(pid, 9) end
+  for _, q in ipairs(started.queues) do pcall(q.stop, q, { grace = 0 }) end
+  started = { queues = {}, pids = {} }
+end
+
 local counter = 0
 -- A queue with a fresh name on `server`, emptied first. Quiet by default.
 function M.queue(server, opts)
@@ -134,7 +149,7 @@ function M.queue(server, opts)
   o.name = o.name or ("spec" .. counter .. "-" .. math.random(1, 1e9))
   o.redis = o.redis or server.url
   o.log_level = o.log_level or os.getenv("HWORKER_SPEC_LOG") or "error"
-  local q = M.hworker.open(o)
+  local q = M.track(M.hworker.open(o))
   q:destroy()
   return q, o.name
 end
@@ -174,13 +189,27 @@ end
 -- process running workers and monitors, so it can be killed. Returns its pid.
 -- opts: the hworker.open options plus workers, monitors, env (prefix).
 function M.spawn_workers(opts, logfile)
+  local env, build = opts.env or "", opts.build or M.build
+  opts.env, opts.build = nil, nil
   local json = M.cjson.encode(opts)
   local cmd = string.format("%s luajit %s %s %s >%s 2>&1 & echo $!",
-    opts.env or "", quote(M.root .. "/spec/support/worker_process.lua"), quote(M.build), quote(json),
+    env, quote(M.root .. "/spec/support/worker_process.lua"), quote(build), quote(json),
     quote(logfile or "/dev/null"))
   local pid = tonumber(sh(cmd))
   assert(pid, "could not start a worker process")
+  started.pids[#started.pids + 1] = pid
   return pid
+end
+
+-- Options for spawn_workers that run the process with its clock moved by
+-- `offset` (e.g. "+1h") through libfaketime. libfaketime and the sanitizer
+-- runtimes deadlock when preloaded together, so in the ASan pass this one
+-- process runs the plain build (HWORKER_PLAIN_BUILD); what it checks is the
+-- engine's use of time, which the plain pass checks the same way.
+M.faketime_lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+function M.faketime(offset)
+  return "env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS FAKETIME=" .. offset .. " LD_PRELOAD=" .. M.faketime_lib,
+    os.getenv("HWORKER_PLAIN_BUILD") or M.build
 end
 
 -- INFO commandstats as {command = calls}.

@@ -8,7 +8,7 @@ local R = {}
 -- queue's name.
 function R.queue(server, opts)
   local q, name = H.queue(server, opts)
-  local runs = H.hworker.open { name = name .. "-runs", redis = server.url, log_level = "error" }
+  local runs = H.track(H.hworker.open { name = name .. "-runs", redis = server.url, log_level = "error" })
   runs:destroy()
   return q, runs, { runs = name .. "-runs" }, name
 end

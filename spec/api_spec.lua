@@ -1,0 +1,206 @@
+-- The engine's API as a user meets it: graceful stop, producer errors,
+-- paging, configuration errors, delayed jobs (issue 2).
+local H = require "spec.support.helper"
+local R = require "spec.support.recorded"
+
+local record = H.job_path("record.lua")
+
+describe("the engine API", function()
+  local server
+  lazy_setup(function() server = H.redis_server() end)
+  lazy_teardown(function() server.stop() end)
+  after_each(H.cleanup)
+
+  describe("graceful stop", function()
+    it("lets a running job finish within the grace period", function()
+      local q, runs, config = R.queue(server)
+      local id = q:queue { sleep = 0.5 }
+      q:start { job_file = record, config = config, workers = 1, monitors = 0 }
+      H.wait_until("the job to start", 10, function() return H.runs(runs)[id] == 1 end)
+      q:stop { grace = 30 }
+      local s = q:stats()
+      assert.are.equal(1, s.counters.succeeded)
+      assert.are.equal(0, s.pending + s.inflight)
+    end)
+
+    it("hands a job that outlives the grace period back to the front of pending at once", function()
+      local q, runs, config = R.queue(server, { lease = 30 })
+      local long = q:queue { sleep = 60 }
+      local waiting = q:queue { n = 2 }
+      q:start { job_file = record, config = config, workers = 1, monitors = 0 }
+      H.wait_until("the long job to start", 10, function() return H.runs(runs)[long] == 1 end)
+      local t0 = H.now()
+      q:stop { grace = 0.2 }
+      assert.truthy(H.now() - t0 < 10, "stop took " .. (H.now() - t0) .. " s")
+      local s = q:stats()
+      assert.are.equal(0, s.inflight) -- handed back, not left to the 30 s lease
+      assert.are.equal(2, s.pending)
+      assert.are.equal(1, s.counters.handed_back)
+      assert.are.equal(0, s.failed)
+      -- The interrupted job is at the front, before the one that never started.
+      local front = q:jobs { offset = 1, limit = 1 }[1]
+      assert.are.equal(long, front.id)
+      assert.are.equal(0, front.recoveries)
+      assert.are.equal(waiting, q:jobs { limit = 1 }[1].id)
+    end)
+
+    it("hands back claimed jobs that never started", function()
+      local q, runs, config = R.queue(server, { prefetch = 10 })
+      local jobs = { { sleep = 60 } }
+      for i = 2, 5 do jobs[i] = { n = i } end
+      q:queue_many(jobs)
+      q:start { job_file = record, config = config, workers = 1, monitors = 0 }
+      H.wait_until("the first job to start", 10, function() local _, n = H.runs(runs); return n == 1 end)
+      assert.are.equal(5, q:stats().inflight) -- all five claimed in one call
+      q:stop { grace = 0.1 }
+      local s = q:stats()
+      assert.are.equal(0, s.inflight)
+      assert.are.equal(5, s.pending)
+      assert.are.equal(5, s.counters.handed_back)
+      local _, total = H.runs(runs)
+      assert.are.equal(1, total)
+    end)
+
+    it("can start again after a stop", function()
+      local q, runs, config = R.queue(server)
+      q:start { job_file = record, config = config, workers = 1, monitors = 1 }
+      q:stop { grace = 1 }
+      q:queue { n = 1 }
+      q:start { job_file = record, config = config, workers = 1, monitors = 1 }
+      R.settle(q, 1)
+      q:stop { grace = 1 }
+      local _, total = H.runs(runs)
+      assert.are.equal(1, total)
+    end)
+  end)
+
+  describe("producing", function()
+    it("refuses a job that is not valid JSON, saying where", function()
+      local q = R.queue(server)
+      local ok, err = pcall(q.queue_json, q, '{"a": 1,\n "b": }')
+      assert.is_false(ok)
+      assert.matches("the job is not valid JSON: line 2, column 7: value expected, found '}'", err, 1, true)
+      assert.are.equal(0, q:stats().pending)
+    end)
+
+    it("enqueues nothing of a batch with one bad job", function()
+      local q = R.queue(server)
+      local ok, err = pcall(q.queue_many, q, { { n = 1 }, function() end })
+      assert.is_false(ok)
+      assert.matches("job 2 cannot be encoded as JSON", err)
+      assert.are.equal(0, q:stats().pending)
+    end)
+
+    it("reports Redis refusing the write", function()
+      local q, _, _, name = R.queue(server)
+      q:command("SET", R.key(name, "pending"), "not a list")
+      local ok, err = pcall(q.queue, q, { n = 1 })
+      assert.is_false(ok)
+      assert.matches("cannot enqueue: Redis refused: WRONGTYPE", err, 1, true)
+    end)
+
+    it("reports an unreachable Redis with its address", function()
+      local q = H.track(H.hworker.open { name = "nowhere", redis = "unix:///nonexistent/redis.sock", log_level = "silent" })
+      local ok, err = pcall(q.queue, q, { n = 1 })
+      assert.is_false(ok)
+      assert.matches("cannot connect to Redis at unix:///nonexistent/redis.sock?db=0", err, 1, true)
+    end)
+
+    it("returns one id per job, in order, and keeps FIFO order", function()
+      local q = R.queue(server)
+      local ids = q:queue_many { { n = 1 }, { n = 2 }, { n = 3 } }
+      assert.are.equal(3, #ids)
+      for _, id in ipairs(ids) do assert.matches("^%x+$", id) assert.are.equal(32, #id) end
+      local claims = q:step_claim(3, "me")
+      assert.are.equal(3, #claims)
+      for i, claim in ipairs(claims) do assert.truthy(claim:find(ids[i], 1, true), "claim " .. i .. " out of order") end
+    end)
+
+    it("schedules a delayed job and runs it only once it is due", function()
+      local q, runs, config = R.queue(server, { monitor_interval = 0.05 })
+      local id = q:queue({ n = 1 }, { delay = 0.5 })
+      local s = q:stats()
+      assert.are.equal(1, s.scheduled)
+      assert.are.equal(0, s.pending)
+      local due = q:scheduled()[1].time
+      q:start { job_file = record, config = config, workers = 1, monitors = 1 }
+      R.settle(q, 1)
+      q:stop { grace = 1 }
+      assert.are.equal(1, H.runs(runs)[id])
+      local t = q:command("TIME")
+      assert.truthy(tonumber(t[1]) * 1000 >= due - 1000)
+      assert.are.equal(1, q:stats().counters.promoted)
+    end)
+
+    it("honours a retry delay asked for by the handler", function()
+      local dir = H.tmpdir()
+      local job = H.file(dir, "delay.lua", [[
+        function job(state, t, meta)
+          if meta.attempt == 1 then return hworker.retry("later", { delay = 0.3 }) end
+        end
+      ]])
+      local q = R.queue(server, { monitor_interval = 0.05 })
+      q:queue { n = 1 }
+      q:start { job_file = job, workers = 1, monitors = 0 }
+      H.wait_until("the job to be retried", 10, function() return q:stats().counters.retried == 1 end)
+      local s = q:stats()
+      assert.are.equal(1, s.scheduled) -- waiting, not pending
+      assert.are.equal(0, s.pending)
+      q:stop { grace = 1 }
+      q:start { job_file = job, workers = 1, monitors = 1 }
+      H.wait_until("the job to succeed after its delay", 10, function() return q:stats().counters.succeeded == 1 end)
+      q:stop { grace = 1 }
+      H.sh("rm -rf " .. dir)
+    end)
+  end)
+
+  describe("inspection", function()
+    it("pages through a part, newest first", function()
+      local q = R.queue(server)
+      local jobs = {}
+      for i = 1, 25 do jobs[i] = { n = i } end
+      q:queue_many(jobs)
+      local first = q:jobs { limit = 10 }
+      local second = q:jobs { offset = 10, limit = 10 }
+      local last = q:jobs { offset = 20, limit = 10 }
+      assert.are.equal(10, #first)
+      assert.are.equal(10, #second)
+      assert.are.equal(5, #last)
+      assert.are.equal(25, first[1].job.n)
+      assert.are.equal(15, second[1].job.n)
+      assert.are.equal(1, last[5].job.n)
+    end)
+
+    it("shows in-flight jobs with their holder and lease expiry", function()
+      local q = R.queue(server, { lease = 30 })
+      local id = q:queue { n = 1 }
+      q:step_claim(1, "host:123:w7")
+      local e = q:inflight()[1]
+      assert.are.equal(id, e.id)
+      assert.are.equal("host:123:w7", e.holder)
+      local t = q:command("TIME")
+      local now = tonumber(t[1]) * 1000
+      assert.truthy(e.time > now + 25000 and e.time <= now + 31000)
+    end)
+  end)
+
+  describe("configuration", function()
+    local function open_error(opts)
+      opts.log_level = "silent"
+      local ok, err = pcall(H.hworker.open, opts)
+      assert.is_false(ok)
+      return err
+    end
+
+    it("names what to fix", function()
+      assert.matches("config: name is required", open_error {})
+      assert.matches("may not contain '{', '}'", open_error { name = "a{b}" })
+      assert.matches('bad Redis URL "http://x": unknown scheme', open_error { name = "a", redis = "http://x" }, 1, true)
+      assert.matches("the port must be a number from 1 to 65535", open_error { name = "a", redis = "redis://h:99999" })
+      assert.matches("lease must be at least 0.1 seconds", open_error { name = "a", lease = 0 })
+      assert.matches('on_exception must be "failure" or "retry"', open_error { name = "a", on_exception = "ignore" })
+      assert.matches("unknown option 'workerz' for hworker.open", open_error { name = "a", workerz = 3 })
+      assert.matches("failed_cap must be at least 1", open_error { name = "a", failed_cap = 0 })
+    end)
+  end)
+end)
