@@ -113,8 +113,10 @@ int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len
                      char *id, char *err, size_t errlen);
 
 /* Sets the job file and the JSON for its init(config) (either may be NULL to
- * keep the current one). Workers started afterwards load it; running workers
- * keep theirs. Fails if `init_config` is not valid JSON. Thread-safe. */
+ * keep the current one). Workers started afterwards load it, and so does a
+ * running worker that must rebuild its Lua state (after a job left it full);
+ * other running workers keep theirs. Fails if `init_config` is not valid
+ * JSON. Thread-safe. */
 int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config,
                          char *err, size_t errlen);
 

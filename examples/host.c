@@ -1,6 +1,9 @@
 /* Embedding hworker in a C program: a host function reachable from job code,
- * a few jobs enqueued, two workers and a monitor, then a graceful stop.
+ * a few jobs enqueued, one worker and a monitor started by hworker_start()
+ * plus one worker on a thread of the host's own (the blocking
+ * hworker_worker()), then a graceful stop that ends both.
  * Usage: host_example REDIS_URL JOB_FILE */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,14 @@ static int host_add(lua_State *L)
     _Atomic long *total = lua_touserdata(L, lua_upvalueindex(1));
     *total += (long)luaL_checkinteger(L, 1);
     return 0;
+}
+
+/* The host's own worker thread: hworker_worker() blocks until hworker_stop(). */
+static void *host_worker(void *h)
+{
+    char err[512];
+    if (hworker_worker(h, err, sizeof err) != 0) fprintf(stderr, "host_example: worker: %s\n", err);
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -47,11 +58,13 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (hworker_start(h, 2, 1, err, sizeof err) != 0) {
+    if (hworker_start(h, 1, 1, err, sizeof err) != 0) {
         fprintf(stderr, "host_example: %s\n", err);
         hworker_free(h);
         return 1;
     }
+    pthread_t own;
+    int have_own = pthread_create(&own, NULL, host_worker, h) == 0;
     /* Wait (at most 30 s) until all ten jobs succeeded. */
     hworker_stats st = {0};
     for (int i = 0; i < 3000; i++) {
@@ -60,6 +73,7 @@ int main(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     hworker_stop(h, 5);
+    if (have_own) pthread_join(own, NULL);
     printf("host_example: %lld jobs succeeded, host total %ld (expected 55)\n", st.succeeded, (long)total);
     int ok = st.succeeded == 10 && total == 55;
     hworker_destroy(h, err, sizeof err);

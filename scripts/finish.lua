@@ -46,13 +46,7 @@ for i = 3, #ARGV, 4 do
 end
 -- A retried job goes to the back of the queue, as in the original.
 if #back > 0 then hw_push('LPUSH', KEYS[1], back) end
-if #failed > 0 then
-  hw_push('LPUSH', KEYS[4], failed)
-  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[1]) - 1)
-end
-if #broken > 0 then
-  hw_push('LPUSH', KEYS[5], broken)
-  redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[2]) - 1)
-end
+hw_push_capped(KEYS[4], failed, ARGV[1])
+hw_push_capped(KEYS[5], broken, ARGV[2])
 hw_count(KEYS[6], counts)
 return result

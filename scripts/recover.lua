@@ -35,10 +35,7 @@ if #expired > 0 then
   counts.failed = #failed
 end
 if #front > 0 then hw_push('RPUSH', KEYS[1], front) end
-if #failed > 0 then
-  hw_push('LPUSH', KEYS[4], failed)
-  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[3]) - 1)
-end
+hw_push_capped(KEYS[4], failed, ARGV[3])
 
 local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
 if #due > 0 then

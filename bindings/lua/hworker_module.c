@@ -405,29 +405,24 @@ static int l_step_finish(lua_State *L)
     return 1;
 }
 
-static int l_step_renew(lua_State *L)
+/* A step on one claim that answers whether the claim was still live. */
+typedef int (*claim_step_fn)(hworker *h, const char *claim, size_t len, int *live, char *err, size_t errlen);
+
+static int claim_step(lua_State *L, claim_step_fn fn)
 {
     lqueue *q = check_queue(L);
     size_t len;
     const char *claim = luaL_checklstring(L, 2, &len);
-    int ok = 0;
+    int live = 0;
     char err[512];
-    if (hworker_step_renew(q->h, claim, len, &ok, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
-    lua_pushboolean(L, ok);
+    if (fn(q->h, claim, len, &live, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    lua_pushboolean(L, live);
     return 1;
 }
 
-static int l_step_hand_back(lua_State *L)
-{
-    lqueue *q = check_queue(L);
-    size_t len;
-    const char *claim = luaL_checklstring(L, 2, &len);
-    int ok = 0;
-    char err[512];
-    if (hworker_step_hand_back(q->h, claim, len, &ok, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
-    lua_pushboolean(L, ok);
-    return 1;
-}
+/* q:step_renew(claim) -> still held; q:step_hand_back(claim) -> handed back */
+static int l_step_renew(lua_State *L) { return claim_step(L, hworker_step_renew); }
+static int l_step_hand_back(lua_State *L) { return claim_step(L, hworker_step_hand_back); }
 
 /* q:step_sweep() -> recovered, promoted */
 static int l_step_sweep(lua_State *L)

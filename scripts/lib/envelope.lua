@@ -55,3 +55,10 @@ local function hw_push(cmd, key, values)
     redis.call(cmd, key, unpack(values, i, math.min(i + step - 1, #values)))
   end
 end
+
+-- Pushes records onto a capped list (newest first) and trims it to `cap`.
+local function hw_push_capped(key, records, cap)
+  if #records == 0 then return end
+  hw_push('LPUSH', key, records)
+  redis.call('LTRIM', key, 0, tonumber(cap) - 1)
+end
