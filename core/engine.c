@@ -83,6 +83,14 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
         free(h);
         return NULL;
     }
+    if (cfg->password && cfg->password[0]) {
+        if (h->target.password) {
+            memset(h->target.password, 0, strlen(h->target.password));
+            free(h->target.password);
+        }
+        h->target.password = dup_or_null(cfg->password);
+    }
+    h->cfg.password = NULL; /* only the target keeps it */
     h->log.fn = cfg->log ? cfg->log : hw_log_stdout;
     h->log.ud = cfg->log ? cfg->log_ud : h->name;
     h->log.level = cfg->log_level;
@@ -108,6 +116,8 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
     h->sandbox_env.job_timeout = cfg->job_timeout;
     h->sandbox_env.log = &h->log;
     h->sandbox_env.abort = &h->abort_jobs;
+    h->sandbox_env.trusted = cfg->trusted != 0;
+    atomic_store(&h->generation, 0);
     return h;
 }
 
@@ -165,6 +175,23 @@ int hworker_set_job_file(hworker *h, const char *job_file, const char *init_conf
         h->cfg.init_config = h->sandbox_env.init_config = h->init_config;
     }
     pthread_mutex_unlock(&h->state_lock);
+    return 0;
+}
+
+int hworker_reload(hworker *h, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    /* Load it once where nothing depends on it: a file that does not load
+     * leaves every worker as it is. */
+    hw_sandbox trial;
+    pthread_mutex_lock(&h->state_lock);
+    int rc = hw_sandbox_open(&trial, &h->sandbox_env, NULL, NULL, err, errlen);
+    pthread_mutex_unlock(&h->state_lock);
+    if (rc != 0) return -1;
+    hw_sandbox_close(&trial);
+    atomic_fetch_add(&h->generation, 1);
+    hw_log(&h->log, HWORKER_LOG_INFO, "reloading %s: workers switch to it before their next job", h->job_file);
     return 0;
 }
 

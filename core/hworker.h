@@ -56,6 +56,7 @@ typedef struct hworker_config {
     const char *name;            /* queue name; required; keys are hw:{name}:<role> */
     const char *redis_url;       /* "redis://[user:pass@]host:port/db" or "unix:///path?db=N";
                                     default "redis://127.0.0.1:6379/0" */
+    const char *password;        /* if set, used instead of the URL's password */
     hworker_connect_fn connect;  /* if set, used instead of redis_url */
     void *connect_ud;
     const char *job_file;        /* Lua file defining job(state, t, meta); needed to run workers */
@@ -70,6 +71,10 @@ typedef struct hworker_config {
     hworker_exception_behavior on_exception; /* HWORKER_EXCEPTION_FAILS */
     size_t memory_limit;         /* bytes per Lua state; 64 MiB */
     int prefetch;                /* jobs a worker claims at once; 1 */
+    int trusted;                 /* 0: the strict sandbox (default). 1: trusted handlers get
+                                    the whole standard library, require of Lua and C modules,
+                                    ffi and the JIT; the time limit then cannot stop a loop
+                                    the JIT compiled (the lease still protects the queue) */
     hworker_log_fn log;          /* default: lines on stdout */
     void *log_ud;
     hworker_log_level log_level; /* lines below this level are dropped; INFO */
@@ -172,6 +177,7 @@ typedef struct hworker_entry {
                                 failed/broken: when it got there (ms) */
     const char *holder;      /* inflight: host:pid:thread of the worker */
     const char *reason;      /* failed/broken: why */
+    const char *record;      /* failed/broken: the record's id (unique per record) */
     const char *raw;         /* the stored entry, exactly */
     size_t raw_len;
 } hworker_entry;
@@ -189,11 +195,30 @@ typedef struct hworker_stats {
     long long pending, inflight, scheduled, failed, broken;  /* sizes now */
     /* counters since the queue was created (or destroyed) */
     long long enqueued, processed, succeeded, retried, failed_total, broken_total,
-        recovered, lease_lost, handed_back, promoted;
+        recovered, lease_lost, handed_back, promoted, requeued;
 } hworker_stats;
 
 /* Reads sizes and counters in one atomic step. Thread-safe. */
 int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen);
+
+/* Moves failed or broken records (`part` is HWORKER_FAILED or
+ * HWORKER_BROKEN) back to the back of pending: every record if `all`, else
+ * those whose record id or job id is one of the n `ids`. A failed job keeps
+ * its attempt and recovery counts; a broken payload goes back as found.
+ * *count gets how many moved. One atomic script, O(records kept). */
+int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
+                    long *count, char *err, size_t errlen);
+
+/* Deletes failed or broken records, selected as for hworker_requeue(). */
+int hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
+                   long *count, char *err, size_t errlen);
+
+/* Loads the job file again (as SIGHUP does in hworker-lua): it is first
+ * loaded into a scratch state; if that fails, nothing changes and the
+ * message says why. Otherwise every running worker switches to a fresh state
+ * of the new file before its next job (jobs in progress finish on the old
+ * one). Thread-safe. */
+int hworker_reload(hworker *h, char *err, size_t errlen);
 
 /* Deletes every key of the queue (jobs, records, counters). Running workers
  * of this handle keep running; stop them first to be sure nothing is left. */

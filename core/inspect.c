@@ -8,7 +8,7 @@
 
 typedef struct record_fields {
     long long t;
-    hw_buf reason;
+    hw_buf reason, record;
 } record_fields;
 
 static void on_record_field(void *ud, const hw_json_field *f)
@@ -22,6 +22,8 @@ static void on_record_field(void *ud, const hw_json_field *f)
         r->t = strtoll(tmp, NULL, 10);
     } else if (f->key_len == 6 && memcmp(f->key, "reason", 6) == 0 && f->is_string) {
         hw_json_unescape(&r->reason, f->value, f->value_len);
+    } else if (f->key_len == 3 && memcmp(f->key, "rec", 3) == 0 && f->is_string) {
+        hw_json_unescape(&r->record, f->value, f->value_len);
     }
 }
 
@@ -36,7 +38,7 @@ static int emit(hworker_part part, const char *raw, size_t raw_len, long long sc
     e.enqueued_at = e.time = -1;
     const char *payload = raw;
     size_t payload_len = raw_len;
-    record_fields rec = {-1, {0}};
+    record_fields rec = {-1, {0}, {0}};
     hw_buf holder = {0};
     if (part == HWORKER_FAILED || part == HWORKER_BROKEN) {
         const char *nl = memchr(raw, '\n', raw_len);
@@ -45,6 +47,7 @@ static int emit(hworker_part part, const char *raw, size_t raw_len, long long sc
             payload_len = raw_len - (size_t)(nl + 1 - raw);
             e.time = rec.t;
             e.reason = rec.reason.data ? rec.reason.data : "";
+            e.record = rec.record.data;
         }
     } else if (part == HWORKER_INFLIGHT) {
         const char *bar1 = memchr(raw, '|', raw_len);
@@ -76,6 +79,7 @@ static int emit(hworker_part part, const char *raw, size_t raw_len, long long sc
     int stop = fn(ud, &e);
     hw_envelope_free(&env);
     hw_buf_free(&rec.reason);
+    hw_buf_free(&rec.record);
     hw_buf_free(&holder);
     return stop;
 }
@@ -161,6 +165,7 @@ int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
     out->lease_lost = counter(c, "lease_lost");
     out->handed_back = counter(c, "handed_back");
     out->promoted = counter(c, "promoted");
+    out->requeued = counter(c, "requeued");
     freeReplyObject(r);
     return 0;
 }
@@ -181,4 +186,53 @@ int hworker_destroy(hworker *h, char *err, size_t errlen)
     if (r) freeReplyObject(r);
     pthread_mutex_unlock(&h->producer_lock);
     return rc;
+}
+
+/* Requeue or forget records of failed or broken. */
+static int act_on_records(hworker *h, hw_script script, hworker_part part, int all, const char *const *ids, size_t n,
+                          long *count, const char *what, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (part != HWORKER_FAILED && part != HWORKER_BROKEN) {
+        snprintf(err, errlen, "%s: only failed and broken records can be acted on", what);
+        return -1;
+    }
+    if (!all && n == 0) {
+        snprintf(err, errlen, "%s: name at least one id, or ask for all", what);
+        return -1;
+    }
+    hw_args args = {0};
+    hw_args_adds(&args, h->keys.key[part == HWORKER_FAILED ? HW_KEY_FAILED : HW_KEY_BROKEN]);
+    int nkeys = 1;
+    if (script == HW_SCRIPT_REQUEUE) {
+        hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
+        hw_args_adds(&args, h->keys.key[HW_KEY_STATS]);
+        nkeys = 3;
+    }
+    hw_args_adds(&args, all ? "all" : "ids");
+    for (size_t i = 0; !all && i < n; i++) hw_args_adds(&args, ids[i]);
+    pthread_mutex_lock(&h->producer_lock);
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
+        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_script(&h->producer, script, nkeys, &args);
+    hw_args_free(&args);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    if (rc) hw_conn_explain(&h->producer, r, what, err, errlen);
+    else if (count) *count = (long)r->integer;
+    if (r) freeReplyObject(r);
+    pthread_mutex_unlock(&h->producer_lock);
+    return rc;
+}
+
+int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count, char *err,
+                    size_t errlen)
+{
+    return act_on_records(h, HW_SCRIPT_REQUEUE, part, all, ids, n, count, "cannot requeue", err, errlen);
+}
+
+int hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count, char *err,
+                   size_t errlen)
+{
+    return act_on_records(h, HW_SCRIPT_FORGET, part, all, ids, n, count, "cannot delete", err, errlen);
 }

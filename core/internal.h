@@ -51,6 +51,8 @@ struct hworker {
     hw_signal stop;
     /* Raised after the grace period: running jobs are interrupted. */
     atomic_int abort_jobs;
+    /* Bumped by hworker_reload(): workers rebuild their state between jobs. */
+    atomic_int generation;
 
     /* Claims held by this process's workers (has its own lock). */
     hw_held held;

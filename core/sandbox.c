@@ -224,6 +224,7 @@ static int l_queue(lua_State *L)
     const char *queue = luaL_checkstring(L, 1);
     luaL_checkany(L, 2);
     if (queue[0] == '\0') return luaL_error(L, "hworker.queue: the queue name is empty");
+    if (sb->queue == NULL) return luaL_error(L, "hworker.queue: not available while the job file is only being checked");
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_encode);
     lua_pushvalue(L, 2);
     lua_call(L, 1, 1);
@@ -434,12 +435,11 @@ static void set_global_nil(lua_State *L, const char *name)
     lua_setglobal(L, name);
 }
 
-static int setup(lua_State *L)
+/* The strict sandbox: only these libraries; never luaL_openlibs (it would
+ * bring ffi, jit, io, os, debug and package). Leaving jit unopened keeps the
+ * JIT off, so the count hook can stop any loop. */
+static void open_strict(lua_State *L)
 {
-    hw_sandbox *sb = lua_touserdata(L, 1);
-    /* Only these libraries; never luaL_openlibs (it would bring ffi, jit,
-     * io, os, debug and package). Leaving jit unopened keeps the JIT off,
-     * so the count hook can stop any loop. */
     open_lib(L, "", luaopen_base); /* also opens coroutine */
     open_lib(L, LUA_TABLIBNAME, luaopen_table);
     open_lib(L, LUA_STRLIBNAME, luaopen_string);
@@ -474,19 +474,54 @@ static int setup(lua_State *L)
     lua_pushliteral(L, "locked");
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
+    lua_register(L, "load", l_load);
+    lua_register(L, "loadstring", l_loadstring);
+    lua_register(L, "require", l_require);
+}
+
+/* The trusted mode: the whole standard library with the JIT on, and
+ * require of Lua and C modules from the job file's directory first, then
+ * the usual paths. */
+static void open_trusted(lua_State *L, const char *job_file)
+{
+    luaL_openlibs(L);
+    const char *slash = strrchr(job_file, '/');
+    lua_getglobal(L, "package");
+    if (slash) lua_pushlstring(L, job_file, (size_t)(slash - job_file + 1));
+    else lua_pushliteral(L, "./");
+    lua_pushvalue(L, -1);
+    lua_pushliteral(L, "?.lua;");
+    lua_pushvalue(L, -3);
+    lua_pushliteral(L, "?/init.lua;");
+    lua_getfield(L, -6, "path");
+    lua_concat(L, 5);
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 2);
+}
+
+static int setup(lua_State *L)
+{
+    hw_sandbox *sb = lua_touserdata(L, 1);
+    if (sb->env->trusted) open_trusted(L, sb->job_file);
+    else open_strict(L);
 
     lua_getglobal(L, "tostring");
     sb->ref_tostring = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushcfunction(L, run_protected);
     sb->ref_runner = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_register(L, "print", l_print);
-    lua_register(L, "load", l_load);
     lua_register(L, "xpcall", l_xpcall);
-    lua_register(L, "loadstring", l_loadstring);
-    lua_register(L, "require", l_require);
 
-    /* cjson, reachable only through require "cjson". */
-    lua_newtable(L);
+    /* The modules require finds first: cjson and hworker. The strict
+     * require reads them from the registry; the trusted one from
+     * package.loaded. */
+    if (sb->env->trusted) {
+        lua_getglobal(L, "package");
+        lua_getfield(L, -1, "loaded");
+        lua_remove(L, -2);
+    } else {
+        lua_newtable(L);
+    }
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, "hworker.loaded");
     lua_pushcfunction(L, luaopen_cjson);
@@ -497,7 +532,7 @@ static int setup(lua_State *L)
     sb->ref_encode = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_setfield(L, -2, "cjson");
     static const char *const libs[] = {"string", "table", "math", "bit", "coroutine", "os"};
-    for (size_t i = 0; i < sizeof libs / sizeof *libs; i++) {
+    for (size_t i = 0; !sb->env->trusted && i < sizeof libs / sizeof *libs; i++) {
         lua_getglobal(L, libs[i]);
         lua_setfield(L, -2, libs[i]);
     }
@@ -527,6 +562,8 @@ static int setup(lua_State *L)
     }
     lua_pushliteral(L, HWORKER_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushstring(L, sb->env->trusted ? "trusted" : "strict");
+    lua_setfield(L, -2, "sandbox");
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "hworker"); /* loaded.hworker */
     lua_setglobal(L, "hworker");

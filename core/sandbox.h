@@ -30,6 +30,7 @@ typedef struct hw_sandbox_env {
     const hw_host_function *functions;
     size_t nfunctions;
     atomic_int *abort;                /* raised to stop the running job (shutdown) */
+    int trusted;                      /* the full standard library, ffi and the JIT */
 } hw_sandbox_env;
 
 /* Enqueues a follow-up job for hworker.queue(name, t); `ud` is the worker. */

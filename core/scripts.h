@@ -22,6 +22,8 @@ typedef enum {
     HW_SCRIPT_RECOVER,
     HW_SCRIPT_HANDBACK,
     HW_SCRIPT_STATS,
+    HW_SCRIPT_REQUEUE,
+    HW_SCRIPT_FORGET,
     HW_SCRIPT_COUNT
 } hw_script;
 

@@ -18,9 +18,10 @@
 struct hw_worker {
     hworker *h;
     hw_conn conn;
-    hw_sandbox sb;
+    hw_sandbox *sb;            /* on the heap: its Lua state's allocator points at it */
     long number;
     char holder[128];
+    int generation;            /* of the job file this worker's state runs */
     hw_claim **batch;          /* claimed, not yet run */
     size_t nbatch, pos;
     hw_args finish;            /* keys + caps + (outcome, claim, reason, delay)... */
@@ -45,13 +46,28 @@ static int worker_queue(void *ud, const char *queue, const char *json, size_t le
     return rc;
 }
 
-static int open_sandbox(hw_worker *w, char *err, size_t errlen)
+/* Makes a fresh sandbox of the current job file (serialised: cjson's
+ * set-up touches a static). Returns NULL with a message on failure. */
+static hw_sandbox *new_sandbox(hw_worker *w, char *err, size_t errlen)
 {
     hworker *h = w->h;
+    hw_sandbox *sb = calloc(1, sizeof *sb);
+    if (sb == NULL) abort();
     pthread_mutex_lock(&h->state_lock);
-    int rc = hw_sandbox_open(&w->sb, &h->sandbox_env, worker_queue, w, err, errlen);
+    int rc = hw_sandbox_open(sb, &h->sandbox_env, worker_queue, w, err, errlen);
     pthread_mutex_unlock(&h->state_lock);
-    return rc;
+    if (rc != 0) {
+        free(sb);
+        return NULL;
+    }
+    return sb;
+}
+
+static void free_sandbox(hw_sandbox *sb)
+{
+    if (sb == NULL) return;
+    hw_sandbox_close(sb);
+    free(sb);
 }
 
 hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
@@ -59,10 +75,12 @@ hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
     hw_worker *w = calloc(1, sizeof *w);
     if (w == NULL) abort();
     w->h = h;
+    w->generation = atomic_load(&h->generation);
     /* The socket timeout must outlast the blocking wait (DESIGN.md 6). */
     hw_conn_init(&w->conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "worker",
                  h->cfg.block_timeout + 30.0);
-    if (open_sandbox(w, err, errlen)) {
+    w->sb = new_sandbox(w, err, errlen);
+    if (w->sb == NULL) {
         hw_conn_free(&w->conn);
         free(w);
         return NULL;
@@ -73,7 +91,7 @@ hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
 void hw_worker_free(hw_worker *w)
 {
     if (w == NULL) return;
-    hw_sandbox_close(&w->sb);
+    free_sandbox(w->sb);
     hw_conn_free(&w->conn);
     hw_args_free(&w->finish);
     hw_buf_free(&w->result.message);
@@ -186,9 +204,28 @@ static void hand_back(hw_worker *w, hw_claim **claims, size_t n)
     for (size_t i = 0; i < n; i++) release(w, claims[i]);
 }
 
+/* After hworker_reload(): a fresh state of the job file, between jobs. If it
+ * does not load (it was edited again since), the old state goes on. */
+static void follow_reload(hw_worker *w)
+{
+    hworker *h = w->h;
+    int generation = atomic_load(&h->generation);
+    if (generation == w->generation) return;
+    w->generation = generation;
+    char err[1024];
+    hw_sandbox *fresh = new_sandbox(w, err, sizeof err);
+    if (fresh == NULL) {
+        hw_log(&h->log, HWORKER_LOG_ERROR, "%s: reload failed, keeping the running job file: %s", w->holder, err);
+        return;
+    }
+    free_sandbox(w->sb);
+    w->sb = fresh;
+}
+
 static void run_one(hw_worker *w, hw_claim *c)
 {
     hworker *h = w->h;
+    follow_reload(w);
     if (atomic_load(&c->lost)) {
         hw_log(&h->log, HWORKER_LOG_WARN, "%s: lease lost: job %s was recovered before it started here; skipped",
                w->holder, c->id);
@@ -202,7 +239,7 @@ static void run_one(hw_worker *w, hw_claim *c)
     }
     hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at};
     hw_result *res = &w->result;
-    hw_sandbox_run(&w->sb, c->job, c->job_len, &meta, &c->lost, res);
+    hw_sandbox_run(w->sb, c->job, c->job_len, &meta, &c->lost, res);
     const char *msg = res->message.data ? res->message.data : "";
     switch (res->kind) {
     case HW_RESULT_SUCCESS:
@@ -237,14 +274,16 @@ static void run_one(hw_worker *w, hw_claim *c)
     }
     /* A job that left its state nearly full would make every later job
      * fail: start over with a fresh state. */
-    if (hw_sandbox_exhausted(&w->sb)) {
+    if (hw_sandbox_exhausted(w->sb)) {
         char err[512];
         hw_log(&h->log, HWORKER_LOG_WARN, "%s: the job's Lua state holds %zu bytes after collection; making a fresh one",
-               w->holder, w->sb.used);
-        hw_sandbox_close(&w->sb);
-        if (open_sandbox(w, err, sizeof err)) {
-            hw_log(&h->log, HWORKER_LOG_ERROR, "%s: cannot make a fresh Lua state: %s; retrying in 1s", w->holder, err);
-            while (!hw_signal_wait(&h->stop, 1.0) && open_sandbox(w, err, sizeof err)) {}
+               w->holder, w->sb->used);
+        hw_sandbox *fresh = new_sandbox(w, err, sizeof err);
+        if (fresh == NULL)
+            hw_log(&h->log, HWORKER_LOG_ERROR, "%s: cannot make a fresh Lua state (%s); keeping the full one", w->holder, err);
+        else {
+            free_sandbox(w->sb);
+            w->sb = fresh;
         }
     }
 }

@@ -37,10 +37,10 @@ for i = 3, #ARGV, 4 do
       end
     elseif outcome == 'f' then
       counts.failed = counts.failed + 1
-      failed[#failed + 1] = hw_record(reason, now, envelope)
+      failed[#failed + 1] = hw_record(reason, now, envelope, hw_token_of(claim))
     else
       counts.broken = counts.broken + 1
-      broken[#broken + 1] = hw_record(reason, now, envelope)
+      broken[#broken + 1] = hw_record(reason, now, envelope, hw_token_of(claim))
     end
   end
 end

@@ -24,7 +24,7 @@ for _, claim in ipairs(expired) do
   local envelope, recoveries = hw_bump(hw_envelope_of(claim), 'rc')
   if max_recoveries > 0 and recoveries > max_recoveries then
     failed[#failed + 1] = hw_record('recovered ' .. max_recoveries ..
-      ' times: the worker died while running it', now, envelope)
+      ' times: the worker died while running it', now, envelope, hw_token_of(claim))
   else
     front[#front + 1] = envelope
   end

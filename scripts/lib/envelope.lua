@@ -36,9 +36,16 @@ local function hw_bump(envelope, field)
   return cjson.encode(header) .. string.sub(envelope, nl), value
 end
 
--- A failed or broken record: a one-line JSON header, then the payload.
-local function hw_record(reason, now, payload)
-  return '{"t":' .. hw_int(now) .. ',"reason":' .. cjson.encode(reason) .. '}\n' .. payload
+-- The token of a claim: everything before the first '|'.
+local function hw_token_of(claim)
+  return string.match(claim, '^([^|]*)|') or ''
+end
+
+-- A failed or broken record: a one-line JSON header, then the payload. The
+-- record id is the token of the execution that made it, unique per record.
+local function hw_record(reason, now, payload, token)
+  return '{"t":' .. hw_int(now) .. ',"reason":' .. cjson.encode(reason) .. ',"rec":' .. cjson.encode(token) ..
+    '}\n' .. payload
 end
 
 -- Adds per-name counters to the stats hash in one HINCRBY each.
@@ -61,4 +68,40 @@ local function hw_push_capped(key, records, cap)
   if #records == 0 then return end
   hw_push('LPUSH', key, records)
   redis.call('LTRIM', key, 0, tonumber(cap) - 1)
+end
+
+-- The records of a capped list (failed, broken) to act on: every one when
+-- `all` is true, else those whose record id or job id is in `ids`. O(cap):
+-- these lists are capped. Returns {index = 0-based position, record = text}.
+local function hw_select_records(key, all, ids)
+  local wanted = {}
+  for _, id in ipairs(ids) do wanted[id] = true end
+  local picked = {}
+  for i, record in ipairs(redis.call('LRANGE', key, 0, -1)) do
+    local take = all
+    local nl = string.find(record, '\n', 1, true)
+    if not take and nl then
+      local ok, header = pcall(cjson.decode, string.sub(record, 1, nl - 1))
+      take = ok and type(header) == 'table' and wanted[tostring(header.rec)] == true
+      if not take then
+        local envelope = string.sub(record, nl + 1)
+        local nl2 = string.find(envelope, '\n', 1, true)
+        if nl2 then
+          local ok2, env_header = pcall(cjson.decode, string.sub(envelope, 1, nl2 - 1))
+          take = ok2 and type(env_header) == 'table' and wanted[tostring(env_header.id)] == true
+        end
+      end
+    end
+    if take then picked[#picked + 1] = { index = i - 1, record = record } end
+  end
+  return picked
+end
+
+-- Removes selected records in O(list): each is overwritten with a marker by
+-- position, then one LREM drops every marker.
+local function hw_remove_records(key, picked)
+  if #picked == 0 then return end
+  local marker = '\0hworker:removed\0'
+  for _, p in ipairs(picked) do redis.call('LSET', key, p.index, marker) end
+  redis.call('LREM', key, 0, marker)
 end

@@ -1,0 +1,72 @@
+/* hworker-lua: shared pieces of the command line (one file per group of
+ * subcommands). Exit codes: 0 ok, 1 runtime failure, 2 usage error. */
+#ifndef HW_CLI_H
+#define HW_CLI_H
+
+#include <stdio.h>
+
+#include "hworker.h"
+
+#define CLI_OK 0
+#define CLI_FAILED 1
+#define CLI_USAGE 2
+
+typedef enum { OPT_FLAG, OPT_STRING, OPT_NUMBER, OPT_INT } cli_opt_kind;
+
+/* One --flag of a subcommand; `dest` is an int (FLAG, INT), a double or a
+ * const char * (STRING). `seen` is set when it was given. */
+typedef struct cli_opt {
+    const char *name;      /* without the leading "--" */
+    cli_opt_kind kind;
+    void *dest;
+    int seen;
+} cli_opt;
+
+/* Parses argv (after the subcommand) into opts (ending with a NULL name)
+ * and positional arguments (pointers into argv, at most max). Accepts
+ * --flag value and --flag=value; "--" ends the flags. On a bad flag prints a
+ * one-line message that names the nearest valid flag and returns -1. */
+int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, const char **pos, int max, int *npos);
+
+/* True if argv has --help or -h. */
+int cli_wants_help(int argc, char **argv);
+
+/* The closest of `names` (NULL-terminated) to `word`, or NULL if none is close. */
+const char *cli_nearest(const char *word, const char *const *names);
+
+/* Prints "hworker-lua CMD: message" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The Redis URL: --redis, else $HWORKER_REDIS, else the default. */
+const char *cli_redis_url(const char *flag_value);
+
+/* Opens a handle on queue `name` (NULL for commands that need no queue)
+ * with the common settings and a quiet logger; prints why on failure and
+ * returns NULL with *code set. */
+hworker *cli_open(const char *cmd, const char *name, const char *url, int *code);
+
+/* Writes one JSON value: a string quoted, or raw JSON text if it is valid
+ * JSON, else as a string. */
+void cli_json_string(FILE *out, const char *s, size_t len);
+void cli_json_raw_or_string(FILE *out, const char *s, size_t len);
+
+/* Parses an ISO 8601 time (2026-11-28T10:00:00Z, with optional fraction and
+ * offset) into ms since the epoch; -1 if it does not parse. */
+long long cli_parse_iso8601(const char *s);
+
+/* The subcommands. */
+int cmd_run(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
+int cmd_list(const char *part, int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_requeue(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_debug(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+/* Help texts, shared with docs/cli.md (a spec keeps the two equal). */
+extern const char *const cli_help_main;
+const char *cli_help_for(const char *cmd);
+
+#endif

@@ -1,0 +1,175 @@
+/* hworker-lua jobs|inflight|scheduled|failed|broken, stats, debug. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static int print_entry(void *ud, const hworker_entry *e)
+{
+    hworker_part part = *(hworker_part *)ud;
+    FILE *o = stdout;
+    fputc('{', o);
+    int first = 1;
+#define SEP() do { if (!first) fputc(',', o); first = 0; } while (0)
+    if (e->id) { SEP(); fputs("\"id\":", o); cli_json_string(o, e->id, strlen(e->id)); }
+    if (part == HWORKER_BROKEN) {
+        SEP(); fputs("\"payload\":", o); cli_json_string(o, e->job, e->job_len);
+    } else if (e->job) {
+        SEP(); fputs("\"job\":", o); cli_json_raw_or_string(o, e->job, e->job_len);
+    }
+    if (e->attempt >= 0) { SEP(); fprintf(o, "\"attempt\":%ld", e->attempt); }
+    if (e->recoveries >= 0) { SEP(); fprintf(o, "\"recoveries\":%ld", e->recoveries); }
+    if (e->enqueued_at >= 0) { SEP(); fprintf(o, "\"enqueued_at\":%lld", e->enqueued_at); }
+    if (part == HWORKER_INFLIGHT) {
+        if (e->holder) { SEP(); fputs("\"holder\":", o); cli_json_string(o, e->holder, strlen(e->holder)); }
+        SEP(); fprintf(o, "\"lease_expires_at\":%lld", e->time);
+    }
+    if (part == HWORKER_SCHEDULED) { SEP(); fprintf(o, "\"due_at\":%lld", e->time); }
+    if (part == HWORKER_FAILED || part == HWORKER_BROKEN) {
+        SEP(); fputs("\"reason\":", o); cli_json_string(o, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0);
+        SEP(); fprintf(o, "\"%s\":%lld", part == HWORKER_FAILED ? "failed_at" : "broken_at", e->time);
+        if (e->record) { SEP(); fputs("\"record\":", o); cli_json_string(o, e->record, strlen(e->record)); }
+    }
+#undef SEP
+    fputs("}\n", o);
+    return 0;
+}
+
+int cmd_list(const char *cmd, int argc, char **argv)
+{
+    static const struct { const char *name; hworker_part part; } parts[] = {
+        {"jobs", HWORKER_PENDING}, {"inflight", HWORKER_INFLIGHT}, {"scheduled", HWORKER_SCHEDULED},
+        {"failed", HWORKER_FAILED}, {"broken", HWORKER_BROKEN}};
+    hworker_part part = HWORKER_PENDING;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        if (strcmp(parts[i].name, cmd) == 0) part = parts[i].part;
+    const char *redis = NULL;
+    int limit = 100, offset = 0, code = CLI_OK;
+    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"limit", OPT_INT, &limit, 0},
+                      {"offset", OPT_INT, &offset, 0},  {NULL, 0, NULL, 0}};
+    const char *pos[1];
+    int npos;
+    if (cli_parse(cmd, argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
+    if (npos != 1) { cli_error(cmd, "a queue name is required: hworker-lua %s NAME", cmd); return CLI_USAGE; }
+    if (limit < 1 || offset < 0) { cli_error(cmd, "--limit must be >= 1 and --offset >= 0"); return CLI_USAGE; }
+    hworker *h = cli_open(cmd, pos[0], cli_redis_url(redis), &code);
+    if (h == NULL) return code;
+    char err[512];
+    if (hworker_list(h, part, offset, limit, print_entry, &part, err, sizeof err) != 0) {
+        cli_error(cmd, "%s", err);
+        code = CLI_FAILED;
+    }
+    hworker_free(h);
+    return code;
+}
+
+static void print_stats(const hworker_stats *s, int json)
+{
+    if (json) {
+        printf("{\"pending\":%lld,\"inflight\":%lld,\"scheduled\":%lld,\"failed\":%lld,\"broken\":%lld,"
+               "\"counters\":{\"enqueued\":%lld,\"processed\":%lld,\"succeeded\":%lld,\"retried\":%lld,"
+               "\"failed\":%lld,\"broken\":%lld,\"recovered\":%lld,\"lease_lost\":%lld,\"handed_back\":%lld,"
+               "\"promoted\":%lld,\"requeued\":%lld}}\n",
+               s->pending, s->inflight, s->scheduled, s->failed, s->broken, s->enqueued, s->processed, s->succeeded,
+               s->retried, s->failed_total, s->broken_total, s->recovered, s->lease_lost, s->handed_back, s->promoted,
+               s->requeued);
+    } else {
+        printf("%-12s %12s    %-12s %12s\n", "size", "", "counter", "");
+        printf("%-12s %12lld    %-12s %12lld\n", "pending", s->pending, "enqueued", s->enqueued);
+        printf("%-12s %12lld    %-12s %12lld\n", "in flight", s->inflight, "processed", s->processed);
+        printf("%-12s %12lld    %-12s %12lld\n", "scheduled", s->scheduled, "succeeded", s->succeeded);
+        printf("%-12s %12lld    %-12s %12lld\n", "failed", s->failed, "retried", s->retried);
+        printf("%-12s %12lld    %-12s %12lld\n", "broken", s->broken, "failed", s->failed_total);
+        const char *names[] = {"broken", "recovered", "lease lost", "handed back", "promoted", "requeued"};
+        long long values[] = {s->broken_total, s->recovered, s->lease_lost, s->handed_back, s->promoted, s->requeued};
+        for (int i = 0; i < 6; i++) printf("%-12s %12s    %-12s %12lld\n", "", "", names[i], values[i]);
+    }
+    fflush(stdout);
+}
+
+int cmd_stats(int argc, char **argv)
+{
+    const char *redis = NULL;
+    int json = 0, code = CLI_OK;
+    double watch = 0;
+    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"json", OPT_FLAG, &json, 0},
+                      {"watch", OPT_NUMBER, &watch, 0}, {NULL, 0, NULL, 0}};
+    const char *pos[1];
+    int npos;
+    if (cli_parse("stats", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
+    if (npos != 1) { cli_error("stats", "a queue name is required: hworker-lua stats NAME"); return CLI_USAGE; }
+    if (opts[2].seen && !(watch > 0)) { cli_error("stats", "--watch needs a number of seconds > 0"); return CLI_USAGE; }
+    hworker *h = cli_open("stats", pos[0], cli_redis_url(redis), &code);
+    if (h == NULL) return code;
+    char err[512];
+    for (;;) {
+        hworker_stats s;
+        if (hworker_get_stats(h, &s, err, sizeof err) != 0) {
+            cli_error("stats", "%s", err);
+            code = CLI_FAILED;
+            break;
+        }
+        print_stats(&s, json);
+        if (!(watch > 0)) break;
+        if (!json) putchar('\n');
+        struct timespec ts = {(time_t)watch, (long)((watch - (double)(time_t)watch) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    hworker_free(h);
+    return code;
+}
+
+static void debug_log(void *ud, hworker_log_level level, const char *msg)
+{
+    (void)ud;
+    (void)level;
+    printf("%s\n", msg);
+    fflush(stdout);
+}
+
+static void *debugger_main(void *arg)
+{
+    void **a = arg;
+    char err[256];
+    if (hworker_debugger(a[0], *(double *)a[1], err, sizeof err) != 0) cli_error("debug", "%s", err);
+    return NULL;
+}
+
+int cmd_debug(int argc, char **argv)
+{
+    const char *redis = NULL;
+    double interval_ms = 1000;
+    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"interval", OPT_NUMBER, &interval_ms, 0}, {NULL, 0, NULL, 0}};
+    const char *pos[1];
+    int npos;
+    if (cli_parse("debug", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
+    if (npos != 1) { cli_error("debug", "a queue name is required: hworker-lua debug NAME"); return CLI_USAGE; }
+    if (!(interval_ms >= 1)) { cli_error("debug", "--interval must be at least 1 ms"); return CLI_USAGE; }
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    hworker_config cfg;
+    hworker_config_init(&cfg);
+    cfg.name = pos[0];
+    cfg.redis_url = cli_redis_url(redis);
+    cfg.password = getenv("HWORKER_REDIS_PASSWORD");
+    cfg.log = debug_log;
+    char err[512];
+    hworker *h = hworker_create(&cfg, err, sizeof err);
+    if (h == NULL) { cli_error("debug", "%s", err); return CLI_USAGE; }
+    double seconds = interval_ms / 1000.0;
+    void *args[2] = {h, &seconds};
+    pthread_t t;
+    if (pthread_create(&t, NULL, debugger_main, args) != 0) { hworker_free(h); return CLI_FAILED; }
+    int sig;
+    sigwait(&signals, &sig);
+    hworker_stop(h, 0);
+    pthread_join(t, NULL);
+    hworker_free(h);
+    return CLI_OK;
+}

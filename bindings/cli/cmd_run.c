@@ -1,0 +1,263 @@
+/* hworker-lua run: workers and monitors until a signal; graceful stop,
+ * reload on SIGHUP, a live status line on a terminal. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "json.h"
+
+/* The log sink of `run`: shared by every engine thread, so locked. While a
+ * status line is on the terminal, a log line clears it and draws it again. */
+typedef struct run_log {
+    pthread_mutex_t lock;
+    int json, tty;
+    const char *queue;
+    char status[256];
+} run_log;
+
+static void now_iso(char *out, size_t outlen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, outlen, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+}
+
+static const char *level_name(hworker_log_level level)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    return level <= HWORKER_LOG_ERROR ? names[level] : "error";
+}
+
+static void run_log_line(void *ud, hworker_log_level level, const char *msg)
+{
+    run_log *l = ud;
+    char ts[48];
+    now_iso(ts, sizeof ts);
+    hw_buf line = {0};
+    if (l->json) {
+        hw_buf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"queue\":", ts, level_name(level));
+        hw_json_quote(&line, l->queue, strlen(l->queue));
+        hw_buf_adds(&line, ",\"msg\":");
+        hw_json_quote(&line, msg, strlen(msg));
+        hw_buf_adds(&line, "}\n");
+    } else {
+        hw_buf_addf(&line, "%s %s [%s] %s\n", ts, level_name(level), l->queue, msg);
+    }
+    pthread_mutex_lock(&l->lock);
+    if (l->tty && l->status[0]) fputs("\r\033[K", stdout);
+    fputs(line.data, stdout);
+    if (l->tty && l->status[0]) fputs(l->status, stdout);
+    fflush(stdout);
+    pthread_mutex_unlock(&l->lock);
+    hw_buf_free(&line);
+}
+
+static void draw_status(run_log *l, hworker *h, long long *last_processed, double *last_time)
+{
+    hworker_stats s;
+    if (hworker_get_stats(h, &s, NULL, 0) != 0) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    double rate = *last_time > 0 && now > *last_time ? (double)(s.processed - *last_processed) / (now - *last_time) : 0;
+    *last_processed = s.processed;
+    *last_time = now;
+    pthread_mutex_lock(&l->lock);
+    snprintf(l->status, sizeof l->status,
+             "%.1f jobs/s | processed %lld | pending %lld | in flight %lld | failed %lld | recovered %lld", rate,
+             s.processed, s.pending, s.inflight, s.failed, s.recovered);
+    fputs("\r\033[K", stdout);
+    fputs(l->status, stdout);
+    fflush(stdout);
+    pthread_mutex_unlock(&l->lock);
+}
+
+typedef struct stopper {
+    hworker *h;
+    double grace;
+    atomic_int done;
+} stopper;
+
+static void *stop_main(void *arg)
+{
+    stopper *s = arg;
+    hworker_stop(s->h, s->grace);
+    atomic_store(&s->done, 1);
+    return NULL;
+}
+
+static char *read_config(const char *arg, char *err, size_t errlen)
+{
+    if (arg[0] != '@') return strdup(arg);
+    FILE *f = fopen(arg + 1, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "--config %s: cannot open %s", arg, arg + 1);
+        return NULL;
+    }
+    hw_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) hw_buf_add(&b, chunk, n);
+    fclose(f);
+    if (b.data == NULL) hw_buf_add(&b, "", 0);
+    return b.data;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *name = NULL, *redis = NULL, *config = NULL, *on_exception = "failure", *sandbox = "strict";
+    const char *log_format = "text", *log_level = "info";
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cores > 0 ? (int)cores : 2, monitors = 1, failed_cap = 1000, broken_cap = 1000, prefetch = 1;
+    double timeout = 120, lease = 30, memory_mb = 64, grace = 25;
+    cli_opt opts[] = {
+        {"name", OPT_STRING, &name, 0},          {"redis", OPT_STRING, &redis, 0},
+        {"threads", OPT_INT, &threads, 0},       {"monitors", OPT_INT, &monitors, 0},
+        {"config", OPT_STRING, &config, 0},      {"timeout", OPT_NUMBER, &timeout, 0},
+        {"lease", OPT_NUMBER, &lease, 0},        {"failed-cap", OPT_INT, &failed_cap, 0},
+        {"broken-cap", OPT_INT, &broken_cap, 0}, {"on-exception", OPT_STRING, &on_exception, 0},
+        {"memory-limit", OPT_NUMBER, &memory_mb, 0}, {"prefetch", OPT_INT, &prefetch, 0},
+        {"sandbox", OPT_STRING, &sandbox, 0},    {"grace", OPT_NUMBER, &grace, 0},
+        {"log-format", OPT_STRING, &log_format, 0}, {"log-level", OPT_STRING, &log_level, 0},
+        {NULL, 0, NULL, 0}};
+    const char *pos[1];
+    int npos;
+    if (cli_parse("run", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
+    if (npos != 1) { cli_error("run", "a job file is required: hworker-lua run JOBFILE --name NAME"); return CLI_USAGE; }
+    if (!name) { cli_error("run", "--name NAME is required (the queue to work on)"); return CLI_USAGE; }
+    if (threads < 0 || monitors < 0 || threads + monitors == 0) {
+        cli_error("run", "--threads and --monitors must be >= 0, and not both 0");
+        return CLI_USAGE;
+    }
+    if (strcmp(on_exception, "failure") != 0 && strcmp(on_exception, "retry") != 0) {
+        cli_error("run", "--on-exception must be failure or retry (got '%s')", on_exception);
+        return CLI_USAGE;
+    }
+    if (strcmp(sandbox, "strict") != 0 && strcmp(sandbox, "trusted") != 0) {
+        cli_error("run", "--sandbox must be strict or trusted (got '%s')", sandbox);
+        return CLI_USAGE;
+    }
+    if (strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) {
+        cli_error("run", "--log-format must be text or json (got '%s')", log_format);
+        return CLI_USAGE;
+    }
+    static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+    int level = 0;
+    while (levels[level] && strcmp(levels[level], log_level) != 0) level++;
+    if (!levels[level]) {
+        cli_error("run", "--log-level must be debug, info, warn or error (got '%s')", log_level);
+        return CLI_USAGE;
+    }
+    char err[1024];
+    char *init_config = NULL;
+    if (config && (init_config = read_config(config, err, sizeof err)) == NULL) {
+        cli_error("run", "%s", err);
+        return CLI_USAGE;
+    }
+
+    run_log log = {.json = strcmp(log_format, "json") == 0, .tty = isatty(STDOUT_FILENO), .queue = name};
+    pthread_mutex_init(&log.lock, NULL);
+    hworker_config cfg;
+    hworker_config_init(&cfg);
+    cfg.name = name;
+    cfg.redis_url = cli_redis_url(redis);
+    cfg.password = getenv("HWORKER_REDIS_PASSWORD");
+    cfg.job_file = pos[0];
+    if (init_config) cfg.init_config = init_config;
+    cfg.job_timeout = timeout;
+    cfg.lease = lease;
+    cfg.failed_cap = failed_cap;
+    cfg.broken_cap = broken_cap;
+    cfg.on_exception = strcmp(on_exception, "retry") == 0 ? HWORKER_EXCEPTION_RETRIES : HWORKER_EXCEPTION_FAILS;
+    cfg.memory_limit = (size_t)(memory_mb * 1024 * 1024);
+    cfg.prefetch = prefetch;
+    cfg.trusted = strcmp(sandbox, "trusted") == 0;
+    cfg.log = run_log_line;
+    cfg.log_ud = &log;
+    cfg.log_level = (hworker_log_level)level;
+
+    /* Signals are taken by this thread alone (sigtimedwait below); every
+     * engine thread inherits the blocked mask. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+
+    hworker *h = hworker_create(&cfg, err, sizeof err);
+    free(init_config);
+    if (h == NULL) {
+        cli_error("run", "%s", err);
+        return CLI_USAGE;
+    }
+    if (hworker_start(h, threads, monitors, err, sizeof err) != 0) {
+        cli_error("run", "%s", err);
+        hworker_free(h);
+        return CLI_FAILED;
+    }
+    char where[300];
+    snprintf(where, sizeof where, "%s", cfg.redis_url);
+    char *at = strchr(where, '@'); /* never show a password */
+    if (at && strncmp(where, "redis://", 8) == 0) memmove(where + 8, at + 1, strlen(at + 1) + 1);
+    hworker_log_level info = HWORKER_LOG_INFO;
+    if (info >= cfg.log_level) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "running %s on queue %s at %s: %d worker(s), %d monitor(s), %s sandbox", pos[0], name,
+                 where, threads, monitors, sandbox);
+        run_log_line(&log, info, msg);
+    }
+
+    stopper stop = {h, grace, 0};
+    pthread_t stop_thread;
+    int stopping = 0;
+    long long last_processed = 0;
+    double last_time = 0;
+    while (!atomic_load(&stop.done)) {
+        struct timespec wait = {stopping ? 0 : 1, stopping ? 100000000L : 0};
+        int sig = sigtimedwait(&signals, NULL, &wait);
+        if (sig == SIGHUP) {
+            if (hworker_reload(h, err, sizeof err) != 0) {
+                char msg[1200];
+                snprintf(msg, sizeof msg, "reload failed, the old job file keeps running: %s", err);
+                run_log_line(&log, HWORKER_LOG_ERROR, msg);
+            }
+        } else if (sig == SIGINT || sig == SIGTERM) {
+            char msg[200];
+            if (!stopping) {
+                stopping = 1;
+                snprintf(msg, sizeof msg, "stopping: no new jobs; running jobs have %gs to finish (signal again to stop now)", grace);
+                run_log_line(&log, HWORKER_LOG_INFO, msg);
+                if (pthread_create(&stop_thread, NULL, stop_main, &stop) != 0) {
+                    hworker_stop(h, grace);
+                    atomic_store(&stop.done, 1);
+                    stopping = 2;
+                }
+            } else {
+                run_log_line(&log, HWORKER_LOG_INFO, "stopping now: handing back the running jobs");
+                hworker_stop(h, 0);
+            }
+        } else if (log.tty && !stopping) {
+            draw_status(&log, h, &last_processed, &last_time);
+        }
+    }
+    if (stopping == 1) pthread_join(stop_thread, NULL);
+    pthread_mutex_lock(&log.lock);
+    if (log.tty && log.status[0]) fputs("\r\033[K", stdout);
+    log.status[0] = '\0';
+    pthread_mutex_unlock(&log.lock);
+    run_log_line(&log, HWORKER_LOG_INFO, "stopped");
+    hworker_free(h);
+    pthread_mutex_destroy(&log.lock);
+    return CLI_OK;
+}

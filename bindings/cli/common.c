@@ -1,0 +1,87 @@
+/* What subcommands share: the Redis address, opening a handle, JSON out. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "json.h"
+
+const char *cli_redis_url(const char *flag_value)
+{
+    if (flag_value) return flag_value;
+    const char *env = getenv("HWORKER_REDIS");
+    return env && env[0] ? env : "redis://127.0.0.1:6379/0";
+}
+
+/* Quiet: inspection commands print results, not engine chatter. */
+static void quiet_log(void *ud, hworker_log_level level, const char *msg)
+{
+    (void)ud;
+    if (level >= HWORKER_LOG_ERROR) fprintf(stderr, "hworker-lua: %s\n", msg);
+}
+
+hworker *cli_open(const char *cmd, const char *name, const char *url, int *code)
+{
+    hworker_config cfg;
+    hworker_config_init(&cfg);
+    cfg.name = name ? name : "hworker-lua";
+    cfg.redis_url = url;
+    cfg.password = getenv("HWORKER_REDIS_PASSWORD");
+    cfg.log = quiet_log;
+    char err[512];
+    hworker *h = hworker_create(&cfg, err, sizeof err);
+    if (h == NULL) {
+        cli_error(cmd, "%s", err);
+        *code = CLI_USAGE;
+    }
+    return h;
+}
+
+void cli_json_string(FILE *out, const char *s, size_t len)
+{
+    hw_buf b = {0};
+    hw_json_quote(&b, s, len);
+    fwrite(b.data, 1, b.len, out);
+    hw_buf_free(&b);
+}
+
+void cli_json_raw_or_string(FILE *out, const char *s, size_t len)
+{
+    if (s && hw_json_check(s, len, NULL, 0) == 0) {
+        /* Keep it on one line: JSON white space outside strings may be a
+         * newline, which would break JSON-lines output. */
+        for (size_t i = 0; i < len; i++) fputc(s[i] == '\n' || s[i] == '\r' ? ' ' : s[i], out);
+    } else {
+        cli_json_string(out, s ? s : "", s ? len : 0);
+    }
+}
+
+long long cli_parse_iso8601(const char *s)
+{
+    int y, mo, d, h, mi;
+    double sec;
+    int n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6) return -1;
+    const char *rest = s + n;
+    long offset = 0;
+    if (*rest == 'Z' && rest[1] == '\0') {
+        offset = 0;
+    } else if ((*rest == '+' || *rest == '-') && strlen(rest) == 6 && rest[3] == ':') {
+        int oh, om;
+        if (sscanf(rest + 1, "%2d:%2d", &oh, &om) != 2) return -1;
+        offset = (oh * 60L + om) * 60L * (*rest == '-' ? -1 : 1);
+    } else {
+        return -1;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec < 0 || sec >= 61) return -1;
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = 0;
+    time_t t = timegm(&tm);
+    return ((long long)t - offset) * 1000 + (long long)(sec * 1000.0 + 0.5);
+}

@@ -1,0 +1,177 @@
+/* Every --help text. docs/cli.md holds the same texts; spec/cli_spec.lua
+ * checks that each `hworker-lua CMD --help` prints exactly its section. */
+#include <string.h>
+
+#include "cli.h"
+
+const char *const cli_help_main =
+    "usage: hworker-lua COMMAND [ARGS] [--help]\n"
+    "\n"
+    "Run Lua job handlers on an at-least-once Redis queue, and operate it.\n"
+    "\n"
+    "commands:\n"
+    "  run JOBFILE --name NAME    run workers and monitors until SIGINT/SIGTERM\n"
+    "  queue NAME [JSON ...]      enqueue jobs (JSON lines from stdin without JSON arguments)\n"
+    "  jobs NAME                  list pending jobs, newest first\n"
+    "  inflight NAME              list running jobs with lease expiry and holder\n"
+    "  scheduled NAME             list jobs waiting for their time\n"
+    "  failed NAME                list failed jobs with reason and time\n"
+    "  broken NAME                list undecodable payloads with reason and time\n"
+    "  stats NAME                 sizes and counters of a queue\n"
+    "  requeue NAME               move failed or broken jobs back to pending\n"
+    "  delete NAME                delete failed or broken records\n"
+    "  destroy NAME --yes         delete every key of a queue\n"
+    "  debug NAME                 log pending and in-flight jobs every interval\n"
+    "  check                      check the Redis settings at-least-once needs\n"
+    "\n"
+    "Every command takes --redis URL (default $HWORKER_REDIS, else\n"
+    "redis://127.0.0.1:6379/0; also unix:///path?db=N). A password comes from the\n"
+    "URL or $HWORKER_REDIS_PASSWORD and is never printed.\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n"
+    "hworker-lua --version prints the version.\n";
+
+static const char *const help_run =
+    "usage: hworker-lua run JOBFILE --name NAME [flags]\n"
+    "\n"
+    "Runs workers on JOBFILE (a Lua file defining job(state, t, meta)) and monitors\n"
+    "for queue NAME until SIGINT or SIGTERM. Then it stops gracefully: no new\n"
+    "claims, running jobs get the grace period, and whatever is unfinished is\n"
+    "handed back to pending at once. A second signal stops at once, still handing\n"
+    "back. SIGHUP reloads JOBFILE into fresh Lua states between jobs; a file that\n"
+    "fails to load leaves the old one running and the log says why.\n"
+    "\n"
+    "flags:\n"
+    "  --name NAME                 queue name (required)\n"
+    "  --redis URL                 Redis address\n"
+    "  --threads N                 worker threads (default: number of cores)\n"
+    "  --monitors N                monitor threads (default 1)\n"
+    "  --config JSON|@FILE         JSON given to init(config) (default {})\n"
+    "  --timeout SEC               a job's time limit (default 120)\n"
+    "  --lease SEC                 lease of a claim, renewed while it runs (default 30)\n"
+    "  --failed-cap N              failed records kept (default 1000)\n"
+    "  --broken-cap N              broken records kept (default 1000)\n"
+    "  --on-exception failure|retry  what a Lua error counts as (default failure)\n"
+    "  --memory-limit MB           memory cap of each worker's Lua state (default 64)\n"
+    "  --prefetch N                jobs a worker claims at once (default 1)\n"
+    "  --sandbox strict|trusted    the sandbox (default strict)\n"
+    "  --grace SEC                 grace period at stop (default 25)\n"
+    "  --log-format text|json      log line format (default text)\n"
+    "  --log-level LEVEL           debug, info, warn or error (default info)\n"
+    "\n"
+    "strict: no io, os (but time and date), ffi, debug, jit, C modules or bytecode;\n"
+    "the JIT is off, so the time limit stops any loop.\n"
+    "trusted: for handlers you wrote yourself that need the Lua ecosystem: the\n"
+    "whole standard library, require of Lua and C modules, ffi, and the JIT on.\n"
+    "What it gives up: the time limit cannot stop a loop the JIT compiled, and job\n"
+    "code can do anything the process can. The lease still protects the queue.\n"
+    "\n"
+    "On a terminal a status line shows jobs/s, processed, pending, in flight, failed\n"
+    "and recovered; into a pipe or file only log lines are written.\n";
+
+static const char *const help_queue =
+    "usage: hworker-lua queue NAME [JSON ...] [flags]\n"
+    "\n"
+    "Enqueues one job per JSON argument, all or none. Without JSON arguments it\n"
+    "reads one JSON value per line from stdin (blank lines skipped) and sends them\n"
+    "in batches, each all or none. Prints one job id per line. A line that is not\n"
+    "valid JSON is reported with its line and column; nothing of its batch is sent.\n"
+    "\n"
+    "flags:\n"
+    "  --redis URL                 Redis address\n"
+    "  --in SEC                    run the jobs SEC seconds from now\n"
+    "  --at TIME                   run the jobs at an ISO 8601 time (2026-12-01T09:00:00Z)\n"
+    "  --batch N                   jobs per batch from stdin (default 1000)\n";
+
+static const char *const help_list =
+    "usage: hworker-lua jobs|inflight|scheduled|failed|broken NAME [flags]\n"
+    "\n"
+    "Lists one part of a queue as JSON lines, newest first. Every line has id, job\n"
+    "(the job's JSON), attempt, recoveries and enqueued_at (ms since the epoch).\n"
+    "inflight adds holder and lease_expires_at; scheduled adds due_at; failed adds\n"
+    "reason, failed_at and record; broken has payload (the raw text), reason,\n"
+    "broken_at and record, and id when the payload has one.\n"
+    "\n"
+    "flags:\n"
+    "  --redis URL                 Redis address\n"
+    "  --limit N                   at most N entries (default 100)\n"
+    "  --offset N                  skip the N newest (default 0)\n";
+
+static const char *const help_stats =
+    "usage: hworker-lua stats NAME [flags]\n"
+    "\n"
+    "Prints the sizes (pending, inflight, scheduled, failed, broken) and the counters\n"
+    "(enqueued, processed, succeeded, retried, failed, broken, recovered, lease_lost,\n"
+    "handed_back, promoted, requeued) of a queue.\n"
+    "\n"
+    "flags:\n"
+    "  --redis URL                 Redis address\n"
+    "  --json                      one JSON object: the sizes, and the counters under \"counters\"\n"
+    "  --watch SEC                 print again every SEC seconds until interrupted\n";
+
+static const char *const help_requeue =
+    "usage: hworker-lua requeue NAME --failed|--broken (--all | ID ...) [flags]\n"
+    "\n"
+    "Moves failed or broken records back to the back of pending. ID is a job id or\n"
+    "a record id (as listed by failed and broken). Prints how many moved.\n"
+    "\n"
+    "flags:\n"
+    "  --redis URL                 Redis address\n"
+    "  --failed                    act on failed records\n"
+    "  --broken                    act on broken records\n"
+    "  --all                       every record\n";
+
+static const char *const help_delete =
+    "usage: hworker-lua delete NAME --failed|--broken (--all | ID ...) [flags]\n"
+    "\n"
+    "Deletes failed or broken records. ID is a job id or a record id (as listed by\n"
+    "failed and broken). Prints how many were deleted.\n"
+    "\n"
+    "flags:\n"
+    "  --redis URL                 Redis address\n"
+    "  --failed                    act on failed records\n"
+    "  --broken                    act on broken records\n"
+    "  --all                       every record\n";
+
+static const char *const help_destroy =
+    "usage: hworker-lua destroy NAME --yes [flags]\n"
+    "\n"
+    "Deletes every key of queue NAME: pending, in-flight, scheduled, failed and\n"
+    "broken jobs and the counters. Stop its workers first.\n"
+    "\n"
+    "flags:\n"
+    "  --redis URL                 Redis address\n"
+    "  --yes                       confirm\n";
+
+static const char *const help_debug =
+    "usage: hworker-lua debug NAME [flags]\n"
+    "\n"
+    "Logs the first pending and in-flight job ids of queue NAME every interval until\n"
+    "interrupted, like the original hworker's debugger.\n"
+    "\n"
+    "flags:\n"
+    "  --redis URL                 Redis address\n"
+    "  --interval MS               milliseconds between lines (default 1000)\n";
+
+static const char *const help_check =
+    "usage: hworker-lua check [flags]\n"
+    "\n"
+    "Connects to Redis, prints its version and the settings that matter, and warns\n"
+    "(exit 1) when at-least-once is at risk: appendonly off, an eviction policy\n"
+    "other than noeviction, or a replica.\n"
+    "\n"
+    "flags:\n"
+    "  --redis URL                 Redis address\n";
+
+const char *cli_help_for(const char *cmd)
+{
+    static const struct { const char *name; const char *const *text; } table[] = {
+        {"run", &help_run},         {"queue", &help_queue},     {"jobs", &help_list},
+        {"inflight", &help_list},   {"scheduled", &help_list},  {"failed", &help_list},
+        {"broken", &help_list},     {"stats", &help_stats},     {"requeue", &help_requeue},
+        {"delete", &help_delete},   {"destroy", &help_destroy}, {"debug", &help_debug},
+        {"check", &help_check},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++)
+        if (strcmp(table[i].name, cmd) == 0) return *table[i].text;
+    return NULL;
+}

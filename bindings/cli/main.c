@@ -1,0 +1,41 @@
+/* hworker-lua: the runner and the operator's command line. */
+#include <string.h>
+
+#include "cli.h"
+
+int main(int argc, char **argv)
+{
+    static const char *const commands[] = {"run", "queue", "jobs", "inflight", "scheduled", "failed", "broken",
+                                           "stats", "requeue", "delete", "destroy", "debug", "check", NULL};
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        fputs(cli_help_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("hworker-lua %s\n", hworker_version());
+        return CLI_OK;
+    }
+    const char *cmd = argv[1];
+    const char *help = cli_help_for(cmd);
+    if (help == NULL) {
+        const char *near = cli_nearest(cmd, commands);
+        if (near) cli_error(NULL, "unknown command '%s' (did you mean '%s'?)", cmd, near);
+        else cli_error(NULL, "unknown command '%s' (see hworker-lua --help)", cmd);
+        return CLI_USAGE;
+    }
+    if (cli_wants_help(argc - 2, argv + 2)) {
+        fputs(help, stdout);
+        return CLI_OK;
+    }
+    int n = argc - 2;
+    char **args = argv + 2;
+    if (strcmp(cmd, "run") == 0) return cmd_run(n, args);
+    if (strcmp(cmd, "queue") == 0) return cmd_queue(n, args);
+    if (strcmp(cmd, "stats") == 0) return cmd_stats(n, args);
+    if (strcmp(cmd, "requeue") == 0) return cmd_requeue(n, args);
+    if (strcmp(cmd, "delete") == 0) return cmd_delete(n, args);
+    if (strcmp(cmd, "destroy") == 0) return cmd_destroy(n, args);
+    if (strcmp(cmd, "debug") == 0) return cmd_debug(n, args);
+    if (strcmp(cmd, "check") == 0) return cmd_check(n, args);
+    return cmd_list(cmd, n, args);
+}

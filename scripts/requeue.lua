@@ -1,0 +1,21 @@
+-- requeue: moves failed or broken records back to the back of pending, by
+-- record id or job id, or all of them. A failed job keeps its attempt and
+-- recovery counts; a broken payload goes back exactly as it was found.
+-- KEYS[1] the records list (failed or broken)
+-- KEYS[2] pending (list)
+-- KEYS[3] stats   (hash)
+-- ARGV[1] "all" to take every record, "ids" to take those named
+-- ARGV[2..] record ids or job ids
+-- Returns the number of jobs requeued.
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+local picked = hw_select_records(KEYS[1], ARGV[1] == 'all', ids)
+local payloads = {}
+for _, p in ipairs(picked) do
+  local nl = string.find(p.record, '\n', 1, true)
+  payloads[#payloads + 1] = nl and string.sub(p.record, nl + 1) or p.record
+end
+hw_remove_records(KEYS[1], picked)
+if #payloads > 0 then hw_push('LPUSH', KEYS[2], payloads) end
+hw_count(KEYS[3], { requeued = #payloads })
+return #payloads
