@@ -251,6 +251,7 @@ static int push_entry(void *ud, const hworker_entry *e)
     set_int(L, "time", e->time);
     if (e->holder) { lua_pushstring(L, e->holder); lua_setfield(L, -2, "holder"); }
     if (e->reason) { lua_pushstring(L, e->reason); lua_setfield(L, -2, "reason"); }
+    if (e->record) { lua_pushstring(L, e->record); lua_setfield(L, -2, "record"); }
     lua_pushlstring(L, e->raw, e->raw_len);
     lua_setfield(L, -2, "raw");
     lua_rawseti(L, -2, ++c->n);

@@ -1,6 +1,7 @@
--- The quick start's demo: enqueue jobs, run two workers and a monitor on a
--- job file, watch the jobs flow, stop gracefully and show the numbers.
--- usage: luajit examples/demo.lua REDIS_URL JOB_FILE
+-- The demo flow from a LuaJIT program through require "hworker": enqueue jobs,
+-- run two workers and a monitor in this process on a
+-- job file, wait for them, stop gracefully and show the numbers.
+-- usage: LUA_CPATH="build/lua/?.so;;" luajit examples/embedded.lua REDIS_URL JOB_FILE
 local hworker = require "hworker"
 local url, job_file = arg[1], arg[2]
 local q = hworker.open { name = "demo", redis = url }
