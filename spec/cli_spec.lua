@@ -432,6 +432,24 @@ describe("hworker-lua", function()
       H.wait_until("run to exit", 20, function() return not H.alive(pid) end)
     end)
 
+    it("shows a live status line on a terminal", function()
+      local q, _, config, name = R.queue(server)
+      q:queue_many { { n = 1 }, { n = 2 } }
+      local dir = H.tmpdir()
+      local typescript = dir .. "/tty.log"
+      -- script(1) gives the runner a pseudo-terminal as its stdout.
+      local pid = tonumber(H.sh(("script -qfec %s %s > /dev/null 2>&1 & echo $!"):format(
+        H.quote(("%s run %s --name %s --redis %s --threads 1 --config %s"):format(H.quote(bin), H.quote(record), name,
+          url, H.quote(cjson.encode(config)))), H.quote(typescript))))
+      H.wait_until("the status line", 20, function()
+        return read(typescript):find("jobs/s | processed 2 | pending 0 | in flight 0 | failed 0 | recovered 0", 1, true)
+      end)
+      H.sh("pkill -TERM -f " .. H.quote("[h]worker-lua run .*--name " .. name))
+      H.wait_until("run to exit", 20, function() return not H.alive(pid) end)
+      assert.truthy(read(typescript):find("\r\27[K", 1, true))
+      H.sh("rm -rf " .. dir)
+    end)
+
     it("writes JSON log lines with --log-format json", function()
       local q, _, config, name = R.queue(server)
       q:queue { n = 1 }
