@@ -20,6 +20,10 @@ void hworker_config_init(hworker_config *cfg)
     cfg->failed_cap = 1000;
     cfg->broken_cap = 1000;
     cfg->max_recoveries = 3;
+    cfg->max_attempts = 25;
+    cfg->retry_base = 1;
+    cfg->retry_factor = 2;
+    cfg->retry_max_delay = 3600;
     cfg->on_exception = HWORKER_EXCEPTION_FAILS;
     cfg->memory_limit = (size_t)64 << 20;
     cfg->prefetch = 1;
@@ -50,6 +54,12 @@ static int check_config(const hworker_config *c, char *err, size_t errlen)
     if (c->failed_cap < 1) BAD("config: failed_cap must be at least 1 (got %ld)", c->failed_cap);
     if (c->broken_cap < 1) BAD("config: broken_cap must be at least 1 (got %ld)", c->broken_cap);
     if (c->max_recoveries < 0) BAD("config: max_recoveries must be >= 0 (got %ld)", c->max_recoveries);
+    if (c->max_attempts < 0) BAD("config: max_attempts must be >= 0 (got %ld)", c->max_attempts);
+    if (!(c->retry_base >= 0)) BAD("config: retry_base must be >= 0 seconds (got %g)", c->retry_base);
+    if (!(c->retry_factor >= 1)) BAD("config: retry_factor must be >= 1 (got %g)", c->retry_factor);
+    if (!(c->retry_max_delay >= 0)) BAD("config: retry_max_delay must be >= 0 seconds (got %g)", c->retry_max_delay);
+    if (!(c->failed_max_age >= 0)) BAD("config: failed_max_age must be >= 0 seconds (got %g)", c->failed_max_age);
+    if (!(c->broken_max_age >= 0)) BAD("config: broken_max_age must be >= 0 seconds (got %g)", c->broken_max_age);
     if (c->memory_limit < ((size_t)1 << 20)) BAD("config: memory_limit must be at least 1 MiB (got %zu bytes)", c->memory_limit);
     if (c->prefetch < 1 || c->prefetch > 1000) BAD("config: prefetch must be from 1 to 1000 (got %d)", c->prefetch);
     if (c->on_exception != HWORKER_EXCEPTION_FAILS && c->on_exception != HWORKER_EXCEPTION_RETRIES)

@@ -68,6 +68,14 @@ typedef struct hworker_config {
     long failed_cap;             /* records kept in failed; 1000 (at least 1) */
     long broken_cap;             /* records kept in broken; 1000 (at least 1) */
     long max_recoveries;         /* a job recovered more often goes to failed; 3; 0 = unlimited */
+    long max_attempts;           /* runs a job gets before a retry fails it ("retries
+                                    exhausted: <message>"); 25; 0 = unlimited */
+    double retry_base;           /* back-off of the first retry, seconds; 1 */
+    double retry_factor;         /* each further retry waits this many times longer; 2 */
+    double retry_max_delay;      /* the longest back-off, seconds; 3600. A retry waits
+                                    between half and all of min(max, base * factor^(n-1)) */
+    double failed_max_age;       /* seconds a failed record is kept; 0 = no age limit */
+    double broken_max_age;       /* seconds a broken record is kept; 0 = no age limit */
     hworker_exception_behavior on_exception; /* HWORKER_EXCEPTION_FAILS */
     size_t memory_limit;         /* bytes per Lua state; 64 MiB */
     int prefetch;                /* jobs a worker claims at once; 1 */
@@ -111,6 +119,23 @@ int hworker_queue(hworker *h, const char *json, size_t len, char *id,
  * jobs that many seconds from now (Redis time). Same errors as above. */
 int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens,
                        double delay, char *ids, char *err, size_t errlen);
+
+/* One job for hworker_enqueue(). */
+typedef struct hworker_job {
+    const char *json;    /* one JSON value */
+    size_t len;
+    const char *unique;  /* NULL or "" for none; else while a job with this key is
+                            pending, scheduled or in flight, enqueueing another adds
+                            nothing and gives the existing job's id */
+} hworker_job;
+
+/* Enqueues n jobs atomically in one round trip. `at` > 0 runs them at that
+ * time (seconds since the epoch, Redis clock; a past time means now); else
+ * `delay` > 0 runs them that many seconds from now. `ids` (n *
+ * HWORKER_ID_SIZE bytes, or NULL) receives each job's id, or the id of the
+ * job that holds its unique key. Errors as for hworker_queue(). */
+int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at, char *ids,
+                    char *err, size_t errlen);
 
 /* Enqueues one job on another queue (`queue` is its name) through this
  * handle's connection, e.g. a follow-up job. Same contract as hworker_queue. */
@@ -195,7 +220,7 @@ typedef struct hworker_stats {
     long long pending, inflight, scheduled, failed, broken;  /* sizes now */
     /* counters since the queue was created (or destroyed) */
     long long enqueued, processed, succeeded, retried, failed_total, broken_total,
-        recovered, lease_lost, handed_back, promoted, requeued;
+        recovered, lease_lost, handed_back, promoted, requeued, scheduled_total, exhausted;
 } hworker_stats;
 
 /* Reads sizes and counters in one atomic step. Thread-safe. */

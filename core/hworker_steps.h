@@ -20,7 +20,8 @@ typedef enum {
     HWORKER_OUTCOME_SUCCESS = 's',
     HWORKER_OUTCOME_RETRY = 'r',
     HWORKER_OUTCOME_FAILURE = 'f',
-    HWORKER_OUTCOME_BROKEN = 'b'
+    HWORKER_OUTCOME_BROKEN = 'b',
+    HWORKER_OUTCOME_EXHAUSTED = 'x'   /* failure because the retries ran out */
 } hworker_outcome;
 
 /* Reports one outcome. *applied is 1 if the claim was still live, 0 if the

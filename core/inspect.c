@@ -166,6 +166,8 @@ int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
     out->handed_back = counter(c, "handed_back");
     out->promoted = counter(c, "promoted");
     out->requeued = counter(c, "requeued");
+    out->scheduled_total = counter(c, "scheduled");
+    out->exhausted = counter(c, "exhausted");
     freeReplyObject(r);
     return 0;
 }
@@ -208,7 +210,8 @@ static int act_on_records(hworker *h, hw_script script, hworker_part part, int a
     if (script == HW_SCRIPT_REQUEUE) {
         hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
         hw_args_adds(&args, h->keys.key[HW_KEY_STATS]);
-        nkeys = 3;
+        hw_args_adds(&args, h->keys.key[HW_KEY_UNIQUE]);
+        nkeys = 4;
     }
     hw_args_adds(&args, all ? "all" : "ids");
     for (size_t i = 0; !all && i < n; i++) hw_args_adds(&args, ids[i]);

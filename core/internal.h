@@ -23,6 +23,7 @@ typedef enum {
     HW_KEY_BROKEN,
     HW_KEY_STATS,
     HW_KEY_SEQ,
+    HW_KEY_UNIQUE,
     HW_KEY_COUNT
 } hw_key;
 
@@ -84,6 +85,9 @@ void hw_worker_loop(hw_worker *w);
 void hw_worker_free(hw_worker *w);
 void *hw_keeper_main(void *h);
 int hw_monitor_run(hworker *h, char *err, size_t errlen);
+/* The keys and arguments of one monitor sweep (scripts/recover.lua). */
+#define HW_SWEEP_KEYS 7
+void hw_sweep_args(hworker *h, hw_args *args, long batch);
 int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
 
 /* Registration of running workers (engine.c): the first worker starts the
@@ -97,8 +101,11 @@ int hw_check_server(hworker *h, char *err, size_t errlen);
 
 /* producer.c: enqueue through a given connection (a worker's own, for
  * hworker.queue in job code, or the producer connection under its lock). */
+/* `uniques` may be NULL; `at` > 0 is an absolute time (seconds since the
+ * epoch, Redis clock) that overrides `delay`. */
 int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-               double delay, char *ids, int retry_once, char *err, size_t errlen);
+               const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
+               size_t errlen);
 /* Fills `id` with 32 random hex digits. */
 void hw_new_id(char *id);
 

@@ -11,6 +11,18 @@
 
 #define HW_SWEEP_BATCH 100
 
+void hw_sweep_args(hworker *h, hw_args *args, long batch)
+{
+    static const hw_key keys[HW_SWEEP_KEYS] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED,
+                                               HW_KEY_STATS,   HW_KEY_BROKEN,   HW_KEY_UNIQUE};
+    for (size_t i = 0; i < HW_SWEEP_KEYS; i++) hw_args_adds(args, h->keys.key[keys[i]]);
+    hw_args_addll(args, batch);
+    hw_args_addll(args, h->cfg.max_recoveries);
+    hw_args_addll(args, h->cfg.failed_cap);
+    hw_args_addll(args, (long long)(h->cfg.failed_max_age * 1000.0));
+    hw_args_addll(args, (long long)(h->cfg.broken_max_age * 1000.0));
+}
+
 int hw_monitor_run(hworker *h, char *err, size_t errlen)
 {
     (void)err;
@@ -18,14 +30,10 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen)
     hw_conn conn;
     hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "monitor", 30.0);
     hw_args args = {0};
-    static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_STATS};
-    for (size_t i = 0; i < 5; i++) hw_args_adds(&args, h->keys.key[keys[i]]);
-    hw_args_addll(&args, HW_SWEEP_BATCH);
-    hw_args_addll(&args, h->cfg.max_recoveries);
-    hw_args_addll(&args, h->cfg.failed_cap);
+    hw_sweep_args(h, &args, HW_SWEEP_BATCH);
     while (!hw_signal_raised(&h->stop)) {
         if (hw_conn_ensure(&conn, &h->stop)) break;
-        redisReply *r = hw_conn_script(&conn, HW_SCRIPT_RECOVER, 5, &args);
+        redisReply *r = hw_conn_script(&conn, HW_SCRIPT_RECOVER, HW_SWEEP_KEYS, &args);
         if (r == NULL) continue; /* connection lost: ensure() reconnects */
         double wait = h->cfg.monitor_interval;
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {

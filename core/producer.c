@@ -24,11 +24,12 @@ void hw_new_id(char *id)
 }
 
 int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-               double delay, char *ids, int retry_once, char *err, size_t errlen)
+               const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
+               size_t errlen)
 {
     if (n == 0) return 0;
-    if (!(delay >= 0)) {
-        snprintf(err, errlen, "the delay must be >= 0 seconds");
+    if (!(delay >= 0) || !(at >= 0)) {
+        snprintf(err, errlen, "the delay and the run-at time must be >= 0 seconds");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -44,14 +45,21 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
     hw_args_adds(&args, keys->key[HW_KEY_PENDING]);
     hw_args_adds(&args, keys->key[HW_KEY_SCHEDULED]);
     hw_args_adds(&args, keys->key[HW_KEY_STATS]);
-    hw_args_addll(&args, (long long)(delay * 1000.0));
+    hw_args_adds(&args, keys->key[HW_KEY_UNIQUE]);
+    if (at > 0) {
+        char when[40];
+        snprintf(when, sizeof when, "@%lld", (long long)(at * 1000.0));
+        hw_args_adds(&args, when);
+    } else {
+        hw_args_addll(&args, (long long)(delay * 1000.0));
+    }
     char *local_ids = ids ? NULL : malloc(n * HWORKER_ID_SIZE);
     char *out = ids ? ids : local_ids;
     if (out == NULL) abort();
     for (size_t i = 0; i < n; i++) {
         hw_new_id(out + i * HWORKER_ID_SIZE);
         hw_args_add(&args, out + i * HWORKER_ID_SIZE, 32);
-        hw_args_add(&args, "", 0);
+        hw_args_adds(&args, uniques && uniques[i] ? uniques[i] : "");
         hw_args_add(&args, json[i], lens[i]);
     }
     int rc = -1;
@@ -60,15 +68,21 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
             snprintf(err, errlen, "cannot enqueue: %s", conn->errstr);
             continue;
         }
-        redisReply *r = hw_conn_script(conn, HW_SCRIPT_ENQUEUE, 3, &args);
+        redisReply *r = hw_conn_script(conn, HW_SCRIPT_ENQUEUE, 4, &args);
         if (r == NULL) {
             /* The connection failed; the script may or may not have run.
              * Sending again may enqueue twice, never zero times. */
             hw_conn_explain(conn, NULL, "cannot enqueue", err, errlen);
             continue;
         }
-        if (r->type == REDIS_REPLY_INTEGER) rc = 0;
-        else hw_conn_explain(conn, r, "cannot enqueue", err, errlen);
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
+            /* A job whose unique key was held gets the holder's id. */
+            for (size_t i = 0; i < n; i++)
+                snprintf(out + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE, "%s", r->element[i]->str ? r->element[i]->str : "");
+            rc = 0;
+        } else {
+            hw_conn_explain(conn, r, "cannot enqueue", err, errlen);
+        }
         freeReplyObject(r);
         break;
     }
@@ -83,8 +97,31 @@ int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size
     char scratch[8];
     if (err == NULL) { err = scratch; errlen = sizeof scratch; }
     pthread_mutex_lock(&h->producer_lock);
-    int rc = hw_enqueue(&h->producer, &h->keys, n, json, lens, delay, ids, 1, err, errlen);
+    int rc = hw_enqueue(&h->producer, &h->keys, n, json, lens, NULL, delay, 0, ids, 1, err, errlen);
     pthread_mutex_unlock(&h->producer_lock);
+    return rc;
+}
+
+int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at, char *ids, char *err,
+                    size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    const char **json = malloc((n ? n : 1) * sizeof *json);
+    const char **uniques = malloc((n ? n : 1) * sizeof *uniques);
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    if (!json || !uniques || !lens) abort();
+    for (size_t i = 0; i < n; i++) {
+        json[i] = jobs[i].json;
+        lens[i] = jobs[i].len;
+        uniques[i] = jobs[i].unique;
+    }
+    pthread_mutex_lock(&h->producer_lock);
+    int rc = hw_enqueue(&h->producer, &h->keys, n, json, lens, uniques, delay, at, ids, 1, err, errlen);
+    pthread_mutex_unlock(&h->producer_lock);
+    free(json);
+    free(uniques);
+    free(lens);
     return rc;
 }
 
@@ -105,7 +142,7 @@ int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len
     hw_keys keys;
     hw_keys_make(&keys, queue);
     pthread_mutex_lock(&h->producer_lock);
-    int rc = hw_enqueue(&h->producer, &keys, 1, &json, &len, 0, id, 1, err, errlen);
+    int rc = hw_enqueue(&h->producer, &keys, 1, &json, &len, NULL, 0, 0, id, 1, err, errlen);
     pthread_mutex_unlock(&h->producer_lock);
     hw_keys_free(&keys);
     return rc;

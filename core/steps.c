@@ -46,9 +46,10 @@ int hworker_step_claim(hworker *h, int n, const char *holder, hworker_claim_fn f
 int hworker_step_finish(hworker *h, const char *claim, size_t len, hworker_outcome outcome, const char *reason,
                         double retry_delay, int *applied, char *err, size_t errlen)
 {
-    static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS};
+    static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED,
+                                  HW_KEY_BROKEN,  HW_KEY_STATS,    HW_KEY_UNIQUE};
     hw_args args = {0};
-    for (size_t i = 0; i < 6; i++) hw_args_adds(&args, h->keys.key[keys[i]]);
+    for (size_t i = 0; i < 7; i++) hw_args_adds(&args, h->keys.key[keys[i]]);
     hw_args_addll(&args, h->cfg.failed_cap);
     hw_args_addll(&args, h->cfg.broken_cap);
     char o = (char)outcome;
@@ -56,7 +57,7 @@ int hworker_step_finish(hworker *h, const char *claim, size_t len, hworker_outco
     hw_args_add(&args, claim, len);
     hw_args_adds(&args, reason ? reason : "");
     hw_args_addll(&args, (long long)(retry_delay * 1000.0));
-    redisReply *r = step(h, HW_SCRIPT_FINISH, 6, &args, "cannot report the outcome", err, errlen);
+    redisReply *r = step(h, HW_SCRIPT_FINISH, 7, &args, "cannot report the outcome", err, errlen);
     if (r == NULL) return -1;
     *applied = r->elements > 0 && r->element[0]->integer == 1;
     freeReplyObject(r);
@@ -93,13 +94,9 @@ int hworker_step_hand_back(hworker *h, const char *claim, size_t len, int *appli
 
 int hworker_step_sweep(hworker *h, long batch, long *recovered, long *promoted, char *err, size_t errlen)
 {
-    static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_STATS};
     hw_args args = {0};
-    for (size_t i = 0; i < 5; i++) hw_args_adds(&args, h->keys.key[keys[i]]);
-    hw_args_addll(&args, batch > 0 ? batch : 100);
-    hw_args_addll(&args, h->cfg.max_recoveries);
-    hw_args_addll(&args, h->cfg.failed_cap);
-    redisReply *r = step(h, HW_SCRIPT_RECOVER, 5, &args, "cannot sweep", err, errlen);
+    hw_sweep_args(h, &args, batch > 0 ? batch : 100);
+    redisReply *r = step(h, HW_SCRIPT_RECOVER, HW_SWEEP_KEYS, &args, "cannot sweep", err, errlen);
     if (r == NULL) return -1;
     *recovered = (long)r->element[0]->integer;
     *promoted = (long)r->element[1]->integer;

@@ -3,6 +3,7 @@
  * (BLMOVE of the pending list onto itself) instead of polling. Every Redis
  * failure is survived: it reconnects with back-off, and an outcome that could
  * not be sent is sent again (the claim token makes that safe). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ struct hw_worker {
     size_t nfinishing, finishing_cap;
     double first_unflushed;
     hw_result result;
+    unsigned int seed;         /* for the back-off's jitter */
+    hw_buf reason;
 };
 
 static int worker_queue(void *ud, const char *queue, const char *json, size_t len, char *id, char *err,
@@ -41,7 +44,7 @@ static int worker_queue(void *ud, const char *queue, const char *json, size_t le
     }
     hw_keys keys;
     hw_keys_make(&keys, queue);
-    int rc = hw_enqueue(&w->conn, &keys, 1, &json, &len, 0, id, 1, err, errlen);
+    int rc = hw_enqueue(&w->conn, &keys, 1, &json, &len, NULL, 0, 0, id, 1, err, errlen);
     hw_keys_free(&keys);
     return rc;
 }
@@ -76,6 +79,7 @@ hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
     if (w == NULL) abort();
     w->h = h;
     w->generation = atomic_load(&h->generation);
+    w->seed = (unsigned int)((uintptr_t)w ^ (uintptr_t)hw_wall_ms());
     /* The socket timeout must outlast the blocking wait (DESIGN.md 6). */
     hw_conn_init(&w->conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "worker",
                  h->cfg.block_timeout + 30.0);
@@ -95,6 +99,7 @@ void hw_worker_free(hw_worker *w)
     hw_conn_free(&w->conn);
     hw_args_free(&w->finish);
     hw_buf_free(&w->result.message);
+    hw_buf_free(&w->reason);
     free(w->finishing);
     free(w->batch);
     free(w);
@@ -147,7 +152,7 @@ static redisReply *report(hw_worker *w, hw_script script, int nkeys, hw_args *ar
 static void flush(hw_worker *w)
 {
     if (w->nfinishing == 0) return;
-    redisReply *r = report(w, HW_SCRIPT_FINISH, 6, &w->finish, "report job outcomes");
+    redisReply *r = report(w, HW_SCRIPT_FINISH, 7, &w->finish, "report job outcomes");
     for (size_t i = 0; i < w->nfinishing; i++) {
         hw_claim *c = w->finishing[i];
         if (r && r->type == REDIS_REPLY_ARRAY && i < r->elements && r->element[i]->integer == 0)
@@ -165,9 +170,10 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
 {
     hworker *h = w->h;
     if (w->nfinishing == 0) {
-        static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS};
+        static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED,
+                                      HW_KEY_BROKEN,  HW_KEY_STATS,    HW_KEY_UNIQUE};
         hw_args_clear(&w->finish);
-        for (size_t i = 0; i < 6; i++) hw_args_adds(&w->finish, h->keys.key[keys[i]]);
+        for (size_t i = 0; i < 7; i++) hw_args_adds(&w->finish, h->keys.key[keys[i]]);
         hw_args_addll(&w->finish, h->cfg.failed_cap);
         hw_args_addll(&w->finish, h->cfg.broken_cap);
         w->first_unflushed = hw_monotonic();
@@ -222,6 +228,30 @@ static void follow_reload(hw_worker *w)
     w->sb = fresh;
 }
 
+/* A retry: the handler's own delay, or exponential back-off with jitter
+ * (between half and all of min(max, base * factor^(attempt-1))); past
+ * max_attempts runs the job fails as "retries exhausted: <message>". */
+static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long handler_delay_ms)
+{
+    const hworker_config *cfg = &w->h->cfg;
+    if (cfg->max_attempts > 0 && c->attempt >= cfg->max_attempts) {
+        hw_buf_clear(&w->reason);
+        hw_buf_addf(&w->reason, "retries exhausted: %s", msg);
+        hw_log(&w->h->log, HWORKER_LOG_WARN, "%s: job %s failed after %ld attempts: %s", w->holder, c->id, c->attempt, msg);
+        add_outcome(w, c, 'x', w->reason.data, 0);
+        return;
+    }
+    long long delay_ms = handler_delay_ms;
+    if (delay_ms < 0) {
+        double d = cfg->retry_base;
+        for (long i = 1; i < c->attempt && d < cfg->retry_max_delay; i++) d *= cfg->retry_factor;
+        if (d > cfg->retry_max_delay) d = cfg->retry_max_delay;
+        double jitter = (double)rand_r(&w->seed) / (double)RAND_MAX;
+        delay_ms = (long long)((d / 2 + jitter * d / 2) * 1000.0);
+    }
+    add_outcome(w, c, 'r', msg, delay_ms);
+}
+
 static void run_one(hw_worker *w, hw_claim *c)
 {
     hworker *h = w->h;
@@ -248,12 +278,12 @@ static void run_one(hw_worker *w, hw_claim *c)
         break;
     case HW_RESULT_RETRY:
         hw_log(&h->log, HWORKER_LOG_INFO, "%s: job %s will be retried: %s", w->holder, c->id, msg);
-        add_outcome(w, c, 'r', msg, res->delay_ms);
+        add_retry(w, c, msg, res->delay_ms);
         break;
     case HW_RESULT_FAILURE:
         if (res->from_error && h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) {
             hw_log(&h->log, HWORKER_LOG_WARN, "%s: job %s raised, will be retried: %s", w->holder, c->id, msg);
-            add_outcome(w, c, 'r', msg, 0);
+            add_retry(w, c, msg, -1);
         } else {
             hw_log(&h->log, HWORKER_LOG_WARN, "%s: job %s failed: %s", w->holder, c->id, msg);
             add_outcome(w, c, 'f', msg, 0);

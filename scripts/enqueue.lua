@@ -1,23 +1,45 @@
--- enqueue: adds jobs to the queue in one atomic step.
+-- enqueue: adds jobs to the queue in one atomic step. A job with a unique
+-- key that another job of this queue holds is not added: its id is returned
+-- instead. The key is held until that job leaves the queue.
 -- KEYS[1] pending   (list)
 -- KEYS[2] scheduled (zset, score = due time in ms)
 -- KEYS[3] stats     (hash)
--- ARGV[1] delay in ms: 0 puts the jobs in pending, more schedules them
--- ARGV[2..] triples: job id, options ("" for none; reserved), job JSON
--- Returns the number of jobs added.
+-- KEYS[4] unique    (hash: unique key -> job id)
+-- ARGV[1] when: "0" now; "<ms>" that many ms from now; "@<ms>" at that time
+--         (ms since the epoch, Redis time; a past time means now)
+-- ARGV[2..] triples: job id, unique key ("" for none), job JSON
+-- Returns the id of each job: its own, or the id of the job holding its key.
 local now = hw_now_ms()
-local delay = tonumber(ARGV[1]) or 0
-local envelopes = {}
-for i = 2, #ARGV, 3 do
-  envelopes[#envelopes + 1] = '{"v":1,"id":"' .. ARGV[i] .. '","at":0,"rc":0,"eq":' .. hw_int(now) .. '}\n' .. ARGV[i + 2]
-end
-if delay > 0 then
-  local due = hw_int(now + delay)
-  local args = {}
-  for i, e in ipairs(envelopes) do args[2 * i - 1] = due; args[2 * i] = e end
-  hw_push('ZADD', KEYS[2], args)
+local due = now
+if string.sub(ARGV[1], 1, 1) == '@' then
+  due = math.max(now, tonumber(string.sub(ARGV[1], 2)))
 else
-  hw_push('LPUSH', KEYS[1], envelopes)
+  due = now + (tonumber(ARGV[1]) or 0)
 end
-hw_count(KEYS[3], { enqueued = #envelopes })
-return #envelopes
+local ids, envelopes = {}, {}
+for i = 2, #ARGV, 3 do
+  local id, unique = ARGV[i], ARGV[i + 1]
+  local holder = unique ~= '' and redis.call('HGET', KEYS[4], unique) or false
+  if holder then
+    ids[#ids + 1] = holder
+  else
+    local header = '{"v":1,"id":"' .. id .. '","at":0,"rc":0,"eq":' .. hw_int(now)
+    if unique ~= '' then
+      redis.call('HSET', KEYS[4], unique, id)
+      header = header .. ',"u":' .. cjson.encode(unique)
+    end
+    envelopes[#envelopes + 1] = header .. '}\n' .. ARGV[i + 2]
+    ids[#ids + 1] = id
+  end
+end
+if due > now then
+  local score = hw_int(due)
+  local args = {}
+  for i, e in ipairs(envelopes) do args[2 * i - 1] = score; args[2 * i] = e end
+  if #args > 0 then hw_push('ZADD', KEYS[2], args) end
+  hw_count(KEYS[3], { enqueued = #envelopes, scheduled = #envelopes })
+else
+  if #envelopes > 0 then hw_push('LPUSH', KEYS[1], envelopes) end
+  hw_count(KEYS[3], { enqueued = #envelopes })
+end
+return ids

@@ -7,12 +7,16 @@
 -- KEYS[4] failed    (list of records, newest first)
 -- KEYS[5] broken    (list of records, newest first)
 -- KEYS[6] stats     (hash)
+-- KEYS[7] unique    (hash: unique key -> job id)
 -- ARGV[1] failed cap, ARGV[2] broken cap (at least 1)
 -- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
---   outcome: "s" success, "r" retry, "f" failure, "b" broken payload
+--   outcome: "s" success, "r" retry, "f" failure, "x" failure because the
+--   retries are exhausted, "b" broken payload
+-- A job that leaves the queue releases its unique key.
 -- Returns one integer per outcome: 1 applied, 0 lease lost.
 local now = hw_now_ms()
-local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0 }
+local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0,
+  scheduled = 0, exhausted = 0 }
 local result, done = {}, {}
 local back, failed, broken = {}, {}, {}
 for i = 3, #ARGV, 4 do
@@ -24,6 +28,7 @@ for i = 3, #ARGV, 4 do
   else
     counts.processed = counts.processed + 1
     local envelope = hw_envelope_of(claim)
+    if outcome ~= 'r' then hw_release_unique(KEYS[7], envelope) end
     if outcome == 's' then
       counts.succeeded = counts.succeeded + 1
     elseif outcome == 'r' then
@@ -32,11 +37,13 @@ for i = 3, #ARGV, 4 do
       local delay = tonumber(ARGV[i + 3]) or 0
       if delay > 0 then
         redis.call('ZADD', KEYS[3], hw_int(now + delay), again)
+        counts.scheduled = counts.scheduled + 1
       else
         back[#back + 1] = again
       end
-    elseif outcome == 'f' then
+    elseif outcome == 'f' or outcome == 'x' then
       counts.failed = counts.failed + 1
+      if outcome == 'x' then counts.exhausted = counts.exhausted + 1 end
       failed[#failed + 1] = hw_record(reason, now, envelope, hw_token_of(claim))
     else
       counts.broken = counts.broken + 1

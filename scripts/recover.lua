@@ -8,9 +8,13 @@
 -- KEYS[3] scheduled (zset)
 -- KEYS[4] failed    (list)
 -- KEYS[5] stats     (hash)
+-- KEYS[6] broken    (list)
+-- KEYS[7] unique    (hash: unique key -> job id)
 -- ARGV[1] most entries to move per kind
 -- ARGV[2] recovery limit (0: unlimited)
 -- ARGV[3] failed cap
+-- ARGV[4] failed max age in ms, ARGV[5] broken max age in ms (0: no limit);
+--         older records are dropped, at most ARGV[1] per list per call
 -- Returns { recovered, promoted, ms until the next lease expiry or due job
 --           (-1 if there is none), 1 if a batch was full (call again) }
 local now = hw_now_ms()
@@ -21,10 +25,13 @@ local counts = { recovered = 0, failed = 0, promoted = 0 }
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
 local front, failed = {}, {}
 for _, claim in ipairs(expired) do
-  local envelope, recoveries = hw_bump(hw_envelope_of(claim), 'rc')
+  local original = hw_envelope_of(claim)
+  local envelope, recoveries = hw_bump(original, 'rc')
   if max_recoveries > 0 and recoveries > max_recoveries then
+    -- The record keeps the envelope as it ran: rc = the recoveries it had.
     failed[#failed + 1] = hw_record('recovered ' .. max_recoveries ..
-      ' times: the worker died while running it', now, envelope, hw_token_of(claim))
+      ' times: the worker died while running it', now, original, hw_token_of(claim))
+    hw_release_unique(KEYS[7], original)
   else
     front[#front + 1] = envelope
   end
@@ -44,6 +51,8 @@ if #due > 0 then
   counts.promoted = #due
 end
 hw_count(KEYS[5], counts)
+local aged = hw_trim_by_age(KEYS[4], tonumber(ARGV[4]) or 0, now, limit)
+  + hw_trim_by_age(KEYS[6], tonumber(ARGV[5]) or 0, now, limit)
 
 local next_in = -1
 for _, key in ipairs({ KEYS[2], KEYS[3] }) do
@@ -53,5 +62,5 @@ for _, key in ipairs({ KEYS[2], KEYS[3] }) do
     if next_in < 0 or wait < next_in then next_in = wait end
   end
 end
-local full = (#expired == limit or #due == limit) and 1 or 0
+local full = (#expired == limit or #due == limit or aged >= limit) and 1 or 0
 return { #front, #due, next_in, full }

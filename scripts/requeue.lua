@@ -4,6 +4,8 @@
 -- KEYS[1] the records list (failed or broken)
 -- KEYS[2] pending (list)
 -- KEYS[3] stats   (hash)
+-- KEYS[4] unique  (hash: unique key -> job id); a requeued job takes its
+--         unique key again if no other job holds it
 -- ARGV[1] "all" to take every record, "ids" to take those named
 -- ARGV[2..] record ids or job ids
 -- Returns the number of jobs requeued.
@@ -14,6 +16,8 @@ local payloads = {}
 for _, p in ipairs(picked) do
   local nl = string.find(p.record, '\n', 1, true)
   payloads[#payloads + 1] = nl and string.sub(p.record, nl + 1) or p.record
+  local u, id = hw_unique_of(payloads[#payloads])
+  if u then redis.call('HSETNX', KEYS[4], u, id) end
 end
 hw_remove_records(KEYS[1], picked)
 if #payloads > 0 then hw_push('LPUSH', KEYS[2], payloads) end

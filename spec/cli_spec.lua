@@ -240,8 +240,8 @@ describe("hworker-lua", function()
       local counters = {}
       for k in pairs(s.counters) do counters[#counters + 1] = k end
       table.sort(counters)
-      assert.are.same({ "broken", "enqueued", "failed", "handed_back", "lease_lost", "processed", "promoted",
-        "recovered", "requeued", "retried", "succeeded" }, counters)
+      assert.are.same({ "broken", "enqueued", "exhausted", "failed", "handed_back", "lease_lost", "processed",
+        "promoted", "recovered", "requeued", "retried", "scheduled", "succeeded" }, counters)
       assert.are.equal(1, s.pending)
       assert.are.equal(1, s.counters.enqueued)
       out = cli(("stats %s --redis %s"):format(name, url))

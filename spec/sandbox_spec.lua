@@ -130,9 +130,10 @@ describe("the sandbox", function()
   end
 
   it("retries a job stopped at the time limit when on_exception is retry", function()
-    local q, _, config = R.queue(server, { timeout = 0.2, on_exception = "retry" })
+    local q, _, config = R.queue(server, { timeout = 0.2, on_exception = "retry", retry_base = 0.05,
+      monitor_interval = 0.05 })
     q:queue { name = "loop", code = "while true do end" }
-    q:start { job_file = probe, config = config, workers = 1, monitors = 0 }
+    q:start { job_file = probe, config = config, workers = 1, monitors = 1 }
     H.wait_until("the looping job to be retried twice", 20, function() return q:stats().counters.retried >= 2 end)
     q:stop { grace = 0 }
     assert.are.equal(0, q:stats().failed)

@@ -21,12 +21,15 @@ static long long redis_now_ms(hworker *h)
     return ms;
 }
 
-static int send_batch(hworker *h, size_t n, const char **json, const size_t *lens, double delay)
+static int send_batch(hworker *h, size_t n, const char **json, const size_t *lens, double delay, const char *unique)
 {
     char *ids = malloc(n * HWORKER_ID_SIZE);
+    hworker_job *jobs = calloc(n ? n : 1, sizeof *jobs);
     char err[512];
-    if (ids == NULL) return -1;
-    int rc = hworker_queue_many(h, n, json, lens, delay, ids, err, sizeof err);
+    if (ids == NULL || jobs == NULL) { free(ids); free(jobs); return -1; }
+    for (size_t i = 0; i < n; i++) jobs[i] = (hworker_job){json[i], lens[i], unique};
+    int rc = hworker_enqueue(h, jobs, n, delay, 0, ids, err, sizeof err);
+    free(jobs);
     if (rc == 0)
         for (size_t i = 0; i < n; i++) printf("%s\n", ids + i * HWORKER_ID_SIZE);
     else
@@ -38,12 +41,12 @@ static int send_batch(hworker *h, size_t n, const char **json, const size_t *len
 
 int cmd_queue(int argc, char **argv)
 {
-    const char *redis = NULL, *at = NULL;
+    const char *redis = NULL, *at = NULL, *unique = NULL;
     double in = -1;
     int batch = 1000;
     cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"in", OPT_NUMBER, &in, 0},
                       {"at", OPT_STRING, &at, 0},       {"batch", OPT_INT, &batch, 0},
-                      {NULL, 0, NULL, 0}};
+                      {"unique", OPT_STRING, &unique, 0}, {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos, code = CLI_OK;
     if (pos == NULL) return CLI_FAILED;
@@ -85,13 +88,23 @@ int cmd_queue(int argc, char **argv)
                 break;
             }
         }
-        if (code == CLI_OK && send_batch(h, n, pos + 1, lens, delay)) code = CLI_FAILED;
+        if (code == CLI_OK && unique && n > 1) {
+            cli_error("queue", "--unique names one job: give one JSON argument");
+            code = CLI_USAGE;
+        }
+        if (code == CLI_OK && send_batch(h, n, pos + 1, lens, delay, unique)) code = CLI_FAILED;
         free(lens);
         hworker_free(h);
         free(pos);
         return code;
     }
 
+    if (unique) {
+        cli_error("queue", "--unique names one job: give it as a JSON argument");
+        hworker_free(h);
+        free(pos);
+        return CLI_USAGE;
+    }
     /* JSON lines from stdin, in batches. */
     hw_buf text = {0};
     size_t *offsets = malloc((size_t)batch * sizeof *offsets), *lens = malloc((size_t)batch * sizeof *lens);
@@ -126,7 +139,7 @@ int cmd_queue(int argc, char **argv)
         }
         if (n > 0 && (n == (size_t)batch || got < 0)) {
             for (size_t i = 0; i < n; i++) json[i] = text.data + offsets[i];
-            if (send_batch(h, n, json, lens, delay)) { code = CLI_FAILED; break; }
+            if (send_batch(h, n, json, lens, delay, NULL)) { code = CLI_FAILED; break; }
             sent += (long)n;
             n = 0;
             hw_buf_clear(&text);

@@ -120,6 +120,8 @@ int cmd_run(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > 0 ? (int)cores : 2, monitors = 1, failed_cap = 1000, broken_cap = 1000, prefetch = 1;
     double timeout = 120, lease = 30, memory_mb = 64, grace = 25;
+    int max_attempts = 25, max_recoveries = 3;
+    double retry_base = 1, retry_factor = 2, retry_max_delay = 3600, failed_max_age = 0, broken_max_age = 0;
     cli_opt opts[] = {
         {"name", OPT_STRING, &name, 0},          {"redis", OPT_STRING, &redis, 0},
         {"threads", OPT_INT, &threads, 0},       {"monitors", OPT_INT, &monitors, 0},
@@ -129,6 +131,10 @@ int cmd_run(int argc, char **argv)
         {"memory-limit", OPT_NUMBER, &memory_mb, 0}, {"prefetch", OPT_INT, &prefetch, 0},
         {"sandbox", OPT_STRING, &sandbox, 0},    {"grace", OPT_NUMBER, &grace, 0},
         {"log-format", OPT_STRING, &log_format, 0}, {"log-level", OPT_STRING, &log_level, 0},
+        {"max-attempts", OPT_INT, &max_attempts, 0}, {"max-recoveries", OPT_INT, &max_recoveries, 0},
+        {"retry-base", OPT_NUMBER, &retry_base, 0},  {"retry-factor", OPT_NUMBER, &retry_factor, 0},
+        {"retry-max-delay", OPT_NUMBER, &retry_max_delay, 0},
+        {"failed-max-age", OPT_NUMBER, &failed_max_age, 0}, {"broken-max-age", OPT_NUMBER, &broken_max_age, 0},
         {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
@@ -182,6 +188,13 @@ int cmd_run(int argc, char **argv)
     cfg.memory_limit = (size_t)(memory_mb * 1024 * 1024);
     cfg.prefetch = prefetch;
     cfg.trusted = strcmp(sandbox, "trusted") == 0;
+    cfg.max_attempts = max_attempts;
+    cfg.max_recoveries = max_recoveries;
+    cfg.retry_base = retry_base;
+    cfg.retry_factor = retry_factor;
+    cfg.retry_max_delay = retry_max_delay;
+    cfg.failed_max_age = failed_max_age;
+    cfg.broken_max_age = broken_max_age;
     cfg.log = run_log_line;
     cfg.log_ud = &log;
     cfg.log_level = (hworker_log_level)level;

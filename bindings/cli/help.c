@@ -55,6 +55,13 @@ static const char *const help_run =
     "  --prefetch N                jobs a worker claims at once (default 1)\n"
     "  --sandbox strict|trusted    the sandbox (default strict)\n"
     "  --grace SEC                 grace period at stop (default 25)\n"
+    "  --max-attempts N            runs before a retry fails the job (default 25; 0 = no limit)\n"
+    "  --retry-base SEC            back-off of the first retry (default 1)\n"
+    "  --retry-factor X            each further retry waits X times longer (default 2)\n"
+    "  --retry-max-delay SEC       the longest back-off (default 3600)\n"
+    "  --max-recoveries N          recoveries from dead workers before failing (default 3)\n"
+    "  --failed-max-age SEC        drop failed records older than this (default: keep)\n"
+    "  --broken-max-age SEC        drop broken records older than this (default: keep)\n"
     "  --log-format text|json      log line format (default text)\n"
     "  --log-level LEVEL           debug, info, warn or error (default info)\n"
     "\n"
@@ -80,7 +87,9 @@ static const char *const help_queue =
     "  --redis URL                 Redis address\n"
     "  --in SEC                    run the jobs SEC seconds from now\n"
     "  --at TIME                   run the jobs at an ISO 8601 time (2026-12-01T09:00:00Z)\n"
-    "  --batch N                   jobs per batch from stdin (default 1000)\n";
+    "  --batch N                   jobs per batch from stdin (default 1000)\n"
+    "  --unique KEY                while a job with KEY is pending, scheduled or in flight,\n"
+    "                              add nothing and print that job's id (one JSON argument)\n";
 
 static const char *const help_list =
     "usage: hworker-lua jobs|inflight|scheduled|failed|broken NAME [flags]\n"
@@ -101,7 +110,7 @@ static const char *const help_stats =
     "\n"
     "Prints the sizes (pending, inflight, scheduled, failed, broken) and the counters\n"
     "(enqueued, processed, succeeded, retried, failed, broken, recovered, lease_lost,\n"
-    "handed_back, promoted, requeued) of a queue.\n"
+    "handed_back, promoted, requeued, scheduled, exhausted) of a queue.\n"
     "\n"
     "flags:\n"
     "  --redis URL                 Redis address\n"

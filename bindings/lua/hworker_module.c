@@ -76,7 +76,8 @@ static const char *opt_config(lua_State *L, int t)
 
 static const char *const known_options[] = {
     "name", "redis", "job_file", "config", "timeout", "lease", "monitor_interval", "block_timeout",
-    "failed_cap", "broken_cap", "max_recoveries", "on_exception", "memory_limit_mb", "prefetch", "log_level", NULL};
+    "failed_cap", "broken_cap", "max_recoveries", "on_exception", "memory_limit_mb", "prefetch", "log_level",
+    "max_attempts", "retry_base", "retry_factor", "retry_max_delay", "failed_max_age", "broken_max_age", NULL};
 
 static void check_known(lua_State *L, int t, const char *const *known, const char *what)
 {
@@ -109,6 +110,12 @@ static int l_open(lua_State *L)
     cfg.max_recoveries = (long)opt_number(L, 1, "max_recoveries", (double)cfg.max_recoveries);
     cfg.memory_limit = (size_t)(opt_number(L, 1, "memory_limit_mb", 64) * 1024 * 1024);
     cfg.prefetch = (int)opt_number(L, 1, "prefetch", cfg.prefetch);
+    cfg.max_attempts = (long)opt_number(L, 1, "max_attempts", (double)cfg.max_attempts);
+    cfg.retry_base = opt_number(L, 1, "retry_base", cfg.retry_base);
+    cfg.retry_factor = opt_number(L, 1, "retry_factor", cfg.retry_factor);
+    cfg.retry_max_delay = opt_number(L, 1, "retry_max_delay", cfg.retry_max_delay);
+    cfg.failed_max_age = opt_number(L, 1, "failed_max_age", cfg.failed_max_age);
+    cfg.broken_max_age = opt_number(L, 1, "broken_max_age", cfg.broken_max_age);
     const char *onx = opt_string(L, 1, "on_exception", "failure");
     if (strcmp(onx, "failure") == 0) cfg.on_exception = HWORKER_EXCEPTION_FAILS;
     else if (strcmp(onx, "retry") == 0) cfg.on_exception = HWORKER_EXCEPTION_RETRIES;
@@ -133,13 +140,35 @@ static int l_open(lua_State *L)
 
 /* ---- producing ---------------------------------------------------------- */
 
-static double delay_of(lua_State *L, int idx)
+/* Options of queue/queue_json/queue_many: delay (s), at (s since the
+ * epoch, Redis clock) and, for single jobs, unique. */
+typedef struct queue_opts {
+    double delay, at;
+    const char *unique;
+} queue_opts;
+
+static queue_opts opts_of(lua_State *L, int idx, int allow_unique)
 {
-    if (lua_isnoneornil(L, idx)) return 0;
+    queue_opts o = {0, 0, NULL};
+    if (lua_isnoneornil(L, idx)) return o;
     luaL_checktype(L, idx, LUA_TTABLE);
-    static const char *const known[] = {"delay", NULL};
-    check_known(L, idx, known, "queue options");
-    return opt_number(L, idx, "delay", 0);
+    static const char *const single[] = {"delay", "at", "unique", NULL};
+    static const char *const batch[] = {"delay", "at", NULL};
+    check_known(L, idx, allow_unique ? single : batch, allow_unique ? "queue options" : "queue_many options");
+    o.delay = opt_number(L, idx, "delay", 0);
+    o.at = opt_number(L, idx, "at", 0);
+    o.unique = allow_unique ? opt_string(L, idx, "unique", NULL) : NULL;
+    return o;
+}
+
+static int queue_one(lua_State *L, lqueue *q, const char *json, size_t len, const queue_opts *o)
+{
+    hworker_job job = {json, len, o->unique};
+    char id[HWORKER_ID_SIZE], err[512];
+    if (hworker_enqueue(q->h, &job, 1, o->delay, o->at, id, err, sizeof err) != 0)
+        return luaL_error(L, "hworker: %s", err);
+    lua_pushstring(L, id);
+    return 1;
 }
 
 static int push_ids(lua_State *L, const char *ids, size_t n)
@@ -152,19 +181,15 @@ static int push_ids(lua_State *L, const char *ids, size_t n)
     return 1;
 }
 
-/* q:queue(t [, {delay = s}]) -> id */
+/* q:queue(t [, {delay = s, at = epoch_s, unique = key}]) -> id */
 static int l_queue(lua_State *L)
 {
     lqueue *q = check_queue(L);
     luaL_checkany(L, 2);
-    double delay = delay_of(L, 3);
+    queue_opts o = opts_of(L, 3, 1);
     size_t len;
     const char *json = encode(L, 2, &len);
-    char id[HWORKER_ID_SIZE], err[512];
-    if (hworker_queue_many(q->h, 1, &json, &len, delay, id, err, sizeof err) != 0)
-        return luaL_error(L, "hworker: %s", err);
-    lua_pushstring(L, id);
-    return 1;
+    return queue_one(L, q, json, len, &o);
 }
 
 /* q:queue_json(json_text [, opts]) -> id: enqueue JSON text as it is. */
@@ -173,12 +198,8 @@ static int l_queue_json(lua_State *L)
     lqueue *q = check_queue(L);
     size_t len;
     const char *json = luaL_checklstring(L, 2, &len);
-    double delay = delay_of(L, 3);
-    char id[HWORKER_ID_SIZE], err[512];
-    if (hworker_queue_many(q->h, 1, &json, &len, delay, id, err, sizeof err) != 0)
-        return luaL_error(L, "hworker: %s", err);
-    lua_pushstring(L, id);
-    return 1;
+    queue_opts o = opts_of(L, 3, 1);
+    return queue_one(L, q, json, len, &o);
 }
 
 /* q:queue_many{t1, t2, ...} -> {id1, id2, ...}: one atomic round trip. */
@@ -186,7 +207,7 @@ static int l_queue_many(lua_State *L)
 {
     lqueue *q = check_queue(L);
     luaL_checktype(L, 2, LUA_TTABLE);
-    double delay = delay_of(L, 3);
+    queue_opts o = opts_of(L, 3, 0);
     size_t n = lua_objlen(L, 2);
     if (n == 0) { lua_newtable(L); return 1; }
     const char **json = malloc(n * sizeof *json);
@@ -208,7 +229,11 @@ static int l_queue_many(lua_State *L)
         lua_rawseti(L, keep, (int)i + 1);
     }
     char err[512];
-    int rc = hworker_queue_many(q->h, n, json, lens, delay, ids, err, sizeof err);
+    hworker_job *jobs = malloc(n * sizeof *jobs);
+    if (jobs == NULL) { free(json); free(lens); free(ids); return luaL_error(L, "hworker: out of memory"); }
+    for (size_t i = 0; i < n; i++) jobs[i] = (hworker_job){json[i], lens[i], NULL};
+    int rc = hworker_enqueue(q->h, jobs, n, o.delay, o.at, ids, err, sizeof err);
+    free(jobs);
     free(json);
     free(lens);
     if (rc != 0) { free(ids); return luaL_error(L, "hworker: %s", err); }
@@ -307,6 +332,9 @@ static int l_stats(lua_State *L)
     set_int(L, "lease_lost", s.lease_lost);
     set_int(L, "handed_back", s.handed_back);
     set_int(L, "promoted", s.promoted);
+    set_int(L, "requeued", s.requeued);
+    set_int(L, "scheduled", s.scheduled_total);
+    set_int(L, "exhausted", s.exhausted);
     lua_setfield(L, -2, "counters");
     return 1;
 }
@@ -392,9 +420,10 @@ static int l_step_finish(lua_State *L)
     lqueue *q = check_queue(L);
     size_t len;
     const char *claim = luaL_checklstring(L, 2, &len);
-    static const char *const names[] = {"success", "retry", "failure", "broken", NULL};
+    static const char *const names[] = {"success", "retry", "failure", "broken", "exhausted", NULL};
     static const hworker_outcome outcomes[] = {HWORKER_OUTCOME_SUCCESS, HWORKER_OUTCOME_RETRY,
-                                               HWORKER_OUTCOME_FAILURE, HWORKER_OUTCOME_BROKEN};
+                                               HWORKER_OUTCOME_FAILURE, HWORKER_OUTCOME_BROKEN,
+                                               HWORKER_OUTCOME_EXHAUSTED};
     int o = luaL_checkoption(L, 3, NULL, names);
     const char *reason = luaL_optstring(L, 4, "");
     double delay = luaL_optnumber(L, 5, 0);

@@ -105,3 +105,38 @@ local function hw_remove_records(key, picked)
   for _, p in ipairs(picked) do redis.call('LSET', key, p.index, marker) end
   redis.call('LREM', key, 0, marker)
 end
+
+-- The unique key of an envelope ("u" in its header), or nil. The header is
+-- decoded only when it mentions "u".
+local function hw_unique_of(envelope)
+  local nl = string.find(envelope, '\n', 1, true)
+  if nl == nil then return nil end
+  local header = string.sub(envelope, 1, nl - 1)
+  if not string.find(header, '"u"', 1, true) then return nil end
+  local ok, h = pcall(cjson.decode, header)
+  if ok and type(h) == 'table' and type(h.u) == 'string' then return h.u, tostring(h.id) end
+  return nil
+end
+
+-- Releases the unique key an envelope holds, if it still holds it: called
+-- when the job leaves the queue (success, failed, broken).
+local function hw_release_unique(unique_key, envelope)
+  local u, id = hw_unique_of(envelope)
+  if u and redis.call('HGET', unique_key, u) == id then redis.call('HDEL', unique_key, u) end
+end
+
+-- Drops records older than `max_age_ms` from the old end of a records list
+-- (newest first), at most `limit` per call. Returns how many were dropped.
+local function hw_trim_by_age(key, max_age_ms, now, limit)
+  if max_age_ms <= 0 then return 0 end
+  local dropped = 0
+  while dropped < limit do
+    local oldest = redis.call('LINDEX', key, -1)
+    if not oldest then break end
+    local t = tonumber(string.match(oldest, '^{"t":(%d+)'))
+    if t == nil or t >= now - max_age_ms then break end
+    redis.call('RPOP', key)
+    dropped = dropped + 1
+  end
+  return dropped
+end
