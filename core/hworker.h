@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * hworker: a reliable, at-least-once job queue on Redis whose job handlers are
  * Lua files run in sandboxed LuaJIT states (one per worker thread).
  *
@@ -18,85 +19,89 @@
 #include <stddef.h>
 #include <lua.h>
 
+#include "hworker_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define HWORKER_VERSION "0.1.0"
-/* A job id is 32 lower-case hex digits; buffers for one need this size. */
+/** A job id is 32 lower-case hex digits; buffers for one need this size. */
 #define HWORKER_ID_SIZE 33
 
 struct redisContext;
+/** A handle on one queue: its configuration, connections and threads (opaque). */
 typedef struct hworker hworker;
 
+/** How important a log line is. */
 typedef enum {
-    HWORKER_LOG_DEBUG = 0,
-    HWORKER_LOG_INFO = 1,
-    HWORKER_LOG_WARN = 2,
-    HWORKER_LOG_ERROR = 3
+    HWORKER_LOG_DEBUG = 0, /**< every job's outcome */
+    HWORKER_LOG_INFO = 1,  /**< retries, recoveries, start and stop */
+    HWORKER_LOG_WARN = 2,  /**< failures, broken jobs, lost leases, Redis outages */
+    HWORKER_LOG_ERROR = 3  /**< what needs an operator */
 } hworker_log_level;
 
-/* Receives every log line (no trailing newline). Called from any hworker
+/** Receives every log line (no trailing newline). Called from any hworker
  * thread, possibly at the same time from several: it must be thread-safe. */
 typedef void (*hworker_log_fn)(void *ud, hworker_log_level level, const char *msg);
 
-/* Supplies a new connection to Redis each time one is needed (at start and
+/** Supplies a new connection to Redis each time one is needed (at start and
  * after every lost connection). Returns a connected context, or NULL or a
  * context with ->err set on failure; hworker takes ownership of it. Called
  * from any hworker thread: it must be thread-safe. */
 typedef struct redisContext *(*hworker_connect_fn)(void *ud);
 
+/** What a Lua error in a handler (or a stop at a limit) counts as. */
 typedef enum {
-    HWORKER_EXCEPTION_FAILS = 0,   /* a Lua error counts as failure (default) */
-    HWORKER_EXCEPTION_RETRIES = 1  /* a Lua error counts as retry */
+    HWORKER_EXCEPTION_FAILS = 0,   /**< a Lua error counts as failure (default) */
+    HWORKER_EXCEPTION_RETRIES = 1  /**< a Lua error counts as retry */
 } hworker_exception_behavior;
 
-/* Configuration. Fill it with hworker_config_init(), then change fields. */
+/** Configuration. Fill it with hworker_config_init(), then change fields. */
 typedef struct hworker_config {
-    const char *name;            /* queue name; required; keys are hw:{name}:<role> */
-    const char *redis_url;       /* "redis://[user:pass@]host:port/db" or "unix:///path?db=N";
+    const char *name;            /**< queue name; required; keys are hw:{name}:ROLE */
+    const char *redis_url;       /**< "redis://[user:pass@]host:port/db" or "unix:///path?db=N";
                                     default "redis://127.0.0.1:6379/0" */
-    const char *password;        /* if set, used instead of the URL's password */
-    hworker_connect_fn connect;  /* if set, used instead of redis_url */
-    void *connect_ud;
-    const char *job_file;        /* Lua file defining job(state, t, meta); needed to run workers */
-    const char *init_config;     /* JSON given to the job file's init(config); default "{}" */
-    double job_timeout;          /* seconds a handler may run before it is stopped; 120 */
-    double lease;                /* seconds a claim lives without renewal; 30 */
-    double monitor_interval;     /* longest pause between monitor sweeps, seconds; 5 */
-    double block_timeout;        /* an idle worker wakes this often, seconds; 2 */
-    long failed_cap;             /* records kept in failed; 1000 (at least 1) */
-    long broken_cap;             /* records kept in broken; 1000 (at least 1) */
-    long max_recoveries;         /* a job recovered more often goes to failed; 3; 0 = unlimited */
-    long max_attempts;           /* runs a job gets before a retry fails it ("retries
-                                    exhausted: <message>"); 25; 0 = unlimited */
-    double retry_base;           /* back-off of the first retry, seconds; 1 */
-    double retry_factor;         /* each further retry waits this many times longer; 2 */
-    double retry_max_delay;      /* the longest back-off, seconds; 3600. A retry waits
+    const char *password;        /**< if set, used instead of the URL's password */
+    hworker_connect_fn connect;  /**< if set, used instead of redis_url */
+    void *connect_ud;            /**< passed to connect */
+    const char *job_file;        /**< Lua file defining job(state, t, meta); needed to run workers */
+    const char *init_config;     /**< JSON given to the job file's init(config); default "{}" */
+    double job_timeout;          /**< seconds a handler may run before it is stopped; 120 */
+    double lease;                /**< seconds a claim lives without renewal; 30 */
+    double monitor_interval;     /**< longest pause between monitor sweeps, seconds; 5 */
+    double block_timeout;        /**< an idle worker wakes this often, seconds; 2 */
+    long failed_cap;             /**< records kept in failed; 1000 (at least 1) */
+    long broken_cap;             /**< records kept in broken; 1000 (at least 1) */
+    long max_recoveries;         /**< a job recovered more often goes to failed; 3; 0 = unlimited */
+    long max_attempts;           /**< runs a job gets before a retry fails it ("retries
+                                    exhausted: MESSAGE"); 25; 0 = unlimited */
+    double retry_base;           /**< back-off of the first retry, seconds; 1 */
+    double retry_factor;         /**< each further retry waits this many times longer; 2 */
+    double retry_max_delay;      /**< the longest back-off, seconds; 3600. A retry waits
                                     between half and all of min(max, base * factor^(n-1)) */
-    double failed_max_age;       /* seconds a failed record is kept; 0 = no age limit */
-    double broken_max_age;       /* seconds a broken record is kept; 0 = no age limit */
-    hworker_exception_behavior on_exception; /* HWORKER_EXCEPTION_FAILS */
-    size_t memory_limit;         /* bytes per Lua state; 64 MiB */
-    int prefetch;                /* jobs a worker claims at once; 1 */
-    int trusted;                 /* 0: the strict sandbox (default). 1: trusted handlers get
+    double failed_max_age;       /**< seconds a failed record is kept; 0 = no age limit */
+    double broken_max_age;       /**< seconds a broken record is kept; 0 = no age limit */
+    hworker_exception_behavior on_exception; /**< HWORKER_EXCEPTION_FAILS */
+    size_t memory_limit;         /**< bytes per Lua state; 64 MiB */
+    int prefetch;                /**< jobs a worker claims at once; 1 */
+    int trusted;                 /**< 0: the strict sandbox (default). 1: trusted handlers get
                                     the whole standard library, require of Lua and C modules,
                                     ffi and the JIT; the time limit then cannot stop a loop
                                     the JIT compiled (the lease still protects the queue) */
-    hworker_log_fn log;          /* default: lines on stdout */
-    void *log_ud;
-    hworker_log_level log_level; /* lines below this level are dropped; INFO */
+    hworker_log_fn log;          /**< default: lines on stdout */
+    void *log_ud;                /**< passed to log */
+    hworker_log_level log_level; /**< lines below this level are dropped; INFO */
 } hworker_config;
 
-/* Fills `cfg` with the defaults above (name NULL). Thread-safe; no errors. */
+/** Fills `cfg` with the defaults above (name NULL). Thread-safe; no errors. */
 void hworker_config_init(hworker_config *cfg);
 
-/* Checks the configuration and makes a handle; it does not connect (the first
+/** Checks the configuration and makes a handle; it does not connect (the first
  * call that needs Redis does). Returns NULL on a bad configuration. The
  * caller owns the handle and releases it with hworker_free(). */
 hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen);
 
-/* Makes `fn` callable from job code as host.<name>(...), with `ud` as its
+/** Makes `fn` callable from job code as host.NAME(...), with `ud` as its
  * first upvalue (lua_touserdata(L, lua_upvalueindex(1))): this is how host
  * state reaches Lua. Call before hworker_start()/hworker_worker(); `fn` runs
  * on worker threads and must be thread-safe. It runs under the job's time
@@ -105,7 +110,7 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen);
 int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud,
                      char *err, size_t errlen);
 
-/* Enqueues one job: `json` (len bytes) must be one JSON value. Writes the new
+/** Enqueues one job: `json` (len bytes) must be one JSON value. Writes the new
  * job's id into `id` (HWORKER_ID_SIZE bytes) if not NULL. Fails on invalid
  * JSON (message gives line and column), on an unreachable Redis, or when Redis
  * refuses the write (message gives Redis's reply). After a connection loss it
@@ -114,22 +119,22 @@ int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud,
 int hworker_queue(hworker *h, const char *json, size_t len, char *id,
                   char *err, size_t errlen);
 
-/* Enqueues `n` jobs atomically in one round trip: all or none. `ids` receives
+/** Enqueues `n` jobs atomically in one round trip: all or none. `ids` receives
  * n ids (n * HWORKER_ID_SIZE bytes) if not NULL. `delay` > 0 schedules the
  * jobs that many seconds from now (Redis time). Same errors as above. */
 int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens,
                        double delay, char *ids, char *err, size_t errlen);
 
-/* One job for hworker_enqueue(). */
+/** One job for hworker_enqueue(). */
 typedef struct hworker_job {
-    const char *json;    /* one JSON value */
-    size_t len;
-    const char *unique;  /* NULL or "" for none; else while a job with this key is
+    const char *json;    /**< one JSON value */
+    size_t len;          /**< its length */
+    const char *unique;  /**< NULL or "" for none; else while a job with this key is
                             pending, scheduled or in flight, enqueueing another adds
                             nothing and gives the existing job's id */
 } hworker_job;
 
-/* Enqueues n jobs atomically in one round trip. `at` > 0 runs them at that
+/** Enqueues n jobs atomically in one round trip. `at` > 0 runs them at that
  * time (seconds since the epoch, Redis clock; a past time means now); else
  * `delay` > 0 runs them that many seconds from now. `ids` (n *
  * HWORKER_ID_SIZE bytes, or NULL) receives each job's id, or the id of the
@@ -137,12 +142,12 @@ typedef struct hworker_job {
 int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at, char *ids,
                     char *err, size_t errlen);
 
-/* Enqueues one job on another queue (`queue` is its name) through this
+/** Enqueues one job on another queue (`queue` is its name) through this
  * handle's connection, e.g. a follow-up job. Same contract as hworker_queue. */
 int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len,
                      char *id, char *err, size_t errlen);
 
-/* Sets the job file and the JSON for its init(config) (either may be NULL to
+/** Sets the job file and the JSON for its init(config) (either may be NULL to
  * keep the current one). Workers started afterwards load it, and so does a
  * running worker that must rebuild its Lua state (after a job left it full);
  * other running workers keep theirs. Fails if `init_config` is not valid
@@ -150,25 +155,27 @@ int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len
 int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config,
                          char *err, size_t errlen);
 
-/* Starts `workers` worker threads, `monitors` monitor threads and, when
+/** Starts `workers` worker threads, `monitors` monitor threads and, when
  * workers > 0, the lease keeper. Every worker's Lua state is created before
  * this returns, so a job file that does not load (syntax error, no job
  * function, init raising) fails here with "file:line: message". Can be
  * called once per handle until hworker_stop(). */
 int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen);
 
-/* The blocking forms, for hosts that run their own threads. Each returns 0
- * after hworker_stop() was called, or -1 at once if its set-up failed
- * (e.g. the job file does not load). A worker thread started this way is
- * stopped and handed back like the ones hworker_start() made; the lease
+/** The blocking form of a worker, for hosts that run their own threads: runs
+ * a worker on the calling thread. Returns 0 after hworker_stop() was called,
+ * or -1 at once if its set-up failed (e.g. the job file does not load). It is
+ * stopped and handed back like the workers hworker_start() made; the lease
  * keeper runs while at least one worker runs. */
 int hworker_worker(hworker *h, char *err, size_t errlen);
+/** The blocking form of a monitor: runs monitor sweeps on the calling thread
+ * until hworker_stop(). Returns 0; it survives Redis outages. */
 int hworker_monitor(hworker *h, char *err, size_t errlen);
-/* Logs the first entries of pending and in-flight every `interval` seconds
+/** Logs the first entries of pending and in-flight every `interval` seconds
  * until hworker_stop(), like the original's debugger. */
 int hworker_debugger(hworker *h, double interval, char *err, size_t errlen);
 
-/* Stops gracefully: workers stop claiming at once; running jobs get `grace`
+/** Stops gracefully: workers stop claiming at once; running jobs get `grace`
  * seconds to finish; then they are interrupted and their jobs handed back to
  * the front of pending at once (claimed jobs not yet started are handed back
  * immediately). Returns when every thread started by hworker_start() has
@@ -176,57 +183,72 @@ int hworker_debugger(hworker *h, double interval, char *err, size_t errlen);
  * call from any thread, more than once; returns 0. */
 int hworker_stop(hworker *h, double grace);
 
-/* Stops (grace 0) and releases the handle. Not thread-safe: no other call on
+/** Stops (grace 0) and releases the handle. Not thread-safe: no other call on
  * `h` may run or follow. NULL is ignored. */
 void hworker_free(hworker *h);
 
-/* The parts of a queue. */
+/** The parts of a queue. */
 typedef enum {
-    HWORKER_PENDING = 0,
-    HWORKER_INFLIGHT = 1,
-    HWORKER_SCHEDULED = 2,
-    HWORKER_FAILED = 3,
-    HWORKER_BROKEN = 4
+    HWORKER_PENDING = 0,   /**< waiting to run */
+    HWORKER_INFLIGHT = 1,  /**< running, under a lease */
+    HWORKER_SCHEDULED = 2, /**< waiting for a time (a delay or a retry's back-off) */
+    HWORKER_FAILED = 3,    /**< failure records */
+    HWORKER_BROKEN = 4     /**< records of payloads that could not be decoded */
 } hworker_part;
 
-/* One listed entry. Pointers are valid only during the callback. Fields that
+/** One listed entry. Pointers are valid only during the callback. Fields that
  * do not apply are NULL or -1. */
 typedef struct hworker_entry {
-    const char *id;          /* job id, or NULL if the entry does not parse */
-    const char *job;         /* job JSON (broken: the raw payload) */
-    size_t job_len;
-    long attempt;            /* 1 for a job that has not been retried */
-    long recoveries;         /* times it was recovered from a dead worker */
-    long long enqueued_at;   /* ms since the epoch, Redis time */
-    long long time;          /* inflight: lease expiry; scheduled: due time;
+    const char *id;          /**< job id, or NULL if the entry does not parse */
+    const char *job;         /**< job JSON (broken: the raw payload) */
+    size_t job_len;          /**< its length */
+    long attempt;            /**< 1 for a job that has not been retried */
+    long recoveries;         /**< times it was recovered from a dead worker */
+    long long enqueued_at;   /**< ms since the epoch, Redis time */
+    long long time;          /**< inflight: lease expiry; scheduled: due time;
                                 failed/broken: when it got there (ms) */
-    const char *holder;      /* inflight: host:pid:thread of the worker */
-    const char *reason;      /* failed/broken: why */
-    const char *record;      /* failed/broken: the record's id (unique per record) */
-    const char *raw;         /* the stored entry, exactly */
-    size_t raw_len;
+    const char *holder;      /**< inflight: host:pid:thread of the worker */
+    const char *reason;      /**< failed/broken: why */
+    const char *record;      /**< failed/broken: the record's id (unique per record) */
+    const char *raw;         /**< the stored entry, exactly */
+    size_t raw_len;          /**< its length */
 } hworker_entry;
 
-/* Returns nonzero to stop listing early. */
+/** Receives each listed entry; returns nonzero to stop listing early. */
 typedef int (*hworker_entry_fn)(void *ud, const hworker_entry *entry);
 
-/* Lists one part, newest first, skipping `offset` entries and giving at most
+/** Lists one part, newest first, skipping `offset` entries and giving at most
  * `limit` (limit <= 0 means 100). In-flight is ordered by lease expiry, latest
  * first; scheduled by due time, latest first. Thread-safe. */
 int hworker_list(hworker *h, hworker_part part, long offset, long limit,
                  hworker_entry_fn fn, void *ud, char *err, size_t errlen);
 
+/** Sizes of a queue's parts and its counters (hworker_get_stats()). */
 typedef struct hworker_stats {
-    long long pending, inflight, scheduled, failed, broken;  /* sizes now */
-    /* counters since the queue was created (or destroyed) */
-    long long enqueued, processed, succeeded, retried, failed_total, broken_total,
-        recovered, lease_lost, handed_back, promoted, requeued, scheduled_total, exhausted;
+    long long pending;         /**< jobs waiting to run */
+    long long inflight;        /**< jobs running */
+    long long scheduled;       /**< jobs waiting for a time */
+    long long failed;          /**< failure records kept */
+    long long broken;          /**< broken records kept */
+    long long enqueued;        /**< counter: jobs added */
+    long long processed;       /**< counter: outcomes reported by live claims */
+    long long succeeded;       /**< counter: successes */
+    long long retried;         /**< counter: retries asked for */
+    long long failed_total;    /**< counter: jobs that went to failed */
+    long long broken_total;    /**< counter: payloads that went to broken */
+    long long recovered;       /**< counter: jobs taken back from dead workers */
+    long long lease_lost;      /**< counter: reports and renewals by stale claims */
+    long long handed_back;     /**< counter: jobs handed back at a graceful stop */
+    long long promoted;        /**< counter: jobs moved from scheduled to pending */
+    long long requeued;        /**< counter: records moved back from failed or broken */
+    long long scheduled_total; /**< counter: jobs put in scheduled (delays, retries) */
+    long long exhausted;       /**< counter: jobs failed because their attempts ran out */
 } hworker_stats;
 
-/* Reads sizes and counters in one atomic step. Thread-safe. */
+/** Reads sizes and counters in one atomic step. Thread-safe. */
 int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen);
 
-/* Moves failed or broken records (`part` is HWORKER_FAILED or
+/** Moves failed or broken records (`part` is HWORKER_FAILED or
  * HWORKER_BROKEN) back to the back of pending: every record if `all`, else
  * those whose record id or job id is one of the n `ids`. A failed job keeps
  * its attempt and recovery counts; a broken payload goes back as found.
@@ -234,22 +256,22 @@ int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen);
 int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
                     long *count, char *err, size_t errlen);
 
-/* Deletes failed or broken records, selected as for hworker_requeue(). */
+/** Deletes failed or broken records, selected as for hworker_requeue(). */
 int hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
                    long *count, char *err, size_t errlen);
 
-/* Loads the job file again (as SIGHUP does in hworker-lua): it is first
+/** Loads the job file again (as SIGHUP does in hworker-lua): it is first
  * loaded into a scratch state; if that fails, nothing changes and the
  * message says why. Otherwise every running worker switches to a fresh state
  * of the new file before its next job (jobs in progress finish on the old
  * one). Thread-safe. */
 int hworker_reload(hworker *h, char *err, size_t errlen);
 
-/* Deletes every key of the queue (jobs, records, counters). Running workers
+/** Deletes every key of the queue (jobs, records, counters). Running workers
  * of this handle keep running; stop them first to be sure nothing is left. */
 int hworker_destroy(hworker *h, char *err, size_t errlen);
 
-/* The library version, e.g. "0.1.0". Thread-safe. */
+/** The library version, e.g. "0.1.0". Thread-safe. */
 const char *hworker_version(void);
 
 #ifdef __cplusplus

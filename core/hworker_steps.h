@@ -1,4 +1,4 @@
-/* Single steps of the engine, for tests and for hosts that drive their own
+/** Single steps of the engine, for tests and for hosts that drive their own
  * loop: claim jobs, report outcomes, renew leases and run one monitor sweep,
  * each exactly as the worker, lease keeper and monitor do (same scripts).
  * All are thread-safe (they use the handle's producer connection under its
@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include "hworker.h"
 
-/* Receives each claim string ("token|holder|envelope"); valid during the call. */
+/** Receives each claim string ("token|holder|envelope"); valid during the call. */
 typedef void (*hworker_claim_fn)(void *ud, const char *claim, size_t len);
 
-/* Claims up to n jobs for `holder` (no '|'), leased for the configured lease. */
+/** Claims up to n jobs for `holder` (no '|'), leased for the configured lease. */
 int hworker_step_claim(hworker *h, int n, const char *holder, hworker_claim_fn fn, void *ud,
                        char *err, size_t errlen);
 
@@ -21,24 +21,24 @@ typedef enum {
     HWORKER_OUTCOME_RETRY = 'r',
     HWORKER_OUTCOME_FAILURE = 'f',
     HWORKER_OUTCOME_BROKEN = 'b',
-    HWORKER_OUTCOME_EXHAUSTED = 'x'   /* failure because the retries ran out */
+    HWORKER_OUTCOME_EXHAUSTED = 'x'   /**< failure because the retries ran out */
 } hworker_outcome;
 
-/* Reports one outcome. *applied is 1 if the claim was still live, 0 if the
+/** Reports one outcome. *applied is 1 if the claim was still live, 0 if the
  * lease was lost (then nothing changed). */
 int hworker_step_finish(hworker *h, const char *claim, size_t len, hworker_outcome outcome,
                         const char *reason, double retry_delay, int *applied, char *err, size_t errlen);
 
-/* Renews one claim's lease; *renewed is 1 if it was still live. */
+/** Renews one claim's lease; *renewed is 1 if it was still live. */
 int hworker_step_renew(hworker *h, const char *claim, size_t len, int *renewed, char *err, size_t errlen);
 
-/* Hands one claim back to the front of pending; *applied as above. */
+/** Hands one claim back to the front of pending; *applied as above. */
 int hworker_step_hand_back(hworker *h, const char *claim, size_t len, int *applied, char *err, size_t errlen);
 
-/* One monitor sweep (at most `batch` entries of each kind). */
+/** One monitor sweep (at most `batch` entries of each kind). */
 int hworker_step_sweep(hworker *h, long batch, long *recovered, long *promoted, char *err, size_t errlen);
 
-/* Sends any Redis command on the handle's connection (e.g. to push a raw
+/** Sends any Redis command on the handle's connection (e.g. to push a raw
  * payload or read INFO). Returns the hiredis reply, which the caller frees
  * with freeReplyObject() (an error reply is returned, not failed), or NULL
  * with a message when Redis cannot be reached. */

@@ -10,8 +10,7 @@
 
 #include "stop_signal.h"
 
-/* lua-cjson.h declares its entry point without including Lua's headers. */
-#include <lua-cjson.h>
+#include "cjson_entry.h"
 
 /* How many VM instructions run between two checks of the clock and the stop
  * flags. Small enough to stop within microseconds, large enough to cost

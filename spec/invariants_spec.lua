@@ -169,7 +169,7 @@ describe("invariant", function()
       -- MONITOR shows each command with its source; commands a script runs
       -- are marked "lua".
       local log = server.dir .. "/monitor.log"
-      local monitor = tonumber(H.sh(("redis-cli -s %s MONITOR > %s 2>&1 & echo $!"):format(server.sock, log)))
+      local monitor = tonumber(H.sh((H.plain .. "redis-cli -s %s MONITOR > %s 2>&1 & echo $!"):format(server.sock, log)))
       H.wait_until("MONITOR to start", 10, function() return H.sh("cat " .. log):match("OK") end)
       local jobs = {}
       for i = 1, 400 do jobs[i] = { n = i, retry_until = (i % 10 == 0) and 2 or nil, fail = (i % 25 == 0) and "x" or nil } end
@@ -217,15 +217,15 @@ describe("invariant", function()
     it("keeps every key of a queue under its {name} hash tag, and runs on a cluster node", function()
       local dir = H.tmpdir()
       local node = { sock = dir .. "/cluster.sock" }
-      H.sh(("redis-server --port 0 --unixsocket %s --dir %s --daemonize yes --pidfile %s/pid --logfile %s/log "
+      H.sh((H.plain .. "redis-server --port 0 --unixsocket %s --dir %s --daemonize yes --pidfile %s/pid --logfile %s/log "
         .. "--save '' --cluster-enabled yes --cluster-config-file %s/nodes.conf"):format(node.sock, dir, dir, dir, dir))
       local url = "unix://" .. node.sock
       H.wait_until("the cluster node to start", 10, function()
-        return H.sh("redis-cli -s " .. node.sock .. " PING"):match("PONG")
+        return H.sh(H.plain .. "redis-cli -s " .. node.sock .. " PING"):match("PONG")
       end)
-      H.sh("redis-cli -s " .. node.sock .. " CLUSTER ADDSLOTSRANGE 0 16383")
+      H.sh(H.plain .. "redis-cli -s " .. node.sock .. " CLUSTER ADDSLOTSRANGE 0 16383")
       H.wait_until("the cluster to be ok", 10, function()
-        return H.sh("redis-cli -s " .. node.sock .. " CLUSTER INFO"):match("cluster_state:ok")
+        return H.sh(H.plain .. "redis-cli -s " .. node.sock .. " CLUSTER INFO"):match("cluster_state:ok")
       end)
       local ok, err = pcall(function()
         local q = H.hworker.open { name = "tagged", redis = url, lease = 0.2, monitor_interval = 0.05,
@@ -249,7 +249,7 @@ describe("invariant", function()
         q:destroy()
         assert.are.same({}, q:command("KEYS", "*"))
       end)
-      H.sh("redis-cli -s " .. node.sock .. " SHUTDOWN NOSAVE; rm -rf " .. dir)
+      H.sh(H.plain .. "redis-cli -s " .. node.sock .. " SHUTDOWN NOSAVE; rm -rf " .. dir)
       assert(ok, err)
     end)
   end)

@@ -8,17 +8,17 @@ describe("a Redis URL over TCP", function()
     -- A free port: try a few until redis-server answers on one.
     for _ = 1, 20 do
       port = math.random(20000, 45000)
-      H.sh(("redis-server --port %d --bind 127.0.0.1 --dir %s --daemonize yes --pidfile %s/pid --logfile %s/log --save '' "
+      H.sh((H.plain .. "redis-server --port %d --bind 127.0.0.1 --dir %s --daemonize yes --pidfile %s/pid --logfile %s/log --save '' "
         .. "--requirepass s3cret"):format(port, dir, dir, dir))
       local ok = pcall(H.wait_until, "redis-server on port " .. port, 3, function()
-        return H.sh(("redis-cli -p %d -a s3cret --no-auth-warning PING"):format(port)):match("PONG")
+        return H.sh((H.plain .. "redis-cli -p %d -a s3cret --no-auth-warning PING"):format(port)):match("PONG")
       end)
       if ok then break end
       port = nil
     end
     assert(port, "no free port found")
     cli = function(...)
-      local args = { ("redis-cli -p %d -a s3cret --no-auth-warning"):format(port) }
+      local args = { (H.plain .. "redis-cli -p %d -a s3cret --no-auth-warning"):format(port) }
       for _, a in ipairs({ ... }) do args[#args + 1] = H.quote(a) end
       return H.sh(table.concat(args, " "))
     end

@@ -11,6 +11,7 @@
 #include "hworker.h"
 #include "hworker_steps.h"
 #include <hiredis/hiredis.h>
+#include "cjson_entry.h"
 
 #define QUEUE_MT "hworker.queue"
 
@@ -532,9 +533,10 @@ static void register_with_json(lua_State *L, const luaL_Reg *fns)
 
 int luaopen_hworker(lua_State *L)
 {
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "cjson");
-    lua_call(L, 1, 1);
+    /* A cjson of our own (linked in), so require "hworker" needs nothing
+     * else on the Lua path and never changes the program's cjson settings. */
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
     int cjson = lua_gettop(L);
 
     lua_newtable(L); /* module */

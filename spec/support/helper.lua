@@ -47,6 +47,10 @@ local function sh(cmd)
 end
 M.sh = sh
 
+-- Runs system tools without the sanitizer runtimes that the ASan pass
+-- preloads for LuaJIT: some (pkill) hang with them.
+M.plain = "env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS "
+
 local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
@@ -72,14 +76,14 @@ function M.redis_server(opts)
   s.sock = s.dir .. "/redis.sock"
   s.url = "unix://" .. s.sock
   local args = table.concat({
-    "redis-server", "--port 0", "--unixsocket " .. s.sock, "--unixsocketperm 700",
+    M.plain .. "redis-server", "--port 0", "--unixsocket " .. s.sock, "--unixsocketperm 700",
     "--dir " .. s.dir, "--daemonize yes", "--pidfile " .. s.dir .. "/redis.pid",
     "--logfile " .. s.dir .. "/redis.log", "--save ''",
     "--appendonly " .. ((opts.appendonly == false) and "no" or "yes"),
   }, " ")
 
   function s.cli(...)
-    local parts = { "redis-cli", "-s", quote(s.sock) }
+    local parts = { M.plain .. "redis-cli", "-s", quote(s.sock) }
     for _, a in ipairs({ ... }) do parts[#parts + 1] = quote(a) end
     return (sh(table.concat(parts, " ")):gsub("%s+$", ""))
   end

@@ -1,0 +1,111 @@
+-- Installation and packaging (issue 7): cmake --install into a temporary
+-- prefix and link examples/host.c against it with pkg-config and with
+-- find_package; the Lua module from the installed tree alone; a .deb with
+-- its dependencies declared; the LuaRocks build, offline; the C API
+-- reference with warnings as errors. Checked on the plain build (in the
+-- sanitizer pass too), since what it tests is the packaging.
+local H = require "spec.support.helper"
+
+local root = H.root
+local build = os.getenv("HWORKER_PLAIN_BUILD") or H.build
+
+local function run(cmd)
+  local out = H.sh(H.plain .. "sh -c " .. H.quote(cmd .. " 2>&1; echo \"exit=$?\""))
+  local code = tonumber(out:match("exit=(%d+)%s*$"))
+  return out:gsub("exit=%d+%s*$", ""), code
+end
+
+describe("installation", function()
+  local server, dir, prefix
+  lazy_setup(function()
+    server = H.redis_server()
+    dir = H.tmpdir()
+    prefix = dir .. "/prefix"
+    local out, code = run(("cmake --install %s --prefix %s"):format(H.quote(build), H.quote(prefix)))
+    assert.are.equal(0, code, out)
+  end)
+  lazy_teardown(function()
+    server.stop()
+    H.sh("rm -rf " .. H.quote(dir))
+  end)
+
+  it("installs the libraries, headers, pkg-config file, CMake package, Lua module, CLI, man page and examples", function()
+    for _, f in ipairs { "lib/libhworker.a", "lib/libhworker.so", "include/hworker.h", "include/hworker_steps.h",
+      "include/hworker_version.h", "lib/pkgconfig/hworker.pc", "lib/cmake/hworker/hworkerConfig.cmake",
+      "lib/lua/5.1/hworker.so", "bin/hworker-lua", "share/man/man1/hworker-lua.1",
+      "share/hworker/examples/host.c", "share/hworker/examples/jobs/greet.lua" } do
+      assert.truthy(io.open(prefix .. "/" .. f), "missing " .. f)
+    end
+    local out = run("objdump -p " .. H.quote(prefix .. "/lib/libhworker.so"))
+    assert.matches("SONAME%s+libhworker%.so%.0", out)
+    out = run("man -l " .. H.quote(prefix .. "/share/man/man1/hworker-lua.1") .. " | col -b")
+    assert.matches("hworker%-lua %- run Lua job handlers", out)
+  end)
+
+  it("builds examples/host.c with pkg-config, and it runs", function()
+    local exe = dir .. "/host_pc"
+    local out, code = run(("PKG_CONFIG_PATH=%s/lib/pkgconfig; export PKG_CONFIG_PATH; "
+      .. "cc -Wall -Werror -o %s %s/examples/host.c $(pkg-config --cflags --libs hworker) -Wl,-rpath,%s/lib"):format(
+      prefix, exe, root, prefix))
+    assert.are.equal(0, code, out)
+    out, code = run(("%s %s %s/examples/add.lua"):format(exe, H.quote(server.url), root))
+    assert.are.equal(0, code, out)
+    assert.matches("10 jobs succeeded, host total 55", out)
+  end)
+
+  it("builds examples/host.c with find_package(hworker), and it runs", function()
+    local project = dir .. "/consumer"
+    H.sh("mkdir -p " .. project)
+    H.file(project, "CMakeLists.txt", [[
+cmake_minimum_required(VERSION 3.18)
+project(consumer C)
+find_package(hworker 0.1 CONFIG REQUIRED)
+add_executable(host ]] .. root .. [[/examples/host.c)
+target_link_libraries(host PRIVATE hworker::hworker)
+set_target_properties(host PROPERTIES BUILD_RPATH ]] .. prefix .. [[/lib)
+]])
+    local out, code = run(("cmake -S %s -B %s/b -DCMAKE_PREFIX_PATH=%s && cmake --build %s/b"):format(
+      project, project, prefix, project))
+    assert.are.equal(0, code, out)
+    out, code = run(("%s/b/host %s %s/examples/add.lua"):format(project, H.quote(server.url), root))
+    assert.are.equal(0, code, out)
+    assert.matches("10 jobs succeeded, host total 55", out)
+  end)
+
+  it("loads the Lua module with only the installed tree on the path", function()
+    local out, code = run(("LUA_PATH='' LUA_CPATH='%s/lib/lua/5.1/?.so' luajit -e 'print(require(\"hworker\").version)'"):format(prefix))
+    assert.are.equal(0, code, out)
+    local version = run(prefix .. "/bin/hworker-lua --version"):match("(%d+%.%d+%.%d+)")
+    assert.are.equal(version .. "\n", out)
+  end)
+
+  it("packages a .deb that declares its dependencies and whose hworker-lua runs", function()
+    local b = dir .. "/deb"
+    local out, code = run(("cmake -S %s -B %s -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=Release >/dev/null "
+      .. "&& cmake --build %s -j2 >/dev/null && cd %s && cpack -G DEB"):format(root, b, b, b))
+    assert.are.equal(0, code, out)
+    local deb = run("ls " .. b .. "/hworker_*_amd64.deb"):gsub("%s+$", "")
+    out = run("dpkg-deb -f " .. deb .. " Depends")
+    assert.are.equal("libhiredis0.14, libluajit-5.1-2, lua-cjson\n", out)
+    local throwaway = dir .. "/root"
+    out, code = run(("dpkg -x %s %s && %s/usr/bin/hworker-lua --version"):format(deb, throwaway, throwaway))
+    assert.are.equal(0, code, out)
+    assert.matches("^hworker%-lua %d+%.%d+%.%d+\n$", out)
+    out, code = run(("LUA_PATH='' LUA_CPATH='%s/usr/lib/x86_64-linux-gnu/lua/5.1/?.so' luajit -e 'require \"hworker\"'"):format(throwaway))
+    assert.are.equal(0, code, out)
+  end)
+
+  it("installs the Lua module with LuaRocks, offline", function()
+    local tree = dir .. "/rocks"
+    local out, code = run(("cd %s && luarocks --lua-version=5.1 --tree=%s make hworker-*.rockspec"):format(root, tree))
+    assert.are.equal(0, code, out)
+    out, code = run(("LUA_PATH='' LUA_CPATH='%s/lib/lua/5.1/?.so' luajit -e 'print(require(\"hworker\").version)'"):format(tree))
+    assert.are.equal(0, code, out)
+  end)
+
+  it("documents every public C symbol (Doxygen, warnings as errors)", function()
+    local out, code = run(("cd %s && HWORKER_DOXYGEN_OUT=%s/api doxygen docs/Doxyfile"):format(root, dir))
+    assert.are.equal(0, code, out)
+    assert.truthy(io.open(dir .. "/api/html/hworker_8h.html"))
+  end)
+end)
