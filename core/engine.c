@@ -26,7 +26,7 @@ void hworker_config_init(hworker_config *cfg)
     cfg->retry_max_delay = 3600;
     cfg->on_exception = HWORKER_EXCEPTION_FAILS;
     cfg->memory_limit = (size_t)64 << 20;
-    cfg->prefetch = 1;
+    cfg->prefetch = 64;
     cfg->log_level = HWORKER_LOG_INFO;
 }
 

@@ -31,6 +31,8 @@ struct hw_worker {
     double first_unflushed;
     hw_result result;
     unsigned int seed;         /* for the back-off's jitter */
+    int batch_size;            /* jobs to claim next: adapts between 1 and prefetch */
+    double batch_started;      /* when the current batch began to run */
     hw_buf reason;
 };
 
@@ -80,6 +82,7 @@ hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
     w->h = h;
     w->generation = atomic_load(&h->generation);
     w->seed = (unsigned int)((uintptr_t)w ^ (uintptr_t)hw_wall_ms());
+    w->batch_size = 1;
     /* The socket timeout must outlast the blocking wait (DESIGN.md 6). */
     hw_conn_init(&w->conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "worker",
                  h->cfg.block_timeout + 30.0);
@@ -326,7 +329,7 @@ static int claim(hw_worker *w)
     hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
     hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
     hw_args_adds(&args, h->keys.key[HW_KEY_SEQ]);
-    hw_args_addll(&args, h->cfg.prefetch);
+    hw_args_addll(&args, w->batch_size);
     hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
     hw_args_adds(&args, w->holder);
     redisReply *r = hw_conn_script(&w->conn, HW_SCRIPT_CLAIM, 3, &args);
@@ -350,7 +353,24 @@ static int claim(hw_worker *w)
         w->batch[w->nbatch++] = c;
     }
     freeReplyObject(r);
+    w->batch_started = hw_monotonic();
     return (int)w->nbatch;
+}
+
+/* Sizes the next claim from how the last batch ran. Quick jobs are claimed
+ * in growing batches (one script call for many jobs); as soon as a batch
+ * takes long, the size falls back, so few jobs wait behind a slow one. A
+ * claim takes only what is pending, so a lone job never waits for a batch. */
+#define HW_BATCH_QUICK 0.01
+#define HW_BATCH_SLOW 0.1
+static void adapt_batch(hw_worker *w)
+{
+    if (w->nbatch == 0) return;
+    double took = hw_monotonic() - w->batch_started;
+    int max = w->h->cfg.prefetch;
+    if (took > HW_BATCH_SLOW) w->batch_size = w->batch_size / 4 > 1 ? w->batch_size / 4 : 1;
+    else if (took < HW_BATCH_QUICK && (int)w->nbatch == w->batch_size)
+        w->batch_size = w->batch_size * 2 < max ? w->batch_size * 2 : max;
 }
 
 /* Sleeps in Redis until pending is non-empty or the block timeout passes.
@@ -383,6 +403,7 @@ void hw_worker_loop(hw_worker *w)
     snprintf(w->conn.role, sizeof w->conn.role, "worker %ld", w->number);
     while (!hw_signal_raised(&h->stop)) {
         if (w->pos == w->nbatch) {
+            adapt_batch(w);
             flush(w);
             if (hw_conn_ensure(&w->conn, &h->stop)) break;
             /* Idle: one blocking command per block timeout, and a claim

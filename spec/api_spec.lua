@@ -45,20 +45,27 @@ describe("the engine API", function()
     end)
 
     it("hands back claimed jobs that never started", function()
-      local q, runs, config = R.queue(server, { prefetch = 10 })
-      local jobs = { { sleep = 60 } }
-      for i = 2, 5 do jobs[i] = { n = i } end
-      q:queue_many(jobs)
+      local q, runs, config = R.queue(server, { prefetch = 16 })
+      -- Quick jobs first: the claim batch grows (1, 2, 4, 8), so the long job
+      -- comes in a batch with jobs claimed behind it.
+      local jobs = {}
+      for i = 1, 7 do jobs[#jobs + 1] = { n = i } end
+      jobs[#jobs + 1] = { sleep = 60 }
+      for i = 1, 4 do jobs[#jobs + 1] = { n = 100 + i } end
+      local ids = q:queue_many(jobs)
       q:start { job_file = record, config = config, workers = 1, monitors = 0 }
-      H.wait_until("the first job to start", 10, function() local _, n = H.runs(runs); return n == 1 end)
-      assert.are.equal(5, q:stats().inflight) -- all five claimed in one call
-      q:stop { grace = 0.1 }
+      H.wait_until("the long job to start with jobs claimed behind it", 10, function()
+        return H.runs(runs)[ids[8]] == 1 and q:stats().inflight >= 2
+      end)
       local s = q:stats()
+      local claimed, done = s.inflight, s.counters.succeeded
+      q:stop { grace = 0.1 }
+      s = q:stats()
       assert.are.equal(0, s.inflight)
-      assert.are.equal(5, s.pending)
-      assert.are.equal(5, s.counters.handed_back)
+      assert.are.equal(claimed, s.counters.handed_back)
+      assert.are.equal(12 - done, s.pending)
       local _, total = H.runs(runs)
-      assert.are.equal(1, total)
+      assert.are.equal(done + 1, total) -- the handed-back jobs behind the long one never ran
     end)
 
     it("can start again after a stop", function()

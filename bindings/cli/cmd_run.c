@@ -118,7 +118,7 @@ int cmd_run(int argc, char **argv)
     const char *name = NULL, *redis = NULL, *config = NULL, *on_exception = "failure", *sandbox = "strict";
     const char *log_format = "text", *log_level = "info";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = cores > 0 ? (int)cores : 2, monitors = 1, failed_cap = 1000, broken_cap = 1000, prefetch = 1;
+    int threads = cores > 0 ? (int)cores : 2, monitors = 1, failed_cap = 1000, broken_cap = 1000, prefetch = 64;
     double timeout = 120, lease = 30, memory_mb = 64, grace = 25;
     int max_attempts = 25, max_recoveries = 3;
     double retry_base = 1, retry_factor = 2, retry_max_delay = 3600, failed_max_age = 0, broken_max_age = 0;

@@ -52,7 +52,7 @@ static const char *const help_run =
     "  --broken-cap N              broken records kept (default 1000)\n"
     "  --on-exception failure|retry  what a Lua error counts as (default failure)\n"
     "  --memory-limit MB           memory cap of each worker's Lua state (default 64)\n"
-    "  --prefetch N                jobs a worker claims at once (default 1)\n"
+    "  --prefetch N                most jobs a worker claims at once; adapts (default 64)\n"
     "  --sandbox strict|trusted    the sandbox (default strict)\n"
     "  --grace SEC                 grace period at stop (default 25)\n"
     "  --max-attempts N            runs before a retry fails the job (default 25; 0 = no limit)\n"
