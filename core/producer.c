@@ -7,21 +7,31 @@
 #include "internal.h"
 #include "json.h"
 
-void hw_new_id(char *id)
+/* Fills n ids (HWORKER_ID_SIZE apart) from one getrandom call per 256 ids:
+ * a system call per job was a visible cost of batch enqueues. */
+static void new_ids(char *ids, size_t n)
 {
-    unsigned char raw[16];
-    size_t got = 0;
-    while (got < sizeof raw) {
-        ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-        if (n > 0) got += (size_t)n;
-    }
     static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof raw; i++) {
-        id[2 * i] = hex[raw[i] >> 4];
-        id[2 * i + 1] = hex[raw[i] & 15];
+    unsigned char raw[16 * 256];
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < 256 ? n - done : 256, got = 0;
+        while (got < 16 * k) {
+            ssize_t r = getrandom(raw + got, 16 * k - got, 0);
+            if (r > 0) got += (size_t)r;
+        }
+        for (size_t j = 0; j < k; j++) {
+            char *id = ids + (done + j) * HWORKER_ID_SIZE;
+            for (size_t i = 0; i < 16; i++) {
+                id[2 * i] = hex[raw[16 * j + i] >> 4];
+                id[2 * i + 1] = hex[raw[16 * j + i] & 15];
+            }
+            id[32] = '\0';
+        }
+        done += k;
     }
-    id[32] = '\0';
 }
+
+void hw_new_id(char *id) { new_ids(id, 1); }
 
 int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
                const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
@@ -56,8 +66,8 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
     char *local_ids = ids ? NULL : malloc(n * HWORKER_ID_SIZE);
     char *out = ids ? ids : local_ids;
     if (out == NULL) abort();
+    new_ids(out, n);
     for (size_t i = 0; i < n; i++) {
-        hw_new_id(out + i * HWORKER_ID_SIZE);
         hw_args_add(&args, out + i * HWORKER_ID_SIZE, 32);
         hw_args_adds(&args, uniques && uniques[i] ? uniques[i] : "");
         hw_args_add(&args, json[i], lens[i]);

@@ -12,9 +12,11 @@ local envelopes = redis.call('RPOP', KEYS[1], ARGV[1])
 if not envelopes then return {} end
 local expiry = hw_int(hw_now_ms() + tonumber(ARGV[2]))
 local batch = redis.call('INCR', KEYS[3])
+local prefix = hw_int(batch) .. '.'
+local holder = '|' .. ARGV[3] .. '|'
 local args, claims = {}, {}
 for i, envelope in ipairs(envelopes) do
-  local claim = batch .. '.' .. i .. '|' .. ARGV[3] .. '|' .. envelope
+  local claim = prefix .. i .. holder .. envelope
   claims[i] = claim
   args[2 * i - 1] = expiry
   args[2 * i] = claim

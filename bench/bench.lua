@@ -1,0 +1,321 @@
+-- hworker's benchmark harness (run it through bench/run). It starts its own
+-- redis-server (TCP on loopback, and a unix-socket variant), measures every
+-- figure several times, and prints medians with ranges next to Redis's own
+-- ceiling measured in the same run. Figures are printed, never asserted.
+local ffi = require "ffi"
+ffi.cdef [[
+  int usleep(unsigned int usec);
+  typedef struct { long s; long ns; } bench_ts;
+  int clock_gettime(int clk, bench_ts *ts);
+  typedef struct { long s; long us; } bench_tv;
+  typedef struct { bench_tv utime; bench_tv stime; long pad[14]; } bench_rusage;
+  int getrusage(int who, bench_rusage *usage);
+]]
+
+local root, build, quick, runs = arg[1], arg[2], arg[3] == "quick", tonumber(arg[4])
+package.cpath = build .. "/lua/?.so;" .. package.cpath
+local hworker = require "hworker"
+local cjson = require "cjson"
+runs = runs or (quick and 1 or 3)
+
+local function now()
+  local t = ffi.new("bench_ts")
+  ffi.C.clock_gettime(1, t)
+  return tonumber(t.s) + tonumber(t.ns) / 1e9
+end
+local function wall_ms()
+  local t = ffi.new("bench_ts")
+  ffi.C.clock_gettime(0, t)
+  return tonumber(t.s) * 1000 + tonumber(t.ns) / 1e6
+end
+local function cpu()
+  local r = ffi.new("bench_rusage")
+  ffi.C.getrusage(0, r)
+  return tonumber(r.utime.s) + tonumber(r.utime.us) / 1e6 + tonumber(r.stime.s) + tonumber(r.stime.us) / 1e6
+end
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+local function wait_until(what, timeout, fn)
+  local deadline = now() + timeout
+  while not fn() do
+    if now() > deadline then error("bench: timed out waiting for " .. what) end
+    ffi.C.usleep(1000)
+  end
+end
+
+-- ---- the server ----------------------------------------------------------
+local dir = sh("mktemp -d /tmp/hworker-bench.XXXXXX"):gsub("%s+$", "")
+local port
+for _ = 1, 20 do
+  port = math.random(20000, 45000)
+  sh(("redis-server --port %d --bind 127.0.0.1 --unixsocket %s/redis.sock --dir %s --daemonize yes "
+    .. "--pidfile %s/pid --logfile %s/log --save '' --appendonly no"):format(port, dir, dir, dir, dir))
+  local ok = false
+  for _ = 1, 100 do
+    if sh(("redis-cli -p %d PING"):format(port)):match("PONG") then ok = true break end
+    ffi.C.usleep(20000)
+  end
+  if ok then break end
+  port = nil
+end
+assert(port, "bench: could not start redis-server")
+local tcp = ("redis://127.0.0.1:%d/0"):format(port)
+local unix = ("unix://%s/redis.sock"):format(dir)
+local function cleanup()
+  sh(("redis-cli -p %d SHUTDOWN NOSAVE"):format(port))
+  sh("rm -rf " .. dir)
+end
+
+local noop = dir .. "/noop.lua"
+local f = io.open(noop, "w")
+f:write("function job(state, t) end\n")
+f:close()
+local started = dir .. "/started.lua"
+f = io.open(started, "w")
+f:write("function init(c) return c end\nfunction job(state, t) hworker.queue(state.out, { sent = t.sent, started = hworker.now() }) end\n")
+f:close()
+
+local function open(url, name, opts)
+  local o = { name = name, redis = url, log_level = "error" }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local q = hworker.open(o)
+  q:destroy()
+  return q
+end
+
+local function info(q, section, field)
+  return tonumber(q:command("INFO", section):match(field .. ":(%d+)"))
+end
+
+-- ---- statistics ------------------------------------------------------------
+local function median(xs)
+  local t = {}
+  for i, x in ipairs(xs) do t[i] = x end
+  table.sort(t)
+  local n = #t
+  if n == 0 then return 0 end
+  return n % 2 == 1 and t[(n + 1) / 2] or (t[n / 2] + t[n / 2 + 1]) / 2
+end
+local function percentile(xs, p)
+  local t = {}
+  for i, x in ipairs(xs) do t[i] = x end
+  table.sort(t)
+  return t[math.max(1, math.ceil(#t * p))]
+end
+local function repeat_runs(fn)
+  local xs = {}
+  for i = 1, runs do xs[i] = fn() end
+  local lo, hi = math.huge, -math.huge
+  for _, x in ipairs(xs) do lo = math.min(lo, x); hi = math.max(hi, x) end
+  return { median = median(xs), lo = lo, hi = hi }
+end
+
+-- A figure measured once (a percentile, or one costly run).
+local function once(x) return { median = x, lo = x, hi = x } end
+
+local rows = {}
+local function row(name, r, unit, target)
+  local fmt = function(x) return x >= 100 and ("%.0f"):format(x) or ("%.2f"):format(x) end
+  local range = (runs > 1 and r.lo ~= r.hi) and (" (%s–%s)"):format(fmt(r.lo), fmt(r.hi)) or ""
+  rows[#rows + 1] = { name, fmt(r.median) .. range, unit, target or "" }
+  io.stderr:write(("bench: %-52s %s %s\n"):format(name, fmt(r.median) .. range, unit))
+end
+
+local function batch_of(n, size)
+  local t = {}
+  local pad = size and string.rep("x", size) or nil
+  for i = 1, n do t[i] = pad and { n = i, pad = pad } or { n = i } end
+  return t
+end
+
+-- ---- measurements ----------------------------------------------------------
+local N = quick and 20000 or 200000
+
+-- Redis's own ceiling on this machine, now.
+local function redis_benchmark(args)
+  local out = sh(("redis-benchmark -p %d -q %s"):format(port, args))
+  local t = {}
+  for name, rate in out:gmatch("([%u]+): ([%d%.]+) requests per second") do t[name] = tonumber(rate) end
+  return t
+end
+local ceiling_n = quick and 50000 or 200000
+local ceil_pipe = repeat_runs(function() return redis_benchmark(("-t lpush -P 16 -n %d"):format(ceiling_n)).LPUSH end)
+row("ceiling: redis-benchmark LPUSH -P 16", ceil_pipe, "ops/s")
+local ceil_rpop = repeat_runs(function() return redis_benchmark(("-t rpop -P 16 -n %d"):format(ceiling_n)).RPOP end)
+row("ceiling: redis-benchmark RPOP -P 16", ceil_rpop, "ops/s")
+local ceil_one = repeat_runs(function() return redis_benchmark(("-t lpush -c 1 -n %d"):format(ceiling_n / 4)).LPUSH end)
+row("ceiling: redis-benchmark LPUSH, 1 client, no pipelining", ceil_one, "ops/s")
+
+-- Enqueue.
+local single_n = quick and 5000 or 20000
+local q = open(tcp, "bench")
+local enq1 = repeat_runs(function()
+  q:destroy()
+  local t0 = now()
+  for i = 1, single_n do q:queue { n = i } end
+  return single_n / (now() - t0)
+end)
+row("enqueue, one job per call, one client (TCP)", enq1, "jobs/s",
+  ("≥ 80%% of %.0f = %.0f"):format(ceil_one.median, ceil_one.median * 0.8))
+for _, size in ipairs { 100, 1000 } do
+  local jobs = batch_of(size)
+  local r = repeat_runs(function()
+    q:destroy()
+    local t0 = now()
+    for _ = 1, N / size do q:queue_many(jobs) end
+    return N / (now() - t0)
+  end)
+  row(("enqueue, batches of %d (TCP)"):format(size), r, "jobs/s", size == 1000 and "≥ 300,000" or "")
+end
+
+-- Drain preloaded no-op jobs.
+local cost = {}
+for _, variant in ipairs { { "TCP", tcp }, { "unix socket", unix } } do
+  for _, threads in ipairs(variant[1] == "TCP" and { 1, 2, 4, 8 } or { 2 }) do
+    local r = repeat_runs(function()
+      local d = open(variant[2], "drain")
+      local jobs = batch_of(1000)
+      for _ = 1, N / 1000 do d:queue_many(jobs) end
+      local cmds0 = info(d, "stats", "total_commands_processed")
+      local calls0 = tonumber(d:command("INFO", "commandstats"):match("cmdstat_evalsha:calls=(%d+)")) or 0
+      local cpu0, t0 = cpu(), now()
+      d:start { job_file = noop, workers = threads, monitors = 0 }
+      wait_until("the drain", 600, function() ffi.C.usleep(2000) return d:stats().counters.processed >= N end)
+      local took, cpu1 = now() - t0, cpu()
+      d:stop { grace = 1 }
+      if threads == 4 and variant[1] == "TCP" then
+        cost.commands = (info(d, "stats", "total_commands_processed") - cmds0) / N
+        local calls1 = tonumber(d:command("INFO", "commandstats"):match("cmdstat_evalsha:calls=(%d+)")) or 0
+        cost.scripts = (calls1 - calls0) / N
+        cost.cpu_us = (cpu1 - cpu0) / N * 1e6
+      end
+      d:close()
+      return N / took
+    end)
+    row(("drain %d no-op jobs, %d thread(s) (%s)"):format(N, threads, variant[1]), r, "jobs/s",
+      (threads == 2 and variant[1] == "TCP") and "best: ≥ 100,000" or "")
+  end
+end
+
+-- A deep queue: enqueue and drain rates with a million jobs pending (100,000
+-- in quick mode), next to the empty-queue rates above.
+do
+  local depth = quick and 100000 or 1000000
+  local part = quick and 20000 or 100000
+  local d = open(tcp, "deep")
+  local jobs = batch_of(1000)
+  for _ = 1, depth / 1000 do d:queue_many(jobs) end
+  local t0 = now()
+  for _ = 1, part / 1000 do d:queue_many(jobs) end
+  row(("enqueue, batches of 1000, onto %d pending"):format(depth), once(part / (now() - t0)), "jobs/s",
+    "within 10% of the empty queue")
+  t0 = now()
+  d:start { job_file = noop, workers = 2, monitors = 0 }
+  wait_until("the deep drain", 600, function() ffi.C.usleep(2000) return d:stats().counters.processed >= part end)
+  local took = now() - t0
+  d:stop { grace = 1 }
+  row(("drain %d of %d pending, 2 threads"):format(part, depth + part), once(part / took), "jobs/s",
+    "within 10% of the empty queue")
+  d:destroy()
+  d:close()
+end
+
+-- End to end: a producer and workers at once.
+local e2e = repeat_runs(function()
+  local e = open(tcp, "e2e")
+  e:start { job_file = noop, workers = 2, monitors = 1 }
+  local jobs = batch_of(100)
+  local t0 = now()
+  for _ = 1, N / 100 do e:queue_many(jobs) end
+  wait_until("end to end", 600, function() ffi.C.usleep(2000) return e:stats().counters.processed >= N end)
+  local took = now() - t0
+  e:stop { grace = 1 }
+  e:close()
+  return N / took
+end)
+row(("end to end, %d jobs, producer batches of 100, 2 workers"):format(N), e2e, "jobs/s", "≥ 80,000")
+
+-- Idle pick-up latency: one job at a time into an idle queue.
+local lat_n = quick and 50 or 300
+local lat = open(tcp, "latency")
+local out = open(tcp, "latency-out")
+lat:start { job_file = started, config = { out = "latency-out" }, workers = 2, monitors = 0 }
+wait_until("idle workers", 10, function() return lat:command("CLIENT", "LIST"):find("cmd=blmove", 1, true) end)
+local latencies = {}
+for i = 1, lat_n do
+  lat:queue { sent = wall_ms() }
+  wait_until("pick-up", 10, function() return out:stats().pending >= i end)
+end
+lat:stop { grace = 1 }
+for _, e in ipairs(out:jobs { limit = lat_n }) do latencies[#latencies + 1] = e.job.started - e.job.sent end
+row("idle pick-up latency p50, enqueue to start", once(percentile(latencies, 0.5)), "ms", "≤ 0.5")
+row("idle pick-up latency p99", once(percentile(latencies, 0.99)), "ms", "≤ 2")
+
+-- Cost per job, measured in the 4-thread drain.
+row("script calls (EVALSHA) per job at full load (4-thread drain)", once(cost.scripts),
+  "calls", "≤ 0.1")
+row("Redis commands per job, counting those inside scripts", once(cost.commands), "cmds")
+row("engine CPU per job (4-thread drain, this process)", once(cost.cpu_us), "µs")
+
+-- Memory per pending job.
+for _, size in ipairs { 100, 1000 } do
+  local m = open(tcp, "memory")
+  local n = quick and 20000 or 100000
+  local before = info(m, "memory", "used_memory")
+  local jobs = batch_of(1000, size - 20)
+  for _ = 1, n / 1000 do m:queue_many(jobs) end
+  local after = info(m, "memory", "used_memory")
+  local payload = #cjson.encode(jobs[1])
+  row(("Redis memory per pending %d-byte job, beyond the payload"):format(size),
+    once((after - before) / n - payload), "bytes", "≤ 64")
+  m:destroy()
+end
+
+-- Recovery after kill -9 of a runner holding jobs.
+local rec = open(tcp, "recovery", { lease = 2, monitor_interval = 0.5 })
+local slow = dir .. "/slow.lua"
+f = io.open(slow, "w")
+f:write("function job(state, t) hworker.sleep(t.sleep) end\n")
+f:close()
+local held = 8
+local pid = tonumber(sh(("%s/hworker-lua run %s --name recovery --redis %s --threads %d --monitors 0 --lease 2 "
+  .. "> /dev/null 2>&1 & echo $!"):format(build, slow, tcp, held)))
+rec:queue_many((function() local t = {} for i = 1, held do t[i] = { sleep = 600 } end return t end)())
+wait_until("the runner to hold every job", 20, function() return rec:stats().inflight == held end)
+sh("kill -9 " .. pid)
+local killed = now()
+rec:start { job_file = slow, workers = 0, monitors = 1 }
+wait_until("recovery", 60, function() return rec:stats().pending == held end)
+local back = now() - killed
+row(("recovery: kill -9 of a runner holding %d jobs, until all pending again (lease 2 s, interval 0.5 s)"):format(held),
+  once(back), "s", "≤ lease + interval")
+rec:stop { grace = 0 }
+
+cleanup()
+
+-- ---- the table ---------------------------------------------------------------
+local cpus = sh("nproc"):gsub("%s+$", "")
+local model = sh("grep -m1 'model name' /proc/cpuinfo"):match(":%s*(.-)%s*$") or "?"
+local redis_version = sh("redis-server --version"):match("v=(%S+)") or "?"
+local lines = {
+  ("hworker %s, %s, %s run(s) each, median (range); %s cores (%s), Redis %s on the same machine, appendonly off, %s."):format(
+    hworker.version, quick and "quick mode" or "full run", runs, cpus, model, redis_version, os.date("!%Y-%m-%d %H:%M UTC")),
+  "",
+  "| figure | value | unit | target |",
+  "|---|---|---|---|",
+}
+for _, r in ipairs(rows) do lines[#lines + 1] = ("| %s | %s | %s | %s |"):format(r[1], r[2], r[3], r[4]) end
+local text = table.concat(lines, "\n") .. "\n"
+io.write(text)
+if not quick then
+  sh("mkdir -p " .. root .. "/bench/results")
+  local out_path = root .. "/bench/results/" .. os.date("!%Y-%m-%d") .. ".md"
+  local o = io.open(out_path, "w")
+  o:write("# hworker benchmark, " .. os.date("!%Y-%m-%d") .. "\n\n" .. text)
+  o:close()
+  io.stderr:write("bench: wrote " .. out_path .. "\n")
+end
