@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "json.h"
 
 /* Outcomes of finished jobs wait at most this long to be sent together with
  * later ones, so a batch of quick jobs costs one script call, and a slow job
@@ -270,6 +271,16 @@ static void run_one(hw_worker *w, hw_claim *c)
         add_outcome(w, c, 'b', c->broken, 0);
         return;
     }
+    /* cjson accepts invalid UTF-8 and trailing bytes; JSON does not. The
+     * engine's own check is linear and says where the payload is wrong. */
+    char why[200];
+    if (hw_json_check(c->job, c->job_len, why, sizeof why) != 0) {
+        hw_buf_clear(&w->reason);
+        hw_buf_addf(&w->reason, "job is not valid JSON: %s", why);
+        hw_log(&h->log, HWORKER_LOG_WARN, "%s: broken job %s: %s", w->holder, c->id, w->reason.data);
+        add_outcome(w, c, 'b', w->reason.data, 0);
+        return;
+    }
     hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at};
     hw_result *res = &w->result;
     hw_sandbox_run(w->sb, c->job, c->job_len, &meta, &c->lost, res);
@@ -387,9 +398,14 @@ static int wait_for_work(hw_worker *w)
     if (r == NULL) return -1;
     int got = r->type == REDIS_REPLY_STRING;
     if (r->type == REDIS_REPLY_ERROR) {
-        hw_log(&h->log, HWORKER_LOG_ERROR, "%s: BLMOVE refused (%s): hworker needs Redis 6.2 or later", w->holder, r->str);
+        /* Unknown command: a Redis older than 6.2. Anything else (OOM: BLMOVE
+         * counts as a write) passes: claim once per block timeout. */
+        if (strncmp(r->str, "ERR unknown command", 19) == 0)
+            hw_log(&h->log, HWORKER_LOG_ERROR, "%s: BLMOVE refused (%s): hworker needs Redis 6.2 or later", w->holder, r->str);
+        else
+            hw_log(&h->log, HWORKER_LOG_WARN, "%s: waiting for work refused by Redis: %s", w->holder, r->str);
         hw_signal_wait(&h->stop, h->cfg.block_timeout);
-        got = 1; /* fall back to claiming once per block timeout */
+        got = 1;
     }
     freeReplyObject(r);
     return got;
