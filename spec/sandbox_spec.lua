@@ -221,4 +221,57 @@ describe("the sandbox", function()
     assert.are.equal(id, failed[1].id)
     assert.matches("job returned a number; return nothing, hworker.success", failed[1].reason)
   end)
+
+  describe("escapes beyond the basics (issue 5)", function()
+    local escapes = {
+      string_metatable = "local mt = getmetatable('') if type(mt) ~= 'table' then error('locked: ' .. tostring(mt)) end return mt.__index.dump",
+      string_metatable_rewire = "return setmetatable('', {})",
+      global_metatable = "setmetatable(_G, { __index = function(_, k) return rawget(_G, '_' .. k) end }) return io.open",
+      load_custom_env = "local f = load('return getfenv and getfenv(0) or os.execute', 'x', 't', { os = os }) return f()()",
+      load_env_reaches_registry = "local f = load('return debug', 'x', 't', setmetatable({}, { __index = _G })) local d = f() return d.getregistry()",
+      rawget_hidden = "return rawget(_G, 'debug') or rawget(_G, 'jit') or rawget(_G, 'ffi') or rawget(_G, 'io') or error('none')",
+      coroutine_running = "local co = coroutine.running() return debug.sethook(co, nil)",
+    }
+
+    it("are refused", function()
+      local q, runs, config = R.queue(server)
+      local jobs = {}
+      for name, code in pairs(escapes) do jobs[#jobs + 1] = { name = name, code = code } end
+      q:queue_many(jobs)
+      q:start { job_file = probe, config = config, workers = 1, monitors = 0 }
+      R.settle(q, #jobs)
+      q:stop { grace = 5 }
+      local results = {}
+      for _, e in ipairs(runs:jobs { limit = 100 }) do results[e.job.name] = e.job end
+      for name in pairs(escapes) do
+        assert.truthy(results[name], "probe " .. name .. " did not run")
+        assert.is_false(results[name].ok, name .. " was allowed: " .. tostring(results[name].result))
+      end
+    end)
+
+    it("stop deep recursion, huge strings and a coroutine-wrapped loop, with the worker going on", function()
+      local q, runs, config = R.queue(server, { timeout = 0.5, memory_limit_mb = 16 })
+      local ids = q:queue_many {
+        { name = "recursion", code = "local function f(n) return 1 + f(n + 1) end return f(1)" },
+        { name = "huge_string", code = "local s = 'x' while true do s = s .. s end" },
+        { name = "rep", code = "return #string.rep('abc', 1e9)" },
+        { name = "co_loop", code = "local co = coroutine.create(function() while true do end end) while true do pcall(coroutine.resume, co) end" },
+        { name = "after", code = "return 'alive'" },
+      }
+      q:start { job_file = probe, config = config, workers = 1, monitors = 0 }
+      R.settle(q, 5)
+      q:stop { grace = 5 }
+      local results = {}
+      for _, e in ipairs(runs:jobs { limit = 100 }) do results[e.job.name] = e.job end
+      -- Deep recursion is an ordinary error the probe catches.
+      assert.is_false(results.recursion.ok)
+      assert.matches("stack overflow", results.recursion.result)
+      local failed = {}
+      for _, f in ipairs(q:failed()) do failed[f.id] = f.reason end
+      assert.matches("^memory limit: ", failed[ids[2]])
+      assert.truthy(failed[ids[3]] or (results.rep and results.rep.ok == false))
+      assert.matches("^timeout: ", failed[ids[4]])
+      assert.are.same({ name = "after", ok = true, result = "alive" }, results.after)
+    end)
+  end)
 end)
