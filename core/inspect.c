@@ -101,17 +101,13 @@ int hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker
     snprintf(from, sizeof from, "%ld", offset);
     snprintf(to, sizeof to, "%ld", offset + limit - 1);
     const char *argv[5] = {zset ? "ZREVRANGE" : "LRANGE", h->keys.key[part_keys[part]], from, to, "WITHSCORES"};
-    pthread_mutex_lock(&h->producer_lock);
-    redisReply *r = NULL;
-    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
-        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_command(&h->producer, zset ? 5 : 4, argv, NULL);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+    redisReply *r = hw_producer_command(h, zset ? 5 : 4, argv, NULL, "cannot list the queue", err, errlen);
+    if (r == NULL) return -1;
+    if (r->type != REDIS_REPLY_ARRAY) {
         hw_conn_explain(&h->producer, r, "cannot list the queue", err, errlen);
-        if (r) freeReplyObject(r);
-        pthread_mutex_unlock(&h->producer_lock);
+        freeReplyObject(r);
         return -1;
     }
-    pthread_mutex_unlock(&h->producer_lock);
     size_t step = zset ? 2 : 1;
     for (size_t i = 0; i + step - 1 < r->elements; i += step) {
         redisReply *el = r->element[i];
@@ -136,18 +132,14 @@ int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
     hw_args args = {0};
     static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS};
     for (size_t i = 0; i < 6; i++) hw_args_adds(&args, h->keys.key[keys[i]]);
-    pthread_mutex_lock(&h->producer_lock);
-    redisReply *r = NULL;
-    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
-        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_script(&h->producer, HW_SCRIPT_STATS, 6, &args);
+    redisReply *r = hw_producer_script(h, HW_SCRIPT_STATS, 6, &args, "cannot read stats", err, errlen);
     hw_args_free(&args);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
+    if (r == NULL) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
         hw_conn_explain(&h->producer, r, "cannot read stats", err, errlen);
-        if (r) freeReplyObject(r);
-        pthread_mutex_unlock(&h->producer_lock);
+        freeReplyObject(r);
         return -1;
     }
-    pthread_mutex_unlock(&h->producer_lock);
     memset(out, 0, sizeof *out);
     out->pending = r->element[0]->integer;
     out->inflight = r->element[1]->integer;
@@ -179,14 +171,11 @@ int hworker_destroy(hworker *h, char *err, size_t errlen)
     const char *argv[HW_KEY_COUNT + 1];
     argv[0] = "DEL";
     for (int i = 0; i < HW_KEY_COUNT; i++) argv[i + 1] = h->keys.key[i];
-    pthread_mutex_lock(&h->producer_lock);
-    redisReply *r = NULL;
-    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
-        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_command(&h->producer, HW_KEY_COUNT + 1, argv, NULL);
-    int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    redisReply *r = hw_producer_command(h, HW_KEY_COUNT + 1, argv, NULL, "cannot destroy the queue", err, errlen);
+    if (r == NULL) return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
     if (rc) hw_conn_explain(&h->producer, r, "cannot destroy the queue", err, errlen);
-    if (r) freeReplyObject(r);
-    pthread_mutex_unlock(&h->producer_lock);
+    freeReplyObject(r);
     return rc;
 }
 
@@ -215,16 +204,13 @@ static int act_on_records(hworker *h, hw_script script, hworker_part part, int a
     }
     hw_args_adds(&args, all ? "all" : "ids");
     for (size_t i = 0; !all && i < n; i++) hw_args_adds(&args, ids[i]);
-    pthread_mutex_lock(&h->producer_lock);
-    redisReply *r = NULL;
-    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
-        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_script(&h->producer, script, nkeys, &args);
+    redisReply *r = hw_producer_script(h, script, nkeys, &args, what, err, errlen);
     hw_args_free(&args);
-    int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    if (r == NULL) return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
     if (rc) hw_conn_explain(&h->producer, r, what, err, errlen);
     else if (count) *count = (long)r->integer;
-    if (r) freeReplyObject(r);
-    pthread_mutex_unlock(&h->producer_lock);
+    freeReplyObject(r);
     return rc;
 }
 

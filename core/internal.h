@@ -99,6 +99,14 @@ void hw_worker_unregister(hworker *h, hw_conn *conn);
  * logs a warning for each setting that puts at-least-once at risk. */
 int hw_check_server(hworker *h, char *err, size_t errlen);
 
+/* producer.c: a command or a script on the handle's producer connection,
+ * under its lock, reconnecting once. Returns the reply (it may be an error
+ * reply; the caller frees it), or NULL with "<what>: <reason>" in err. */
+redisReply *hw_producer_command(hworker *h, int argc, const char **argv, const size_t *lens, const char *what,
+                                char *err, size_t errlen);
+redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args, const char *what, char *err,
+                               size_t errlen);
+
 /* producer.c: enqueue through a given connection (a worker's own, for
  * hworker.queue in job code, or the producer connection under its lock). */
 /* `uniques` may be NULL; `at` > 0 is an absolute time (seconds since the

@@ -33,6 +33,30 @@ static void new_ids(char *ids, size_t n)
 
 void hw_new_id(char *id) { new_ids(id, 1); }
 
+redisReply *hw_producer_command(hworker *h, int argc, const char **argv, const size_t *lens, const char *what,
+                                char *err, size_t errlen)
+{
+    pthread_mutex_lock(&h->producer_lock);
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
+        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_command(&h->producer, argc, argv, lens);
+    if (r == NULL) hw_conn_explain(&h->producer, NULL, what, err, errlen);
+    pthread_mutex_unlock(&h->producer_lock);
+    return r;
+}
+
+redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args, const char *what, char *err,
+                               size_t errlen)
+{
+    pthread_mutex_lock(&h->producer_lock);
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
+        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_script(&h->producer, s, nkeys, args);
+    if (r == NULL) hw_conn_explain(&h->producer, NULL, what, err, errlen);
+    pthread_mutex_unlock(&h->producer_lock);
+    return r;
+}
+
 int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
                const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
                size_t errlen)

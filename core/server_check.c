@@ -9,22 +9,6 @@
 
 #include "internal.h"
 
-/* The value of `field` in an INFO reply, copied into out. */
-static int info_field(const char *info, const char *field, char *out, size_t outlen)
-{
-    size_t n = strlen(field);
-    for (const char *p = info; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-        if (strncmp(p, field, n) == 0 && p[n] == ':') {
-            size_t len = strcspn(p + n + 1, "\r\n");
-            if (len >= outlen) len = outlen - 1;
-            memcpy(out, p + n + 1, len);
-            out[len] = '\0';
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static int config_value(hw_conn *c, const char *name, char *out, size_t outlen)
 {
     redisReply *r = hw_conn_simple(c, "CONFIG", "GET", name, NULL);
@@ -47,7 +31,7 @@ int hw_check_server(hworker *h, char *err, size_t errlen)
     int rc = 0;
     redisReply *info = hw_conn_simple(c, "INFO", "server", NULL);
     char version[32] = "", role[32] = "", value[64];
-    if (info && info->type == REDIS_REPLY_STRING) info_field(info->str, "redis_version", version, sizeof version);
+    if (info && info->type == REDIS_REPLY_STRING) hw_info_field(info->str, "redis_version", version, sizeof version);
     if (info) freeReplyObject(info);
     int major = 0, minor = 0;
     if (version[0] && sscanf(version, "%d.%d", &major, &minor) == 2 && (major < 6 || (major == 6 && minor < 2))) {
@@ -61,7 +45,7 @@ int hw_check_server(hworker *h, char *err, size_t errlen)
         hw_log(&h->log, HWORKER_LOG_WARN,
                "Redis has maxmemory-policy %s: it may evict queue keys under memory pressure (set noeviction)", value);
     info = rc == 0 ? hw_conn_simple(c, "INFO", "replication", NULL) : NULL;
-    if (info && info->type == REDIS_REPLY_STRING && info_field(info->str, "role", role, sizeof role) == 0 &&
+    if (info && info->type == REDIS_REPLY_STRING && hw_info_field(info->str, "role", role, sizeof role) == 0 &&
         strcmp(role, "master") != 0)
         hw_log(&h->log, HWORKER_LOG_WARN, "Redis at this address is a %s: point hworker at the primary", role);
     if (info) freeReplyObject(info);

@@ -6,20 +6,16 @@
 #include "hworker_steps.h"
 #include "internal.h"
 
-/* Runs a script on the producer connection, reconnecting once. */
+/* Runs a step's script; an error reply is a failure too. Frees args. */
 static redisReply *step(hworker *h, hw_script s, int nkeys, hw_args *args, const char *what, char *err, size_t errlen)
 {
-    pthread_mutex_lock(&h->producer_lock);
-    redisReply *r = NULL;
-    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
-        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_script(&h->producer, s, nkeys, args);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+    redisReply *r = hw_producer_script(h, s, nkeys, args, what, err, errlen);
+    hw_args_free(args);
+    if (r && r->type == REDIS_REPLY_ERROR) {
         hw_conn_explain(&h->producer, r, what, err, errlen);
-        if (r) freeReplyObject(r);
+        freeReplyObject(r);
         r = NULL;
     }
-    pthread_mutex_unlock(&h->producer_lock);
-    hw_args_free(args);
     return r;
 }
 
@@ -107,11 +103,5 @@ int hworker_step_sweep(hworker *h, long batch, long *recovered, long *promoted, 
 struct redisReply *hworker_command(hworker *h, int argc, const char **argv, const size_t *lens, char *err,
                                    size_t errlen)
 {
-    pthread_mutex_lock(&h->producer_lock);
-    redisReply *r = NULL;
-    for (int attempt = 0; attempt < 2 && r == NULL; attempt++)
-        if (hw_conn_ensure(&h->producer, NULL) == 0) r = hw_conn_command(&h->producer, argc, argv, lens);
-    if (r == NULL) hw_conn_explain(&h->producer, NULL, "command failed", err, errlen);
-    pthread_mutex_unlock(&h->producer_lock);
-    return r;
+    return hw_producer_command(h, argc, argv, lens, "command failed", err, errlen);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "conn.h"
 #include "hworker_steps.h"
 #include <hiredis/hiredis.h>
 
@@ -68,22 +69,6 @@ int cmd_destroy(int argc, char **argv)
     return code;
 }
 
-/* The value of `field` in an INFO text, or "" . */
-static void info_value(const char *info, const char *field, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    size_t n = strlen(field);
-    for (const char *p = info; p && *p;) {
-        if (strncmp(p, field, n) == 0 && p[n] == ':') {
-            size_t len = strcspn(p + n + 1, "\r\n");
-            snprintf(out, outlen, "%.*s", (int)len, p + n + 1);
-            return;
-        }
-        p = strchr(p, '\n');
-        if (p) p++;
-    }
-}
-
 static redisReply *command(hworker *h, const char *a, const char *b, char *err, size_t errlen)
 {
     const char *argv[3] = {a, b, NULL};
@@ -116,11 +101,11 @@ int cmd_check(int argc, char **argv)
         hworker_free(h);
         return CLI_FAILED;
     }
-    info_value(r->str, "redis_version", version, sizeof version);
+    hw_info_field(r->str, "redis_version", version, sizeof version);
     freeReplyObject(r);
     r = command(h, "INFO", "replication", err, sizeof err);
     role[0] = '\0';
-    if (r && r->type == REDIS_REPLY_STRING) info_value(r->str, "role", role, sizeof role);
+    if (r && r->type == REDIS_REPLY_STRING) hw_info_field(r->str, "role", role, sizeof role);
     if (r) freeReplyObject(r);
     config_value(h, "appendonly", aof, sizeof aof);
     config_value(h, "appendfsync", fsync, sizeof fsync);
