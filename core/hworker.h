@@ -70,6 +70,9 @@ typedef struct hworker_config {
     double lease;                /**< seconds a claim lives without renewal; 30 */
     double monitor_interval;     /**< longest pause between monitor sweeps, seconds; 5 */
     double block_timeout;        /**< an idle worker wakes this often, seconds; 2 */
+    double redis_timeout;        /**< seconds a Redis reply may take before the connection is
+                                    dropped and made again (a worker's blocking wait adds
+                                    block_timeout); 30 */
     long failed_cap;             /**< records kept in failed; 1000 (at least 1) */
     long broken_cap;             /**< records kept in broken; 1000 (at least 1) */
     long max_recoveries;         /**< a job recovered more often goes to failed; 3; 0 = unlimited */
@@ -245,6 +248,8 @@ typedef struct hworker_stats {
     long long requeued;        /**< counter: records moved back from failed or broken */
     long long scheduled_total; /**< counter: jobs put in scheduled (delays, retries) */
     long long exhausted;       /**< counter: jobs failed because their attempts ran out */
+    long long merged;          /**< counter: copies of one job id (an enqueue sent again after
+                                  its reply was lost) that met in scheduled and became one */
 } hworker_stats;
 
 /** Reads sizes and counters in one atomic step. Thread-safe. */

@@ -160,6 +160,7 @@ int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
     out->requeued = counter(c, "requeued");
     out->scheduled_total = counter(c, "scheduled");
     out->exhausted = counter(c, "exhausted");
+    out->merged = counter(c, "merged");
     freeReplyObject(r);
     return 0;
 }

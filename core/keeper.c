@@ -11,7 +11,7 @@ void *hw_keeper_main(void *arg)
 {
     hworker *h = arg;
     hw_conn conn;
-    hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "lease keeper", 30.0);
+    hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "lease keeper", h->cfg.redis_timeout);
     double interval = h->cfg.lease / 3.0;
     hw_args args = {0};
     while (!hw_signal_wait(&h->keeper_stop, interval)) {

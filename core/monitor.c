@@ -28,7 +28,7 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen)
     (void)err;
     (void)errlen;
     hw_conn conn;
-    hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "monitor", 30.0);
+    hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "monitor", h->cfg.redis_timeout);
     hw_args args = {0};
     hw_sweep_args(h, &args, HW_SWEEP_BATCH);
     while (!hw_signal_raised(&h->stop)) {

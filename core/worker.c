@@ -86,7 +86,7 @@ hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
     w->batch_size = 1;
     /* The socket timeout must outlast the blocking wait (DESIGN.md 6). */
     hw_conn_init(&w->conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "worker",
-                 h->cfg.block_timeout + 30.0);
+                 h->cfg.block_timeout + h->cfg.redis_timeout);
     w->sb = new_sandbox(w, err, errlen);
     if (w->sb == NULL) {
         hw_conn_free(&w->conn);

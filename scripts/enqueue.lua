@@ -39,8 +39,10 @@ if due > now then
   local score = hw_int(due)
   local args = {}
   for i, e in ipairs(envelopes) do args[2 * i - 1] = score; args[2 * i] = e end
-  if #args > 0 then hw_push('ZADD', KEYS[2], args) end
-  hw_count(KEYS[3], { enqueued = #envelopes, scheduled = #envelopes })
+  -- A job sent again after a lost reply may already be there byte for
+  -- byte; then it stays one entry and is counted as merged.
+  local added = #args > 0 and hw_push('ZADD', KEYS[2], args) or 0
+  hw_count(KEYS[3], { enqueued = #envelopes, scheduled = added, merged = #envelopes - added })
 else
   if #envelopes > 0 then hw_push('LPUSH', KEYS[1], envelopes) end
   hw_count(KEYS[3], { enqueued = #envelopes })

@@ -12,11 +12,14 @@
 -- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
 --   outcome: "s" success, "r" retry, "f" failure, "x" failure because the
 --   retries are exhausted, "b" broken payload
--- A job that leaves the queue releases its unique key.
+-- A job that leaves the queue releases its unique key. A retried job whose
+-- envelope is already scheduled byte for byte (two copies of one job id,
+-- from an enqueue that was sent again after its reply was lost) becomes one
+-- entry there, counted as merged.
 -- Returns one integer per outcome: 1 applied, 0 lease lost.
 local now = hw_now_ms()
 local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0,
-  scheduled = 0, exhausted = 0 }
+  scheduled = 0, exhausted = 0, merged = 0 }
 local result, done = {}, {}
 local back, failed, broken = {}, {}, {}
 for i = 3, #ARGV, 4 do
@@ -36,8 +39,11 @@ for i = 3, #ARGV, 4 do
       local again = hw_bump(envelope, 'at')
       local delay = tonumber(ARGV[i + 3]) or 0
       if delay > 0 then
-        redis.call('ZADD', KEYS[3], hw_int(now + delay), again)
-        counts.scheduled = counts.scheduled + 1
+        if redis.call('ZADD', KEYS[3], hw_int(now + delay), again) == 1 then
+          counts.scheduled = counts.scheduled + 1
+        else
+          counts.merged = counts.merged + 1
+        end
       else
         back[#back + 1] = again
       end

@@ -240,7 +240,7 @@ describe("hworker-lua", function()
       local counters = {}
       for k in pairs(s.counters) do counters[#counters + 1] = k end
       table.sort(counters)
-      assert.are.same({ "broken", "enqueued", "exhausted", "failed", "handed_back", "lease_lost", "processed",
+      assert.are.same({ "broken", "enqueued", "exhausted", "failed", "handed_back", "lease_lost", "merged", "processed",
         "promoted", "recovered", "requeued", "retried", "scheduled", "succeeded" }, counters)
       assert.are.equal(1, s.pending)
       assert.are.equal(1, s.counters.enqueued)

@@ -87,6 +87,24 @@ describe("retries and scheduling", function()
     assert.are.equal(40, #run_times(runs, id))
   end)
 
+  -- An enqueue sent again after its reply was lost can land twice with the
+  -- same job id. Both copies run; retried, they meet in scheduled as one
+  -- entry, and the stats say so, so enqueued = succeeded + merged still holds.
+  it("merges two copies of one job id that are retried into scheduled, and counts it", function()
+    local q, runs, config, name = R.queue(server, { retry_base = 1, monitor_interval = 0.05 })
+    local id = q:queue { retry_until = 2 }
+    local pending = R.key(name, "pending")
+    q:command("LPUSH", pending, q:command("LINDEX", pending, 0)) -- the lost-reply copy
+    q:start { job_file = record, config = config, workers = 1, monitors = 1 }
+    H.wait_until("the job to succeed", 30, function() return q:stats().counters.succeeded == 1 end)
+    q:stop { grace = 1 }
+    local c = q:stats().counters
+    assert.are.equal(1, c.merged)
+    assert.are.equal(1, c.scheduled)
+    assert.are.equal(c.enqueued, c.succeeded + c.merged - 1) -- the copy bypassed enqueue
+    assert.are.equal(3, #run_times(runs, id)) -- both copies' first attempt, then one second
+  end)
+
   it("does not run a scheduled job before its time, and runs it within one monitor interval after", function()
     local interval = 0.3
     local q, runs, config = R.queue(server, { monitor_interval = interval })

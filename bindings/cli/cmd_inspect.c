@@ -72,10 +72,10 @@ static void print_stats(const hworker_stats *s, int json)
         printf("{\"pending\":%lld,\"inflight\":%lld,\"scheduled\":%lld,\"failed\":%lld,\"broken\":%lld,"
                "\"counters\":{\"enqueued\":%lld,\"processed\":%lld,\"succeeded\":%lld,\"retried\":%lld,"
                "\"failed\":%lld,\"broken\":%lld,\"recovered\":%lld,\"lease_lost\":%lld,\"handed_back\":%lld,"
-               "\"promoted\":%lld,\"requeued\":%lld,\"scheduled\":%lld,\"exhausted\":%lld}}\n",
+               "\"promoted\":%lld,\"requeued\":%lld,\"scheduled\":%lld,\"exhausted\":%lld,\"merged\":%lld}}\n",
                s->pending, s->inflight, s->scheduled, s->failed, s->broken, s->enqueued, s->processed, s->succeeded,
                s->retried, s->failed_total, s->broken_total, s->recovered, s->lease_lost, s->handed_back, s->promoted,
-               s->requeued, s->scheduled_total, s->exhausted);
+               s->requeued, s->scheduled_total, s->exhausted, s->merged);
     } else {
         printf("%-12s %12s    %-12s %12s\n", "size", "", "counter", "");
         printf("%-12s %12lld    %-12s %12lld\n", "pending", s->pending, "enqueued", s->enqueued);
@@ -84,10 +84,10 @@ static void print_stats(const hworker_stats *s, int json)
         printf("%-12s %12lld    %-12s %12lld\n", "failed", s->failed, "retried", s->retried);
         printf("%-12s %12lld    %-12s %12lld\n", "broken", s->broken, "failed", s->failed_total);
         const char *names[] = {"broken", "recovered", "lease lost", "handed back", "promoted", "requeued",
-                               "scheduled", "exhausted"};
+                               "scheduled", "exhausted", "merged"};
         long long values[] = {s->broken_total, s->recovered, s->lease_lost, s->handed_back, s->promoted, s->requeued,
-                              s->scheduled_total, s->exhausted};
-        for (int i = 0; i < 8; i++) printf("%-12s %12s    %-12s %12lld\n", "", "", names[i], values[i]);
+                              s->scheduled_total, s->exhausted, s->merged};
+        for (int i = 0; i < 9; i++) printf("%-12s %12s    %-12s %12lld\n", "", "", names[i], values[i]);
     }
     fflush(stdout);
 }

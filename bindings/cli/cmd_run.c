@@ -119,7 +119,7 @@ int cmd_run(int argc, char **argv)
     const char *log_format = "text", *log_level = "info";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > 0 ? (int)cores : 2, monitors = 1, failed_cap = 1000, broken_cap = 1000, prefetch = 64;
-    double timeout = 120, lease = 30, memory_mb = 64, grace = 25;
+    double timeout = 120, lease = 30, memory_mb = 64, grace = 25, redis_timeout = 30, monitor_interval = 5;
     int max_attempts = 25, max_recoveries = 3;
     double retry_base = 1, retry_factor = 2, retry_max_delay = 3600, failed_max_age = 0, broken_max_age = 0;
     cli_opt opts[] = {
@@ -135,6 +135,7 @@ int cmd_run(int argc, char **argv)
         {"retry-base", OPT_NUMBER, &retry_base, 0},  {"retry-factor", OPT_NUMBER, &retry_factor, 0},
         {"retry-max-delay", OPT_NUMBER, &retry_max_delay, 0},
         {"failed-max-age", OPT_NUMBER, &failed_max_age, 0}, {"broken-max-age", OPT_NUMBER, &broken_max_age, 0},
+        {"redis-timeout", OPT_NUMBER, &redis_timeout, 0}, {"monitor-interval", OPT_NUMBER, &monitor_interval, 0},
         {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
@@ -182,6 +183,8 @@ int cmd_run(int argc, char **argv)
     if (init_config) cfg.init_config = init_config;
     cfg.job_timeout = timeout;
     cfg.lease = lease;
+    cfg.redis_timeout = redis_timeout;
+    cfg.monitor_interval = monitor_interval;
     cfg.failed_cap = failed_cap;
     cfg.broken_cap = broken_cap;
     cfg.on_exception = strcmp(on_exception, "retry") == 0 ? HWORKER_EXCEPTION_RETRIES : HWORKER_EXCEPTION_FAILS;

@@ -76,7 +76,7 @@ static const char *opt_config(lua_State *L, int t)
 }
 
 static const char *const known_options[] = {
-    "name", "redis", "job_file", "config", "timeout", "lease", "monitor_interval", "block_timeout",
+    "name", "redis", "job_file", "config", "timeout", "lease", "monitor_interval", "block_timeout", "redis_timeout",
     "failed_cap", "broken_cap", "max_recoveries", "on_exception", "memory_limit_mb", "prefetch", "log_level",
     "max_attempts", "retry_base", "retry_factor", "retry_max_delay", "failed_max_age", "broken_max_age", NULL};
 
@@ -106,6 +106,7 @@ static int l_open(lua_State *L)
     cfg.lease = opt_number(L, 1, "lease", cfg.lease);
     cfg.monitor_interval = opt_number(L, 1, "monitor_interval", cfg.monitor_interval);
     cfg.block_timeout = opt_number(L, 1, "block_timeout", cfg.block_timeout);
+    cfg.redis_timeout = opt_number(L, 1, "redis_timeout", cfg.redis_timeout);
     cfg.failed_cap = (long)opt_number(L, 1, "failed_cap", (double)cfg.failed_cap);
     cfg.broken_cap = (long)opt_number(L, 1, "broken_cap", (double)cfg.broken_cap);
     cfg.max_recoveries = (long)opt_number(L, 1, "max_recoveries", (double)cfg.max_recoveries);
@@ -261,7 +262,7 @@ static int push_entry(void *ud, const hworker_entry *e)
 {
     list_ctx *c = ud;
     lua_State *L = c->L;
-    lua_createtable(L, 0, 10);
+    lua_createtable(L, 0, 14);
     if (e->id) { lua_pushstring(L, e->id); lua_setfield(L, -2, "id"); }
     if (e->job) {
         lua_pushlstring(L, e->job, e->job_len);
@@ -336,6 +337,7 @@ static int l_stats(lua_State *L)
     set_int(L, "requeued", s.requeued);
     set_int(L, "scheduled", s.scheduled_total);
     set_int(L, "exhausted", s.exhausted);
+    set_int(L, "merged", s.merged);
     lua_setfield(L, -2, "counters");
     return 1;
 }

@@ -56,11 +56,13 @@ local function hw_count(stats_key, counts)
 end
 
 -- Pushes many values with as few variadic calls as Lua's stack allows.
+-- Returns the sum of the replies: for ZADD, how many members were new.
 local function hw_push(cmd, key, values)
-  local step = 1000
+  local step, sum = 1000, 0
   for i = 1, #values, step do
-    redis.call(cmd, key, unpack(values, i, math.min(i + step - 1, #values)))
+    sum = sum + redis.call(cmd, key, unpack(values, i, math.min(i + step - 1, #values)))
   end
+  return sum
 end
 
 -- Pushes records onto a capped list (newest first) and trims it to `cap`.
