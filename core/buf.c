@@ -19,8 +19,10 @@ void hw_buf_reserve(hw_buf *b, size_t extra)
     if (b->len + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + extra + 1) cap *= 2;
+    int fresh = b->data == NULL;
     b->data = must(realloc(b->data, cap));
     b->cap = cap;
+    if (fresh) b->data[b->len] = '\0'; /* keep "NUL-terminated when not NULL" */
 }
 
 void hw_buf_add(hw_buf *b, const char *s, size_t n)

@@ -27,7 +27,7 @@ static void on_field(void *ud, const hw_json_field *f)
     else if (f->key_len == 2 && memcmp(f->key, "id", 2) == 0 && f->is_string) {
         hw_buf_clear(&h->e->id);
         hw_json_unescape(&h->e->id, f->value, f->value_len);
-        h->has_id = 1;
+        h->has_id = h->e->id.len > 0;
     } else if (f->key_len == 2 && memcmp(f->key, "at", 2) == 0 && !f->is_string) h->e->attempt = 1 + (long)to_ll(f);
     else if (f->key_len == 2 && memcmp(f->key, "rc", 2) == 0 && !f->is_string) h->e->recoveries = (long)to_ll(f);
     else if (f->key_len == 2 && memcmp(f->key, "eq", 2) == 0 && !f->is_string) h->e->enqueued_at = to_ll(f);
@@ -57,7 +57,7 @@ void hw_envelope_parse(hw_envelope *e, const char *text, size_t len)
         return;
     }
     if (!h.has_id) {
-        e->broken = "not an hworker envelope: the header has no string \"id\"";
+        e->broken = "not an hworker envelope: the header has no string \"id\" (or an empty one)";
         return;
     }
     e->job = nl + 1;

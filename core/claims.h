@@ -30,7 +30,8 @@ typedef struct hw_claim {
 hw_claim *hw_claim_new(const char *data, size_t len);
 void hw_claim_free(hw_claim *c);
 
-/* Parses an envelope "<header JSON>\n<job JSON>" (also used by listings). */
+/* Parses an envelope "<header JSON>\n<job JSON>" (also used by listings).
+ * Zero `e` before its first parse: e->id is a buffer reused across calls. */
 typedef struct hw_envelope {
     const char *job; size_t job_len;
     hw_buf id;

@@ -48,6 +48,18 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+/* The value of 4 hex digits at p, or 0x10000 if they are not there. */
+static unsigned hex4(const char *p, const char *end)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        if (p + i >= end || !is_hex(p[i])) return 0x10000;
+        char ch = p[i];
+        v = v * 16 + (unsigned)(ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
 static int check_string(checker *c)
 {
     c->p++; /* opening quote */
@@ -60,9 +72,19 @@ static int check_string(checker *c)
             if (c->p >= c->end) break;
             char e = *c->p;
             if (e == 'u') {
-                for (int i = 1; i <= 4; i++)
-                    if (c->p + i >= c->end || !is_hex(c->p[i])) return fail(c, "bad \\u escape");
+                /* A UTF-16 surrogate must come as a high-low pair: a lone one
+                 * is no character, and cjson refuses it when the job runs. */
+                unsigned cp = hex4(c->p + 1, c->end);
+                if (cp > 0xFFFF) return fail(c, "bad \\u escape");
                 c->p += 5;
+                if (cp >= 0xDC00 && cp <= 0xDFFF) return fail(c, "a \\u escape of a lone low surrogate");
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    unsigned low = (c->p + 1 < c->end && c->p[0] == '\\' && c->p[1] == 'u')
+                                       ? hex4(c->p + 2, c->end) : 0x10000;
+                    if (!(low >= 0xDC00 && low <= 0xDFFF))
+                        return fail(c, "a \\u escape of a high surrogate without its low one");
+                    c->p += 6;
+                }
                 continue;
             }
             if (!strchr("\"\\/bfnrt", e) || e == '\0') return fail(c, "bad escape in a string");

@@ -62,7 +62,10 @@ int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
     const char *rest = url + 8;
     const char *slash = strchr(rest, '/');
     size_t authority_len = slash ? (size_t)(slash - rest) : strlen(rest);
-    const char *at = memchr(rest, '@', authority_len);
+    /* The last '@' ends the user info, as in RFC 3986 parsers: a password
+     * with an unescaped '@' then stays whole instead of spilling into the
+     * host (and from there into log lines). */
+    const char *at = memrchr(rest, '@', authority_len);
     const char *hostpart = rest;
     if (at) {
         const char *colon = memchr(rest, ':', (size_t)(at - rest));
@@ -81,6 +84,11 @@ int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
         hw_target_free(t);
         return bad(err, errlen, url, "no host");
     }
+    for (size_t i = 0; i < namelen; i++)
+        if ((unsigned char)hostpart[i] <= ' ' || hostpart[i] == 0x7f) {
+            hw_target_free(t);
+            return bad(err, errlen, url, "the host contains white space or a control character");
+        }
     t->host = dup_decoded(hostpart, namelen);
     if (colon) {
         char portbuf[16];

@@ -17,6 +17,18 @@ describe("bad input", function()
   lazy_teardown(function() server.stop() end)
   after_each(H.cleanup)
 
+  it("refuses a lone UTF-16 surrogate at enqueue, naming it, since the job could never decode", function()
+    local q = H.queue(server)
+    local ok, err = pcall(q.queue_json, q, '{"name":"\\ud83d"}')
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("high surrogate without its low one", 1, true), err)
+    ok, err = pcall(q.queue_json, q, '"\\udc00"')
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("lone low surrogate", 1, true), err)
+    assert.are.equal(2, #q:queue_many { { s = "\u{1F600}" }, { s = "é" } }) -- pairs and UTF-8 pass
+    assert.is_string(q:queue_json('"\\ud83d\\ude00"'))
+  end)
+
   it("records every malformed payload as broken with a reason, and runs the good jobs around them", function()
     local q, runs, config, name = R.queue(server, { broken_cap = 100 })
     local deep = string.rep("[", 100000) .. string.rep("]", 100000)
@@ -29,6 +41,8 @@ describe("bad input", function()
       wrong_shape = '["4334e9e0-aa46-4fac-885b-4bd33228dd19", 1]',
       header_not_object = '[1]\n{}',
       no_id = '{"v":1}\n{}',
+      empty_id = '{"v":1,"id":""}\n{}', -- read uninitialised memory once (found by fuzz/fuzz_claim)
+      lone_surrogate = envelope('"\\ud83d"'), -- cjson refuses it (found by fuzz/fuzz_claim)
       wrong_version = '{"v":2,"id":"x"}\n{}',
       empty = "",
     }
