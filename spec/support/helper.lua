@@ -69,7 +69,8 @@ function M.file(dir, name, text)
   return path
 end
 
--- A private redis-server. Options: appendonly (default true).
+-- A private redis-server. Options: appendonly (default true), args (more
+-- redis-server arguments, one string).
 function M.redis_server(opts)
   opts = opts or {}
   local s = { dir = M.tmpdir() }
@@ -79,7 +80,7 @@ function M.redis_server(opts)
     M.plain .. "redis-server", "--port 0", "--unixsocket " .. s.sock, "--unixsocketperm 700",
     "--dir " .. s.dir, "--daemonize yes", "--pidfile " .. s.dir .. "/redis.pid",
     "--logfile " .. s.dir .. "/redis.log", "--save ''",
-    "--appendonly " .. ((opts.appendonly == false) and "no" or "yes"),
+    "--appendonly " .. ((opts.appendonly == false) and "no" or "yes"), opts.args or "",
   }, " ")
 
   function s.cli(...)
