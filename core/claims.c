@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "json.h"
@@ -20,6 +21,15 @@ static long long to_ll(const hw_json_field *f)
     return strtoll(tmp, NULL, 10);
 }
 
+/* A header count as a long from 0 to LONG_MAX - 1, whatever the text says
+ * (a hand-written header may hold -5 or 1e300): the worker adds 1 to it. */
+static long to_count(const hw_json_field *f)
+{
+    long long v = to_ll(f);
+    if (v < 0) return 0;
+    return v >= (long long)LONG_MAX ? LONG_MAX - 1 : (long)v;
+}
+
 static void on_field(void *ud, const hw_json_field *f)
 {
     header_fields *h = ud;
@@ -28,8 +38,8 @@ static void on_field(void *ud, const hw_json_field *f)
         hw_buf_clear(&h->e->id);
         hw_json_unescape(&h->e->id, f->value, f->value_len);
         h->has_id = h->e->id.len > 0;
-    } else if (f->key_len == 2 && memcmp(f->key, "at", 2) == 0 && !f->is_string) h->e->attempt = 1 + (long)to_ll(f);
-    else if (f->key_len == 2 && memcmp(f->key, "rc", 2) == 0 && !f->is_string) h->e->recoveries = (long)to_ll(f);
+    } else if (f->key_len == 2 && memcmp(f->key, "at", 2) == 0 && !f->is_string) h->e->attempt = 1 + to_count(f);
+    else if (f->key_len == 2 && memcmp(f->key, "rc", 2) == 0 && !f->is_string) h->e->recoveries = to_count(f);
     else if (f->key_len == 2 && memcmp(f->key, "eq", 2) == 0 && !f->is_string) h->e->enqueued_at = to_ll(f);
 }
 
