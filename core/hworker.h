@@ -25,7 +25,9 @@
 extern "C" {
 #endif
 
-/** A job id is 32 lower-case hex digits; buffers for one need this size. */
+/** Buffers for a job id need this size. hworker makes ids of 17 letters and
+ * digits; an id a producer in another language made may be longer, and is
+ * cut to 32 bytes where hworker returns it. */
 #define HWORKER_ID_SIZE 33
 
 struct redisContext;

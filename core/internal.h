@@ -87,6 +87,9 @@ void *hw_keeper_main(void *h);
 int hw_monitor_run(hworker *h, char *err, size_t errlen);
 /* The keys and arguments of one monitor sweep (scripts/recover.lua). */
 #define HW_SWEEP_KEYS 7
+
+/* Length of the ids hworker makes (producer.c says why). */
+#define HW_ID_LEN 17
 void hw_sweep_args(hworker *h, hw_args *args, long batch);
 int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
 
@@ -114,7 +117,5 @@ redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args
 int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
                const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
                size_t errlen);
-/* Fills `id` with 32 random hex digits. */
-void hw_new_id(char *id);
 
 #endif

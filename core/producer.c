@@ -7,31 +7,36 @@
 #include "internal.h"
 #include "json.h"
 
-/* Fills n ids (HWORKER_ID_SIZE apart) from one getrandom call per 256 ids:
- * a system call per job was a visible cost of batch enqueues. */
+/* Fills n ids (HWORKER_ID_SIZE apart) of HW_ID_LEN characters from
+ * [0-9A-Za-z]: 17 of them carry 101 random bits, so ids never collide in
+ * practice, and they are short because every pending job stores its id
+ * (Redis memory per job was a target of issue 6). Letters and digits only:
+ * an id is safe in a shell, a URL and a CLI argument (it never starts with
+ * '-'). Random bytes of 248 and above are skipped, so every character is
+ * equally likely. One getrandom call serves many ids: a system call per job
+ * was a visible cost of batch enqueues. */
 static void new_ids(char *ids, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[16 * 256];
-    for (size_t done = 0; done < n;) {
-        size_t k = n - done < 256 ? n - done : 256, got = 0;
-        while (got < 16 * k) {
-            ssize_t r = getrandom(raw + got, 16 * k - got, 0);
-            if (r > 0) got += (size_t)r;
-        }
-        for (size_t j = 0; j < k; j++) {
-            char *id = ids + (done + j) * HWORKER_ID_SIZE;
-            for (size_t i = 0; i < 16; i++) {
-                id[2 * i] = hex[raw[16 * j + i] >> 4];
-                id[2 * i + 1] = hex[raw[16 * j + i] & 15];
+    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    unsigned char raw[4096];
+    size_t have = 0, used = 0;
+    for (size_t j = 0; j < n; j++) {
+        char *id = ids + j * HWORKER_ID_SIZE;
+        for (size_t i = 0; i < HW_ID_LEN;) {
+            if (used == have) {
+                size_t want = (n - j) * HW_ID_LEN + 16;
+                if (want > sizeof raw) want = sizeof raw;
+                ssize_t r = getrandom(raw, want, 0);
+                have = r > 0 ? (size_t)r : 0;
+                used = 0;
+                continue;
             }
-            id[32] = '\0';
+            unsigned char b = raw[used++];
+            if (b < 248) id[i++] = alphabet[b % 62];
         }
-        done += k;
+        id[HW_ID_LEN] = '\0';
     }
 }
-
-void hw_new_id(char *id) { new_ids(id, 1); }
 
 redisReply *hw_producer_command(hworker *h, int argc, const char **argv, const size_t *lens, const char *what,
                                 char *err, size_t errlen)
@@ -92,7 +97,7 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
     if (out == NULL) abort();
     new_ids(out, n);
     for (size_t i = 0; i < n; i++) {
-        hw_args_add(&args, out + i * HWORKER_ID_SIZE, 32);
+        hw_args_add(&args, out + i * HWORKER_ID_SIZE, HW_ID_LEN);
         hw_args_adds(&args, uniques && uniques[i] ? uniques[i] : "");
         hw_args_add(&args, json[i], lens[i]);
     }

@@ -18,8 +18,9 @@ else
 end
 local ids, envelopes = {}, {}
 -- Formatted once per call: number formatting is the costly part of a
--- header in Redis's Lua.
-local tail = '","at":0,"rc":0,"eq":' .. hw_int(now)
+-- header in Redis's Lua. "at" and "rc" are left out while 0 (their default):
+-- the header is most of what a pending job costs beyond its payload.
+local tail = '","eq":' .. hw_int(now)
 for i = 2, #ARGV, 3 do
   local id, unique = ARGV[i], ARGV[i + 1]
   local holder = unique ~= '' and redis.call('HGET', KEYS[4], unique) or false
