@@ -30,30 +30,35 @@ for i = 3, #ARGV, 4 do
     counts.lease_lost = counts.lease_lost + 1
   else
     counts.processed = counts.processed + 1
-    local envelope = hw_envelope_of(claim)
-    if outcome ~= 'r' then hw_release_unique(KEYS[7], envelope) end
     if outcome == 's' then
+      -- The common case makes no new Lua string: each one is interned and
+      -- hashed, and string churn was the top cost of a drain inside Redis.
       counts.succeeded = counts.succeeded + 1
-    elseif outcome == 'r' then
-      counts.retried = counts.retried + 1
-      local again = hw_bump(envelope, 'at')
-      local delay = tonumber(ARGV[i + 3]) or 0
-      if delay > 0 then
-        if redis.call('ZADD', KEYS[3], hw_int(now + delay), again) == 1 then
-          counts.scheduled = counts.scheduled + 1
-        else
-          counts.merged = counts.merged + 1
-        end
-      else
-        back[#back + 1] = again
-      end
-    elseif outcome == 'f' or outcome == 'x' then
-      counts.failed = counts.failed + 1
-      if outcome == 'x' then counts.exhausted = counts.exhausted + 1 end
-      failed[#failed + 1] = hw_record(reason, now, envelope, hw_token_of(claim))
+      if hw_header_has(claim, '"u"') then hw_release_unique(KEYS[7], hw_envelope_of(claim)) end
     else
-      counts.broken = counts.broken + 1
-      broken[#broken + 1] = hw_record(reason, now, envelope, hw_token_of(claim))
+      local envelope = hw_envelope_of(claim)
+      if outcome ~= 'r' then hw_release_unique(KEYS[7], envelope) end
+      if outcome == 'r' then
+        counts.retried = counts.retried + 1
+        local again = hw_bump(envelope, 'at')
+        local delay = tonumber(ARGV[i + 3]) or 0
+        if delay > 0 then
+          if redis.call('ZADD', KEYS[3], hw_int(now + delay), again) == 1 then
+            counts.scheduled = counts.scheduled + 1
+          else
+            counts.merged = counts.merged + 1
+          end
+        else
+          back[#back + 1] = again
+        end
+      elseif outcome == 'f' or outcome == 'x' then
+        counts.failed = counts.failed + 1
+        if outcome == 'x' then counts.exhausted = counts.exhausted + 1 end
+        failed[#failed + 1] = hw_record(reason, now, envelope, hw_token_of(claim))
+      else
+        counts.broken = counts.broken + 1
+        broken[#broken + 1] = hw_record(reason, now, envelope, hw_token_of(claim))
+      end
     end
   end
 end
