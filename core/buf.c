@@ -61,6 +61,43 @@ void hw_buf_free(hw_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+size_t hw_fmt_ull(char *dst, unsigned long long v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) dst[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static void resp_prefix(hw_buf *b, char kind, size_t n)
+{
+    hw_buf_reserve(b, 24);
+    char *p = b->data + b->len;
+    *p++ = kind;
+    p += hw_fmt_ull(p, n);
+    *p++ = '\r';
+    *p++ = '\n';
+    b->len = (size_t)(p - b->data);
+    b->data[b->len] = '\0';
+}
+
+void hw_resp_array(hw_buf *b, size_t n) { resp_prefix(b, '*', n); }
+
+void hw_resp_bulk(hw_buf *b, const char *s, size_t n)
+{
+    resp_prefix(b, '$', n);
+    hw_buf_reserve(b, n + 2);
+    if (n) memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len++] = '\r';
+    b->data[b->len++] = '\n';
+    b->data[b->len] = '\0';
+}
+
 void hw_args_add(hw_args *a, const char *s, size_t n)
 {
     if (a->argc == a->cap) {
@@ -80,8 +117,12 @@ void hw_args_adds(hw_args *a, const char *s) { hw_args_add(a, s, strlen(s)); }
 void hw_args_addll(hw_args *a, long long v)
 {
     char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    hw_args_add(a, tmp, (size_t)n);
+    size_t n = 0;
+    if (v < 0) tmp[n++] = '-';
+    /* -(v + 1) + 1 keeps LLONG_MIN in range. */
+    unsigned long long u = v < 0 ? (unsigned long long)(-(v + 1)) + 1 : (unsigned long long)v;
+    n += hw_fmt_ull(tmp + n, u);
+    hw_args_add(a, tmp, n);
 }
 
 void hw_args_finish(hw_args *a)

@@ -18,6 +18,14 @@ void hw_buf_adds(hw_buf *b, const char *s);
 void hw_buf_addf(hw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hw_buf_clear(hw_buf *b);
 void hw_buf_free(hw_buf *b);
+/* Writes v in decimal at dst (at least 20 bytes); returns the length. No
+ * printf: numbers are formatted per job on the hot path. */
+size_t hw_fmt_ull(char *dst, unsigned long long v);
+/* Appends one RESP bulk string ("$<n>\r\n<s>\r\n"), or an array header
+ * ("*<n>\r\n"): commands are formatted straight into a reused buffer
+ * instead of through hiredis's sdscatfmt. */
+void hw_resp_bulk(hw_buf *b, const char *s, size_t n);
+void hw_resp_array(hw_buf *b, size_t n);
 
 /* Arguments of one Redis command. Added strings are copied into `store`, so
  * callers may pass temporaries; argv[] points into it once hw_args_finish()

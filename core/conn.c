@@ -66,7 +66,7 @@ void hw_conn_close(hw_conn *c)
 void hw_conn_free(hw_conn *c)
 {
     hw_conn_close(c);
-    hw_args_free(&c->scratch);
+    hw_buf_free(&c->resp);
 }
 
 static int set_error(hw_conn *c, const char *what, const redisReply *r)
@@ -221,19 +221,41 @@ redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_
     return r;
 }
 
+/* Sends a command already formatted as RESP and reads its reply. */
+static redisReply *send_formatted(hw_conn *c, const char *cmd, size_t len)
+{
+    if (c->ctx == NULL || c->ctx->err) {
+        snprintf(c->errstr, sizeof c->errstr, "not connected to Redis");
+        hw_conn_close(c);
+        return NULL;
+    }
+    pipe_guard g;
+    guard_begin(&g);
+    void *reply = NULL;
+    if (redisAppendFormattedCommand(c->ctx, cmd, len) != REDIS_OK || redisGetReply(c->ctx, &reply) != REDIS_OK)
+        reply = NULL;
+    guard_end(&g, reply == NULL);
+    if (reply == NULL) {
+        set_error(c, "Redis connection lost", NULL);
+        hw_conn_close(c);
+    }
+    return reply;
+}
+
 redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
 {
-    /* EVALSHA <sha> <nkeys> <keys...> <args...>: prefix the caller's list. */
-    hw_args *full = &c->scratch;
-    hw_args_clear(full);
-    hw_args_adds(full, "EVALSHA");
-    hw_args_add(full, c->sha[s], 40);
-    hw_args_addll(full, nkeys);
-    hw_args_finish(args);
-    for (int i = 0; i < args->argc; i++) hw_args_add(full, args->argv[i], args->lens[i]);
-    hw_args_finish(full);
+    /* EVALSHA <sha> <nkeys> <keys...> <args...>, formatted once into a
+     * buffer the connection keeps: no copy of the arguments, no sdscatfmt. */
+    hw_buf *cmd = &c->resp;
+    hw_buf_clear(cmd);
+    hw_resp_array(cmd, (size_t)args->argc + 3);
+    hw_resp_bulk(cmd, "EVALSHA", 7);
+    hw_resp_bulk(cmd, c->sha[s], 40);
+    char n[24];
+    hw_resp_bulk(cmd, n, hw_fmt_ull(n, (unsigned long long)nkeys));
+    for (int i = 0; i < args->argc; i++) hw_resp_bulk(cmd, args->store.data + args->offsets[i], args->lens[i]);
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisReply *r = hw_conn_command(c, full->argc, full->argv, full->lens);
+        redisReply *r = send_formatted(c, cmd->data, cmd->len);
         if (r == NULL) return NULL;
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
             freeReplyObject(r);
@@ -245,7 +267,8 @@ redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
                 hw_conn_close(c);
                 return NULL;
             }
-            full->argv[1] = c->sha[s];
+            /* A script's SHA1 is its text's: the loaded one is the same, so
+             * the formatted command stands as it is. */
             continue;
         }
         return r;

@@ -29,7 +29,7 @@ typedef struct hw_conn {
     atomic_llong client_id;        /* read by hworker_stop() from another thread */
     char errstr[512];              /* why the last call failed */
     int failures;                  /* consecutive failed connects, for back-off */
-    hw_args scratch;
+    hw_buf resp;                   /* the last script call, as RESP (reused) */
 } hw_conn;
 
 void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud,
