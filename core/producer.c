@@ -114,7 +114,9 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
             hw_conn_explain(conn, NULL, "cannot enqueue", err, errlen);
             continue;
         }
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
+            rc = 0; /* every job got the id made for it, already in out */
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
             /* A job whose unique key was held gets the holder's id. */
             for (size_t i = 0; i < n; i++)
                 snprintf(out + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE, "%s", r->element[i]->str ? r->element[i]->str : "");

@@ -8,7 +8,9 @@
 -- ARGV[1] when: "0" now; "<ms>" that many ms from now; "@<ms>" at that time
 --         (ms since the epoch, Redis time; a past time means now)
 -- ARGV[2..] triples: job id, unique key ("" for none), job JSON
--- Returns the id of each job: its own, or the id of the job holding its key.
+-- Returns the id of each job (its own, or the id of the job holding its
+-- key), or an empty array when every job got its own id, the common case:
+-- a thousand ids back to the client was a visible part of a batch's cost.
 local now = hw_now_ms()
 local due = now
 if string.sub(ARGV[1], 1, 1) == '@' then
@@ -16,7 +18,7 @@ if string.sub(ARGV[1], 1, 1) == '@' then
 else
   due = now + (tonumber(ARGV[1]) or 0)
 end
-local ids, envelopes = {}, {}
+local ids, envelopes, held = {}, {}, false
 -- Formatted once per call: number formatting is the costly part of a
 -- header in Redis's Lua. "at" and "rc" are left out while 0 (their default):
 -- the header is most of what a pending job costs beyond its payload.
@@ -26,13 +28,14 @@ for i = 2, #ARGV, 3 do
   local holder = unique ~= '' and redis.call('HGET', KEYS[4], unique) or false
   if holder then
     ids[#ids + 1] = holder
+    held = true
+  elseif unique == '' then
+    -- One concatenation, so one new Lua string per job: each is interned.
+    envelopes[#envelopes + 1] = '{"v":1,"id":"' .. id .. tail .. '}\n' .. ARGV[i + 2]
+    ids[#ids + 1] = id
   else
-    local header = '{"v":1,"id":"' .. id .. tail
-    if unique ~= '' then
-      redis.call('HSET', KEYS[4], unique, id)
-      header = header .. ',"u":' .. cjson.encode(unique)
-    end
-    envelopes[#envelopes + 1] = header .. '}\n' .. ARGV[i + 2]
+    redis.call('HSET', KEYS[4], unique, id)
+    envelopes[#envelopes + 1] = '{"v":1,"id":"' .. id .. tail .. ',"u":' .. cjson.encode(unique) .. '}\n' .. ARGV[i + 2]
     ids[#ids + 1] = id
   end
 end
@@ -48,4 +51,5 @@ else
   if #envelopes > 0 then hw_push('LPUSH', KEYS[1], envelopes) end
   hw_count(KEYS[3], { enqueued = #envelopes })
 end
+if not held then return {} end
 return ids
