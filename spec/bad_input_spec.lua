@@ -110,6 +110,27 @@ describe("bad input", function()
     assert.are.equal(0, q:stats().inflight)
   end)
 
+  it("reports a read-only replica to the producer, keeps workers waiting, and goes on once it is promoted", function()
+    local replica = H.redis_server()
+    local q, runs, config = R.queue(replica)
+    local function refusals()
+      return tonumber((replica.cli("INFO", "errorstats") or ""):match("errorstat_READONLY:count=(%d+)")) or 0
+    end
+    -- A master that never answers: the server turns read-only at once.
+    replica.cli("REPLICAOF", "127.0.0.1", "1")
+    local ok, err = pcall(q.queue, q, { n = 1 })
+    assert.is_false(ok)
+    assert.matches("READONLY", err)
+    local before = refusals()
+    q:start { job_file = record, config = config, workers = 1, monitors = 1 }
+    H.wait_until("the worker and monitor to be refused", 20, function() return refusals() >= before + 2 end)
+    replica.cli("REPLICAOF", "NO", "ONE")
+    local id = q:queue { n = 2 }
+    H.wait_until("the job to run once the server takes writes", 20, function() return H.runs(runs)[id] == 1 end)
+    q:stop { grace = 5 }
+    replica.stop()
+  end)
+
   it("fails a job whose handler yields, with a reason", function()
     local dir = H.tmpdir()
     local job = H.file(dir, "yield.lua", "function job(state, t) coroutine.yield(1) end\n")
