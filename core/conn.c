@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 /* Writing to a socket Redis closed raises SIGPIPE, whose default action
  * ends the process. A library may not change the process's signal handling,
@@ -67,6 +69,9 @@ void hw_conn_free(hw_conn *c)
 {
     hw_conn_close(c);
     hw_buf_free(&c->resp);
+    hw_buf_free(&c->cmd);
+    free(c->node_host);
+    c->node_host = NULL;
 }
 
 static int set_error(hw_conn *c, const char *what, const redisReply *r)
@@ -127,16 +132,30 @@ static int conn_open(hw_conn *c)
     hw_conn_close(c);
     c->errstr[0] = '\0';
     struct timeval connect_timeout = to_timeval(5.0);
+    const char *host = c->target->host;
+    int port = c->target->port;
+    if (c->target->cluster && c->node_host) {
+        host = c->node_host;
+        port = c->node_port;
+    } else if (c->target->cluster) {
+        const hw_node *seed = &c->target->seeds[c->next_seed++ % c->target->nseeds];
+        host = seed->host;
+        port = seed->port;
+    }
     if (c->connect) {
         c->ctx = c->connect(c->connect_ud);
     } else if (c->target->path) {
         c->ctx = redisConnectUnixWithTimeout(c->target->path, connect_timeout);
     } else {
-        c->ctx = redisConnectWithTimeout(c->target->host, c->target->port, connect_timeout);
+        c->ctx = redisConnectWithTimeout(host, port, connect_timeout);
     }
     if (c->ctx == NULL || c->ctx->err) {
         char where[300];
-        hw_target_describe(c->target, where, sizeof where);
+        if (c->target->cluster) snprintf(where, sizeof where, "cluster node %s:%d", host, port);
+        else hw_target_describe(c->target, where, sizeof where);
+        /* A node that is gone (failed over): go back to the seeds. */
+        free(c->node_host);
+        c->node_host = NULL;
         snprintf(c->errstr, sizeof c->errstr, "cannot connect to Redis at %s: %s", c->connect ? "(host connection factory)" : where,
                  c->ctx ? c->ctx->errstr : "no connection");
         hw_conn_close(c);
@@ -203,24 +222,6 @@ int hw_conn_ensure(hw_conn *c, hw_signal *stop)
     }
 }
 
-redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_t *lens)
-{
-    if (c->ctx == NULL || c->ctx->err) {
-        snprintf(c->errstr, sizeof c->errstr, "not connected to Redis");
-        hw_conn_close(c);
-        return NULL;
-    }
-    pipe_guard g;
-    guard_begin(&g);
-    redisReply *r = redisCommandArgv(c->ctx, argc, argv, lens);
-    guard_end(&g, r == NULL);
-    if (r == NULL) {
-        set_error(c, "Redis connection lost", NULL);
-        hw_conn_close(c);
-    }
-    return r;
-}
-
 /* Sends a command already formatted as RESP and reads its reply. */
 static redisReply *send_formatted(hw_conn *c, const char *cmd, size_t len)
 {
@@ -242,6 +243,57 @@ static redisReply *send_formatted(hw_conn *c, const char *cmd, size_t len)
     return reply;
 }
 
+/* Remembers the node a MOVED reply names ("MOVED <slot> <host>:<port>"). */
+static int note_moved(hw_conn *c, const char *reply)
+{
+    const char *addr = strchr(reply + 6, ' ');
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (addr == NULL || colon == NULL || colon == addr + 1) return -1;
+    free(c->node_host);
+    c->node_host = strndup(addr + 1, (size_t)(colon - addr - 1));
+    if (c->node_host == NULL) abort();
+    c->node_port = atoi(colon + 1);
+    return 0;
+}
+
+/* Sends a formatted command, following a Redis Cluster where it points.
+ * MOVED: the slot lives on another node; connect there and send again.
+ * ASK, TRYAGAIN: the slot is being moved; waiting until the move is done
+ * (MOVED then) is always correct, so that is what happens instead of
+ * following ASK. CLUSTERDOWN: a failover; wait too. Waits are bounded by the
+ * connection's timeout; then the error reply is returned. */
+static redisReply *exchange(hw_conn *c, const char *cmd, size_t len)
+{
+    double waited = 0, pause = 0.005, bound = c->timeout > 0 ? c->timeout : 30;
+    for (int redirects = 0;;) {
+        redisReply *r = send_formatted(c, cmd, len);
+        if (r == NULL || !c->target->cluster || r->type != REDIS_REPLY_ERROR) return r;
+        if (strncmp(r->str, "MOVED ", 6) == 0 && redirects < 5 && note_moved(c, r->str) == 0) {
+            redirects++;
+            freeReplyObject(r);
+            if (hw_conn_open(c) != 0) return NULL;
+            continue;
+        }
+        int moving = strncmp(r->str, "ASK ", 4) == 0 || strncmp(r->str, "TRYAGAIN", 8) == 0 ||
+                     strncmp(r->str, "CLUSTERDOWN", 11) == 0;
+        if (!moving || waited >= bound) return r;
+        freeReplyObject(r);
+        struct timespec ts = {0, (long)(pause * 1e9)};
+        nanosleep(&ts, NULL);
+        waited += pause;
+        pause = pause * 2 < 0.2 ? pause * 2 : 0.2;
+    }
+}
+
+redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_t *lens)
+{
+    hw_buf *cmd = &c->cmd;
+    hw_buf_clear(cmd);
+    hw_resp_array(cmd, (size_t)argc);
+    for (int i = 0; i < argc; i++) hw_resp_bulk(cmd, argv[i], lens ? lens[i] : strlen(argv[i]));
+    return exchange(c, cmd->data, cmd->len);
+}
+
 redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
 {
     /* EVALSHA <sha> <nkeys> <keys...> <args...>, formatted once into a
@@ -255,7 +307,7 @@ redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
     hw_resp_bulk(cmd, n, hw_fmt_ull(n, (unsigned long long)nkeys));
     for (int i = 0; i < args->argc; i++) hw_resp_bulk(cmd, args->store.data + args->offsets[i], args->lens[i]);
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisReply *r = send_formatted(c, cmd->data, cmd->len);
+        redisReply *r = exchange(c, cmd->data, cmd->len);
         if (r == NULL) return NULL;
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
             freeReplyObject(r);
@@ -274,6 +326,25 @@ redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
         return r;
     }
     return NULL;
+}
+
+int hw_conn_wait_replicas(hw_conn *c, const char *what, char *err, size_t errlen)
+{
+    if (c->min_replicas <= 0) return 0;
+    char n[24], ms[24];
+    n[hw_fmt_ull(n, (unsigned long long)c->min_replicas)] = '\0';
+    ms[hw_fmt_ull(ms, (unsigned long long)(c->min_replicas_timeout * 1000.0))] = '\0';
+    redisReply *r = hw_conn_simple(c, "WAIT", n, ms, NULL);
+    int ok = r && r->type == REDIS_REPLY_INTEGER && r->integer >= c->min_replicas;
+    if (!ok && err && errlen) {
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            snprintf(err, errlen, "%s: reached %lld of %d replicas within %g s (min_replicas)", what, r->integer,
+                     c->min_replicas, c->min_replicas_timeout);
+        else
+            hw_conn_explain(c, r, what, err, errlen);
+    }
+    if (r) freeReplyObject(r);
+    return ok ? 0 : -1;
 }
 
 redisReply *hw_conn_simple(hw_conn *c, const char *first, ...)

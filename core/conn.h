@@ -30,6 +30,12 @@ typedef struct hw_conn {
     char errstr[512];              /* why the last call failed */
     int failures;                  /* consecutive failed connects, for back-off */
     hw_buf resp;                   /* the last script call, as RESP (reused) */
+    hw_buf cmd;                    /* the last other command, as RESP (reused) */
+    char *node_host;               /* cluster: the node the last MOVED named, or NULL */
+    int node_port;
+    int next_seed;                 /* cluster: the seed to try next without a node */
+    int min_replicas;              /* replicas a durable write must reach (WAIT), 0 = none */
+    double min_replicas_timeout;   /* seconds */
 } hw_conn;
 
 void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud,
@@ -50,6 +56,11 @@ redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_
 /* Runs a script with EVALSHA: `args` holds nkeys keys then the arguments.
  * Same return contract as hw_conn_command. */
 redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args);
+/* After a write that must survive a failover: WAIT until c->min_replicas
+ * replicas have it. Returns 0 (also when min_replicas is 0), or -1 with
+ * "<what>: reached N of M replicas within T s" (or the connection error)
+ * in err. */
+int hw_conn_wait_replicas(hw_conn *c, const char *what, char *err, size_t errlen);
 /* Sends a command given as a printf-free list of C strings, NULL-terminated. */
 redisReply *hw_conn_simple(hw_conn *c, const char *first, ...);
 

@@ -18,6 +18,7 @@ void hworker_config_init(hworker_config *cfg)
     cfg->monitor_interval = 5;
     cfg->block_timeout = 2;
     cfg->redis_timeout = 30;
+    cfg->min_replicas_timeout = 1;
     cfg->failed_cap = 1000;
     cfg->broken_cap = 1000;
     cfg->max_recoveries = 3;
@@ -53,6 +54,8 @@ static int check_config(const hworker_config *c, char *err, size_t errlen)
     if (!(c->monitor_interval > 0)) BAD("config: monitor_interval must be > 0 seconds (got %g)", c->monitor_interval);
     if (!(c->block_timeout >= 0.01)) BAD("config: block_timeout must be at least 0.01 seconds (got %g)", c->block_timeout);
     if (!(c->redis_timeout >= 0.1)) BAD("config: redis_timeout must be at least 0.1 seconds (got %g)", c->redis_timeout);
+    if (c->min_replicas < 0) BAD("config: min_replicas must be >= 0 (got %d)", c->min_replicas);
+    if (!(c->min_replicas_timeout > 0)) BAD("config: min_replicas_timeout must be > 0 seconds (got %g)", c->min_replicas_timeout);
     if (c->failed_cap < 1) BAD("config: failed_cap must be at least 1 (got %ld)", c->failed_cap);
     if (c->broken_cap < 1) BAD("config: broken_cap must be at least 1 (got %ld)", c->broken_cap);
     if (c->max_recoveries < 0) BAD("config: max_recoveries must be >= 0 (got %ld)", c->max_recoveries);
@@ -115,6 +118,8 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
     h->pid = (int)getpid();
     pthread_mutex_init(&h->producer_lock, NULL);
     hw_conn_init(&h->producer, &h->target, cfg->connect, cfg->connect_ud, &h->log, h->name, "producer", cfg->redis_timeout);
+    h->producer.min_replicas = cfg->min_replicas;
+    h->producer.min_replicas_timeout = cfg->min_replicas_timeout;
     hw_signal_init(&h->stop);
     hw_signal_init(&h->keeper_stop);
     atomic_store(&h->abort_jobs, 0);

@@ -72,6 +72,11 @@ typedef struct hworker_config {
     double lease;                /**< seconds a claim lives without renewal; 30 */
     double monitor_interval;     /**< longest pause between monitor sweeps, seconds; 5 */
     double block_timeout;        /**< an idle worker wakes this often, seconds; 2 */
+    int min_replicas;            /**< after each enqueue and each batch of outcomes, wait until
+                                    this many replicas have the write (Redis WAIT); 0 = don't.
+                                    An enqueue that reaches fewer within min_replicas_timeout
+                                    fails with a message saying so (the job may still be there) */
+    double min_replicas_timeout; /**< seconds to wait for min_replicas; 1 */
     double redis_timeout;        /**< seconds a Redis reply may take before the connection is
                                     dropped and made again (a worker's blocking wait adds
                                     block_timeout); 30 */

@@ -125,6 +125,9 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
             hw_conn_explain(conn, r, "cannot enqueue", err, errlen);
         }
         freeReplyObject(r);
+        /* Acknowledged only once enough replicas have it: asynchronous
+         * replication can lose a write the primary took (min_replicas). */
+        if (rc == 0 && hw_conn_wait_replicas(conn, "enqueued, but not yet safe from a failover", err, errlen)) rc = -1;
         break;
     }
     free(local_ids);

@@ -26,7 +26,8 @@ static char *dup_decoded(const char *s, size_t n)
 static int bad(char *err, size_t errlen, const char *url, const char *why)
 {
     snprintf(err, errlen,
-             "bad Redis URL \"%s\": %s (expected redis://[user:password@]host[:port][/db] or unix:///path[?db=N])",
+             "bad Redis URL \"%s\": %s (expected redis://[user:password@]host[:port][/db], unix:///path[?db=N] "
+             "or redis+cluster://[user:password@]host[:port],host[:port]...)",
              url, why);
     return -1;
 }
@@ -37,6 +38,32 @@ static int parse_db(const char *s, int *db)
     long v = strtol(s, &end, 10);
     if (*s == '\0' || *end != '\0' || v < 0 || v > 100000) return -1;
     *db = (int)v;
+    return 0;
+}
+
+/* One "host[:port]" of a URL's authority into n (host allocated). */
+static int parse_host_port(const char *s, size_t len, hw_node *n, const char *url, char *err, size_t errlen)
+{
+    const char *colon = memchr(s, ':', len);
+    size_t namelen = colon ? (size_t)(colon - s) : len;
+    if (namelen == 0) return bad(err, errlen, url, "no host");
+    for (size_t i = 0; i < namelen; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+            return bad(err, errlen, url, "the host contains white space or a control character");
+    if (colon) {
+        char portbuf[16];
+        size_t plen = len - namelen - 1;
+        char *end;
+        if (plen == 0 || plen >= sizeof portbuf) return bad(err, errlen, url, "bad port");
+        memcpy(portbuf, colon + 1, plen);
+        portbuf[plen] = '\0';
+        long port = strtol(portbuf, &end, 10);
+        if (*end != '\0' || port < 1 || port > 65535)
+            return bad(err, errlen, url, "the port must be a number from 1 to 65535");
+        n->port = (int)port;
+    }
+    n->host = dup_decoded(s, namelen);
+    if (n->host == NULL) abort();
     return 0;
 }
 
@@ -58,8 +85,9 @@ int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
         }
         return 0;
     }
-    if (strncmp(url, "redis://", 8) != 0) return bad(err, errlen, url, "unknown scheme");
-    const char *rest = url + 8;
+    int cluster = strncmp(url, "redis+cluster://", 16) == 0;
+    if (!cluster && strncmp(url, "redis://", 8) != 0) return bad(err, errlen, url, "unknown scheme");
+    const char *rest = url + (cluster ? 16 : 8);
     const char *slash = strchr(rest, '/');
     size_t authority_len = slash ? (size_t)(slash - rest) : strlen(rest);
     /* The last '@' ends the user info, as in RFC 3986 parsers: a password
@@ -77,39 +105,38 @@ int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
         }
         hostpart = at + 1;
     }
-    size_t hostlen = (size_t)(rest + authority_len - hostpart);
-    const char *colon = memchr(hostpart, ':', hostlen);
-    size_t namelen = colon ? (size_t)(colon - hostpart) : hostlen;
-    if (namelen == 0) {
-        hw_target_free(t);
-        return bad(err, errlen, url, "no host");
+    /* host[:port], and for a cluster more of them after commas. */
+    const char *end = rest + authority_len;
+    for (const char *node = hostpart; node <= end;) {
+        const char *comma = memchr(node, ',', (size_t)(end - node));
+        const char *node_end = comma ? comma : end;
+        if (!cluster && comma) {
+            hw_target_free(t);
+            return bad(err, errlen, url, "several hosts need redis+cluster://");
+        }
+        hw_node n = {NULL, 6379};
+        if (parse_host_port(node, (size_t)(node_end - node), &n, url, err, errlen)) {
+            hw_target_free(t);
+            return -1;
+        }
+        hw_node *seeds = realloc(t->seeds, sizeof *seeds * (size_t)(t->nseeds + 1));
+        if (seeds == NULL) abort();
+        t->seeds = seeds;
+        t->seeds[t->nseeds++] = n;
+        if (!comma) break;
+        node = comma + 1;
     }
-    for (size_t i = 0; i < namelen; i++)
-        if ((unsigned char)hostpart[i] <= ' ' || hostpart[i] == 0x7f) {
-            hw_target_free(t);
-            return bad(err, errlen, url, "the host contains white space or a control character");
-        }
-    t->host = dup_decoded(hostpart, namelen);
-    if (colon) {
-        char portbuf[16];
-        size_t plen = hostlen - namelen - 1;
-        char *end;
-        if (plen == 0 || plen >= sizeof portbuf) {
-            hw_target_free(t);
-            return bad(err, errlen, url, "bad port");
-        }
-        memcpy(portbuf, colon + 1, plen);
-        portbuf[plen] = '\0';
-        long port = strtol(portbuf, &end, 10);
-        if (*end != '\0' || port < 1 || port > 65535) {
-            hw_target_free(t);
-            return bad(err, errlen, url, "the port must be a number from 1 to 65535");
-        }
-        t->port = (int)port;
-    }
+    t->cluster = cluster;
+    t->host = strdup(t->seeds[0].host);
+    if (t->host == NULL) abort();
+    t->port = t->seeds[0].port;
     if (slash && slash[1] != '\0' && parse_db(slash + 1, &t->db)) {
         hw_target_free(t);
         return bad(err, errlen, url, "the database must be a number");
+    }
+    if (cluster && t->db != 0) {
+        hw_target_free(t);
+        return bad(err, errlen, url, "a Redis Cluster has database 0 only");
     }
     return 0;
 }
@@ -117,12 +144,16 @@ int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
 void hw_target_describe(const hw_target *t, char *out, size_t outlen)
 {
     if (t->path) snprintf(out, outlen, "unix://%s?db=%d", t->path, t->db);
+    else if (t->cluster) snprintf(out, outlen, "redis+cluster://%s%s%s:%d%s", t->user ? t->user : "", t->user ? "@" : "",
+                                  t->host ? t->host : "?", t->port, t->nseeds > 1 ? ",..." : "");
     else snprintf(out, outlen, "redis://%s%s%s:%d/%d", t->user ? t->user : "", t->user ? "@" : "",
                   t->host ? t->host : "?", t->port, t->db);
 }
 
 void hw_target_free(hw_target *t)
 {
+    for (int i = 0; i < t->nseeds; i++) free(t->seeds[i].host);
+    free(t->seeds);
     free(t->host);
     free(t->path);
     free(t->user);

@@ -87,6 +87,8 @@ hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
     /* The socket timeout must outlast the blocking wait (DESIGN.md 6). */
     hw_conn_init(&w->conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "worker",
                  h->cfg.block_timeout + h->cfg.redis_timeout);
+    w->conn.min_replicas = h->cfg.min_replicas;
+    w->conn.min_replicas_timeout = h->cfg.min_replicas_timeout;
     w->sb = new_sandbox(w, err, errlen);
     if (w->sb == NULL) {
         hw_conn_free(&w->conn);
@@ -165,7 +167,15 @@ static void flush(hw_worker *w)
                    w->holder, c->id);
         release(w, c);
     }
-    if (r) freeReplyObject(r);
+    if (r) {
+        /* An outcome a failover loses only makes its job run again (its
+         * claim comes back as expired), so a shortfall is worth a warning,
+         * not a retry. */
+        char why[300];
+        if (hw_conn_wait_replicas(&w->conn, "job outcomes", why, sizeof why))
+            hw_log(&w->h->log, HWORKER_LOG_WARN, "%s: %s", w->holder, why);
+        freeReplyObject(r);
+    }
     w->nfinishing = 0;
     hw_args_clear(&w->finish);
 }

@@ -108,7 +108,8 @@ describe("hworker-lua", function()
       local _, err, code = cli("stats q --redis http://x")
       assert.are.equal(2, code)
       assert.are.equal('hworker-lua stats: bad Redis URL "http://x": unknown scheme '
-        .. "(expected redis://[user:password@]host[:port][/db] or unix:///path[?db=N])\n", err)
+        .. "(expected redis://[user:password@]host[:port][/db], unix:///path[?db=N] "
+        .. "or redis+cluster://[user:password@]host[:port],host[:port]...)\n", err)
     end)
 
     it("refuses destroy without --yes", function()

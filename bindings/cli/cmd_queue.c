@@ -43,10 +43,11 @@ int cmd_queue(int argc, char **argv)
 {
     const char *redis = NULL, *at = NULL, *unique = NULL;
     double in = -1;
-    int batch = 1000;
+    int batch = 1000, min_replicas = 0;
     cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"in", OPT_NUMBER, &in, 0},
                       {"at", OPT_STRING, &at, 0},       {"batch", OPT_INT, &batch, 0},
-                      {"unique", OPT_STRING, &unique, 0}, {NULL, 0, NULL, 0}};
+                      {"unique", OPT_STRING, &unique, 0}, {"min-replicas", OPT_INT, &min_replicas, 0},
+                      {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos, code = CLI_OK;
     if (pos == NULL) return CLI_FAILED;
@@ -61,7 +62,8 @@ int cmd_queue(int argc, char **argv)
         cli_error("queue", "--at %s is not an ISO 8601 time (e.g. 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00)", at);
         return CLI_USAGE;
     }
-    hworker *h = cli_open("queue", pos[0], cli_redis_url(redis), &code);
+    if (min_replicas < 0) { free(pos); cli_error("queue", "--min-replicas must be >= 0"); return CLI_USAGE; }
+    hworker *h = cli_open_durable("queue", pos[0], cli_redis_url(redis), min_replicas, &code);
     if (h == NULL) { free(pos); return code; }
     double delay = in > 0 ? in : 0;
     if (at_ms >= 0) {

@@ -64,6 +64,7 @@ static const char *const help_run =
     "  --broken-max-age SEC        drop broken records older than this (default: keep)\n"
     "  --redis-timeout SEC         wait this long for a reply, then reconnect (default 30)\n"
     "  --monitor-interval SEC      longest pause between monitor sweeps (default 5)\n"
+    "  --min-replicas N            wait until N replicas have each batch of outcomes (default 0)\n"
     "  --log-format text|json      log line format (default text)\n"
     "  --log-level LEVEL           debug, info, warn or error (default info)\n"
     "\n"
@@ -91,7 +92,9 @@ static const char *const help_queue =
     "  --at TIME                   run the jobs at an ISO 8601 time (2026-12-01T09:00:00Z)\n"
     "  --batch N                   jobs per batch from stdin (default 1000)\n"
     "  --unique KEY                while a job with KEY is pending, scheduled or in flight,\n"
-    "                              add nothing and print that job's id (one JSON argument)\n";
+    "                              add nothing and print that job's id (one JSON argument)\n"
+    "  --min-replicas N            acknowledge only once N replicas have the jobs (WAIT);\n"
+    "                              fewer within 1 s is an error (the jobs may be there)\n";
 
 static const char *const help_list =
     "usage: hworker-lua jobs|inflight|scheduled|failed|broken NAME [flags]\n"

@@ -76,7 +76,7 @@ static const char *opt_config(lua_State *L, int t)
 }
 
 static const char *const known_options[] = {
-    "name", "redis", "job_file", "config", "timeout", "lease", "monitor_interval", "block_timeout", "redis_timeout",
+    "name", "redis", "job_file", "config", "timeout", "lease", "monitor_interval", "block_timeout", "redis_timeout", "min_replicas", "min_replicas_timeout",
     "failed_cap", "broken_cap", "max_recoveries", "on_exception", "memory_limit_mb", "prefetch", "log_level",
     "max_attempts", "retry_base", "retry_factor", "retry_max_delay", "failed_max_age", "broken_max_age", NULL};
 
@@ -107,6 +107,8 @@ static int l_open(lua_State *L)
     cfg.monitor_interval = opt_number(L, 1, "monitor_interval", cfg.monitor_interval);
     cfg.block_timeout = opt_number(L, 1, "block_timeout", cfg.block_timeout);
     cfg.redis_timeout = opt_number(L, 1, "redis_timeout", cfg.redis_timeout);
+    cfg.min_replicas = (int)opt_number(L, 1, "min_replicas", cfg.min_replicas);
+    cfg.min_replicas_timeout = opt_number(L, 1, "min_replicas_timeout", cfg.min_replicas_timeout);
     cfg.failed_cap = (long)opt_number(L, 1, "failed_cap", (double)cfg.failed_cap);
     cfg.broken_cap = (long)opt_number(L, 1, "broken_cap", (double)cfg.broken_cap);
     cfg.max_recoveries = (long)opt_number(L, 1, "max_recoveries", (double)cfg.max_recoveries);

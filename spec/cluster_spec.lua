@@ -1,0 +1,136 @@
+-- Redis Cluster (issue 8): slot routing (MOVED followed, ASK/TRYAGAIN
+-- waited out), a busy queue's slot moved to another master, and
+-- min_replicas. The cluster is local: 3 masters on loopback ports.
+local H = require "spec.support.helper"
+local R = require "spec.support.recorded"
+local C = require "spec.support.cluster"
+
+local record = H.job_path("record.lua")
+
+local function jobs(n, from)
+  local t = {}
+  for i = 1, n do t[i] = { n = from + i, sleep = 0.001 } end
+  return t
+end
+
+local function node_id(node) return node.cli("CLUSTER", "MYID") end
+
+describe("on a Redis Cluster", function()
+  local cluster
+  lazy_setup(function() cluster = C.start { masters = 3 } end)
+  lazy_teardown(function() cluster.stop() end)
+  after_each(H.cleanup)
+
+  it("runs each job exactly once for queues on every master, from a seed that serves none of them", function()
+    for i = 1, 3 do
+      local name = cluster.name_on(cluster.nodes[i].port)
+      -- The only seed is another master: the first command meets MOVED.
+      local seed = { url = "redis+cluster://127.0.0.1:" .. cluster.nodes[i % 3 + 1].port }
+      local q, runs, config = R.queue(seed, { name = name })
+      local ids = q:queue_many(jobs(200, 0))
+      q:start { job_file = record, config = config, workers = 2, monitors = 1 }
+      R.settle(q, 200, 60)
+      q:stop { grace = 5 }
+      local by_id = H.runs(runs)
+      for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+      local s = q:stats()
+      assert.are.equal(200, s.counters.succeeded)
+      assert.are.equal(0, s.inflight)
+      -- Every key of the queue is on the master that serves its slot.
+      assert.are.equal(cluster.nodes[i].port, cluster.owner("hw:{" .. name .. "}:stats").port)
+    end
+  end)
+
+  it("neither loses nor repeats a job while every slot of a busy queue's master moves to another", function()
+    local src, dst = cluster.nodes[1], cluster.nodes[2]
+    local name = cluster.name_on(src.port)
+    local q, runs, config = R.queue(cluster, { name = name })
+    local ids = q:queue_many(jobs(1500, 0))
+    q:start { job_file = record, config = config, workers = 2, monitors = 1 }
+    H.wait_until("jobs to flow", 30, function() return q:stats().counters.succeeded >= 100 end)
+    local slots = 0
+    for line in src.cli("CLUSTER", "NODES"):gmatch("[^\n]+") do
+      if line:find("myself", 1, true) then
+        for lo, hi in line:gmatch(" (%d+)%-(%d+)") do slots = slots + tonumber(hi) - tonumber(lo) + 1 end
+      end
+    end
+    local out = H.sh(H.plain .. "redis-cli --cluster reshard 127.0.0.1:" .. src.port .. " --cluster-from " ..
+      node_id(src) .. " --cluster-to " .. node_id(dst) .. " --cluster-slots " .. slots .. " --cluster-yes")
+    assert.are.equal(dst.port, cluster.owner("hw:{" .. name .. "}:pending").port, out:sub(-500))
+    -- More jobs, enqueued through the moved slot.
+    for _, id in ipairs(q:queue_many(jobs(500, 1500))) do ids[#ids + 1] = id end
+    R.settle(q, 2000, 120)
+    q:stop { grace = 5 }
+    local by_id = H.runs(runs)
+    for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+    local s = q:stats()
+    assert.are.equal(2000, s.counters.succeeded)
+    assert.are.equal(0, s.counters.lease_lost)
+    assert.are.equal(0, s.counters.recovered)
+  end)
+
+  it("refuses an enqueue that no replica confirms when min_replicas is set, saying so", function()
+    local q = H.queue(cluster, { min_replicas = 1, min_replicas_timeout = 0.2 })
+    local ok, err = pcall(q.queue, q, { n = 1 })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("reached 0 of 1 replicas within 0.2 s", 1, true), err)
+    -- The job is there all the same: the caller was told it may be.
+    assert.are.equal(1, q:stats().pending)
+  end)
+end)
+
+describe("on a Redis Cluster with replicas", function()
+  local cluster
+  lazy_setup(function() cluster = C.start { masters = 3, replicas = 1, node_timeout = 1000 } end)
+  lazy_teardown(function() cluster.stop() end)
+  after_each(H.cleanup)
+
+  -- With min_replicas = 1 an enqueue is acknowledged only once a replica
+  -- has it, so the replica that takes over has every acknowledged job.
+  it("loses no acknowledged job when the queue's master is killed and its replica takes over", function()
+    local master = cluster.nodes[1]
+    local name = cluster.name_on(master.port)
+    -- on_exception = retry: a job whose record cannot reach a replica yet
+    -- (between the failover and the old master's return) runs again.
+    local q, runs, config = R.queue(cluster, { name = name, min_replicas = 1, min_replicas_timeout = 1,
+      redis_timeout = 2, lease = 3, monitor_interval = 0.5, on_exception = "retry", retry_base = 0.1,
+      retry_max_delay = 1 })
+    q:start { job_file = record, config = config, workers = 2, monitors = 1 }
+    local acked, refused, n = {}, 0, 0
+    local function enqueue_some()
+      local ok, ids = pcall(q.queue_many, q, jobs(20, n))
+      n = n + 20
+      if ok then
+        for _, id in ipairs(ids) do acked[#acked + 1] = id end
+      else
+        refused = refused + 1
+      end
+    end
+    for _ = 1, 20 do enqueue_some() end
+    local before_kill = #acked
+    H.kill(master.pid(), 9)
+    -- Keep enqueueing through the failover until the replica serves the slot.
+    H.wait_until("a replica to take over the queue's slot", 60, function()
+      enqueue_some()
+      local owner = cluster.owner("hw:{" .. name .. "}:pending")
+      return owner and owner.port ~= master.port
+    end)
+    -- The old master comes back as the new one's replica: writes can be
+    -- confirmed again.
+    master.start()
+    H.wait_until("the old master to replicate the new one", 60, function()
+      return master.cli("INFO", "replication"):find("master_link_status:up", 1, true) ~= nil
+    end)
+    for _ = 1, 20 do enqueue_some() end
+    H.wait_until("every acknowledged job to run", 120, function()
+      local by_id = H.runs(runs)
+      for _, id in ipairs(acked) do
+        if not by_id[id] then return false end
+      end
+      return true
+    end)
+    q:stop { grace = 5 }
+    assert.are.equal(400, before_kill)
+    assert.is_true(#acked > before_kill, "no enqueue was acknowledged after the failover")
+  end)
+end)

@@ -1,0 +1,123 @@
+-- A private Redis Cluster for specs: `masters` masters (3) and `replicas`
+-- replicas per master (0), on loopback ports picked at random, each node in
+-- its own temp dir with appendonly on. The cluster bus uses port + 10000.
+local H = require "spec.support.helper"
+
+local C = {}
+
+local function port_free(port)
+  return H.sh(H.plain .. "redis-cli -p " .. port .. " PING 2>&1"):find("PONG") == nil
+end
+
+function C.start(opts)
+  opts = opts or {}
+  local masters, replicas = opts.masters or 3, opts.replicas or 0
+  local n = masters * (1 + replicas)
+  local c = { nodes = {}, dir = H.tmpdir() }
+  local base
+  for _ = 1, 20 do
+    base = math.random(20000, 40000)
+    local ok = true
+    for i = 0, n - 1 do ok = ok and port_free(base + i) and port_free(base + 10000 + i) end
+    if ok then break end
+  end
+  for i = 1, n do
+    local port = base + i - 1
+    local dir = c.dir .. "/" .. port
+    H.sh("mkdir -p " .. H.quote(dir))
+    local node = { port = port, dir = dir }
+    function node.cli(...)
+      local parts = { H.plain .. "redis-cli", "-p", tostring(port) }
+      for _, a in ipairs({ ... }) do parts[#parts + 1] = H.quote(a) end
+      return (H.sh(table.concat(parts, " ")):gsub("%s+$", ""))
+    end
+    function node.start()
+      H.sh(table.concat({ H.plain .. "redis-server", "--port", port, "--bind 127.0.0.1", "--dir", H.quote(dir),
+        "--daemonize yes", "--pidfile", H.quote(dir .. "/redis.pid"), "--logfile", H.quote(dir .. "/redis.log"),
+        "--save ''", "--appendonly yes", "--cluster-enabled yes", "--cluster-config-file nodes.conf",
+        "--cluster-node-timeout", opts.node_timeout or 2000, opts.args or "" }, " "))
+      H.wait_until("cluster node " .. port .. " to answer", 10, function() return node.cli("PING") == "PONG" end)
+    end
+    function node.pid()
+      local f = io.open(dir .. "/redis.pid")
+      if not f then return nil end
+      local pid = tonumber(f:read("*a"))
+      f:close()
+      return pid
+    end
+    node.start()
+    c.nodes[i] = node
+  end
+  local addrs = {}
+  for i, node in ipairs(c.nodes) do addrs[i] = "127.0.0.1:" .. node.port end
+  local out = H.sh(H.plain .. "redis-cli --cluster create " .. table.concat(addrs, " ") ..
+    " --cluster-replicas " .. replicas .. " --cluster-yes")
+  H.wait_until("the cluster to be ok (" .. out:sub(-300) .. ")", 30, function()
+    for _, node in ipairs(c.nodes) do
+      if not node.cli("CLUSTER", "INFO"):find("cluster_state:ok", 1, true) then return false end
+    end
+    return true
+  end)
+  if replicas > 0 then
+    H.wait_until("every replica to be in sync", 30, function()
+      for _, node in ipairs(c.nodes) do
+        local info = node.cli("INFO", "replication")
+        if info:find("role:slave", 1, true) and not info:find("master_link_status:up", 1, true) then return false end
+      end
+      return true
+    end)
+  end
+  -- Seeds: the masters as created (the first `masters` addresses).
+  local seeds = {}
+  for i = 1, masters do seeds[i] = addrs[i] end
+  c.url = "redis+cluster://" .. table.concat(seeds, ",")
+
+  -- The node that serves a key now, per the first live node's view.
+  function c.owner(key)
+    for _, node in ipairs(c.nodes) do
+      local slot = tonumber(node.cli("CLUSTER", "KEYSLOT", key))
+      if slot then
+        for line in node.cli("CLUSTER", "NODES"):gmatch("[^\n]+") do
+          local f = {}
+          for field in line:gmatch("%S+") do f[#f + 1] = field end
+          -- id addr flags master ping pong epoch link slot...
+          if f[3]:find("master") and not f[3]:find("fail") then
+            for k = 9, #f do
+              local lo, hi = f[k]:match("^(%d+)%-(%d+)$")
+              lo, hi = tonumber(lo or f[k]), tonumber(hi or f[k])
+              if lo and slot >= lo and slot <= hi then
+                local port = tonumber(f[2]:match(":(%d+)"))
+                for _, n2 in ipairs(c.nodes) do
+                  if n2.port == port then return n2, f[1], slot end
+                end
+              end
+            end
+          end
+        end
+      end
+    end
+  end
+
+  -- A queue name whose slot another master than `not_port` serves, so
+  -- specs can spread queues over masters.
+  function c.name_on(port_wanted)
+    for i = 1, 10000 do
+      local name = "q" .. i .. "-" .. math.random(1e6)
+      local node = c.owner("hw:{" .. name .. "}:pending")
+      if node and node.port == port_wanted then return name end
+    end
+  end
+
+  function c.stop()
+    for _, node in ipairs(c.nodes) do
+      local pid = node.pid()
+      node.cli("SHUTDOWN", "NOSAVE")
+      if pid then pcall(H.wait_until, "cluster node to exit", 10, function() return not H.alive(pid) end) end
+    end
+    H.sh("rm -rf " .. H.quote(c.dir))
+  end
+
+  return c
+end
+
+return C
