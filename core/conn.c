@@ -68,6 +68,13 @@ void hw_conn_close(hw_conn *c)
 void hw_conn_free(hw_conn *c)
 {
     hw_conn_close(c);
+    for (int i = 0; i < c->nparked; i++) {
+        redisFree(c->parked[i].ctx);
+        free(c->parked[i].host);
+    }
+    c->nparked = 0;
+    free(c->cur_host);
+    c->cur_host = NULL;
     hw_buf_free(&c->resp);
     hw_buf_free(&c->cmd);
     free(c->node_host);
@@ -148,6 +155,12 @@ static int conn_open(hw_conn *c)
         c->ctx = redisConnectUnixWithTimeout(c->target->path, connect_timeout);
     } else {
         c->ctx = redisConnectWithTimeout(host, port, connect_timeout);
+    }
+    if (c->target->cluster && c->ctx && !c->ctx->err) {
+        free(c->cur_host);
+        c->cur_host = strdup(host);
+        if (c->cur_host == NULL) abort();
+        c->cur_port = port;
     }
     if (c->ctx == NULL || c->ctx->err) {
         char where[300];
@@ -256,6 +269,47 @@ static int note_moved(hw_conn *c, const char *reply)
     return 0;
 }
 
+/* Keeps the live connection to the current node for later (the oldest
+ * kept one goes if all places are taken). */
+static void park(hw_conn *c)
+{
+    if (c->ctx == NULL || c->ctx->err || c->cur_host == NULL) {
+        hw_conn_close(c);
+        return;
+    }
+    if (c->nparked == (int)(sizeof c->parked / sizeof *c->parked)) {
+        redisFree(c->parked[0].ctx);
+        free(c->parked[0].host);
+        memmove(c->parked, c->parked + 1, sizeof *c->parked * (size_t)(c->nparked - 1));
+        c->nparked--;
+    }
+    struct hw_parked *p = &c->parked[c->nparked++];
+    p->host = c->cur_host;
+    p->port = c->cur_port;
+    p->ctx = c->ctx;
+    p->client_id = atomic_load(&c->client_id);
+    c->cur_host = NULL;
+    c->ctx = NULL;
+    atomic_store(&c->client_id, -1);
+}
+
+/* Takes back a kept connection to the node a MOVED named; 0 if none. */
+static int unpark(hw_conn *c)
+{
+    for (int i = 0; i < c->nparked; i++) {
+        struct hw_parked *p = &c->parked[i];
+        if (p->port != c->node_port || strcmp(p->host, c->node_host) != 0) continue;
+        c->ctx = p->ctx;
+        c->cur_host = p->host;
+        c->cur_port = p->port;
+        atomic_store(&c->client_id, p->client_id);
+        memmove(p, p + 1, sizeof *p * (size_t)(c->nparked - i - 1));
+        c->nparked--;
+        return 1;
+    }
+    return 0;
+}
+
 /* Sends a formatted command, following a Redis Cluster where it points.
  * MOVED: the slot lives on another node; connect there and send again.
  * ASK, TRYAGAIN: the slot is being moved; waiting until the move is done
@@ -271,7 +325,8 @@ static redisReply *exchange(hw_conn *c, const char *cmd, size_t len)
         if (strncmp(r->str, "MOVED ", 6) == 0 && redirects < 5 && note_moved(c, r->str) == 0) {
             redirects++;
             freeReplyObject(r);
-            if (hw_conn_open(c) != 0) return NULL;
+            park(c);
+            if (!unpark(c) && hw_conn_open(c) != 0) return NULL;
             continue;
         }
         int moving = strncmp(r->str, "ASK ", 4) == 0 || strncmp(r->str, "TRYAGAIN", 8) == 0 ||

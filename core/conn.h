@@ -33,6 +33,18 @@ typedef struct hw_conn {
     hw_buf cmd;                    /* the last other command, as RESP (reused) */
     char *node_host;               /* cluster: the node the last MOVED named, or NULL */
     int node_port;
+    char *cur_host;                /* cluster: the node ctx is connected to */
+    int cur_port;
+    /* Cluster: connections to other nodes, kept while this one talks to
+     * another node, so a thread that works several shards (on several
+     * masters) switches between them instead of reconnecting. */
+    struct hw_parked {
+        char *host;
+        int port;
+        redisContext *ctx;
+        long long client_id;
+    } parked[8];
+    int nparked;
     int next_seed;                 /* cluster: the seed to try next without a node */
     int min_replicas;              /* replicas a durable write must reach (WAIT), 0 = none */
     double min_replicas_timeout;   /* seconds */
