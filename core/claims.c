@@ -145,14 +145,15 @@ void hw_held_remove(hw_held *h, hw_claim *c)
     pthread_mutex_unlock(&h->lock);
 }
 
-size_t hw_held_snapshot(hw_held *h, hw_args *args, hw_claim ***out)
+size_t hw_held_snapshot(hw_held *h, int shard, hw_args *args, hw_claim ***out)
 {
     pthread_mutex_lock(&h->lock);
-    size_t n = h->n;
-    *out = n ? malloc(sizeof **out * n) : NULL;
-    if (n && *out == NULL) abort();
-    for (size_t i = 0; i < n; i++) {
-        (*out)[i] = h->items[i];
+    *out = h->n ? malloc(sizeof **out * h->n) : NULL;
+    if (h->n && *out == NULL) abort();
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->items[i]->shard != shard) continue;
+        (*out)[n++] = h->items[i];
         hw_args_add(args, h->items[i]->data, h->items[i]->len);
     }
     pthread_mutex_unlock(&h->lock);

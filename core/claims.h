@@ -23,6 +23,7 @@ typedef struct hw_claim {
     long long enqueued_at;
     const char *broken;      /* why the envelope does not parse, or NULL */
     atomic_int lost;         /* set by the lease keeper when renewal found it gone */
+    int shard;               /* the shard it was claimed from (set by the claimer) */
 } hw_claim;
 
 /* Copies a claim string and parses it. Never fails (aborts on OOM); a claim
@@ -54,9 +55,9 @@ void hw_held_init(hw_held *h);
 void hw_held_destroy(hw_held *h);
 void hw_held_add(hw_held *h, hw_claim *c);
 void hw_held_remove(hw_held *h, hw_claim *c);
-/* Copies every held claim string into args (after what is there already) and
- * their pointers into *out (caller frees); returns how many. */
-size_t hw_held_snapshot(hw_held *h, hw_args *args, hw_claim ***out);
+/* Copies every held claim of shard `shard` into args (after what is there
+ * already) and their pointers into *out (caller frees); returns how many. */
+size_t hw_held_snapshot(hw_held *h, int shard, hw_args *args, hw_claim ***out);
 /* Marks `c` lost if it is still held and still the same claim as `data`
  * (a freed claim's address may be reused by a new one). */
 void hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len);

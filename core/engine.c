@@ -19,6 +19,7 @@ void hworker_config_init(hworker_config *cfg)
     cfg->block_timeout = 2;
     cfg->redis_timeout = 30;
     cfg->min_replicas_timeout = 1;
+    cfg->shards = 1;
     cfg->failed_cap = 1000;
     cfg->broken_cap = 1000;
     cfg->max_recoveries = 3;
@@ -54,6 +55,7 @@ static int check_config(const hworker_config *c, char *err, size_t errlen)
     if (!(c->monitor_interval > 0)) BAD("config: monitor_interval must be > 0 seconds (got %g)", c->monitor_interval);
     if (!(c->block_timeout >= 0.01)) BAD("config: block_timeout must be at least 0.01 seconds (got %g)", c->block_timeout);
     if (!(c->redis_timeout >= 0.1)) BAD("config: redis_timeout must be at least 0.1 seconds (got %g)", c->redis_timeout);
+    if (c->shards < 1 || c->shards > 1024) BAD("config: shards must be from 1 to 1024 (got %d)", c->shards);
     if (c->min_replicas < 0) BAD("config: min_replicas must be >= 0 (got %d)", c->min_replicas);
     if (!(c->min_replicas_timeout > 0)) BAD("config: min_replicas_timeout must be > 0 seconds (got %g)", c->min_replicas_timeout);
     if (c->failed_cap < 1) BAD("config: failed_cap must be at least 1 (got %ld)", c->failed_cap);
@@ -110,7 +112,10 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
     h->log.ud = cfg->log ? cfg->log_ud : h->name;
     h->log.level = cfg->log_level;
     h->log.name = h->name;
-    hw_keys_make(&h->keys, h->name);
+    h->nshards = cfg->shards;
+    h->shard = calloc((size_t)h->nshards, sizeof *h->shard);
+    if (h->shard == NULL) abort();
+    for (int i = 0; i < h->nshards; i++) hw_keys_make_shard(&h->shard[i], h->name, i, h->nshards);
     if (gethostname(h->hostname, sizeof h->hostname) != 0) snprintf(h->hostname, sizeof h->hostname, "host");
     h->hostname[sizeof h->hostname - 1] = '\0';
     for (char *p = h->hostname; *p; p++)
@@ -454,7 +459,8 @@ void hworker_free(hworker *h)
     for (size_t i = 0; i < h->nfunctions; i++) free(h->functions[i].name);
     free(h->functions);
     free(h->worker_conns);
-    hw_keys_free(&h->keys);
+    for (int i = 0; i < h->nshards; i++) hw_keys_free(&h->shard[i]);
+    free(h->shard);
     hw_target_free(&h->target);
     free(h->name);
     free(h->redis_url);

@@ -72,6 +72,10 @@ typedef struct hworker_config {
     double lease;                /**< seconds a claim lives without renewal; 30 */
     double monitor_interval;     /**< longest pause between monitor sweeps, seconds; 5 */
     double block_timeout;        /**< an idle worker wakes this often, seconds; 2 */
+    int shards;                  /**< key sets the queue is spread over, 1 to 1024; 1. With S > 1
+                                    the keys are hw:{name#0}:ROLE to hw:{name#S-1}:ROLE, which a
+                                    Redis Cluster spreads over its masters; every process of a
+                                    queue must use the same S (docs/cluster.md) */
     int min_replicas;            /**< after each enqueue and each batch of outcomes, wait until
                                     this many replicas have the write (Redis WAIT); 0 = don't.
                                     An enqueue that reaches fewer within min_replicas_timeout
@@ -259,8 +263,15 @@ typedef struct hworker_stats {
                                   its reply was lost) that met in scheduled and became one */
 } hworker_stats;
 
-/** Reads sizes and counters in one atomic step. Thread-safe. */
+/** Reads sizes and counters in one atomic step (per shard, summed over the
+ * shards of a sharded queue). Thread-safe. */
 int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen);
+
+/** The same for shard `shard` alone (0 to hworker_shards() - 1). */
+int hworker_get_shard_stats(hworker *h, int shard, hworker_stats *out, char *err, size_t errlen);
+
+/** The handle's shard count (cfg.shards). Thread-safe; no errors. */
+int hworker_shards(const hworker *h);
 
 /** Moves failed or broken records (`part` is HWORKER_FAILED or
  * HWORKER_BROKEN) back to the back of pending: every record if `all`, else

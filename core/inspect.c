@@ -97,24 +97,44 @@ int hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker
         return -1;
     }
     int zset = part == HWORKER_INFLIGHT || part == HWORKER_SCHEDULED;
-    char from[32], to[32];
-    snprintf(from, sizeof from, "%ld", offset);
-    snprintf(to, sizeof to, "%ld", offset + limit - 1);
-    const char *argv[5] = {zset ? "ZREVRANGE" : "LRANGE", h->keys.key[part_keys[part]], from, to, "WITHSCORES"};
-    redisReply *r = hw_producer_command(h, zset ? 5 : 4, argv, NULL, "cannot list the queue", err, errlen);
-    if (r == NULL) return -1;
-    if (r->type != REDIS_REPLY_ARRAY) {
-        hw_conn_explain(&h->producer, r, "cannot list the queue", err, errlen);
+    /* Shard by shard (a sharded queue's listing is newest first per shard):
+     * the offset skips whole shards by their sizes, then pages into one. */
+    for (int k = 0; k < h->nshards && limit > 0; k++) {
+        const char *key = h->shard[k].key[part_keys[part]];
+        if (h->nshards > 1 && offset > 0) {
+            const char *argv[2] = {zset ? "ZCARD" : "LLEN", key};
+            redisReply *r = hw_producer_command(h, 2, argv, NULL, "cannot list the queue", err, errlen);
+            if (r == NULL) return -1;
+            long long size = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+            freeReplyObject(r);
+            if (offset >= size) {
+                offset -= (long)size;
+                continue;
+            }
+        }
+        char from[32], to[32];
+        snprintf(from, sizeof from, "%ld", offset);
+        snprintf(to, sizeof to, "%ld", offset + limit - 1);
+        const char *argv[5] = {zset ? "ZREVRANGE" : "LRANGE", key, from, to, "WITHSCORES"};
+        redisReply *r = hw_producer_command(h, zset ? 5 : 4, argv, NULL, "cannot list the queue", err, errlen);
+        if (r == NULL) return -1;
+        if (r->type != REDIS_REPLY_ARRAY) {
+            hw_conn_explain(&h->producer, r, "cannot list the queue", err, errlen);
+            freeReplyObject(r);
+            return -1;
+        }
+        size_t step = zset ? 2 : 1;
+        int stop = 0;
+        for (size_t i = 0; i + step - 1 < r->elements && !stop; i += step) {
+            redisReply *el = r->element[i];
+            long long score = zset ? strtoll(r->element[i + 1]->str, NULL, 10) : -1;
+            stop = emit(part, el->str, el->len, score, fn, ud);
+            limit--;
+        }
         freeReplyObject(r);
-        return -1;
+        if (stop) break;
+        offset = 0;
     }
-    size_t step = zset ? 2 : 1;
-    for (size_t i = 0; i + step - 1 < r->elements; i += step) {
-        redisReply *el = r->element[i];
-        long long score = zset ? strtoll(r->element[i + 1]->str, NULL, 10) : -1;
-        if (emit(part, el->str, el->len, score, fn, ud)) break;
-    }
-    freeReplyObject(r);
     return 0;
 }
 
@@ -125,13 +145,12 @@ static long long counter(const redisReply *pairs, const char *name)
     return 0;
 }
 
-int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
+/* Adds one shard's sizes and counters to out. */
+static int add_shard_stats(hworker *h, int k, hworker_stats *out, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
     hw_args args = {0};
     static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS};
-    for (size_t i = 0; i < 6; i++) hw_args_adds(&args, h->keys.key[keys[i]]);
+    for (size_t i = 0; i < 6; i++) hw_args_adds(&args, h->shard[k].key[keys[i]]);
     redisReply *r = hw_producer_script(h, HW_SCRIPT_STATS, 6, &args, "cannot read stats", err, errlen);
     hw_args_free(&args);
     if (r == NULL) return -1;
@@ -140,28 +159,52 @@ int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
         freeReplyObject(r);
         return -1;
     }
-    memset(out, 0, sizeof *out);
-    out->pending = r->element[0]->integer;
-    out->inflight = r->element[1]->integer;
-    out->scheduled = r->element[2]->integer;
-    out->failed = r->element[3]->integer;
-    out->broken = r->element[4]->integer;
+    out->pending += r->element[0]->integer;
+    out->inflight += r->element[1]->integer;
+    out->scheduled += r->element[2]->integer;
+    out->failed += r->element[3]->integer;
+    out->broken += r->element[4]->integer;
     const redisReply *c = r->element[5];
-    out->enqueued = counter(c, "enqueued");
-    out->processed = counter(c, "processed");
-    out->succeeded = counter(c, "succeeded");
-    out->retried = counter(c, "retried");
-    out->failed_total = counter(c, "failed");
-    out->broken_total = counter(c, "broken");
-    out->recovered = counter(c, "recovered");
-    out->lease_lost = counter(c, "lease_lost");
-    out->handed_back = counter(c, "handed_back");
-    out->promoted = counter(c, "promoted");
-    out->requeued = counter(c, "requeued");
-    out->scheduled_total = counter(c, "scheduled");
-    out->exhausted = counter(c, "exhausted");
-    out->merged = counter(c, "merged");
+    out->enqueued += counter(c, "enqueued");
+    out->processed += counter(c, "processed");
+    out->succeeded += counter(c, "succeeded");
+    out->retried += counter(c, "retried");
+    out->failed_total += counter(c, "failed");
+    out->broken_total += counter(c, "broken");
+    out->recovered += counter(c, "recovered");
+    out->lease_lost += counter(c, "lease_lost");
+    out->handed_back += counter(c, "handed_back");
+    out->promoted += counter(c, "promoted");
+    out->requeued += counter(c, "requeued");
+    out->scheduled_total += counter(c, "scheduled");
+    out->exhausted += counter(c, "exhausted");
+    out->merged += counter(c, "merged");
     freeReplyObject(r);
+    return 0;
+}
+
+int hworker_shards(const hworker *h) { return h->nshards; }
+
+int hworker_get_shard_stats(hworker *h, int shard, hworker_stats *out, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (shard < 0 || shard >= h->nshards) {
+        snprintf(err, errlen, "hworker_get_shard_stats: shard %d does not exist (the queue has %d)", shard, h->nshards);
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    return add_shard_stats(h, shard, out, err, errlen);
+}
+
+int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    memset(out, 0, sizeof *out);
+    /* Each shard is read atomically; the sum is not one instant's. */
+    for (int k = 0; k < h->nshards; k++)
+        if (add_shard_stats(h, k, out, err, errlen)) return -1;
     return 0;
 }
 
@@ -169,15 +212,19 @@ int hworker_destroy(hworker *h, char *err, size_t errlen)
 {
     char scratch[8];
     if (err == NULL) { err = scratch; errlen = sizeof scratch; }
-    const char *argv[HW_KEY_COUNT + 1];
-    argv[0] = "DEL";
-    for (int i = 0; i < HW_KEY_COUNT; i++) argv[i + 1] = h->keys.key[i];
-    redisReply *r = hw_producer_command(h, HW_KEY_COUNT + 1, argv, NULL, "cannot destroy the queue", err, errlen);
-    if (r == NULL) return -1;
-    int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
-    if (rc) hw_conn_explain(&h->producer, r, "cannot destroy the queue", err, errlen);
-    freeReplyObject(r);
-    return rc;
+    /* One DEL per shard: a shard's keys share a slot, shards do not. */
+    for (int k = 0; k < h->nshards; k++) {
+        const char *argv[HW_KEY_COUNT + 1];
+        argv[0] = "DEL";
+        for (int i = 0; i < HW_KEY_COUNT; i++) argv[i + 1] = h->shard[k].key[i];
+        redisReply *r = hw_producer_command(h, HW_KEY_COUNT + 1, argv, NULL, "cannot destroy the queue", err, errlen);
+        if (r == NULL) return -1;
+        int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+        if (rc) hw_conn_explain(&h->producer, r, "cannot destroy the queue", err, errlen);
+        freeReplyObject(r);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 /* Requeue or forget records of failed or broken. */
@@ -194,25 +241,30 @@ static int act_on_records(hworker *h, hw_script script, hworker_part part, int a
         snprintf(err, errlen, "%s: name at least one id, or ask for all", what);
         return -1;
     }
-    hw_args args = {0};
-    hw_args_adds(&args, h->keys.key[part == HWORKER_FAILED ? HW_KEY_FAILED : HW_KEY_BROKEN]);
-    int nkeys = 1;
-    if (script == HW_SCRIPT_REQUEUE) {
-        hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
-        hw_args_adds(&args, h->keys.key[HW_KEY_STATS]);
-        hw_args_adds(&args, h->keys.key[HW_KEY_UNIQUE]);
-        nkeys = 4;
+    if (count) *count = 0;
+    for (int k = 0; k < h->nshards; k++) {
+        const hw_keys *keys = &h->shard[k];
+        hw_args args = {0};
+        hw_args_adds(&args, keys->key[part == HWORKER_FAILED ? HW_KEY_FAILED : HW_KEY_BROKEN]);
+        int nkeys = 1;
+        if (script == HW_SCRIPT_REQUEUE) {
+            hw_args_adds(&args, keys->key[HW_KEY_PENDING]);
+            hw_args_adds(&args, keys->key[HW_KEY_STATS]);
+            hw_args_adds(&args, keys->key[HW_KEY_UNIQUE]);
+            nkeys = 4;
+        }
+        hw_args_adds(&args, all ? "all" : "ids");
+        for (size_t i = 0; !all && i < n; i++) hw_args_adds(&args, ids[i]);
+        redisReply *r = hw_producer_script(h, script, nkeys, &args, what, err, errlen);
+        hw_args_free(&args);
+        if (r == NULL) return -1;
+        int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+        if (rc) hw_conn_explain(&h->producer, r, what, err, errlen);
+        else if (count) *count += (long)r->integer;
+        freeReplyObject(r);
+        if (rc) return rc;
     }
-    hw_args_adds(&args, all ? "all" : "ids");
-    for (size_t i = 0; !all && i < n; i++) hw_args_adds(&args, ids[i]);
-    redisReply *r = hw_producer_script(h, script, nkeys, &args, what, err, errlen);
-    hw_args_free(&args);
-    if (r == NULL) return -1;
-    int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
-    if (rc) hw_conn_explain(&h->producer, r, what, err, errlen);
-    else if (count) *count = (long)r->integer;
-    freeReplyObject(r);
-    return rc;
+    return 0;
 }
 
 int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count, char *err,

@@ -32,6 +32,11 @@ typedef struct hw_keys {
 } hw_keys;
 
 void hw_keys_make(hw_keys *k, const char *queue);
+/* Shard i of `shards`: hw:{queue}:ROLE when shards is 1, else hw:{queue#i}:ROLE. */
+void hw_keys_make_shard(hw_keys *k, const char *queue, int i, int shards);
+/* The shard a unique key belongs to (FNV-1a), so that one key always meets
+ * the same unique hash. */
+int hw_shard_of_unique(const char *unique, int shards);
 void hw_keys_free(hw_keys *k);
 
 struct hworker {
@@ -40,13 +45,17 @@ struct hworker {
     char *name, *redis_url, *job_file, *init_config;
     hw_target target;
     hw_logger log;
-    hw_keys keys;
+    hw_keys *shard;              /* nshards key sets; shard[0] is hw:{name}:... when unsharded */
+    int nshards;
     char hostname[64];
     int pid;
 
     /* The connection host threads use (queue, list, stats, ...). */
     pthread_mutex_t producer_lock;
     hw_conn producer;
+
+    /* Round-robin position of enqueues over shards (any thread). */
+    atomic_uint next_shard;
 
     /* Raised by hworker_stop(): stop claiming, stop sleeping. */
     hw_signal stop;
@@ -90,7 +99,7 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen);
 
 /* Length of the ids hworker makes (producer.c says why). */
 #define HW_ID_LEN 17
-void hw_sweep_args(hworker *h, hw_args *args, long batch);
+void hw_sweep_args(hworker *h, int shard, hw_args *args, long batch);
 int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
 
 /* Registration of running workers (engine.c): the first worker starts the

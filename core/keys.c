@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,27 @@ void hw_keys_make(hw_keys *k, const char *queue)
         if (k->key[i] == NULL) abort();
         snprintf(k->key[i], n, "hw:{%s}:%s", queue, roles[i]);
     }
+}
+
+void hw_keys_make_shard(hw_keys *k, const char *queue, int i, int shards)
+{
+    if (shards <= 1) {
+        hw_keys_make(k, queue);
+        return;
+    }
+    size_t n = strlen(queue) + 16;
+    char *name = malloc(n);
+    if (name == NULL) abort();
+    snprintf(name, n, "%s#%d", queue, i);
+    hw_keys_make(k, name);
+    free(name);
+}
+
+int hw_shard_of_unique(const char *unique, int shards)
+{
+    uint32_t hash = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)unique; *p; p++) hash = (hash ^ *p) * 16777619u;
+    return (int)(hash % (uint32_t)shards);
 }
 
 void hw_keys_free(hw_keys *k)

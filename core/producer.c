@@ -135,15 +135,66 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
     return rc;
 }
 
+/* Enqueues on the producer connection. Unsharded, or when every job goes
+ * to one shard, it is one atomic script call. A batch's shard is the next
+ * in turn, except that a job with a unique key goes to the shard of its key
+ * (so one key always meets the same unique hash); a batch whose unique keys
+ * fall in several shards is sent as one atomic call per shard. */
+static int enqueue_sharded(hworker *h, size_t n, const char *const *json, const size_t *lens,
+                           const char *const *uniques, double delay, double at, char *ids, char *err,
+                           size_t errlen)
+{
+    int rr = h->nshards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)h->nshards) : 0;
+    int *shard_of = malloc((n ? n : 1) * sizeof *shard_of);
+    if (shard_of == NULL) abort();
+    int first = -1, mixed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = rr;
+        if (h->nshards > 1 && uniques && uniques[i] && uniques[i][0]) k = hw_shard_of_unique(uniques[i], h->nshards);
+        shard_of[i] = k;
+        if (first < 0) first = k;
+        else if (k != first) mixed = 1;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&h->producer_lock);
+    if (!mixed) {
+        rc = hw_enqueue(&h->producer, &h->shard[first < 0 ? 0 : first], n, json, lens, uniques, delay, at, ids, 1,
+                        err, errlen);
+    } else {
+        const char **sj = malloc(n * sizeof *sj), **su = malloc(n * sizeof *su);
+        size_t *sl = malloc(n * sizeof *sl), *pos = malloc(n * sizeof *pos);
+        char *sids = malloc(n * HWORKER_ID_SIZE);
+        if (!sj || !su || !sl || !pos || !sids) abort();
+        int done = 0;
+        for (int k = 0; k < h->nshards && rc == 0; k++) {
+            size_t m = 0;
+            for (size_t i = 0; i < n; i++)
+                if (shard_of[i] == k) { sj[m] = json[i]; sl[m] = lens[i]; su[m] = uniques[i]; pos[m++] = i; }
+            if (m == 0) continue;
+            rc = hw_enqueue(&h->producer, &h->shard[k], m, sj, sl, su, delay, at, sids, 1, err, errlen);
+            if (rc == 0) {
+                done++;
+                if (ids)
+                    for (size_t j = 0; j < m; j++) memcpy(ids + pos[j] * HWORKER_ID_SIZE, sids + j * HWORKER_ID_SIZE, HWORKER_ID_SIZE);
+            } else if (done > 0) {
+                size_t used = strlen(err);
+                snprintf(err + used, errlen > used ? errlen - used : 0,
+                         " (the jobs of %d other shard(s) were enqueued)", done);
+            }
+        }
+        free(sj); free(su); free(sl); free(pos); free(sids);
+    }
+    pthread_mutex_unlock(&h->producer_lock);
+    free(shard_of);
+    return rc;
+}
+
 int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens, double delay,
                        char *ids, char *err, size_t errlen)
 {
     char scratch[8];
     if (err == NULL) { err = scratch; errlen = sizeof scratch; }
-    pthread_mutex_lock(&h->producer_lock);
-    int rc = hw_enqueue(&h->producer, &h->keys, n, json, lens, NULL, delay, 0, ids, 1, err, errlen);
-    pthread_mutex_unlock(&h->producer_lock);
-    return rc;
+    return enqueue_sharded(h, n, json, lens, NULL, delay, 0, ids, err, errlen);
 }
 
 int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at, char *ids, char *err,
@@ -160,9 +211,7 @@ int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay,
         lens[i] = jobs[i].len;
         uniques[i] = jobs[i].unique;
     }
-    pthread_mutex_lock(&h->producer_lock);
-    int rc = hw_enqueue(&h->producer, &h->keys, n, json, lens, uniques, delay, at, ids, 1, err, errlen);
-    pthread_mutex_unlock(&h->producer_lock);
+    int rc = enqueue_sharded(h, n, json, lens, uniques, delay, at, ids, err, errlen);
     free(json);
     free(uniques);
     free(lens);

@@ -26,9 +26,9 @@ int hworker_step_claim(hworker *h, int n, const char *holder, hworker_claim_fn f
         return -1;
     }
     hw_args args = {0};
-    hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
-    hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, h->keys.key[HW_KEY_SEQ]);
+    hw_args_adds(&args, h->shard[0].key[HW_KEY_PENDING]);
+    hw_args_adds(&args, h->shard[0].key[HW_KEY_INFLIGHT]);
+    hw_args_adds(&args, h->shard[0].key[HW_KEY_SEQ]);
     hw_args_addll(&args, n);
     hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
     hw_args_adds(&args, holder);
@@ -45,7 +45,7 @@ int hworker_step_finish(hworker *h, const char *claim, size_t len, hworker_outco
     static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED,
                                   HW_KEY_BROKEN,  HW_KEY_STATS,    HW_KEY_UNIQUE};
     hw_args args = {0};
-    for (size_t i = 0; i < 7; i++) hw_args_adds(&args, h->keys.key[keys[i]]);
+    for (size_t i = 0; i < 7; i++) hw_args_adds(&args, h->shard[0].key[keys[i]]);
     hw_args_addll(&args, h->cfg.failed_cap);
     hw_args_addll(&args, h->cfg.broken_cap);
     char o = (char)outcome;
@@ -63,8 +63,8 @@ int hworker_step_finish(hworker *h, const char *claim, size_t len, hworker_outco
 int hworker_step_renew(hworker *h, const char *claim, size_t len, int *renewed, char *err, size_t errlen)
 {
     hw_args args = {0};
-    hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, h->keys.key[HW_KEY_STATS]);
+    hw_args_adds(&args, h->shard[0].key[HW_KEY_INFLIGHT]);
+    hw_args_adds(&args, h->shard[0].key[HW_KEY_STATS]);
     hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
     hw_args_add(&args, claim, len);
     redisReply *r = step(h, HW_SCRIPT_RENEW, 2, &args, "cannot renew", err, errlen);
@@ -77,9 +77,9 @@ int hworker_step_renew(hworker *h, const char *claim, size_t len, int *renewed, 
 int hworker_step_hand_back(hworker *h, const char *claim, size_t len, int *applied, char *err, size_t errlen)
 {
     hw_args args = {0};
-    hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
-    hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, h->keys.key[HW_KEY_STATS]);
+    hw_args_adds(&args, h->shard[0].key[HW_KEY_PENDING]);
+    hw_args_adds(&args, h->shard[0].key[HW_KEY_INFLIGHT]);
+    hw_args_adds(&args, h->shard[0].key[HW_KEY_STATS]);
     hw_args_add(&args, claim, len);
     redisReply *r = step(h, HW_SCRIPT_HANDBACK, 3, &args, "cannot hand back", err, errlen);
     if (r == NULL) return -1;
@@ -91,7 +91,7 @@ int hworker_step_hand_back(hworker *h, const char *claim, size_t len, int *appli
 int hworker_step_sweep(hworker *h, long batch, long *recovered, long *promoted, char *err, size_t errlen)
 {
     hw_args args = {0};
-    hw_sweep_args(h, &args, batch > 0 ? batch : 100);
+    hw_sweep_args(h, 0, &args, batch > 0 ? batch : 100);
     redisReply *r = step(h, HW_SCRIPT_RECOVER, HW_SWEEP_KEYS, &args, "cannot sweep", err, errlen);
     if (r == NULL) return -1;
     *recovered = (long)r->element[0]->integer;

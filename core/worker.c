@@ -35,6 +35,8 @@ struct hw_worker {
     int batch_size;            /* jobs to claim next: adapts between 1 and prefetch */
     double batch_started;      /* when the current batch began to run */
     hw_buf reason;
+    int home;                  /* the shard this worker claims from first and waits on */
+    int shard;                 /* the shard of the current batch (and of `finish`) */
 };
 
 static int worker_queue(void *ud, const char *queue, const char *json, size_t len, char *id, char *err,
@@ -187,7 +189,7 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
         static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED,
                                       HW_KEY_BROKEN,  HW_KEY_STATS,    HW_KEY_UNIQUE};
         hw_args_clear(&w->finish);
-        for (size_t i = 0; i < 7; i++) hw_args_adds(&w->finish, h->keys.key[keys[i]]);
+        for (size_t i = 0; i < 7; i++) hw_args_adds(&w->finish, h->shard[w->shard].key[keys[i]]);
         hw_args_addll(&w->finish, h->cfg.failed_cap);
         hw_args_addll(&w->finish, h->cfg.broken_cap);
         w->first_unflushed = hw_monotonic();
@@ -210,9 +212,10 @@ static void hand_back(hw_worker *w, hw_claim **claims, size_t n)
     if (n == 0) return;
     hworker *h = w->h;
     hw_args args = {0};
-    hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
-    hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, h->keys.key[HW_KEY_STATS]);
+    const hw_keys *k = &h->shard[w->shard];
+    hw_args_adds(&args, k->key[HW_KEY_PENDING]);
+    hw_args_adds(&args, k->key[HW_KEY_INFLIGHT]);
+    hw_args_adds(&args, k->key[HW_KEY_STATS]);
     for (size_t i = 0; i < n; i++) hw_args_add(&args, claims[i]->data, claims[i]->len);
     redisReply *r = report(w, HW_SCRIPT_HANDBACK, 3, &args, "hand back unfinished jobs");
     if (r) {
@@ -342,14 +345,16 @@ static void run_one(hw_worker *w, hw_claim *c)
     }
 }
 
-/* Claims up to `prefetch` jobs. Returns how many, or -1 on a Redis failure. */
-static int claim(hw_worker *w)
+/* Claims up to `prefetch` jobs from shard `shard`. Returns how many, or -1
+ * on a Redis failure. */
+static int claim_from(hw_worker *w, int shard)
 {
     hworker *h = w->h;
     hw_args args = {0};
-    hw_args_adds(&args, h->keys.key[HW_KEY_PENDING]);
-    hw_args_adds(&args, h->keys.key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, h->keys.key[HW_KEY_SEQ]);
+    const hw_keys *k = &h->shard[shard];
+    hw_args_adds(&args, k->key[HW_KEY_PENDING]);
+    hw_args_adds(&args, k->key[HW_KEY_INFLIGHT]);
+    hw_args_adds(&args, k->key[HW_KEY_SEQ]);
     hw_args_addll(&args, w->batch_size);
     hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
     hw_args_adds(&args, w->holder);
@@ -368,14 +373,26 @@ static int claim(hw_worker *w)
         w->batch = realloc(w->batch, sizeof *w->batch * r->elements);
         if (w->batch == NULL) abort();
     }
+    w->shard = shard;
     for (size_t i = 0; i < r->elements; i++) {
         hw_claim *c = hw_claim_new(r->element[i]->str, r->element[i]->len);
+        c->shard = shard;
         hw_held_add(&h->held, c);
         w->batch[w->nbatch++] = c;
     }
     freeReplyObject(r);
     w->batch_started = hw_monotonic();
     return (int)w->nbatch;
+}
+
+/* Claims from the home shard, and when it is empty from the others in
+ * turn, so no worker idles while any shard has work. */
+static int claim(hw_worker *w)
+{
+    int n = claim_from(w, w->home);
+    for (int i = 1; n == 0 && i < w->h->nshards && !hw_signal_raised(&w->h->stop); i++)
+        n = claim_from(w, (w->home + i) % w->h->nshards);
+    return n;
 }
 
 /* Sizes the next claim from how the last batch ran. Quick jobs are claimed
@@ -403,7 +420,7 @@ static int wait_for_work(hw_worker *w)
     hworker *h = w->h;
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%.3f", h->cfg.block_timeout);
-    const char *pending = h->keys.key[HW_KEY_PENDING];
+    const char *pending = h->shard[w->home].key[HW_KEY_PENDING];
     redisReply *r = hw_conn_simple(&w->conn, "BLMOVE", pending, pending, "RIGHT", "RIGHT", timeout, NULL);
     if (r == NULL) return -1;
     int got = r->type == REDIS_REPLY_STRING;
@@ -426,6 +443,9 @@ void hw_worker_loop(hw_worker *w)
     hworker *h = w->h;
     hw_worker_register(h, &w->conn, &w->number);
     snprintf(w->holder, sizeof w->holder, "%s:%d:w%ld", h->hostname, h->pid, w->number);
+    /* Home shards spread over a process's workers, and the pid spreads
+     * processes, so every shard has workers that call it home. */
+    w->home = (int)(((unsigned long)w->number + (unsigned long)h->pid) % (unsigned long)h->nshards);
     snprintf(w->conn.role, sizeof w->conn.role, "worker %ld", w->number);
     while (!hw_signal_raised(&h->stop)) {
         if (w->pos == w->nbatch) {
@@ -435,7 +455,13 @@ void hw_worker_loop(hw_worker *w)
             /* Idle: one blocking command per block timeout, and a claim
              * only when it says work arrived. */
             int n = claim(w);
-            while (n == 0 && !hw_signal_raised(&h->stop) && wait_for_work(w) == 0) {}
+            while (n == 0 && !hw_signal_raised(&h->stop) && wait_for_work(w) == 0) {
+                if (h->nshards == 1) continue;
+                /* A block timeout without work at home: wait on the next
+                 * shard, so a shard nobody calls home is still served. */
+                w->home = (w->home + 1) % h->nshards;
+                n = claim_from(w, w->home);
+            }
             continue;
         }
         run_one(w, w->batch[w->pos++]);

@@ -69,6 +69,28 @@ describe("on a Redis Cluster", function()
     assert.are.equal(0, s.counters.recovered)
   end)
 
+  it("spreads a queue of 6 shards over the masters and runs each job exactly once", function()
+    local q, runs, config, name = R.queue(cluster, { shards = 6 })
+    local ids = {}
+    for b = 0, 29 do
+      for _, id in ipairs(q:queue_many(jobs(20, b * 20))) do ids[#ids + 1] = id end
+    end
+    local masters = {}
+    for k = 0, 5 do
+      masters[cluster.owner("hw:{" .. name .. "#" .. k .. "}:pending").port] = true
+      assert.are.equal(100, q:stats { shard = k }.pending)
+    end
+    local count = 0
+    for _ in pairs(masters) do count = count + 1 end
+    assert.is_true(count >= 2, "all 6 shards hash to one master")
+    q:start { job_file = record, config = config, workers = 3, monitors = 1 }
+    R.settle(q, 600, 60)
+    q:stop { grace = 5 }
+    local by_id = H.runs(runs)
+    for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+    assert.are.equal(600, q:stats().counters.succeeded)
+  end)
+
   it("refuses an enqueue that no replica confirms when min_replicas is set, saying so", function()
     local q = H.queue(cluster, { min_replicas = 1, min_replicas_timeout = 0.2 })
     local ok, err = pcall(q.queue, q, { n = 1 })

@@ -44,8 +44,9 @@ const char *cli_redis_url(const char *flag_value);
  * with the common settings and a quiet logger; prints why on failure and
  * returns NULL with *code set. */
 hworker *cli_open(const char *cmd, const char *name, const char *url, int *code);
-/* The same, with enqueues acknowledged only once min_replicas replicas have them. */
-hworker *cli_open_durable(const char *cmd, const char *name, const char *url, int min_replicas, int *code);
+/* The same for a queue spread over `shards` key sets, with enqueues
+ * acknowledged only once min_replicas replicas have them. */
+hworker *cli_open_queue(const char *cmd, const char *name, const char *url, int shards, int min_replicas, int *code);
 
 /* Writes one JSON value: a string quoted, or raw JSON text if it is valid
  * JSON, else as a string. */

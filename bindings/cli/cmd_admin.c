@@ -13,10 +13,10 @@ typedef int (*records_fn)(hworker *h, hworker_part part, int all, const char *co
 static int act_on_records(const char *cmd, const char *verb, records_fn fn, int argc, char **argv)
 {
     const char *redis = NULL;
-    int failed = 0, broken = 0, all = 0, code = CLI_OK;
+    int failed = 0, broken = 0, all = 0, shards = 1, code = CLI_OK;
     cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"failed", OPT_FLAG, &failed, 0},
                       {"broken", OPT_FLAG, &broken, 0}, {"all", OPT_FLAG, &all, 0},
-                      {NULL, 0, NULL, 0}};
+                      {"shards", OPT_INT, &shards, 0}, {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos;
     if (pos == NULL) return CLI_FAILED;
@@ -25,7 +25,7 @@ static int act_on_records(const char *cmd, const char *verb, records_fn fn, int 
     else if (failed == broken) code = (cli_error(cmd, "say which records: --failed or --broken"), CLI_USAGE);
     else if (all == (npos > 1)) code = (cli_error(cmd, "give --all or job/record ids, not %s", all ? "both" : "neither"), CLI_USAGE);
     if (code != CLI_OK) { free(pos); return code; }
-    hworker *h = cli_open(cmd, pos[0], cli_redis_url(redis), &code);
+    hworker *h = cli_open_queue(cmd, pos[0], cli_redis_url(redis), shards, 0, &code);
     if (h == NULL) { free(pos); return code; }
     long count = 0;
     char err[512];
@@ -46,8 +46,9 @@ int cmd_delete(int argc, char **argv) { return act_on_records("delete", "deleted
 int cmd_destroy(int argc, char **argv)
 {
     const char *redis = NULL;
-    int yes = 0, code = CLI_OK;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"yes", OPT_FLAG, &yes, 0}, {NULL, 0, NULL, 0}};
+    int yes = 0, shards = 1, code = CLI_OK;
+    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"yes", OPT_FLAG, &yes, 0}, {"shards", OPT_INT, &shards, 0},
+                      {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
     if (cli_parse("destroy", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
@@ -56,7 +57,7 @@ int cmd_destroy(int argc, char **argv)
         cli_error("destroy", "this deletes every job and record of queue %s: add --yes to confirm", pos[0]);
         return CLI_USAGE;
     }
-    hworker *h = cli_open("destroy", pos[0], cli_redis_url(redis), &code);
+    hworker *h = cli_open_queue("destroy", pos[0], cli_redis_url(redis), shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
     if (hworker_destroy(h, err, sizeof err) != 0) {

@@ -47,15 +47,15 @@ int cmd_list(const char *cmd, int argc, char **argv)
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         if (strcmp(parts[i].name, cmd) == 0) part = parts[i].part;
     const char *redis = NULL;
-    int limit = 100, offset = 0, code = CLI_OK;
+    int limit = 100, offset = 0, shards = 1, code = CLI_OK;
     cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"limit", OPT_INT, &limit, 0},
-                      {"offset", OPT_INT, &offset, 0},  {NULL, 0, NULL, 0}};
+                      {"offset", OPT_INT, &offset, 0},  {"shards", OPT_INT, &shards, 0}, {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
     if (cli_parse(cmd, argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
     if (npos != 1) { cli_error(cmd, "a queue name is required: hworker-lua %s NAME", cmd); return CLI_USAGE; }
     if (limit < 1 || offset < 0) { cli_error(cmd, "--limit must be >= 1 and --offset >= 0"); return CLI_USAGE; }
-    hworker *h = cli_open(cmd, pos[0], cli_redis_url(redis), &code);
+    hworker *h = cli_open_queue(cmd, pos[0], cli_redis_url(redis), shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
     if (hworker_list(h, part, offset, limit, print_entry, &part, err, sizeof err) != 0) {
@@ -66,16 +66,41 @@ int cmd_list(const char *cmd, int argc, char **argv)
     return code;
 }
 
-static void print_stats(const hworker_stats *s, int json)
+/* A sharded queue's per-shard sizes: a JSON array, or a table. */
+static void print_shards(hworker *h, int json)
+{
+    if (!json) printf("\n%-6s %10s %10s %10s %10s %10s %12s\n", "shard", "pending", "in flight", "scheduled", "failed",
+                      "broken", "processed");
+    for (int k = 0; k < hworker_shards(h); k++) {
+        hworker_stats s;
+        char err[256];
+        if (hworker_get_shard_stats(h, k, &s, err, sizeof err) != 0) memset(&s, 0, sizeof s);
+        if (json)
+            printf("%s{\"shard\":%d,\"pending\":%lld,\"inflight\":%lld,\"scheduled\":%lld,\"failed\":%lld,"
+                   "\"broken\":%lld,\"processed\":%lld}",
+                   k ? "," : "", k, s.pending, s.inflight, s.scheduled, s.failed, s.broken, s.processed);
+        else
+            printf("%-6d %10lld %10lld %10lld %10lld %10lld %12lld\n", k, s.pending, s.inflight, s.scheduled, s.failed,
+                   s.broken, s.processed);
+    }
+}
+
+static void print_stats(const hworker_stats *s, int json, hworker *sharded)
 {
     if (json) {
         printf("{\"pending\":%lld,\"inflight\":%lld,\"scheduled\":%lld,\"failed\":%lld,\"broken\":%lld,"
                "\"counters\":{\"enqueued\":%lld,\"processed\":%lld,\"succeeded\":%lld,\"retried\":%lld,"
                "\"failed\":%lld,\"broken\":%lld,\"recovered\":%lld,\"lease_lost\":%lld,\"handed_back\":%lld,"
-               "\"promoted\":%lld,\"requeued\":%lld,\"scheduled\":%lld,\"exhausted\":%lld,\"merged\":%lld}}\n",
+               "\"promoted\":%lld,\"requeued\":%lld,\"scheduled\":%lld,\"exhausted\":%lld,\"merged\":%lld}",
                s->pending, s->inflight, s->scheduled, s->failed, s->broken, s->enqueued, s->processed, s->succeeded,
                s->retried, s->failed_total, s->broken_total, s->recovered, s->lease_lost, s->handed_back, s->promoted,
                s->requeued, s->scheduled_total, s->exhausted, s->merged);
+        if (sharded) {
+            printf(",\"shards\":[");
+            print_shards(sharded, 1);
+            printf("]");
+        }
+        printf("}\n");
     } else {
         printf("%-12s %12s    %-12s %12s\n", "size", "", "counter", "");
         printf("%-12s %12lld    %-12s %12lld\n", "pending", s->pending, "enqueued", s->enqueued);
@@ -88,6 +113,7 @@ static void print_stats(const hworker_stats *s, int json)
         long long values[] = {s->broken_total, s->recovered, s->lease_lost, s->handed_back, s->promoted, s->requeued,
                               s->scheduled_total, s->exhausted, s->merged};
         for (int i = 0; i < 9; i++) printf("%-12s %12s    %-12s %12lld\n", "", "", names[i], values[i]);
+        if (sharded) print_shards(sharded, 0);
     }
     fflush(stdout);
 }
@@ -95,16 +121,16 @@ static void print_stats(const hworker_stats *s, int json)
 int cmd_stats(int argc, char **argv)
 {
     const char *redis = NULL;
-    int json = 0, code = CLI_OK;
+    int json = 0, shards = 1, code = CLI_OK;
     double watch = 0;
     cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"json", OPT_FLAG, &json, 0},
-                      {"watch", OPT_NUMBER, &watch, 0}, {NULL, 0, NULL, 0}};
+                      {"watch", OPT_NUMBER, &watch, 0}, {"shards", OPT_INT, &shards, 0}, {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
     if (cli_parse("stats", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
     if (npos != 1) { cli_error("stats", "a queue name is required: hworker-lua stats NAME"); return CLI_USAGE; }
     if (opts[2].seen && !(watch > 0)) { cli_error("stats", "--watch needs a number of seconds > 0"); return CLI_USAGE; }
-    hworker *h = cli_open("stats", pos[0], cli_redis_url(redis), &code);
+    hworker *h = cli_open_queue("stats", pos[0], cli_redis_url(redis), shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
     for (;;) {
@@ -114,7 +140,7 @@ int cmd_stats(int argc, char **argv)
             code = CLI_FAILED;
             break;
         }
-        print_stats(&s, json);
+        print_stats(&s, json, shards > 1 ? h : NULL);
         if (!(watch > 0)) break;
         if (!json) putchar('\n');
         struct timespec ts = {(time_t)watch, (long)((watch - (double)(time_t)watch) * 1e9)};

@@ -43,10 +43,11 @@ int cmd_queue(int argc, char **argv)
 {
     const char *redis = NULL, *at = NULL, *unique = NULL;
     double in = -1;
-    int batch = 1000, min_replicas = 0;
+    int batch = 1000, min_replicas = 0, shards = 1;
     cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"in", OPT_NUMBER, &in, 0},
                       {"at", OPT_STRING, &at, 0},       {"batch", OPT_INT, &batch, 0},
                       {"unique", OPT_STRING, &unique, 0}, {"min-replicas", OPT_INT, &min_replicas, 0},
+                      {"shards", OPT_INT, &shards, 0},
                       {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos, code = CLI_OK;
@@ -63,7 +64,7 @@ int cmd_queue(int argc, char **argv)
         return CLI_USAGE;
     }
     if (min_replicas < 0) { free(pos); cli_error("queue", "--min-replicas must be >= 0"); return CLI_USAGE; }
-    hworker *h = cli_open_durable("queue", pos[0], cli_redis_url(redis), min_replicas, &code);
+    hworker *h = cli_open_queue("queue", pos[0], cli_redis_url(redis), shards, min_replicas, &code);
     if (h == NULL) { free(pos); return code; }
     double delay = in > 0 ? in : 0;
     if (at_ms >= 0) {

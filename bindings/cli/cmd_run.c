@@ -120,7 +120,7 @@ int cmd_run(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > 0 ? (int)cores : 2, monitors = 1, failed_cap = 1000, broken_cap = 1000, prefetch = 64;
     double timeout = 120, lease = 30, memory_mb = 64, grace = 25, redis_timeout = 30, monitor_interval = 5;
-    int max_attempts = 25, max_recoveries = 3, min_replicas = 0;
+    int max_attempts = 25, max_recoveries = 3, min_replicas = 0, shards = 1;
     double retry_base = 1, retry_factor = 2, retry_max_delay = 3600, failed_max_age = 0, broken_max_age = 0;
     cli_opt opts[] = {
         {"name", OPT_STRING, &name, 0},          {"redis", OPT_STRING, &redis, 0},
@@ -136,7 +136,7 @@ int cmd_run(int argc, char **argv)
         {"retry-max-delay", OPT_NUMBER, &retry_max_delay, 0},
         {"failed-max-age", OPT_NUMBER, &failed_max_age, 0}, {"broken-max-age", OPT_NUMBER, &broken_max_age, 0},
         {"redis-timeout", OPT_NUMBER, &redis_timeout, 0}, {"monitor-interval", OPT_NUMBER, &monitor_interval, 0},
-        {"min-replicas", OPT_INT, &min_replicas, 0},
+        {"min-replicas", OPT_INT, &min_replicas, 0}, {"shards", OPT_INT, &shards, 0},
         {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
@@ -186,6 +186,7 @@ int cmd_run(int argc, char **argv)
     cfg.lease = lease;
     cfg.redis_timeout = redis_timeout;
     cfg.min_replicas = min_replicas;
+    cfg.shards = shards;
     cfg.monitor_interval = monitor_interval;
     cfg.failed_cap = failed_cap;
     cfg.broken_cap = broken_cap;

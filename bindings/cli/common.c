@@ -23,13 +23,14 @@ static void quiet_log(void *ud, hworker_log_level level, const char *msg)
 
 hworker *cli_open(const char *cmd, const char *name, const char *url, int *code)
 {
-    return cli_open_durable(cmd, name, url, 0, code);
+    return cli_open_queue(cmd, name, url, 1, 0, code);
 }
 
-hworker *cli_open_durable(const char *cmd, const char *name, const char *url, int min_replicas, int *code)
+hworker *cli_open_queue(const char *cmd, const char *name, const char *url, int shards, int min_replicas, int *code)
 {
     hworker_config cfg;
     hworker_config_init(&cfg);
+    cfg.shards = shards;
     cfg.min_replicas = min_replicas;
     cfg.name = name ? name : "hworker-lua";
     cfg.redis_url = url;

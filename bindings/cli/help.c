@@ -65,6 +65,7 @@ static const char *const help_run =
     "  --redis-timeout SEC         wait this long for a reply, then reconnect (default 30)\n"
     "  --monitor-interval SEC      longest pause between monitor sweeps (default 5)\n"
     "  --min-replicas N            wait until N replicas have each batch of outcomes (default 0)\n"
+    "  --shards S                  the queue is spread over S key sets (default 1)\n"
     "  --log-format text|json      log line format (default text)\n"
     "  --log-level LEVEL           debug, info, warn or error (default info)\n"
     "\n"
@@ -94,7 +95,8 @@ static const char *const help_queue =
     "  --unique KEY                while a job with KEY is pending, scheduled or in flight,\n"
     "                              add nothing and print that job's id (one JSON argument)\n"
     "  --min-replicas N            acknowledge only once N replicas have the jobs (WAIT);\n"
-    "                              fewer within 1 s is an error (the jobs may be there)\n";
+    "                              fewer within 1 s is an error (the jobs may be there)\n"
+    "  --shards S                  the queue is spread over S key sets (default 1)\n";
 
 static const char *const help_list =
     "usage: hworker-lua jobs|inflight|scheduled|failed|broken NAME [flags]\n"
@@ -108,7 +110,8 @@ static const char *const help_list =
     "flags:\n"
     "  --redis URL                 Redis address\n"
     "  --limit N                   at most N entries (default 100)\n"
-    "  --offset N                  skip the N newest (default 0)\n";
+    "  --offset N                  skip the N newest (default 0)\n"
+    "  --shards S                  the queue is spread over S key sets (default 1)\n";
 
 static const char *const help_stats =
     "usage: hworker-lua stats NAME [flags]\n"
@@ -120,7 +123,9 @@ static const char *const help_stats =
     "flags:\n"
     "  --redis URL                 Redis address\n"
     "  --json                      one JSON object: the sizes, and the counters under \"counters\"\n"
-    "  --watch SEC                 print again every SEC seconds until interrupted\n";
+    "  --watch SEC                 print again every SEC seconds until interrupted\n"
+    "  --shards S                  the queue is spread over S key sets: sums, then one line\n"
+    "                              (one \"shards\" array entry) per shard\n";
 
 static const char *const help_requeue =
     "usage: hworker-lua requeue NAME --failed|--broken (--all | ID ...) [flags]\n"
@@ -132,7 +137,8 @@ static const char *const help_requeue =
     "  --redis URL                 Redis address\n"
     "  --failed                    act on failed records\n"
     "  --broken                    act on broken records\n"
-    "  --all                       every record\n";
+    "  --all                       every record\n"
+    "  --shards S                  the queue is spread over S key sets (default 1)\n";
 
 static const char *const help_delete =
     "usage: hworker-lua delete NAME --failed|--broken (--all | ID ...) [flags]\n"
@@ -144,7 +150,8 @@ static const char *const help_delete =
     "  --redis URL                 Redis address\n"
     "  --failed                    act on failed records\n"
     "  --broken                    act on broken records\n"
-    "  --all                       every record\n";
+    "  --all                       every record\n"
+    "  --shards S                  the queue is spread over S key sets (default 1)\n";
 
 static const char *const help_destroy =
     "usage: hworker-lua destroy NAME --yes [flags]\n"
@@ -154,7 +161,8 @@ static const char *const help_destroy =
     "\n"
     "flags:\n"
     "  --redis URL                 Redis address\n"
-    "  --yes                       confirm\n";
+    "  --yes                       confirm\n"
+    "  --shards S                  the queue is spread over S key sets (default 1)\n";
 
 static const char *const help_debug =
     "usage: hworker-lua debug NAME [flags]\n"

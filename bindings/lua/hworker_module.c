@@ -76,7 +76,7 @@ static const char *opt_config(lua_State *L, int t)
 }
 
 static const char *const known_options[] = {
-    "name", "redis", "job_file", "config", "timeout", "lease", "monitor_interval", "block_timeout", "redis_timeout", "min_replicas", "min_replicas_timeout",
+    "name", "redis", "job_file", "config", "timeout", "lease", "monitor_interval", "block_timeout", "redis_timeout", "min_replicas", "min_replicas_timeout", "shards",
     "failed_cap", "broken_cap", "max_recoveries", "on_exception", "memory_limit_mb", "prefetch", "log_level",
     "max_attempts", "retry_base", "retry_factor", "retry_max_delay", "failed_max_age", "broken_max_age", NULL};
 
@@ -108,6 +108,7 @@ static int l_open(lua_State *L)
     cfg.block_timeout = opt_number(L, 1, "block_timeout", cfg.block_timeout);
     cfg.redis_timeout = opt_number(L, 1, "redis_timeout", cfg.redis_timeout);
     cfg.min_replicas = (int)opt_number(L, 1, "min_replicas", cfg.min_replicas);
+    cfg.shards = (int)opt_number(L, 1, "shards", cfg.shards);
     cfg.min_replicas_timeout = opt_number(L, 1, "min_replicas_timeout", cfg.min_replicas_timeout);
     cfg.failed_cap = (long)opt_number(L, 1, "failed_cap", (double)cfg.failed_cap);
     cfg.broken_cap = (long)opt_number(L, 1, "broken_cap", (double)cfg.broken_cap);
@@ -318,7 +319,16 @@ static int l_stats(lua_State *L)
     lqueue *q = check_queue(L);
     hworker_stats s;
     char err[512];
-    if (hworker_get_stats(q->h, &s, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    /* q:stats() sums the shards; q:stats{ shard = k } reads shard k alone. */
+    int shard = -1;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "shard");
+        if (!lua_isnil(L, -1)) shard = (int)luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+    }
+    int rc = shard < 0 ? hworker_get_stats(q->h, &s, err, sizeof err)
+                       : hworker_get_shard_stats(q->h, shard, &s, err, sizeof err);
+    if (rc != 0) return luaL_error(L, "hworker: %s", err);
     lua_createtable(L, 0, 6);
     set_int(L, "pending", s.pending);
     set_int(L, "inflight", s.inflight);

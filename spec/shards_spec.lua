@@ -1,0 +1,125 @@
+-- Sharded queues (issue 8): a queue spread over S key sets hw:{name#i}:...
+-- Producers spread batches over the shards in turn (a unique key picks its
+-- own shard), workers claim from a home shard and from the others when it is
+-- empty, monitors sweep every shard, and inspection spans them all.
+local H = require "spec.support.helper"
+local R = require "spec.support.recorded"
+
+local record = H.job_path("record.lua")
+
+local function jobs(n, from, extra)
+  local t = {}
+  for i = 1, n do
+    t[i] = { n = from + i }
+    for k, v in pairs(extra or {}) do t[i][k] = v end
+  end
+  return t
+end
+
+describe("sharded queues", function()
+  local server
+  lazy_setup(function() server = H.redis_server() end)
+  lazy_teardown(function() server.stop() end)
+  after_each(H.cleanup)
+
+  it("spread batches over the shards in turn and run each job exactly once", function()
+    local q, runs, config, name = R.queue(server, { shards = 4 })
+    local ids = {}
+    for b = 0, 39 do
+      for _, id in ipairs(q:queue_many(jobs(25, b * 25))) do ids[#ids + 1] = id end
+    end
+    for k = 0, 3 do
+      assert.are.equal(250, q:stats { shard = k }.pending)
+      assert.are.equal(250, tonumber(q:command("LLEN", "hw:{" .. name .. "#" .. k .. "}:pending")))
+    end
+    assert.are.equal(0, tonumber(q:command("EXISTS", "hw:{" .. name .. "}:pending")))
+    -- Two workers, four shards: two shards have no worker at home.
+    q:start { job_file = record, config = config, workers = 2, monitors = 1 }
+    R.settle(q, 1000, 60)
+    q:stop { grace = 5 }
+    local by_id = H.runs(runs)
+    for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+    local s = q:stats()
+    assert.are.equal(1000, s.counters.succeeded)
+    assert.are.equal(1000, s.counters.enqueued)
+    for k = 0, 3 do assert.are.equal(250, q:stats { shard = k }.counters.succeeded) end
+  end)
+
+  it("start a lone job on a shard no worker calls home, within a few block timeouts", function()
+    local q, runs, config = R.queue(server, { shards = 4, block_timeout = 0.1 })
+    q:start { job_file = record, config = config, workers = 1, monitors = 0 }
+    for i = 1, 8 do -- one job per call: each goes to the next shard
+      local id = q:queue { n = i }
+      H.wait_until("job " .. i .. " to run", 10, function() return H.runs(runs)[id] == 1 end)
+    end
+    q:stop { grace = 5 }
+  end)
+
+  it("keep a unique key on one shard, so it dedupes however the enqueues rotate", function()
+    local q, _, _, name = R.queue(server, { shards = 4 })
+    local first = q:queue({ n = 1 }, { unique = "mail:42" })
+    for _ = 1, 6 do assert.are.equal(first, q:queue({ n = 2 }, { unique = "mail:42" })) end
+    assert.are.equal(1, q:stats().pending)
+    local ids = {}
+    for i = 1, 20 do ids[i] = q:queue({ n = i }, { unique = "key" .. i }) end
+    assert.are.equal(21, q:stats().pending)
+    local used = 0
+    for k = 0, 3 do
+      if tonumber(q:command("LLEN", "hw:{" .. name .. "#" .. k .. "}:pending")) > 0 then used = used + 1 end
+    end
+    assert.is_true(used >= 2, "20 unique keys all hashed to one shard")
+    for i = 1, 20 do assert.are.equal(ids[i], q:queue({ n = i }, { unique = "key" .. i })) end
+    assert.are.equal(21, q:stats().pending)
+  end)
+
+  it("recover a killed worker's jobs on every shard", function()
+    local q, runs, config = R.queue(server, { shards = 3, lease = 1, monitor_interval = 0.2 })
+    local ids = {}
+    for b = 0, 5 do
+      for _, id in ipairs(q:queue_many(jobs(4, b * 4, { sleep = 0.3 }))) do ids[#ids + 1] = id end
+    end
+    local pid = H.spawn_workers({ name = config.runs:gsub("%-runs$", ""), redis = server.url, job_file = record,
+      config = config, shards = 3, lease = 1, workers = 3, log_level = "error" }, "/dev/null")
+    H.wait_until("jobs in flight on several shards", 20, function() return q:stats().inflight >= 3 end)
+    H.kill(pid, 9)
+    q:start { job_file = record, config = config, workers = 3, monitors = 1 }
+    H.wait_until("every job to succeed", 60, function() return q:stats().counters.succeeded == #ids end)
+    q:stop { grace = 5 }
+    local by_id = H.runs(runs)
+    for _, id in ipairs(ids) do assert.is_true((by_id[id] or 0) >= 1, "job " .. id) end
+    assert.is_true(q:stats().counters.recovered >= 1)
+    assert.are.equal(0, q:stats().inflight)
+  end)
+
+  it("list, requeue, delete and destroy across the shards", function()
+    local q, _, config, name = R.queue(server, { shards = 3 })
+    q:queue_many(jobs(3, 0, { fail = "no" }))
+    q:queue_many(jobs(3, 3, { fail = "no" }))
+    q:queue_many(jobs(3, 6, { fail = "no" }))
+    q:start { job_file = record, config = config, workers = 2, monitors = 0 }
+    H.wait_until("9 failures", 20, function() return q:stats().failed == 9 end)
+    q:stop { grace = 5 }
+    assert.are.equal(9, #q:failed { limit = 100 })
+    assert.are.equal(4, #q:failed { offset = 5, limit = 100 })
+    assert.are.equal(2, #q:failed { offset = 2, limit = 2 })
+    local cli = H.quote(H.build .. "/hworker-lua")
+    local function run(args)
+      return (H.sh(cli .. " " .. args .. " --redis " .. H.quote(server.url) .. " --shards 3"):gsub("%s+$", ""))
+    end
+    local one = q:failed { limit = 1 }[1]
+    assert.are.equal("deleted 1 failed record(s)", run("delete " .. name .. " --failed " .. one.id))
+    assert.are.equal("requeued 8 failed record(s)", run("requeue " .. name .. " --failed --all"))
+    assert.are.equal(8, q:stats().pending)
+    local st = H.cjson.decode(run("stats " .. name .. " --json"))
+    assert.are.equal(8, st.pending)
+    assert.are.equal(3, #st.shards)
+    local sum = 0
+    for _, sh in ipairs(st.shards) do sum = sum + sh.pending end
+    assert.are.equal(8, sum)
+    q:destroy()
+    for k = 0, 2 do
+      assert.are.equal(0, tonumber(q:command("EXISTS", "hw:{" .. name .. "#" .. k .. "}:pending",
+        "hw:{" .. name .. "#" .. k .. "}:stats")))
+    end
+  end)
+end)
