@@ -457,10 +457,12 @@ void hw_worker_loop(hw_worker *w)
             int n = claim(w);
             while (n == 0 && !hw_signal_raised(&h->stop) && wait_for_work(w) == 0) {
                 if (h->nshards == 1) continue;
-                /* A block timeout without work at home: wait on the next
-                 * shard, so a shard nobody calls home is still served. */
+                /* A block timeout without work at home: look at every
+                 * shard once (one claim each), then wait on the next one,
+                 * so a job on a shard nobody calls home waits at most one
+                 * block timeout. */
                 w->home = (w->home + 1) % h->nshards;
-                n = claim_from(w, w->home);
+                n = claim(w);
             }
             continue;
         }

@@ -23,7 +23,7 @@ describe("the engine API", function()
       assert.are.equal(0, s.pending + s.inflight)
     end)
 
-    it("hands a job that outlives the grace period back to the front of pending at once", function()
+    it("hands a job that outlives the grace period back to the front of pending at once #unsharded", function()
       local q, runs, config = R.queue(server, { lease = 30 })
       local long = q:queue { sleep = 60 }
       local waiting = q:queue { n = 2 }

@@ -122,7 +122,7 @@ describe("the original's behaviours", function()
     assert.are.equal(2, q:stats().counters.broken)
   end)
 
-  it("lists queued jobs newest first", function()
+  it("lists queued jobs newest first #unsharded", function()
     local q = H.queue(server)
     local a = q:queue { name = "A" }
     local b = q:queue { name = "B" }

@@ -27,7 +27,10 @@ describe("retries and scheduling", function()
   lazy_teardown(function() server.stop() end)
   after_each(H.cleanup)
 
-  it("spaces retries by exponential back-off with jitter", function()
+  -- #unsharded: these time a job's start with one worker; with several shards
+  -- a lone worker waits on one shard at a time, and a job due on another
+  -- starts within one block timeout instead (docs/cluster.md).
+  it("spaces retries by exponential back-off with jitter #unsharded", function()
     local base, interval = 0.2, 0.05
     local q, runs, config = R.queue(server, { retry_base = base, retry_factor = 2, monitor_interval = interval })
     local id = q:queue { retry_until = 4 }
@@ -50,7 +53,7 @@ describe("retries and scheduling", function()
     assert.are.equal(3, s.counters.scheduled)
   end)
 
-  it("caps the back-off at retry_max_delay", function()
+  it("caps the back-off at retry_max_delay #unsharded", function()
     local q, runs, config = R.queue(server, { retry_base = 0.1, retry_factor = 100, retry_max_delay = 0.2,
       monitor_interval = 0.05 })
     local id = q:queue { retry_until = 3 }
@@ -105,7 +108,7 @@ describe("retries and scheduling", function()
     assert.are.equal(3, #run_times(runs, id)) -- both copies' first attempt, then one second
   end)
 
-  it("does not run a scheduled job before its time, and runs it within one monitor interval after", function()
+  it("does not run a scheduled job before its time, and runs it within one monitor interval after #unsharded", function()
     local interval = 0.3
     local q, runs, config = R.queue(server, { monitor_interval = interval })
     q:start { job_file = record, config = config, workers = 1, monitors = 1 }
@@ -182,7 +185,7 @@ describe("unique jobs", function()
   lazy_teardown(function() server.stop() end)
   after_each(H.cleanup)
 
-  it("dedupe while pending, scheduled or in flight, and free the key as soon as the job finishes", function()
+  it("dedupe while pending, scheduled or in flight, and free the key as soon as the job finishes #unsharded", function()
     local q = R.queue(server)
     local first = q:queue({ n = 1 }, { unique = "user:42:welcome" })
     assert.are.equal(first, q:queue({ n = 2 }, { unique = "user:42:welcome" }))
@@ -218,7 +221,7 @@ describe("unique jobs", function()
     assert.are_not.equal(again, q:queue({ n = 4 }, { unique = "k" }))
   end)
 
-  it("are released when the queue is destroyed, and taken again by a requeued job", function()
+  it("are released when the queue is destroyed, and taken again by a requeued job #unsharded", function()
     local q, _, _, name = R.queue(server)
     local id = q:queue({ n = 1 }, { unique = "k" })
     q:destroy()

@@ -69,10 +69,27 @@ function M.file(dir, name, text)
   return path
 end
 
+-- Second passes over the portable specs (tools/dev test):
+-- HWORKER_SPEC_CLUSTER=1 makes redis_server() start a 3-master Redis Cluster
+-- instead (specs tagged #standalone need one server and are left out), and
+-- HWORKER_SPEC_SHARDS=S gives every queue S shards.
+M.cluster_mode = os.getenv("HWORKER_SPEC_CLUSTER") == "1"
+M.spec_shards = tonumber(os.getenv("HWORKER_SPEC_SHARDS") or "")
+
 -- A private redis-server. Options: appendonly (default true), args (more
 -- redis-server arguments, one string).
 function M.redis_server(opts)
   opts = opts or {}
+  if M.cluster_mode then
+    local c = require("spec.support.cluster").start { masters = 3 }
+    -- redis-cli -c follows MOVED, so keyed commands reach their node.
+    function c.cli(...)
+      local parts = { M.plain .. "redis-cli", "-c", "-p", tostring(c.nodes[1].port) }
+      for _, a in ipairs({ ... }) do parts[#parts + 1] = quote(a) end
+      return (sh(table.concat(parts, " ")):gsub("%s+$", ""))
+    end
+    return c
+  end
   local s = { dir = M.tmpdir() }
   s.sock = s.dir .. "/redis.sock"
   s.url = "unix://" .. s.sock
@@ -152,6 +169,7 @@ function M.queue(server, opts)
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   o.name = o.name or ("spec" .. counter .. "-" .. math.random(1, 1e9))
+  if o.shards == nil and M.spec_shards then o.shards = M.spec_shards end
   o.redis = o.redis or server.url
   o.log_level = o.log_level or os.getenv("HWORKER_SPEC_LOG") or "error"
   local q = M.track(M.hworker.open(o))
@@ -196,6 +214,7 @@ end
 function M.spawn_workers(opts, logfile)
   local env, build = opts.env or "", opts.build or M.build
   opts.env, opts.build = nil, nil
+  if opts.shards == nil and M.spec_shards then opts.shards = M.spec_shards end
   local json = M.cjson.encode(opts)
   local cmd = string.format("%s luajit %s %s %s >%s 2>&1 & echo $!",
     env, quote(M.root .. "/spec/support/worker_process.lua"), quote(build), quote(json),

@@ -21,7 +21,10 @@ function R.settle(q, n, timeout)
   end)
 end
 
+-- A key of queue `name`; with HWORKER_SPEC_SHARDS, one of shard 0 (workers
+-- claim from every shard, so a raw push there is still taken).
 function R.key(name, role)
+  if H.spec_shards and H.spec_shards > 1 then return "hw:{" .. name .. "#0}:" .. role end
   return "hw:{" .. name .. "}:" .. role
 end
 
