@@ -250,6 +250,14 @@ void hw_worker_register(hworker *h, hw_conn *conn, long *number)
     pthread_mutex_unlock(&h->threads_lock);
 }
 
+size_t hw_worker_count(hworker *h)
+{
+    pthread_mutex_lock(&h->threads_lock);
+    size_t n = h->nworkers;
+    pthread_mutex_unlock(&h->threads_lock);
+    return n;
+}
+
 void hw_worker_unregister(hworker *h, hw_conn *conn)
 {
     pthread_mutex_lock(&h->threads_lock);

@@ -106,6 +106,8 @@ int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
  * lease keeper, the last one to leave stops it. */
 void hw_worker_register(hworker *h, hw_conn *conn, long *number);
 void hw_worker_unregister(hworker *h, hw_conn *conn);
+/* How many workers are registered now (under threads_lock). */
+size_t hw_worker_count(hworker *h);
 
 /* server_check.c: refuses a Redis older than 6.2 (-1 with a message) and
  * logs a warning for each setting that puts at-least-once at risk. */

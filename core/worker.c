@@ -456,13 +456,13 @@ void hw_worker_loop(hw_worker *w)
              * only when it says work arrived. */
             int n = claim(w);
             while (n == 0 && !hw_signal_raised(&h->stop) && wait_for_work(w) == 0) {
-                if (h->nshards == 1) continue;
-                /* A block timeout without work at home: look at every
-                 * shard once (one claim each), then wait on the next one,
-                 * so a job on a shard nobody calls home waits at most one
-                 * block timeout. */
-                w->home = (w->home + 1) % h->nshards;
-                n = claim(w);
+                /* A block timeout without work at home. With fewer workers
+                 * here than shards, some shard has no worker of this
+                 * process waiting on it: move home to the next shard, so
+                 * each is waited on in turn. Still one blocking command per
+                 * timeout, never a poll (DESIGN.md invariant 8). */
+                if (h->nshards > 1 && hw_worker_count(h) < (size_t)h->nshards)
+                    w->home = (w->home + 1) % h->nshards;
             }
             continue;
         }
