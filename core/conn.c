@@ -75,6 +75,8 @@ void hw_conn_free(hw_conn *c)
     c->nparked = 0;
     free(c->cur_host);
     c->cur_host = NULL;
+    hw_slot_map_free(c->map);
+    c->map = NULL;
     hw_buf_free(&c->resp);
     hw_buf_free(&c->cmd);
     free(c->node_host);
@@ -166,9 +168,11 @@ static int conn_open(hw_conn *c)
         char where[300];
         if (c->target->cluster) snprintf(where, sizeof where, "cluster node %s:%d", host, port);
         else hw_target_describe(c->target, where, sizeof where);
-        /* A node that is gone (failed over): go back to the seeds. */
+        /* A node that is gone (failed over): go back to the seeds, and
+         * read the slot map again once connected. */
         free(c->node_host);
         c->node_host = NULL;
+        c->map_stale = 1;
         snprintf(c->errstr, sizeof c->errstr, "cannot connect to Redis at %s: %s", c->connect ? "(host connection factory)" : where,
                  c->ctx ? c->ctx->errstr : "no connection");
         hw_conn_close(c);
@@ -203,6 +207,20 @@ static int conn_open(hw_conn *c)
     freeReplyObject(id);
     for (int s = 0; s < HW_SCRIPT_COUNT; s++)
         if (load_script(c, (hw_script)s)) goto fail;
+    if (c->target->cluster && (c->map == NULL || c->map_stale)) {
+        /* The slot map, read once (and again after a node was lost); MOVED
+         * replies correct it slot by slot. A node that refuses is no error:
+         * MOVED still leads the way. */
+        redisReply *slots = redisCommand(c->ctx, "CLUSTER SLOTS");
+        if (slots && slots->type == REDIS_REPLY_ARRAY) {
+            hw_slot_map_free(c->map);
+            c->map = hw_slot_map_new();
+            hw_slot_map_load(c->map, slots);
+            c->map_stale = 0;
+        }
+        if (slots) freeReplyObject(slots);
+        if (c->ctx->err) goto fail;
+    }
     return 0;
 fail:
     if (c->ctx) {
@@ -257,18 +275,6 @@ static redisReply *send_formatted(hw_conn *c, const char *cmd, size_t len)
 }
 
 /* Remembers the node a MOVED reply names ("MOVED <slot> <host>:<port>"). */
-static int note_moved(hw_conn *c, const char *reply)
-{
-    const char *addr = strchr(reply + 6, ' ');
-    const char *colon = addr ? strrchr(addr, ':') : NULL;
-    if (addr == NULL || colon == NULL || colon == addr + 1) return -1;
-    free(c->node_host);
-    c->node_host = strndup(addr + 1, (size_t)(colon - addr - 1));
-    if (c->node_host == NULL) abort();
-    c->node_port = atoi(colon + 1);
-    return 0;
-}
-
 /* Keeps the live connection to the current node for later (the oldest
  * kept one goes if all places are taken). */
 static void park(hw_conn *c)
@@ -310,6 +316,81 @@ static int unpark(hw_conn *c)
     return 0;
 }
 
+/* Points the connection at the node a redirection names
+ * ("MOVED <slot> <host>:<port>" or "ASK ..."); a MOVED also corrects the
+ * slot map. Returns -1 if the reply does not parse. */
+static int note_redirect(hw_conn *c, const char *reply, int moved)
+{
+    const char *slot = strchr(reply, ' ');
+    const char *addr = strrchr(reply, ' ');
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (slot == NULL || addr == NULL || colon == NULL || colon == addr + 1) return -1;
+    free(c->node_host);
+    c->node_host = strndup(addr + 1, (size_t)(colon - addr - 1));
+    if (c->node_host == NULL) abort();
+    c->node_port = atoi(colon + 1);
+    if (moved) {
+        if (c->map == NULL) c->map = hw_slot_map_new();
+        hw_slot_map_set(c->map, (unsigned)atoi(slot + 1), c->node_host, strlen(c->node_host), c->node_port);
+    }
+    return 0;
+}
+
+/* Makes the connection talk to node_host:node_port: a kept connection to it,
+ * or a new one. Returns 0, or -1 (not connected; errstr says why). */
+static int switch_node(hw_conn *c)
+{
+    park(c);
+    if (unpark(c)) return 0;
+    return hw_conn_open(c);
+}
+
+/* Before a command on `slot`: talk to the node the map says serves it. */
+static int route(hw_conn *c, unsigned slot)
+{
+    int port;
+    const char *host = hw_slot_map_get(c->map, slot, &port);
+    if (host == NULL || (c->ctx && c->cur_host && port == c->cur_port && strcmp(host, c->cur_host) == 0)) return 0;
+    free(c->node_host);
+    c->node_host = strdup(host);
+    if (c->node_host == NULL) abort();
+    c->node_port = port;
+    return switch_node(c);
+}
+
+/* Follows an ASK redirection for one command: on the target node, ASKING
+ * and then the command; then back to the node that serves the slot.
+ * Returns the target's reply, or NULL if it could not be asked (the caller
+ * then waits for the move to finish instead). */
+static redisReply *ask(hw_conn *c, const char *redirect, const char *cmd, size_t len)
+{
+    if (c->cur_host == NULL) return NULL;
+    char *home = strdup(c->cur_host);
+    if (home == NULL) abort();
+    int home_port = c->cur_port;
+    redisReply *answer = NULL;
+    if (note_redirect(c, redirect, 0) == 0 && switch_node(c) == 0) {
+        static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
+        redisReply *ok = send_formatted(c, asking, sizeof asking - 1);
+        if (ok && ok->type == REDIS_REPLY_STATUS) answer = send_formatted(c, cmd, len);
+        if (ok) freeReplyObject(ok);
+    }
+    free(c->node_host);
+    c->node_host = home;
+    c->node_port = home_port;
+    /* If going back fails, the answer still stands: the next command
+     * reconnects through the seeds. */
+    (void)switch_node(c);
+    return answer;
+}
+
+/* An error reply that means "not here, or not now" in a Redis Cluster. */
+static int redirection(const char *err)
+{
+    return strncmp(err, "MOVED ", 6) == 0 || strncmp(err, "ASK ", 4) == 0 || strncmp(err, "TRYAGAIN", 8) == 0 ||
+           strncmp(err, "CLUSTERDOWN", 11) == 0;
+}
+
 /* Sends a formatted command, following a Redis Cluster where it points.
  * MOVED: the slot lives on another node; connect there and send again.
  * ASK, TRYAGAIN: the slot is being moved; waiting until the move is done
@@ -319,24 +400,38 @@ static int unpark(hw_conn *c)
 static redisReply *exchange(hw_conn *c, const char *cmd, size_t len)
 {
     double waited = 0, pause = 0.005, bound = c->timeout > 0 ? c->timeout : 30;
-    for (int redirects = 0;;) {
+    int moved = 0, asked = 0;
+    for (;;) {
         redisReply *r = send_formatted(c, cmd, len);
         if (r == NULL || !c->target->cluster || r->type != REDIS_REPLY_ERROR) return r;
-        if (strncmp(r->str, "MOVED ", 6) == 0 && redirects < 5 && note_moved(c, r->str) == 0) {
-            redirects++;
+        /* A few MOVED in a row are followed; more means the cluster is
+         * changing under us: wait a moment, then follow again. */
+        if (strncmp(r->str, "MOVED ", 6) == 0 && moved < 5 && note_redirect(c, r->str, 1) == 0) {
+            moved++;
             freeReplyObject(r);
-            park(c);
-            if (!unpark(c) && hw_conn_open(c) != 0) return NULL;
+            if (switch_node(c) != 0) return NULL;
             continue;
         }
-        int moving = strncmp(r->str, "ASK ", 4) == 0 || strncmp(r->str, "TRYAGAIN", 8) == 0 ||
-                     strncmp(r->str, "CLUSTERDOWN", 11) == 0;
-        if (!moving || waited >= bound) return r;
+        if (strncmp(r->str, "ASK ", 4) == 0 && asked < 3) {
+            /* The slot is moving and this key is already on the target:
+             * ask there once (ASKING, then the command), then come back. A
+             * script whose keys are not all on one side meets TRYAGAIN
+             * there until the move completes: then only waiting helps. */
+            asked++;
+            redisReply *answer = ask(c, r->str, cmd, len);
+            if (answer != NULL) {
+                freeReplyObject(r);
+                if (answer->type != REDIS_REPLY_ERROR || !redirection(answer->str)) return answer;
+                r = answer;
+            }
+        }
+        if (!redirection(r->str) || waited >= bound) return r;
         freeReplyObject(r);
         struct timespec ts = {0, (long)(pause * 1e9)};
         nanosleep(&ts, NULL);
         waited += pause;
         pause = pause * 2 < 0.2 ? pause * 2 : 0.2;
+        moved = 0;
     }
 }
 
@@ -361,6 +456,10 @@ redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
     char n[24];
     hw_resp_bulk(cmd, n, hw_fmt_ull(n, (unsigned long long)nkeys));
     for (int i = 0; i < args->argc; i++) hw_resp_bulk(cmd, args->store.data + args->offsets[i], args->lens[i]);
+    /* A cluster: go straight to the node that serves KEYS[1]'s slot. */
+    if (c->target->cluster && nkeys > 0 && args->argc > 0 &&
+        route(c, hw_key_slot(args->store.data + args->offsets[0], args->lens[0])) != 0)
+        return NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
         redisReply *r = exchange(c, cmd->data, cmd->len);
         if (r == NULL) return NULL;

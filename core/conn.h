@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "buf.h"
+#include "slots.h"
 #include "hworker.h"
 #include "log.h"
 #include "scripts.h"
@@ -45,6 +46,8 @@ typedef struct hw_conn {
         long long client_id;
     } parked[8];
     int nparked;
+    hw_slot_map *map;              /* cluster: slot -> node, from CLUSTER SLOTS and MOVED */
+    int map_stale;                 /* cluster: a node of the map could not be reached */
     int next_seed;                 /* cluster: the seed to try next without a node */
     int min_replicas;              /* replicas a durable write must reach (WAIT), 0 = none */
     double min_replicas_timeout;   /* seconds */

@@ -5,8 +5,13 @@ local H = require "spec.support.helper"
 
 local C = {}
 
-local function port_free(port)
-  return H.sh(H.plain .. "redis-cli -p " .. port .. " PING 2>&1"):find("PONG") == nil
+-- Local ports in use now, in any state (a cluster bus port answers no
+-- PING, and a port in TIME_WAIT cannot be bound either).
+local function ports_in_use()
+  local ports = {}
+  for p in H.sh(H.plain .. "ss -Htan"):gmatch("127%.0%.0%.1:(%d+)%s") do ports[tonumber(p)] = true end
+  for p in H.sh(H.plain .. "ss -Htln"):gmatch(":(%d+)%s") do ports[tonumber(p)] = true end
+  return ports
 end
 
 function C.start(opts)
@@ -14,15 +19,8 @@ function C.start(opts)
   local masters, replicas = opts.masters or 3, opts.replicas or 0
   local n = masters * (1 + replicas)
   local c = { nodes = {}, dir = H.tmpdir() }
-  local base
-  for _ = 1, 20 do
-    base = math.random(20000, 40000)
-    local ok = true
-    for i = 0, n - 1 do ok = ok and port_free(base + i) and port_free(base + 10000 + i) end
-    if ok then break end
-  end
-  for i = 1, n do
-    local port = base + i - 1
+
+  local function make_node(port)
     local dir = c.dir .. "/" .. port
     H.sh("mkdir -p " .. H.quote(dir))
     local node = { port = port, dir = dir }
@@ -31,12 +29,14 @@ function C.start(opts)
       for _, a in ipairs({ ... }) do parts[#parts + 1] = H.quote(a) end
       return (H.sh(table.concat(parts, " ")):gsub("%s+$", ""))
     end
+    -- Ours, not some other server on that port: its dir is our dir.
+    local function ours() return node.cli("CONFIG", "GET", "dir"):find(dir, 1, true) ~= nil end
     function node.start()
       H.sh(table.concat({ H.plain .. "redis-server", "--port", port, "--bind 127.0.0.1", "--dir", H.quote(dir),
         "--daemonize yes", "--pidfile", H.quote(dir .. "/redis.pid"), "--logfile", H.quote(dir .. "/redis.log"),
         "--save ''", "--appendonly yes", "--cluster-enabled yes", "--cluster-config-file nodes.conf",
         "--cluster-node-timeout", opts.node_timeout or 2000, opts.args or "" }, " "))
-      H.wait_until("cluster node " .. port .. " to answer", 10, function() return node.cli("PING") == "PONG" end)
+      return pcall(H.wait_until, "cluster node " .. port .. " to answer", 10, ours)
     end
     function node.pid()
       local f = io.open(dir .. "/redis.pid")
@@ -45,8 +45,33 @@ function C.start(opts)
       f:close()
       return pid
     end
-    node.start()
-    c.nodes[i] = node
+    return node
+  end
+
+  -- Ports nothing listens on (nor on their bus ports); another try on
+  -- other ports if a node does not come up (a port taken meanwhile).
+  for attempt = 1, 3 do
+    local busy, base = ports_in_use(), nil
+    for _ = 1, 50 do
+      -- Below the kernel's ephemeral range (32768 and up), node and bus
+      -- port alike, so no outgoing connection can take one meanwhile.
+      base = math.random(10000, 22000)
+      local ok = true
+      for i = 0, n - 1 do ok = ok and not busy[base + i] and not busy[base + 10000 + i] end
+      if ok then break end
+    end
+    local up = true
+    for i = 1, n do
+      local node = make_node(base + i - 1)
+      c.nodes[i] = node
+      if not node.start() then up = false break end
+    end
+    if up then break end
+    for _, node in ipairs(c.nodes) do
+      if node.cli("CONFIG", "GET", "dir"):find(node.dir, 1, true) then node.cli("SHUTDOWN", "NOSAVE") end
+    end
+    c.nodes = {}
+    if attempt == 3 then error("could not start a local Redis Cluster on free ports") end
   end
   local addrs = {}
   for i, node in ipairs(c.nodes) do addrs[i] = "127.0.0.1:" .. node.port end
