@@ -7,11 +7,7 @@ local C = require "spec.support.cluster"
 
 local record = H.job_path("record.lua")
 
-local function jobs(n, from)
-  local t = {}
-  for i = 1, n do t[i] = { n = from + i, sleep = 0.001 } end
-  return t
-end
+local function jobs(n, from) return R.jobs(n, from, { sleep = 0.001 }) end
 
 local function node_id(node) return node.cli("CLUSTER", "MYID") end
 
@@ -31,8 +27,7 @@ describe("on a Redis Cluster", function()
       q:start { job_file = record, config = config, workers = 2, monitors = 1 }
       R.settle(q, 200, 60)
       q:stop { grace = 5 }
-      local by_id = H.runs(runs)
-      for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+      R.assert_each_ran_once(runs, ids)
       local s = q:stats()
       assert.are.equal(200, s.counters.succeeded)
       assert.are.equal(0, s.inflight)
@@ -61,8 +56,7 @@ describe("on a Redis Cluster", function()
     for _, id in ipairs(q:queue_many(jobs(500, 1500))) do ids[#ids + 1] = id end
     R.settle(q, 2000, 120)
     q:stop { grace = 5 }
-    local by_id = H.runs(runs)
-    for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+    R.assert_each_ran_once(runs, ids)
     local s = q:stats()
     assert.are.equal(2000, s.counters.succeeded)
     assert.are.equal(0, s.counters.lease_lost)
@@ -104,8 +98,7 @@ describe("on a Redis Cluster", function()
     R.settle(q, 100, 60)
     q:stop { grace = 5 }
     assert.are.equal(dst.port, cluster.owner("hw:{" .. name .. "}:pending").port)
-    local by_id = H.runs(runs)
-    for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+    R.assert_each_ran_once(runs, ids)
   end)
 
   it("spreads a queue of 6 shards over the masters and runs each job exactly once", function()
@@ -125,8 +118,7 @@ describe("on a Redis Cluster", function()
     q:start { job_file = record, config = config, workers = 3, monitors = 1 }
     R.settle(q, 600, 60)
     q:stop { grace = 5 }
-    local by_id = H.runs(runs)
-    for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+    R.assert_each_ran_once(runs, ids)
     assert.are.equal(600, q:stats().counters.succeeded)
   end)
 

@@ -7,14 +7,7 @@ local R = require "spec.support.recorded"
 
 local record = H.job_path("record.lua")
 
-local function jobs(n, from, extra)
-  local t = {}
-  for i = 1, n do
-    t[i] = { n = from + i }
-    for k, v in pairs(extra or {}) do t[i][k] = v end
-  end
-  return t
-end
+local jobs = R.jobs
 
 describe("sharded queues", function()
   local server
@@ -37,8 +30,7 @@ describe("sharded queues", function()
     q:start { job_file = record, config = config, workers = 2, monitors = 1 }
     R.settle(q, 1000, 60)
     q:stop { grace = 5 }
-    local by_id = H.runs(runs)
-    for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+    R.assert_each_ran_once(runs, ids)
     local s = q:stats()
     assert.are.equal(1000, s.counters.succeeded)
     assert.are.equal(1000, s.counters.enqueued)

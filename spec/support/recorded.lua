@@ -1,6 +1,7 @@
 -- Queues whose jobs (spec/jobs/record.lua) record every run on a second
 -- queue, so specs can count runs per job id.
 local H = require "spec.support.helper"
+local assert = require "luassert" -- busted gives spec files its assert; modules require it
 
 local R = {}
 
@@ -23,6 +24,22 @@ end
 
 -- A key of queue `name`; with HWORKER_SPEC_SHARDS, one of shard 0 (workers
 -- claim from every shard, so a raw push there is still taken).
+-- n jobs { n = from + i } (plus the fields of `extra`), for queue_many.
+function R.jobs(n, from, extra)
+  local t = {}
+  for i = 1, n do
+    t[i] = { n = from + i }
+    for k, v in pairs(extra or {}) do t[i][k] = v end
+  end
+  return t
+end
+
+-- Asserts that each of `ids` ran exactly once (runs recorded by record.lua).
+function R.assert_each_ran_once(runs, ids)
+  local by_id = H.runs(runs)
+  for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
+end
+
 function R.key(name, role)
   if H.spec_shards and H.spec_shards > 1 then return "hw:{" .. name .. "#0}:" .. role end
   return "hw:{" .. name .. "}:" .. role
