@@ -140,26 +140,30 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
  * in turn, except that a job with a unique key goes to the shard of its key
  * (so one key always meets the same unique hash); a batch whose unique keys
  * fall in several shards is sent as one atomic call per shard. */
+/* The shard of job i of a batch whose turn is `rr`: its unique key's, if
+ * it has one. */
+static int shard_for(const hworker *h, const char *const *uniques, size_t i, int rr)
+{
+    return uniques && uniques[i] && uniques[i][0] ? hw_shard_of_unique(uniques[i], h->nshards) : rr;
+}
+
 static int enqueue_sharded(hworker *h, size_t n, const char *const *json, const size_t *lens,
                            const char *const *uniques, double delay, double at, char *ids, char *err,
                            size_t errlen)
 {
     int rr = h->nshards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)h->nshards) : 0;
-    int *shard_of = malloc((n ? n : 1) * sizeof *shard_of);
-    if (shard_of == NULL) abort();
-    int first = -1, mixed = 0;
-    for (size_t i = 0; i < n; i++) {
-        int k = rr;
-        if (h->nshards > 1 && uniques && uniques[i] && uniques[i][0]) k = hw_shard_of_unique(uniques[i], h->nshards);
-        shard_of[i] = k;
-        if (first < 0) first = k;
+    /* Unsharded, or without unique keys, the whole batch goes to rr: no
+     * per-job work on the common path. */
+    int first = rr, mixed = 0;
+    for (size_t i = 0; h->nshards > 1 && uniques && i < n; i++) {
+        int k = shard_for(h, uniques, i, rr);
+        if (i == 0) first = k;
         else if (k != first) mixed = 1;
     }
     int rc = 0;
     pthread_mutex_lock(&h->producer_lock);
     if (!mixed) {
-        rc = hw_enqueue(&h->producer, &h->shard[first < 0 ? 0 : first], n, json, lens, uniques, delay, at, ids, 1,
-                        err, errlen);
+        rc = hw_enqueue(&h->producer, &h->shard[first], n, json, lens, uniques, delay, at, ids, 1, err, errlen);
     } else {
         const char **sj = malloc(n * sizeof *sj), **su = malloc(n * sizeof *su);
         size_t *sl = malloc(n * sizeof *sl), *pos = malloc(n * sizeof *pos);
@@ -169,7 +173,7 @@ static int enqueue_sharded(hworker *h, size_t n, const char *const *json, const 
         for (int k = 0; k < h->nshards && rc == 0; k++) {
             size_t m = 0;
             for (size_t i = 0; i < n; i++)
-                if (shard_of[i] == k) { sj[m] = json[i]; sl[m] = lens[i]; su[m] = uniques[i]; pos[m++] = i; }
+                if (shard_for(h, uniques, i, rr) == k) { sj[m] = json[i]; sl[m] = lens[i]; su[m] = uniques[i]; pos[m++] = i; }
             if (m == 0) continue;
             rc = hw_enqueue(&h->producer, &h->shard[k], m, sj, sl, su, delay, at, sids, 1, err, errlen);
             if (rc == 0) {
@@ -185,7 +189,6 @@ static int enqueue_sharded(hworker *h, size_t n, const char *const *json, const 
         free(sj); free(su); free(sl); free(pos); free(sids);
     }
     pthread_mutex_unlock(&h->producer_lock);
-    free(shard_of);
     return rc;
 }
 
