@@ -150,7 +150,9 @@ typedef struct hworker_job {
                             nothing and gives the existing job's id */
 } hworker_job;
 
-/** Enqueues n jobs atomically in one round trip. `at` > 0 runs them at that
+/** Enqueues n jobs atomically in one round trip (on a sharded queue: one
+ * atomic call per shard the jobs' unique keys fall in; if one fails, the
+ * error says how many shards' jobs were enqueued). `at` > 0 runs them at that
  * time (seconds since the epoch, Redis clock; a past time means now); else
  * `delay` > 0 runs them that many seconds from now. `ids` (n *
  * HWORKER_ID_SIZE bytes, or NULL) receives each job's id, or the id of the

@@ -64,6 +64,36 @@ describe("sharded queues", function()
     assert.are.equal(21, q:stats().pending)
   end)
 
+  it("send a C batch whose unique keys fall in several shards as one call per shard, ids in order", function()
+    local q, _, _, name = R.queue(server, { shards = 4 })
+    -- The plain build's library: the C program is not built with the sanitizers.
+    local build = os.getenv("HWORKER_PLAIN_BUILD") or H.build
+    local dir = H.tmpdir()
+    local bin = dir .. "/enqueue_shards"
+    local out = H.sh(H.plain .. "cc -o " .. H.quote(bin) .. " $(pkg-config --cflags luajit) -I" .. H.quote(H.root .. "/core") .. " -I" ..
+      H.quote(build .. "/generated") .. " " .. H.quote(H.root .. "/spec/c/enqueue_shards.c") .. " " ..
+      H.quote(build .. "/libhworker.so") .. " -Wl,-rpath," .. H.quote(build))
+    assert.are.equal("", out)
+    out = H.sh(H.plain .. H.quote(bin) .. " " .. H.quote(server.url) .. " " .. name .. " 4 20")
+    H.sh("rm -rf " .. H.quote(dir))
+    local first, second = out:match("^(.-)\n\n(.-)\n$")
+    assert.truthy(first, out)
+    local ids, again = {}, {}
+    for id in first:gmatch("[^\n]+") do ids[#ids + 1] = id end
+    for id in second:gmatch("[^\n]+") do again[#again + 1] = id end
+    assert.are.equal(20, #ids)
+    assert.are.same(ids, again) -- every key held: the same ids, in the same order
+    assert.are.equal(20, q:stats().pending)
+    local used, seen = 0, {}
+    for k = 0, 3 do
+      local listed = q:command("LRANGE", "hw:{" .. name .. "#" .. k .. "}:pending", "0", "-1")
+      if #listed > 0 then used = used + 1 end
+      for _, envelope in ipairs(listed) do seen[envelope:match('"id":"(%w+)"')] = true end
+    end
+    assert.is_true(used >= 2, "20 unique keys all hashed to one shard")
+    for _, id in ipairs(ids) do assert.truthy(seen[id], "job " .. id .. " is in no shard") end
+  end)
+
   it("recover a killed worker's jobs on every shard", function()
     local q, runs, config = R.queue(server, { shards = 3, lease = 1, monitor_interval = 0.2 })
     local ids = {}
