@@ -4,6 +4,13 @@
 
 #include "cli.h"
 
+/* Flag lines several commands share. */
+#define FLAG_SHARDS "  --shards S                  the queue is spread over S key sets (default 1)\n"
+#define FLAGS_RECORDS \
+    "  --failed                    act on failed records\n" \
+    "  --broken                    act on broken records\n" \
+    "  --all                       every record\n" FLAG_SHARDS
+
 const char *const cli_help_main =
     "usage: hworker-lua COMMAND [ARGS] [--help]\n"
     "\n"
@@ -65,7 +72,7 @@ static const char *const help_run =
     "  --redis-timeout SEC         wait this long for a reply, then reconnect (default 30)\n"
     "  --monitor-interval SEC      longest pause between monitor sweeps (default 5)\n"
     "  --min-replicas N            wait until N replicas have each batch of outcomes (default 0)\n"
-    "  --shards S                  the queue is spread over S key sets (default 1)\n"
+    FLAG_SHARDS
     "  --log-format text|json      log line format (default text)\n"
     "  --log-level LEVEL           debug, info, warn or error (default info)\n"
     "\n"
@@ -96,7 +103,7 @@ static const char *const help_queue =
     "                              add nothing and print that job's id (one JSON argument)\n"
     "  --min-replicas N            acknowledge only once N replicas have the jobs (WAIT);\n"
     "                              fewer within 1 s is an error (the jobs may be there)\n"
-    "  --shards S                  the queue is spread over S key sets (default 1)\n";
+    FLAG_SHARDS;
 
 static const char *const help_list =
     "usage: hworker-lua jobs|inflight|scheduled|failed|broken NAME [flags]\n"
@@ -111,7 +118,7 @@ static const char *const help_list =
     "  --redis URL                 Redis address\n"
     "  --limit N                   at most N entries (default 100)\n"
     "  --offset N                  skip the N newest (default 0)\n"
-    "  --shards S                  the queue is spread over S key sets (default 1)\n";
+    FLAG_SHARDS;
 
 static const char *const help_stats =
     "usage: hworker-lua stats NAME [flags]\n"
@@ -135,10 +142,7 @@ static const char *const help_requeue =
     "\n"
     "flags:\n"
     "  --redis URL                 Redis address\n"
-    "  --failed                    act on failed records\n"
-    "  --broken                    act on broken records\n"
-    "  --all                       every record\n"
-    "  --shards S                  the queue is spread over S key sets (default 1)\n";
+    FLAGS_RECORDS;
 
 static const char *const help_delete =
     "usage: hworker-lua delete NAME --failed|--broken (--all | ID ...) [flags]\n"
@@ -148,10 +152,7 @@ static const char *const help_delete =
     "\n"
     "flags:\n"
     "  --redis URL                 Redis address\n"
-    "  --failed                    act on failed records\n"
-    "  --broken                    act on broken records\n"
-    "  --all                       every record\n"
-    "  --shards S                  the queue is spread over S key sets (default 1)\n";
+    FLAGS_RECORDS;
 
 static const char *const help_destroy =
     "usage: hworker-lua destroy NAME --yes [flags]\n"
@@ -162,7 +163,7 @@ static const char *const help_destroy =
     "flags:\n"
     "  --redis URL                 Redis address\n"
     "  --yes                       confirm\n"
-    "  --shards S                  the queue is spread over S key sets (default 1)\n";
+    FLAG_SHARDS;
 
 static const char *const help_debug =
     "usage: hworker-lua debug NAME [flags]\n"
