@@ -274,7 +274,6 @@ static redisReply *send_formatted(hw_conn *c, const char *cmd, size_t len)
     return reply;
 }
 
-/* Remembers the node a MOVED reply names ("MOVED <slot> <host>:<port>"). */
 /* Keeps the live connection to the current node for later (the oldest
  * kept one goes if all places are taken). */
 static void park(hw_conn *c)
@@ -392,11 +391,11 @@ static int redirection(const char *err)
 }
 
 /* Sends a formatted command, following a Redis Cluster where it points.
- * MOVED: the slot lives on another node; connect there and send again.
- * ASK, TRYAGAIN: the slot is being moved; waiting until the move is done
- * (MOVED then) is always correct, so that is what happens instead of
- * following ASK. CLUSTERDOWN: a failover; wait too. Waits are bounded by the
- * connection's timeout; then the error reply is returned. */
+ * MOVED: the slot lives on another node; correct the map, go there, send
+ * again. ASK: follow it once (see ask()). TRYAGAIN (a slot half moved) and
+ * CLUSTERDOWN (a failover), and an ASK that did not help: wait, since the
+ * move or failover finishes on its own, and send again. Waits are bounded
+ * by the connection's timeout; then the error reply is returned. */
 static redisReply *exchange(hw_conn *c, const char *cmd, size_t len)
 {
     double waited = 0, pause = 0.005, bound = c->timeout > 0 ? c->timeout : 30;
