@@ -8,9 +8,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "stop_signal.h"
+#include <pthread.h>
+#include <stdint.h>
 
-#include "cjson_entry.h"
+#include "sandbox_isolation.h"
+#include "sandbox_json.h"
+#include "stop_signal.h"
 
 /* How many VM instructions run between two checks of the clock and the stop
  * flags. Small enough to stop within microseconds, large enough to cost
@@ -25,12 +28,13 @@ static const char *const stop_messages[] = {
     [HW_STOP_ABORT] = "shutdown: the worker stopped before the job finished",
 };
 
-static hw_sandbox *sandbox_of(lua_State *L)
+hw_sandbox *hw_sandbox_of(lua_State *L)
 {
     void *ud = NULL;
     lua_getallocf(L, &ud);
     return ud;
 }
+#define sandbox_of hw_sandbox_of
 
 /* The allocator enforces the memory cap: growth past it is refused, which
  * LuaJIT turns into a "not enough memory" error; the state stays usable. */
@@ -71,6 +75,51 @@ static hw_stop_reason pending_stop(hw_sandbox *sb)
 
 static void stop_hook(lua_State *L, lua_Debug *ar);
 
+/* C stack used since the running code began (the stack grows down). */
+static size_t stack_used(const hw_sandbox *sb)
+{
+    char here;
+    uintptr_t base = (uintptr_t)sb->stack_base, now = (uintptr_t)&here;
+    return base > now ? base - now : 0;
+}
+
+static int stack_exhausted(const hw_sandbox *sb)
+{
+    return sb->stack_base != NULL && stack_used(sb) > sb->stack_limit;
+}
+
+static int raise_stack(lua_State *L)
+{
+    return luaL_error(L, "C stack limit: calls through C functions (coroutines, callbacks, metamethods) nested too "
+                         "deeply");
+}
+
+/* The C stack the running code may use: HW_C_STACK_BUDGET, or half of what
+ * is left of this thread's stack where that is less (a host thread, or the
+ * main thread under a small ulimit -s). Only the first run on a thread asks
+ * for the thread's bounds. */
+static void measure_stack(hw_sandbox *sb, const char *base)
+{
+    pthread_t self = pthread_self();
+    if (!sb->stack_known || !pthread_equal(self, sb->stack_thread)) {
+        pthread_attr_t attr;
+        void *low = NULL;
+        size_t size = 0;
+        sb->stack_low = NULL;
+        if (pthread_getattr_np(self, &attr) == 0) {
+            if (pthread_attr_getstack(&attr, &low, &size) == 0) sb->stack_low = low;
+            pthread_attr_destroy(&attr);
+        }
+        sb->stack_thread = self;
+        sb->stack_known = 1;
+    }
+    size_t left = HW_C_STACK_BUDGET * 2;
+    if (sb->stack_low != NULL && (uintptr_t)base > (uintptr_t)sb->stack_low)
+        left = (size_t)((uintptr_t)base - (uintptr_t)sb->stack_low);
+    sb->stack_base = base;
+    sb->stack_limit = left / 2 < HW_C_STACK_BUDGET ? left / 2 : HW_C_STACK_BUDGET;
+}
+
 /* Once a job must stop, the hook fires on every instruction and raises each
  * time: a pcall in job code may catch one error, but the next instruction
  * after it raises again, so the stop always reaches our own pcall. */
@@ -90,10 +139,14 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
     hw_sandbox *sb = sandbox_of(L);
     hw_stop_reason why = sb->stopped != HW_STOP_NONE ? sb->stopped : pending_stop(sb);
     if (why != HW_STOP_NONE) raise_stop(L, sb, why);
+    if (stack_exhausted(sb)) raise_stack(L);
 }
 
 static void arm(hw_sandbox *sb, atomic_int *lost)
 {
+    char base;
+    measure_stack(sb, &base);
+    sb->co_depth = 0;
     sb->deadline = hw_monotonic() + sb->env->job_timeout;
     sb->lost = lost;
     sb->stopped = HW_STOP_NONE;
@@ -106,6 +159,7 @@ static void disarm(hw_sandbox *sb)
     lua_sethook(sb->L, NULL, 0, 0);
     sb->deadline = 0;
     sb->lost = NULL;
+    sb->stack_base = NULL;
 }
 
 /* ---- the functions job code sees ---------------------------------------- */
@@ -119,6 +173,28 @@ static void check_stop(lua_State *L)
     if (why != HW_STOP_NONE) raise_stop(L, sb, why);
 }
 
+void hw_sandbox_poll(lua_State *L)
+{
+    check_stop(L);
+    if (stack_exhausted(sandbox_of(L))) raise_stack(L);
+}
+
+void hw_sandbox_reserve(lua_State *L, size_t bytes)
+{
+    hw_sandbox *sb = sandbox_of(L);
+    size_t limit = sb->env->memory_limit;
+    if (sb->used > limit || bytes > limit - sb->used) {
+        sb->over_limit = 1;
+        raise_stop(L, sb, HW_STOP_MEMORY);
+    }
+    sb->used += bytes;
+}
+
+void hw_sandbox_unreserve(lua_State *L, size_t bytes)
+{
+    sandbox_of(L)->used -= bytes;
+}
+
 /* Host functions are called through this trampoline, which checks for a
  * stop first. Upvalue 1 stays the host's ud (the documented contract);
  * upvalue 2 holds the function. */
@@ -126,36 +202,89 @@ typedef struct host_fn_box { lua_CFunction fn; } host_fn_box;
 
 static int call_host(lua_State *L)
 {
-    check_stop(L);
+    hw_sandbox_poll(L);
     const host_fn_box *box = lua_touserdata(L, lua_upvalueindex(2));
     return box->fn(L);
 }
 
-static int result_new(lua_State *L, const char *kind)
+/* A result is a userdata: job code can read its fields but never change
+ * them, so the engine trusts its bytes and nothing a job could alter. */
+typedef struct result_value {
+    hw_result_kind kind;
+    double delay;            /* seconds, or -1: the back-off decides */
+    size_t len;
+    char message[];
+} result_value;
+
+static const char *const result_kinds[] = {
+    [HW_RESULT_SUCCESS] = "success", [HW_RESULT_RETRY] = "retry", [HW_RESULT_FAILURE] = "failure",
+    [HW_RESULT_BROKEN] = "broken", [HW_RESULT_STOPPED] = "stopped",
+};
+
+static void push_result(lua_State *L, hw_result_kind kind, const char *msg, size_t len, double delay)
 {
     hw_sandbox *sb = sandbox_of(L);
-    const char *msg = luaL_optstring(L, 1, "");
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, kind);
-    lua_setfield(L, -2, "kind");
-    lua_pushstring(L, msg);
-    lua_setfield(L, -2, "message");
-    if (lua_istable(L, 2)) {
-        lua_getfield(L, 2, "delay");
-        if (!lua_isnil(L, -1) && (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0))
-            return luaL_error(L, "hworker.%s: opts.delay must be a number of seconds >= 0", kind);
-        lua_setfield(L, -2, "delay");
-    } else if (!lua_isnoneornil(L, 2)) {
-        return luaL_error(L, "hworker.%s: the second argument must be a table of options", kind);
-    }
+    result_value *r = lua_newuserdata(L, sizeof *r + len + 1);
+    r->kind = kind;
+    r->delay = delay;
+    r->len = len;
+    memcpy(r->message, msg, len);
+    r->message[len] = '\0';
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_result_mt);
     lua_setmetatable(L, -2);
+}
+
+/* The result at idx, or NULL when the value is no result. */
+static const result_value *to_result(lua_State *L, int idx, int ref_result_mt)
+{
+    const result_value *r = lua_touserdata(L, idx);
+    if (r == NULL || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref_result_mt);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? r : NULL;
+}
+
+static int result_new(lua_State *L, hw_result_kind kind)
+{
+    const char *name = result_kinds[kind];
+    size_t len = 0;
+    const char *msg = lua_isnoneornil(L, 1) ? "" : luaL_checklstring(L, 1, &len);
+    double delay = -1;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "delay");
+        if (!lua_isnil(L, -1) && (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0)))
+            return luaL_error(L, "hworker.%s: opts.delay must be a number of seconds >= 0", name);
+        if (!lua_isnil(L, -1)) delay = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    } else if (!lua_isnoneornil(L, 2)) {
+        return luaL_error(L, "hworker.%s: the second argument must be a table of options", name);
+    }
+    push_result(L, kind, msg, len, delay);
     return 1;
 }
 
-static int l_retry(lua_State *L) { return result_new(L, "retry"); }
-static int l_failure(lua_State *L) { return result_new(L, "failure"); }
+static int l_retry(lua_State *L) { return result_new(L, HW_RESULT_RETRY); }
+static int l_failure(lua_State *L) { return result_new(L, HW_RESULT_FAILURE); }
 static int l_result_call(lua_State *L) { lua_settop(L, 1); return 1; }
+
+/* r.kind, r.message and r.delay, for job code that looks at a result. */
+static int l_result_index(lua_State *L)
+{
+    const result_value *r = lua_touserdata(L, 1);
+    const char *key = lua_tostring(L, 2);
+    if (key == NULL) return 0;
+    if (strcmp(key, "kind") == 0) lua_pushstring(L, result_kinds[r->kind]);
+    else if (strcmp(key, "message") == 0) lua_pushlstring(L, r->message, r->len);
+    else if (strcmp(key, "delay") == 0 && r->delay >= 0) lua_pushnumber(L, r->delay);
+    else return 0;
+    return 1;
+}
+
+static int l_result_newindex(lua_State *L)
+{
+    return luaL_error(L, "hworker results cannot be changed: make a new one with hworker.retry or hworker.failure");
+}
 
 static int l_log(lua_State *L)
 {
@@ -173,7 +302,7 @@ static int l_log(lua_State *L)
 static int l_print(lua_State *L)
 {
     hw_sandbox *sb = sandbox_of(L);
-    check_stop(L);
+    hw_sandbox_poll(L); /* it calls tostring, which may call back into Lua */
     int n = lua_gettop(L);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -248,6 +377,7 @@ static int l_queue(lua_State *L)
  * handler sees the error value, without the frames of the failed call). */
 static int l_xpcall(lua_State *L)
 {
+    hw_sandbox_poll(L); /* each nested xpcall deepens the C stack */
     hw_sandbox *sb = sandbox_of(L);
     int n = lua_gettop(L);
     luaL_checkany(L, 2);
@@ -277,6 +407,7 @@ typedef struct reader_state { lua_State *L; int fn; } reader_state;
 
 static const char *call_reader(lua_State *L, void *ud, size_t *size)
 {
+    hw_sandbox_poll(L);
     reader_state *rs = ud;
     lua_pushvalue(L, rs->fn);
     lua_call(L, 0, 1);
@@ -342,6 +473,7 @@ static int l_loadstring(lua_State *L)
  * file's directory. Never C modules, never files elsewhere. */
 static int l_require(lua_State *L)
 {
+    hw_sandbox_poll(L); /* a module that requires itself recurses through C */
     hw_sandbox *sb = sandbox_of(L);
     const char *name = luaL_checkstring(L, 1);
     lua_settop(L, 1);
@@ -404,6 +536,12 @@ static int run_protected(lua_State *L)
     run_ctx *c = lua_touserdata(L, 1);
     hw_sandbox *sb = c->sb;
     lua_settop(L, 0);
+    /* What the last job changed is undone before this one runs. */
+    hw_sandbox_reset_globals(L, sb);
+    if (sb->json_dirty) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_json_reset);
+        lua_call(L, 0, 0);
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_job);
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_state);
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_decode);
@@ -502,59 +640,25 @@ static void open_trusted(lua_State *L, const char *job_file)
     lua_pop(L, 2);
 }
 
-static int setup(lua_State *L)
+/* hworker.success and the metatable every result shares. */
+static void open_results(lua_State *L, hw_sandbox *sb)
 {
-    hw_sandbox *sb = lua_touserdata(L, 1);
-    if (sb->env->trusted) open_trusted(L, sb->job_file);
-    else open_strict(L);
-
-    lua_getglobal(L, "tostring");
-    sb->ref_tostring = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushcfunction(L, run_protected);
-    sb->ref_runner = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_register(L, "print", l_print);
-    lua_register(L, "xpcall", l_xpcall);
-
-    /* The modules require finds first: cjson and hworker. The strict
-     * require reads them from the registry; the trusted one from
-     * package.loaded. */
-    if (sb->env->trusted) {
-        lua_getglobal(L, "package");
-        lua_getfield(L, -1, "loaded");
-        lua_remove(L, -2);
-    } else {
-        lua_newtable(L);
-    }
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, "hworker.loaded");
-    lua_pushcfunction(L, luaopen_cjson);
-    lua_call(L, 0, 1);
-    lua_getfield(L, -1, "decode");
-    sb->ref_decode = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_getfield(L, -1, "encode");
-    sb->ref_encode = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_setfield(L, -2, "cjson");
-    static const char *const libs[] = {"string", "table", "math", "bit", "coroutine", "os"};
-    for (size_t i = 0; !sb->env->trusted && i < sizeof libs / sizeof *libs; i++) {
-        lua_getglobal(L, libs[i]);
-        lua_setfield(L, -2, libs[i]);
-    }
-
-    /* The result marker: its metatable, kept in the registry, is how the
-     * engine recognises hworker.success / retry / failure. */
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 4);
     lua_pushliteral(L, "hworker.result");
     lua_setfield(L, -2, "__metatable");
     lua_pushcfunction(L, l_result_call);
     lua_setfield(L, -2, "__call");
+    lua_pushcfunction(L, l_result_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_result_newindex);
+    lua_setfield(L, -2, "__newindex");
     sb->ref_result_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+}
 
-    lua_createtable(L, 0, 8);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "success");
-    lua_setfield(L, -2, "kind");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_result_mt);
-    lua_setmetatable(L, -2);
+static void open_hworker(lua_State *L, hw_sandbox *sb)
+{
+    lua_createtable(L, 0, 9);
+    push_result(L, HW_RESULT_SUCCESS, "", 0, -1);
     lua_setfield(L, -2, "success");
     static const luaL_Reg fns[] = {{"retry", l_retry}, {"failure", l_failure}, {"log", l_log},
                                    {"now", l_now},     {"queue", l_queue},     {"sleep", l_sleep},
@@ -567,11 +671,11 @@ static int setup(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushstring(L, sb->env->trusted ? "trusted" : "strict");
     lua_setfield(L, -2, "sandbox");
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "hworker"); /* loaded.hworker */
-    lua_setglobal(L, "hworker");
+}
 
-    /* host.<name>: C functions the embedding program registered. */
+/* host.<name>: C functions the embedding program registered. */
+static void open_host(lua_State *L, hw_sandbox *sb)
+{
     lua_createtable(L, 0, (int)sb->env->nfunctions);
     for (size_t i = 0; i < sb->env->nfunctions; i++) {
         lua_pushlightuserdata(L, sb->env->functions[i].ud);
@@ -580,8 +684,78 @@ static int setup(lua_State *L)
         lua_pushcclosure(L, call_host, 2);
         lua_setfield(L, -2, sb->env->functions[i].name);
     }
-    lua_setglobal(L, "host");
+}
+
+/* Sets global `name` (and loaded[name] when `loaded` is non-zero) to the
+ * value on top of the stack, popping it; in the strict sandbox, to a
+ * read-only view of it. */
+static void publish(lua_State *L, hw_sandbox *sb, int loaded, const char *name, int global)
+{
+    if (!sb->env->trusted) {
+        hw_sandbox_readonly(L, -1, name);
+        lua_remove(L, -2);
+    }
+    if (loaded) {
+        lua_pushvalue(L, -1);
+        lua_setfield(L, loaded, name);
+    }
+    if (global) lua_setglobal(L, name);
+    else lua_pop(L, 1);
+}
+
+static int setup(lua_State *L)
+{
+    hw_sandbox *sb = lua_touserdata(L, 1);
+    int strict = !sb->env->trusted;
+    if (strict) open_strict(L);
+    else open_trusted(L, sb->job_file);
+
+    lua_getglobal(L, "tostring");
+    sb->ref_tostring = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushcfunction(L, run_protected);
+    sb->ref_runner = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_register(L, "print", l_print);
+    lua_register(L, "xpcall", l_xpcall);
+    if (strict) {
+        lua_getglobal(L, "coroutine");
+        hw_sandbox_open_coroutines(L, lua_gettop(L));
+        lua_pop(L, 1);
+    }
+
+    /* The modules require finds first: cjson and hworker (and in the strict
+     * sandbox the standard libraries). The strict require reads them from
+     * the registry; the trusted one from package.loaded. */
+    if (strict) {
+        lua_newtable(L);
+    } else {
+        lua_getglobal(L, "package");
+        lua_getfield(L, -1, "loaded");
+        lua_remove(L, -2);
+    }
+    int loaded = lua_gettop(L);
+    lua_pushvalue(L, loaded);
+    lua_setfield(L, LUA_REGISTRYINDEX, "hworker.loaded");
+    hw_sandbox_json_open(L, sb);
+    publish(L, sb, loaded, "cjson", 0);
+    open_results(L, sb);
+    open_hworker(L, sb);
+    publish(L, sb, loaded, "hworker", 1);
+    open_host(L, sb);
+    publish(L, sb, 0, "host", 1);
+    /* Job code sees the standard libraries through read-only views; the
+     * string metatable keeps the real string table (it is locked). */
+    static const char *const libs[] = {"string", "table", "math", "bit", "coroutine", "os"};
+    for (size_t i = 0; strict && i < sizeof libs / sizeof *libs; i++) {
+        lua_getglobal(L, libs[i]);
+        publish(L, sb, loaded, libs[i], 1);
+    }
     lua_pop(L, 1); /* loaded */
+    return 0;
+}
+
+static int seal(lua_State *L)
+{
+    hw_sandbox_seal_globals(L, lua_touserdata(L, 1));
     return 0;
 }
 
@@ -723,9 +897,17 @@ int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue
         lua_newtable(L);
     }
     sb->ref_state = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_settop(L, 0);
+    if (!env->trusted) {
+        lua_pushcfunction(L, seal);
+        lua_pushlightuserdata(L, sb);
+        if (lua_pcall(L, 1, 0, 0) != 0) {
+            snprintf(err, errlen, "cannot set up the job sandbox: %s", lua_tostring(L, -1));
+            goto fail;
+        }
+    }
     hw_buf_free(&msg);
     hw_buf_free(&text);
-    lua_settop(L, 0);
     collect(sb);
     return 0;
 fail:
@@ -743,29 +925,12 @@ static void run_result(hw_sandbox *sb, hw_result *out)
         out->kind = HW_RESULT_SUCCESS;
         return;
     }
-    if (t == LUA_TTABLE && lua_getmetatable(L, -1)) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_result_mt);
-        int is_result = lua_rawequal(L, -1, -2);
-        lua_pop(L, 2);
-        if (is_result) {
-            lua_getfield(L, -1, "kind");
-            const char *kind = lua_tostring(L, -1);
-            out->kind = strcmp(kind, "success") == 0 ? HW_RESULT_SUCCESS
-                        : strcmp(kind, "retry") == 0 ? HW_RESULT_RETRY
-                                                     : HW_RESULT_FAILURE;
-            lua_pop(L, 1);
-            lua_getfield(L, -1, "message");
-            if (lua_type(L, -1) == LUA_TSTRING) {
-                size_t len;
-                const char *m = lua_tolstring(L, -1, &len);
-                hw_buf_add(&out->message, m, len);
-            }
-            lua_pop(L, 1);
-            lua_getfield(L, -1, "delay");
-            if (lua_isnumber(L, -1)) out->delay_ms = (long long)(lua_tonumber(L, -1) * 1000.0);
-            lua_pop(L, 1);
-            return;
-        }
+    const result_value *r = to_result(L, -1, sb->ref_result_mt);
+    if (r != NULL) {
+        out->kind = r->kind;
+        hw_buf_add(&out->message, r->message, r->len);
+        if (r->delay >= 0) out->delay_ms = r->delay * 1000.0 < 9.2e18 ? (long long)(r->delay * 1000.0) : INT64_MAX;
+        return;
     }
     out->kind = HW_RESULT_FAILURE;
     hw_buf_addf(&out->message,

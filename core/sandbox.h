@@ -5,6 +5,7 @@
 #ifndef HW_SANDBOX_H
 #define HW_SANDBOX_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <lua.h>
@@ -58,8 +59,36 @@ typedef struct hw_sandbox {
     double deadline;        /* monotonic seconds; 0 when no job runs */
     atomic_int *lost;       /* the running claim's lease-lost flag, or NULL */
     hw_stop_reason stopped; /* why the running code is being stopped */
+    const char *stack_base; /* C stack position where the running code began */
+    void *stack_low;        /* the lowest address of that thread's stack, if known */
+    pthread_t stack_thread; /* the thread stack_low belongs to */
+    int stack_known;
+    size_t stack_limit;     /* how much C stack below it the code may use */
+    int co_depth;           /* coroutines resumed inside one another now */
+    int json_dirty;         /* the job changed its cjson's settings */
     int ref_job, ref_state, ref_decode, ref_encode, ref_result_mt, ref_tostring, ref_runner;
+    int ref_json_reset;     /* puts the job's cjson settings back */
+    int ref_globals;        /* the job's globals as the job file left them */
 } hw_sandbox;
+
+/* ---- for the sandbox's own library files (sandbox_*.c) ------------------ */
+
+/* The sandbox of a state made by hw_sandbox_open. */
+hw_sandbox *hw_sandbox_of(lua_State *L);
+/* Raises the stop error when the running job must stop (time limit, lost
+ * lease, shutdown, memory), or an error when the code has used its share of
+ * the C stack. C functions that loop or call back into Lua call it, so no
+ * C function can outrun the limits. Returns only when the job may go on. */
+void hw_sandbox_poll(lua_State *L);
+/* Counts `bytes` that a C library will malloc outside the Lua allocator
+ * against the state's memory cap until hw_sandbox_unreserve. Raises the
+ * memory-limit stop when they do not fit. */
+void hw_sandbox_reserve(lua_State *L, size_t bytes);
+void hw_sandbox_unreserve(lua_State *L, size_t bytes);
+/* The most coroutines a job may have resumed inside one another. */
+#define HW_COROUTINE_DEPTH 64
+/* C stack a job's code may use, at most; less where the thread has less. */
+#define HW_C_STACK_BUDGET (1024 * 1024)
 
 typedef enum {
     HW_RESULT_SUCCESS,
