@@ -127,6 +127,9 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
     h->producer.min_replicas_timeout = cfg->min_replicas_timeout;
     hw_signal_init(&h->stop);
     hw_signal_init(&h->keeper_stop);
+    hw_signal_init(&h->keeper_wake);
+    atomic_store(&h->keeper_wakes_at, 0.0);
+    atomic_store(&h->abandoned_live, 0);
     atomic_store(&h->abort_jobs, 0);
     hw_held_init(&h->held);
     pthread_mutex_init(&h->state_lock, NULL);
@@ -219,10 +222,26 @@ int hworker_reload(hworker *h, char *err, size_t errlen)
 
 /* ---- worker registry and the lease keeper's life ------------------------ */
 
+void hw_keeper_signal_stop(hworker *h)
+{
+    hw_signal_raise(&h->keeper_stop);
+    hw_signal_raise(&h->keeper_wake);
+}
+
+int hw_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) return pthread_create(t, NULL, fn, arg);
+    pthread_attr_setstacksize(&attr, HW_THREAD_STACK);
+    int rc = pthread_create(t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
 static void join_keeper_locked(hworker *h)
 {
     if (!h->keeper_running) return;
-    hw_signal_raise(&h->keeper_stop);
+    hw_keeper_signal_stop(h);
     pthread_t t = h->keeper;
     h->keeper_running = 0;
     pthread_mutex_unlock(&h->threads_lock);
@@ -230,21 +249,21 @@ static void join_keeper_locked(hworker *h)
     pthread_mutex_lock(&h->threads_lock);
 }
 
-void hw_worker_register(hworker *h, hw_conn *conn, long *number)
+void hw_worker_register(hworker *h, hw_worker *w, long *number)
 {
     pthread_mutex_lock(&h->threads_lock);
     if (h->keeper_running && hw_signal_raised(&h->keeper_stop)) join_keeper_locked(h);
     if (!h->keeper_running) {
         hw_signal_reset(&h->keeper_stop);
-        if (pthread_create(&h->keeper, NULL, hw_keeper_main, h) == 0) h->keeper_running = 1;
+        if (hw_thread_start(&h->keeper, hw_keeper_main, h) == 0) h->keeper_running = 1;
         else hw_log(&h->log, HWORKER_LOG_ERROR, "cannot start the lease keeper thread: long jobs may be recovered while they run");
     }
     if (h->nworkers == h->worker_cap) {
         h->worker_cap = h->worker_cap ? h->worker_cap * 2 : 8;
-        h->worker_conns = realloc(h->worker_conns, sizeof *h->worker_conns * h->worker_cap);
-        if (h->worker_conns == NULL) abort();
+        h->workers = realloc(h->workers, sizeof *h->workers * h->worker_cap);
+        if (h->workers == NULL) abort();
     }
-    h->worker_conns[h->nworkers++] = conn;
+    h->workers[h->nworkers++] = w;
     *number = ++h->next_worker;
     pthread_cond_broadcast(&h->threads_changed);
     pthread_mutex_unlock(&h->threads_lock);
@@ -258,26 +277,32 @@ size_t hw_worker_count(hworker *h)
     return n;
 }
 
-void hw_worker_unregister(hworker *h, hw_conn *conn)
+void hw_worker_unregister(hworker *h, hw_worker *w)
 {
     pthread_mutex_lock(&h->threads_lock);
     for (size_t i = 0; i < h->nworkers; i++) {
-        if (h->worker_conns[i] == conn) {
-            h->worker_conns[i] = h->worker_conns[--h->nworkers];
+        if (h->workers[i] == w) {
+            h->workers[i] = h->workers[--h->nworkers];
             break;
         }
     }
     /* The last worker out stops the keeper; it is joined by the next
      * register or by hworker_stop(). */
-    if (h->nworkers == 0) hw_signal_raise(&h->keeper_stop);
+    if (h->nworkers == 0) hw_keeper_signal_stop(h);
     pthread_cond_broadcast(&h->threads_changed);
     pthread_mutex_unlock(&h->threads_lock);
 }
 
 /* ---- threads started by hworker_start() --------------------------------- */
 
-static void *worker_main(void *w)
+/* A worker thread the engine started: the watchdog may detach it. */
+void *hw_worker_main(void *arg)
 {
+    hw_worker *w = arg;
+    hworker *h = hw_worker_handle(w);
+    pthread_mutex_lock(&h->threads_lock);
+    hw_worker_set_thread(w, pthread_self());
+    pthread_mutex_unlock(&h->threads_lock);
     hw_worker_loop(w);
     return NULL;
 }
@@ -331,8 +356,8 @@ int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errle
     if (threads == NULL) abort();
     size_t n = 0;
     for (int i = 0; i < workers + monitors; i++) {
-        int rc = i < workers ? pthread_create(&threads[n], NULL, worker_main, made[i])
-                             : pthread_create(&threads[n], NULL, monitor_main, h);
+        int rc = i < workers ? hw_thread_start(&threads[n], hw_worker_main, made[i])
+                             : hw_thread_start(&threads[n], monitor_main, h);
         if (rc != 0) {
             for (int j = i; j < workers; j++) hw_worker_free(made[j]);
             free(made);
@@ -362,7 +387,7 @@ static void unblock_workers(hworker *h)
     size_t n = 0;
     pthread_mutex_lock(&h->threads_lock);
     for (size_t i = 0; i < h->nworkers && n < 256; i++) {
-        long long id = atomic_load(&h->worker_conns[i]->client_id);
+        long long id = atomic_load(&hw_worker_conn(h->workers[i])->client_id);
         if (id >= 0) ids[n++] = id;
     }
     pthread_mutex_unlock(&h->threads_lock);
@@ -412,7 +437,18 @@ int hworker_stop(hworker *h, double grace)
         hw_log(&h->log, HWORKER_LOG_INFO, "grace period of %gs over: stopping running jobs and handing them back", grace);
         atomic_store(&h->abort_jobs, 1);
         unblock_workers(h);
-        while (wait_workers_gone(h, 1.0) > 0) unblock_workers(h);
+        /* A job stops within microseconds of the abort unless a C function
+         * holds it: past HW_STUCK_SLACK its thread is abandoned, so a stop
+         * never waits on job code. */
+        double give_up = hw_monotonic() + HW_STUCK_SLACK;
+        while (wait_workers_gone(h, 0.1) > 0) {
+            unblock_workers(h);
+            if (hw_monotonic() >= give_up) {
+                pthread_mutex_lock(&h->producer_lock);
+                hw_watchdog_check(h, &h->producer, hw_monotonic(), 1);
+                pthread_mutex_unlock(&h->producer_lock);
+            }
+        }
     }
     pthread_mutex_lock(&h->threads_lock);
     pthread_t *threads = h->threads;
@@ -456,17 +492,26 @@ void hworker_free(hworker *h)
 {
     if (h == NULL) return;
     hworker_stop(h, 0);
+    int stuck = atomic_load(&h->abandoned_live);
+    if (stuck > 0) {
+        /* Their Lua states point into the handle: it must outlive them. */
+        hw_log(&h->log, HWORKER_LOG_ERROR,
+               "%d worker thread(s) are still stuck in C functions: the handle is not freed (its memory stays allocated)",
+               stuck);
+        return;
+    }
     hw_conn_free(&h->producer);
     hw_held_destroy(&h->held);
     hw_signal_destroy(&h->stop);
     hw_signal_destroy(&h->keeper_stop);
+    hw_signal_destroy(&h->keeper_wake);
     pthread_mutex_destroy(&h->producer_lock);
     pthread_mutex_destroy(&h->state_lock);
     pthread_mutex_destroy(&h->threads_lock);
     pthread_cond_destroy(&h->threads_changed);
     for (size_t i = 0; i < h->nfunctions; i++) free(h->functions[i].name);
     free(h->functions);
-    free(h->worker_conns);
+    free(h->workers);
     for (int i = 0; i < h->nshards; i++) hw_keys_free(&h->shard[i]);
     free(h->shard);
     hw_target_free(&h->target);

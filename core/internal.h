@@ -14,6 +14,8 @@
 #include "stop_signal.h"
 #include "url.h"
 
+typedef struct hw_worker hw_worker;
+
 /* The keys of one queue, all with the hash tag {name} (Redis Cluster). */
 typedef enum {
     HW_KEY_PENDING,
@@ -75,7 +77,7 @@ struct hworker {
     hw_host_function *functions;     /* frozen while workers run */
     size_t nfunctions;
     hw_sandbox_env sandbox_env;
-    hw_conn **worker_conns;          /* registered workers, for CLIENT UNBLOCK */
+    hw_worker **workers;             /* registered workers: CLIENT UNBLOCK, the watchdog */
     size_t nworkers, worker_cap;
     long next_worker;                /* numbering for holder names */
     pthread_t *threads;              /* started by hworker_start() */
@@ -83,15 +85,62 @@ struct hworker {
     int keeper_running;
     pthread_t keeper;
     hw_signal keeper_stop;
+
+    /* The watchdog (watchdog.c) runs in the keeper thread. keeper_wake
+     * wakes it early (a stop raises it too); keeper_wakes_at is when it
+     * plans to wake next, so that a job starting with an earlier deadline
+     * wakes it. abandoned_live counts abandoned threads still running: the
+     * handle cannot be freed under them. */
+    hw_signal keeper_wake;
+    _Atomic double keeper_wakes_at;
+    atomic_int abandoned_live;
 };
+
+/* How long past its time limit a job may stay inside one C function before
+ * the watchdog gives up on its thread, and how long a stop waits after the
+ * grace period before it does the same. */
+#define HW_STUCK_SLACK 1.0
+/* Abandoned threads still running past which no replacement is started. */
+#define HW_MAX_ABANDONED 16
+/* The C stack of every thread the engine starts, whatever ulimit -s says. */
+#define HW_THREAD_STACK (8u * 1024u * 1024u)
 
 /* worker.c: a worker is made (its Lua state created, serialised by
  * state_lock) on the thread that starts it, then runs on its own thread
  * until stop; hw_worker_loop() frees it. */
-typedef struct hw_worker hw_worker;
 hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen);
 void hw_worker_loop(hw_worker *w);
 void hw_worker_free(hw_worker *w);
+hw_conn *hw_worker_conn(hw_worker *w);
+hworker *hw_worker_handle(hw_worker *w);
+/* The start routine of the worker threads the engine starts. */
+void *hw_worker_main(void *w);
+/* The thread that runs w when the engine started it (set under
+ * threads_lock by the starter, read under it by the watchdog). */
+void hw_worker_set_thread(hw_worker *w, pthread_t t);
+int hw_worker_thread(hw_worker *w, pthread_t *t);
+/* The watchdog's side (any thread but w's, under threads_lock): marks w
+ * abandoned when its job is HW_STUCK_SLACK past its time limit, or, with
+ * `force`, whenever it runs a job; returns 1 if so. Otherwise lowers *next
+ * to when w's running job would become stuck. */
+int hw_worker_take_if_stuck(hw_worker *w, double now, int force, double *next);
+/* After hw_worker_take_if_stuck returned 1, without threads_lock: records
+ * the stuck job (timed out, or handed back when `timed_out` is 0), sends
+ * the outcomes w had not sent and hands back its prefetched jobs, on
+ * `conn`. w must not be used afterwards. */
+void hw_worker_settle_abandoned(hw_worker *w, hw_conn *conn, int timed_out);
+
+/* watchdog.c. hw_watchdog_check gives up on workers stuck in C code (see
+ * hw_worker_take_if_stuck), settles them on `conn` and starts replacements
+ * unless the handle is stopping; returns when it should next look (or
+ * INFINITY). Any thread; takes threads_lock. */
+double hw_watchdog_check(hworker *h, hw_conn *conn, double now, int force);
+/* A worker starting a job that may become stuck at `at` (monotonic s). */
+void hw_watchdog_expect(hworker *h, double at);
+/* The last thing an abandoned thread does with the handle. */
+void hw_watchdog_thread_ended(hworker *h);
+/* pthread_create with HW_THREAD_STACK; returns pthread_create's code. */
+int hw_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 void *hw_keeper_main(void *h);
 int hw_monitor_run(hworker *h, char *err, size_t errlen);
 /* The keys and arguments of one monitor sweep (scripts/recover.lua). */
@@ -104,8 +153,10 @@ int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
 
 /* Registration of running workers (engine.c): the first worker starts the
  * lease keeper, the last one to leave stops it. */
-void hw_worker_register(hworker *h, hw_conn *conn, long *number);
-void hw_worker_unregister(hworker *h, hw_conn *conn);
+void hw_worker_register(hworker *h, hw_worker *w, long *number);
+void hw_worker_unregister(hworker *h, hw_worker *w);
+/* Stops the keeper thread's loop (under threads_lock). */
+void hw_keeper_signal_stop(hworker *h);
 /* How many workers are registered now (under threads_lock). */
 size_t hw_worker_count(hworker *h);
 

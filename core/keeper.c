@@ -3,7 +3,8 @@
  * a long job on a live worker is never recovered (one call per shard that
  * has claims here). A claim found gone (a
  * monitor recovered it while Redis could not be reached, say) is marked lost:
- * its job is stopped and its outcome never reported. */
+ * its job is stopped and its outcome never reported. The same thread runs the
+ * watchdog (watchdog.c) for jobs stuck in C code. */
 #include <stdlib.h>
 
 #include "internal.h"
@@ -39,9 +40,24 @@ void *hw_keeper_main(void *arg)
     hw_conn conn;
     hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "lease keeper", h->cfg.redis_timeout);
     double interval = h->cfg.lease / 3.0;
+    double next_renew = hw_monotonic() + interval;
     hw_args args = {0};
-    while (!hw_signal_wait(&h->keeper_stop, interval))
-        for (int shard = 0; shard < h->nshards; shard++) renew_shard(h, &conn, &args, shard);
+    for (;;) {
+        /* Reset before looking, so a wake raised meanwhile is not lost. */
+        hw_signal_reset(&h->keeper_wake);
+        if (hw_signal_raised(&h->keeper_stop)) break;
+        if (hw_monotonic() >= next_renew) {
+            for (int shard = 0; shard < h->nshards; shard++) renew_shard(h, &conn, &args, shard);
+            next_renew = hw_monotonic() + interval;
+        }
+        /* Announce the renewal time first: a job that starts while the
+         * watchdog looks then sees a time it must wake it before. */
+        atomic_store(&h->keeper_wakes_at, next_renew);
+        double check = hw_watchdog_check(h, &conn, hw_monotonic(), 0);
+        double until = check < next_renew ? check : next_renew;
+        atomic_store(&h->keeper_wakes_at, until);
+        hw_signal_wait(&h->keeper_wake, until - hw_monotonic());
+    }
     hw_args_free(&args);
     hw_conn_free(&conn);
     return NULL;

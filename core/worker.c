@@ -37,6 +37,19 @@ struct hw_worker {
     hw_buf reason;
     int home;                  /* the shard this worker claims from first and waits on */
     int shard;                 /* the shard of the current batch (and of `finish`) */
+
+    /* Shared with the watchdog (watchdog.c), under run_lock: the job being
+     * run, its deadline, and whether the watchdog gave up on this thread.
+     * Once `abandoned` is set, the watchdog owns the batch and the
+     * outcomes not yet sent; the thread owns its state, its connection and
+     * `running`, and whichever of the two finishes last frees the worker. */
+    pthread_mutex_t run_lock;
+    hw_claim *running;
+    double run_deadline;
+    int abandoned;
+    int refs;
+    pthread_t thread;          /* under threads_lock */
+    int has_thread;
 };
 
 static int worker_queue(void *ud, const char *queue, const char *json, size_t len, char *id, char *err,
@@ -86,6 +99,8 @@ hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
     w->generation = atomic_load(&h->generation);
     w->seed = (unsigned int)((uintptr_t)w ^ (uintptr_t)hw_wall_ms());
     w->batch_size = 1;
+    pthread_mutex_init(&w->run_lock, NULL);
+    w->refs = 1;
     /* The socket timeout must outlast the blocking wait (DESIGN.md 6). */
     hw_conn_init(&w->conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "worker",
                  h->cfg.block_timeout + h->cfg.redis_timeout);
@@ -105,6 +120,7 @@ void hw_worker_free(hw_worker *w)
     if (w == NULL) return;
     free_sandbox(w->sb);
     hw_conn_free(&w->conn);
+    pthread_mutex_destroy(&w->run_lock);
     hw_args_free(&w->finish);
     hw_buf_free(&w->result.message);
     hw_buf_free(&w->reason);
@@ -134,11 +150,13 @@ static int report_backoff(hw_worker *w, int attempt)
 
 /* Sends a script that reports on claims, until Redis answers. Returns the
  * reply (caller frees) or NULL if it gave up during shutdown. */
-static redisReply *report(hw_worker *w, hw_script script, int nkeys, hw_args *args, const char *what)
+static redisReply *report_on(hw_worker *w, hw_conn *conn, hw_script script, int nkeys, hw_args *args,
+                             const char *what)
 {
+    int watchdog = conn != &w->conn;
     for (int attempt = 0;; attempt++) {
-        if (hw_conn_ensure(&w->conn, NULL) == 0) {
-            redisReply *r = hw_conn_script(&w->conn, script, nkeys, args);
+        if (hw_conn_ensure(conn, NULL) == 0) {
+            redisReply *r = hw_conn_script(conn, script, nkeys, args);
             if (r && r->type == REDIS_REPLY_ERROR) {
                 /* e.g. OOM or a read-only replica: keep the claims, try again. */
                 if (attempt == 0 || attempt % 20 == 0)
@@ -148,19 +166,22 @@ static redisReply *report(hw_worker *w, hw_script script, int nkeys, hw_args *ar
                 return r;
             }
         }
-        if (report_backoff(w, attempt)) {
+        /* The watchdog must get back to renewing the other leases: a few
+         * tries, then the claims are left to expire and be recovered. */
+        if (report_backoff(w, attempt) || (watchdog && attempt >= 3)) {
             hw_log(&w->h->log, HWORKER_LOG_ERROR,
-                   "%s: could not %s before shutdown (%s); the jobs stay in flight and are recovered when their lease expires",
-                   w->holder, what, w->conn.errstr);
+                   "%s: could not %s (%s); the jobs stay in flight and are recovered when their lease expires",
+                   w->holder, what, conn->errstr);
             return NULL;
         }
     }
 }
 
-static void flush(hw_worker *w)
+
+static void flush_on(hw_worker *w, hw_conn *conn)
 {
     if (w->nfinishing == 0) return;
-    redisReply *r = report(w, HW_SCRIPT_FINISH, 7, &w->finish, "report job outcomes");
+    redisReply *r = report_on(w, conn, HW_SCRIPT_FINISH, 7, &w->finish, "report job outcomes");
     for (size_t i = 0; i < w->nfinishing; i++) {
         hw_claim *c = w->finishing[i];
         if (r && r->type == REDIS_REPLY_ARRAY && i < r->elements && r->element[i]->integer == 0)
@@ -174,13 +195,15 @@ static void flush(hw_worker *w)
          * claim comes back as expired), so a shortfall is worth a warning,
          * not a retry. */
         char why[300];
-        if (hw_conn_wait_replicas(&w->conn, "job outcomes", why, sizeof why))
+        if (hw_conn_wait_replicas(conn, "job outcomes", why, sizeof why))
             hw_log(&w->h->log, HWORKER_LOG_WARN, "%s: %s", w->holder, why);
         freeReplyObject(r);
     }
     w->nfinishing = 0;
     hw_args_clear(&w->finish);
 }
+
+static void flush(hw_worker *w) { flush_on(w, &w->conn); }
 
 static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *reason, long long delay_ms)
 {
@@ -207,7 +230,7 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
 }
 
 /* Returns claims this worker will not run to the front of pending. */
-static void hand_back(hw_worker *w, hw_claim **claims, size_t n)
+static void hand_back_on(hw_worker *w, hw_conn *conn, hw_claim **claims, size_t n)
 {
     if (n == 0) return;
     hworker *h = w->h;
@@ -217,7 +240,7 @@ static void hand_back(hw_worker *w, hw_claim **claims, size_t n)
     hw_args_adds(&args, k->key[HW_KEY_INFLIGHT]);
     hw_args_adds(&args, k->key[HW_KEY_STATS]);
     for (size_t i = 0; i < n; i++) hw_args_add(&args, claims[i]->data, claims[i]->len);
-    redisReply *r = report(w, HW_SCRIPT_HANDBACK, 3, &args, "hand back unfinished jobs");
+    redisReply *r = report_on(w, conn, HW_SCRIPT_HANDBACK, 3, &args, "hand back unfinished jobs");
     if (r) {
         hw_log(&h->log, HWORKER_LOG_INFO, "%s: handed back %lld unfinished job(s)", w->holder,
                r->type == REDIS_REPLY_INTEGER ? r->integer : 0);
@@ -226,6 +249,8 @@ static void hand_back(hw_worker *w, hw_claim **claims, size_t n)
     hw_args_free(&args);
     for (size_t i = 0; i < n; i++) release(w, claims[i]);
 }
+
+static void hand_back(hw_worker *w, hw_claim **claims, size_t n) { hand_back_on(w, &w->conn, claims, n); }
 
 /* After hworker_reload(): a fresh state of the job file, between jobs. If it
  * does not load (it was edited again since), the old state goes on. */
@@ -269,7 +294,40 @@ static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long hand
     add_outcome(w, c, 'r', msg, delay_ms);
 }
 
-static void run_one(hw_worker *w, hw_claim *c)
+/* The watchdog may act from deadline + HW_STUCK_SLACK on; it is woken if it
+ * would sleep past that. */
+static void start_run(hw_worker *w, hw_claim *c)
+{
+    double deadline = hw_monotonic() + w->h->cfg.job_timeout;
+    pthread_mutex_lock(&w->run_lock);
+    w->running = c;
+    w->run_deadline = deadline;
+    pthread_mutex_unlock(&w->run_lock);
+    hw_watchdog_expect(w->h, deadline + HW_STUCK_SLACK);
+}
+
+/* Returns 1 when the watchdog gave up on this thread while the job ran. */
+static int end_run(hw_worker *w)
+{
+    pthread_mutex_lock(&w->run_lock);
+    w->running = NULL;
+    int abandoned = w->abandoned;
+    pthread_mutex_unlock(&w->run_lock);
+    return abandoned;
+}
+
+/* Drops one of the two owners of an abandoned worker; the last frees it. */
+static void drop_abandoned(hw_worker *w)
+{
+    pthread_mutex_lock(&w->run_lock);
+    int last = --w->refs == 0;
+    pthread_mutex_unlock(&w->run_lock);
+    if (last) hw_worker_free(w);
+}
+
+/* Runs one job; returns 1 if the watchdog abandoned this thread meanwhile
+ * (the job's outcome was recorded by the watchdog). */
+static int run_one(hw_worker *w, hw_claim *c)
 {
     hworker *h = w->h;
     follow_reload(w);
@@ -277,12 +335,12 @@ static void run_one(hw_worker *w, hw_claim *c)
         hw_log(&h->log, HWORKER_LOG_WARN, "%s: lease lost: job %s was recovered before it started here; skipped",
                w->holder, c->id);
         release(w, c);
-        return;
+        return 0;
     }
     if (c->broken) {
         hw_log(&h->log, HWORKER_LOG_WARN, "%s: broken job (%s); moved to broken", w->holder, c->broken);
         add_outcome(w, c, 'b', c->broken, 0);
-        return;
+        return 0;
     }
     /* cjson accepts invalid UTF-8 and trailing bytes; JSON does not. The
      * engine's own check is linear and says where the payload is wrong. */
@@ -292,11 +350,13 @@ static void run_one(hw_worker *w, hw_claim *c)
         hw_buf_addf(&w->reason, "job is not valid JSON: %s", why);
         hw_log(&h->log, HWORKER_LOG_WARN, "%s: broken job %s: %s", w->holder, c->id, w->reason.data);
         add_outcome(w, c, 'b', w->reason.data, 0);
-        return;
+        return 0;
     }
     hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at};
     hw_result *res = &w->result;
+    start_run(w, c);
     hw_sandbox_run(w->sb, c->job, c->job_len, &meta, &c->lost, res);
+    if (end_run(w)) return 1;
     const char *msg = res->message.data ? res->message.data : "";
     switch (res->kind) {
     case HW_RESULT_SUCCESS:
@@ -343,6 +403,7 @@ static void run_one(hw_worker *w, hw_claim *c)
             w->sb = fresh;
         }
     }
+    return 0;
 }
 
 /* Claims up to `prefetch` jobs from shard `shard`. Returns how many, or -1
@@ -441,7 +502,7 @@ static int wait_for_work(hw_worker *w)
 void hw_worker_loop(hw_worker *w)
 {
     hworker *h = w->h;
-    hw_worker_register(h, &w->conn, &w->number);
+    hw_worker_register(h, w, &w->number);
     snprintf(w->holder, sizeof w->holder, "%s:%d:w%ld", h->hostname, h->pid, w->number);
     /* Home shards spread over a process's workers, and the pid spreads
      * processes, so every shard has workers that call it home. */
@@ -466,13 +527,91 @@ void hw_worker_loop(hw_worker *w)
             }
             continue;
         }
-        run_one(w, w->batch[w->pos++]);
+        hw_claim *c = w->batch[w->pos++];
+        if (run_one(w, c)) {
+            /* The watchdog recorded this job and took the rest; what is
+             * left here is this thread's own. */
+            hw_log(&h->log, HWORKER_LOG_WARN, "%s: the abandoned thread came back from job %s and ends", w->holder, c->id);
+            hw_claim_free(c);
+            hw_watchdog_thread_ended(h);
+            drop_abandoned(w);
+            return;
+        }
         if (w->pos == w->nbatch || hw_monotonic() - w->first_unflushed >= HW_FLUSH_AFTER) flush(w);
     }
     /* Stopping: report what finished, hand back what never started. */
     flush(w);
     hand_back(w, w->batch + w->pos, w->nbatch - w->pos);
     w->pos = w->nbatch = 0;
-    hw_worker_unregister(h, &w->conn);
+    hw_worker_unregister(h, w);
     hw_worker_free(w);
+}
+
+hw_conn *hw_worker_conn(hw_worker *w) { return &w->conn; }
+hworker *hw_worker_handle(hw_worker *w) { return w->h; }
+
+void hw_worker_set_thread(hw_worker *w, pthread_t t)
+{
+    w->thread = t;
+    w->has_thread = 1;
+}
+
+int hw_worker_thread(hw_worker *w, pthread_t *t)
+{
+    if (w->has_thread) *t = w->thread;
+    return w->has_thread;
+}
+
+int hw_worker_take_if_stuck(hw_worker *w, double now, int force, double *next)
+{
+    pthread_mutex_lock(&w->run_lock);
+    int take = 0;
+    if (w->running != NULL && !w->abandoned) {
+        double due = w->run_deadline + HW_STUCK_SLACK;
+        take = force || now >= due;
+        if (take) {
+            w->abandoned = 1;
+            w->refs = 2;
+        } else if (due < *next) {
+            *next = due;
+        }
+    }
+    pthread_mutex_unlock(&w->run_lock);
+    return take;
+}
+
+void hw_worker_settle_abandoned(hw_worker *w, hw_conn *conn, int timed_out)
+{
+    hworker *h = w->h;
+    /* `running` stays the thread's (its hook still reads the claim's lost
+     * flag): a copy carries the outcome, and the original stops being
+     * renewed. */
+    pthread_mutex_lock(&w->run_lock);
+    hw_claim *stuck = w->running;
+    pthread_mutex_unlock(&w->run_lock);
+    hw_held_remove(&h->held, stuck);
+    hw_claim *copy = hw_claim_new(stuck->data, stuck->len);
+    copy->shard = stuck->shard;
+    size_t rest = w->nbatch - w->pos;
+    if (timed_out) {
+        hw_log(&h->log, HWORKER_LOG_ERROR,
+               "%s: job %s is stuck in a C function %.0fs past its time limit: it is recorded as timed out, %zu "
+               "prefetched job(s) are handed back, and the thread is abandoned",
+               w->holder, copy->id, HW_STUCK_SLACK, rest);
+        const char *why = "timeout: the job ran longer than its time limit inside a C function; its worker thread was abandoned";
+        if (h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) add_retry(w, copy, why, -1);
+        else add_outcome(w, copy, 'f', why, 0);
+        flush_on(w, conn);
+        hand_back_on(w, conn, w->batch + w->pos, rest);
+    } else {
+        hw_log(&h->log, HWORKER_LOG_ERROR,
+               "%s: job %s did not stop after the grace period (stuck in a C function): it and %zu prefetched job(s) "
+               "are handed back, and the thread is abandoned",
+               w->holder, copy->id, rest);
+        flush_on(w, conn);
+        w->batch[--w->pos] = copy; /* its own slot: hand it back first */
+        hand_back_on(w, conn, w->batch + w->pos, rest + 1);
+    }
+    w->pos = w->nbatch = 0;
+    drop_abandoned(w);
 }
