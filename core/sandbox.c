@@ -1,6 +1,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -993,7 +994,13 @@ done:
     /* Collect now rather than let garbage from this job count against the
      * next one's memory cap (LuaJIT does not collect when an allocation is
      * refused). Small states skip this. */
-    if (sb->used > sb->env->memory_limit / 4) collect(sb);
+    if (sb->used > sb->env->memory_limit / 4) {
+        collect(sb);
+        /* glibc keeps freed memory in the thread's arena: give it back, so
+         * that a job that went to its cap leaves the process's RSS where it
+         * was. Only after such jobs: a trim walks the arena. */
+        malloc_trim(0);
+    }
 }
 
 int hw_sandbox_exhausted(hw_sandbox *sb)
