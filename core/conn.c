@@ -179,7 +179,7 @@ static int conn_open(hw_conn *c)
         return -1;
     }
     /* Timeouts and keepalive are set on every new context: redisReconnect
-     * would forget them (DESIGN.md section 6), so we never use it. */
+     * would forget them (docs/design.md section 6), so we never use it. */
     if (c->timeout > 0) redisSetTimeout(c->ctx, to_timeval(c->timeout));
     if (!c->target->path) redisEnableKeepAlive(c->ctx);
     if (!c->connect && c->target->password) {

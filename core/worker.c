@@ -101,7 +101,7 @@ hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen)
     w->batch_size = 1;
     pthread_mutex_init(&w->run_lock, NULL);
     w->refs = 1;
-    /* The socket timeout must outlast the blocking wait (DESIGN.md 6). */
+    /* The socket timeout must outlast the blocking wait (docs/design.md 6). */
     hw_conn_init(&w->conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "worker",
                  h->cfg.block_timeout + h->cfg.redis_timeout);
     w->conn.min_replicas = h->cfg.min_replicas;
@@ -521,7 +521,7 @@ void hw_worker_loop(hw_worker *w)
                  * here than shards, some shard has no worker of this
                  * process waiting on it: move home to the next shard, so
                  * each is waited on in turn. Still one blocking command per
-                 * timeout, never a poll (DESIGN.md invariant 8). */
+                 * timeout, never a poll (docs/design.md invariant 8). */
                 if (h->nshards > 1 && hw_worker_count(h) < (size_t)h->nshards)
                     w->home = (w->home + 1) % h->nshards;
             }

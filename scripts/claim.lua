@@ -1,6 +1,6 @@
 -- claim: takes up to N jobs from the front of pending and leases them to the
 -- caller. Each claim gets a fresh token, so every execution of a job is a
--- distinct inflight member (the fencing token of DESIGN.md invariant 2).
+-- distinct inflight member (the fencing token of docs/design.md invariant 2).
 -- KEYS[1] pending  (list; the front is the right end)
 -- KEYS[2] inflight (zset, score = lease expiry in ms)
 -- KEYS[3] seq      (string counter for claim tokens)

@@ -1,4 +1,4 @@
--- DESIGN.md section 3: each invariant with a spec that fails without it.
+-- docs/design.md section 3: each invariant with a spec that fails without it.
 local H = require "spec.support.helper"
 local R = require "spec.support.recorded"
 
