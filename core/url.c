@@ -92,7 +92,7 @@ static int parse_port(const char *s, size_t len, int *port, const char *url, cha
         v = v * 10 + (s[i] - '0');
     }
     if (v < 1 || v > 65535)
-        return bad(err, errlen, url, "bad port '%.*s': it must be a number from 1 to 65535",
+        return bad(err, errlen, url, "bad port '%.*s': the port must be a number from 1 to 65535",
                    (int)(len < QUOTE_MAX ? len : QUOTE_MAX), s);
     *port = (int)v;
     return 0;
@@ -207,7 +207,7 @@ static int parse_network(hw_target *t, const char *url, const char *rest, char *
     t->port = t->seeds[0].port;
     if (slash && slash[1] != '\0' && parse_db(slash + 1, &t->db)) {
         size_t len = strlen(slash + 1);
-        return bad(err, errlen, url, "bad database '%.*s': it must be a number from 0 to 100000",
+        return bad(err, errlen, url, "bad database '%.*s': the database must be a number from 0 to 100000",
                    (int)(len < QUOTE_MAX ? len : QUOTE_MAX), slash + 1);
     }
     if (t->cluster && t->db != 0) return bad(err, errlen, url, "a Redis Cluster has database 0 only");
