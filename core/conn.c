@@ -166,8 +166,12 @@ static int conn_open(hw_conn *c)
     }
     if (c->ctx == NULL || c->ctx->err) {
         char where[300];
-        if (c->target->cluster) snprintf(where, sizeof where, "cluster node %s:%d", host, port);
-        else hw_target_describe(c->target, where, sizeof where);
+        if (c->target->cluster) {
+            int v6 = strchr(host, ':') != NULL; /* an IPv6 address, shown in brackets */
+            snprintf(where, sizeof where, "cluster node %s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+        } else {
+            snprintf(where, sizeof where, "%s", c->target->display ? c->target->display : "?");
+        }
         /* A node that is gone (failed over): go back to the seeds, and
          * read the slot map again once connected. */
         free(c->node_host);
@@ -182,9 +186,16 @@ static int conn_open(hw_conn *c)
      * would forget them (docs/design.md section 6), so we never use it. */
     if (c->timeout > 0) redisSetTimeout(c->ctx, to_timeval(c->timeout));
     if (!c->target->path) redisEnableKeepAlive(c->ctx);
-    if (!c->connect && c->target->password) {
-        const char *argv[3] = {"AUTH", c->target->user ? c->target->user : c->target->password, c->target->password};
-        if (setup_command(c, "authentication refused", c->target->user ? 3 : 2, argv)) goto fail;
+    if (!c->connect && (c->target->user || c->target->password)) {
+        /* A user without a password ("redis://user@host") is sent with an
+         * empty one: Redis takes any password for a user that is nopass. */
+        const char *user = c->target->user, *password = c->target->password ? c->target->password : "";
+        const char *argv[3] = {"AUTH", user ? user : password, password};
+        if (setup_command(c, c->target->password ? "authentication refused"
+                                                 : "authentication refused (the URL names a user and no password, "
+                                                   "which Redis takes only for a user that is nopass)",
+                          user ? 3 : 2, argv))
+            goto fail;
     }
     if (!c->connect && c->target->db != 0) {
         char db[16];

@@ -61,9 +61,12 @@ typedef enum {
 /** Configuration. Fill it with hworker_config_init(), then change fields. */
 typedef struct hworker_config {
     const char *name;            /**< queue name; required; keys are hw:{name}:ROLE */
-    const char *redis_url;       /**< "redis://[user:pass@]host:port/db" or "unix:///path?db=N";
-                                    default "redis://127.0.0.1:6379/0" */
-    const char *password;        /**< if set, used instead of the URL's password */
+    const char *redis_url;       /**< "redis://[user[:pass]@]host:port/db" (host may be "[IPv6]"),
+                                    "unix:///path?db=N" or "redis+cluster://host:port,...";
+                                    default "redis://127.0.0.1:6379/0". "user@host" is an ACL
+                                    user. No message shows its password. */
+    const char *password;        /**< if set, used instead of the URL's password (the URL's
+                                    user, if any, stays) */
     hworker_connect_fn connect;  /**< if set, used instead of redis_url */
     void *connect_ud;            /**< passed to connect */
     const char *job_file;        /**< Lua file defining job(state, t, meta); needed to run workers */

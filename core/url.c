@@ -1,15 +1,20 @@
 #include "url.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define EXPECTED_FORMS                                                                                           \
+    "expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] "                                  \
+    "or redis+cluster://[user[:password]@]host[:port],host[:port]..."
 
 static char *dup_decoded(const char *s, size_t n)
 {
     char *out = malloc(n + 1);
     size_t j = 0;
-    if (!out) return NULL;
+    if (!out) abort();
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
             char hex[3] = {s[i + 1], s[i + 2], 0};
@@ -23,102 +28,173 @@ static char *dup_decoded(const char *s, size_t n)
     return out;
 }
 
-static int bad(char *err, size_t errlen, const char *url, const char *why)
+/* A scheme as RFC 3986 spells it: a letter, then letters, digits, '+', '-', '.'. */
+static int is_scheme(const char *s, size_t n)
 {
-    snprintf(err, errlen,
-             "bad Redis URL \"%s\": %s (expected redis://[user:password@]host[:port][/db], unix:///path[?db=N] "
-             "or redis+cluster://[user:password@]host[:port],host[:port]...)",
-             url, why);
+    if (n == 0 || !isalpha((unsigned char)s[0])) return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '-' && s[i] != '.') return 0;
+    return 1;
+}
+
+void hw_url_redact(const char *url, char *out, size_t outlen)
+{
+    if (outlen == 0) return;
+    /* "://" counts only after a real scheme: a password may hold "://" too. */
+    const char *sep = strstr(url, "://");
+    const char *start = sep && is_scheme(url, (size_t)(sep - url)) ? sep + 3 : url;
+    /* The last '@', as the parser reads it: whatever precedes it may be
+     * the password, even when it holds '/', ':' or '@'. */
+    const char *at = strrchr(start, '@');
+    const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+    size_t j = 0;
+    for (const char *p = url; *p && j + 1 < outlen; p++) {
+        if (colon && p == colon + 1 && p < at) {
+            for (const char *s = "***"; *s && j + 1 < outlen; s++) out[j++] = *s;
+            p = at - 1;
+            continue;
+        }
+        unsigned char ch = (unsigned char)*p;
+        out[j++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    out[j] = '\0';
+}
+
+/* Fills err with what is wrong (fmt) and the URL as hw_url_redact shows
+ * it; returns -1. Every part fmt quotes comes from after the user info. */
+static int bad(char *err, size_t errlen, const char *url, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int bad(char *err, size_t errlen, const char *url, const char *fmt, ...)
+{
+    char shown[256], why[200];
+    hw_url_redact(url, shown, sizeof shown);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "bad Redis URL \"%s\": %s (" EXPECTED_FORMS ")", shown, why);
+    for (char *p = err; *p; p++) /* a quoted part may hold them: keep the message one line */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     return -1;
+}
+
+/* Quoted parts of a bad URL are cut to this many bytes. */
+#define QUOTE_MAX 40
+
+static int parse_port(const char *s, size_t len, int *port, const char *url, char *err, size_t errlen)
+{
+    long v = 0;
+    if (len == 0) return bad(err, errlen, url, "no port after ':'");
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i]) || v > 65535) {
+            v = -1;
+            break;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < 1 || v > 65535)
+        return bad(err, errlen, url, "bad port '%.*s': the port must be a number from 1 to 65535",
+                   (int)(len < QUOTE_MAX ? len : QUOTE_MAX), s);
+    *port = (int)v;
+    return 0;
+}
+
+/* One "host[:port]" or "[IPv6]:port" of a URL's authority into n (host
+ * allocated, without brackets). */
+static int parse_host_port(const char *s, size_t len, hw_node *n, const char *url, char *err, size_t errlen)
+{
+    const char *end = s + len, *host = s, *after;
+    size_t hostlen;
+    int ipv6 = len > 0 && s[0] == '[';
+    if (ipv6) {
+        const char *close = memchr(s, ']', len);
+        if (close == NULL) return bad(err, errlen, url, "an IPv6 address needs its closing ']'");
+        host = s + 1;
+        hostlen = (size_t)(close - host);
+        int colons = 0;
+        for (size_t i = 0; i < hostlen; i++) {
+            if (host[i] == ':') colons++;
+            else if (!isxdigit((unsigned char)host[i]) && host[i] != '.') colons = -1000;
+        }
+        if (colons < 2)
+            return bad(err, errlen, url, "bad IPv6 address '[%.*s]'", (int)(hostlen < QUOTE_MAX ? hostlen : QUOTE_MAX), host);
+        after = close + 1;
+        if (after < end && *after != ':')
+            return bad(err, errlen, url, "'%.*s' after an IPv6 address: only ':port' may follow it",
+                       (int)((size_t)(end - after) < QUOTE_MAX ? (size_t)(end - after) : QUOTE_MAX), after);
+    } else {
+        const char *colon = memchr(s, ':', len);
+        hostlen = colon ? (size_t)(colon - s) : len;
+        if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+            return bad(err, errlen, url, "an IPv6 address goes in brackets, e.g. redis://[::1]:6379");
+        after = colon ? colon : end;
+    }
+    if (hostlen == 0) return bad(err, errlen, url, "no host");
+    int port = 6379;
+    if (after < end && parse_port(after + 1, (size_t)(end - after - 1), &port, url, err, errlen)) return -1;
+    char *name = ipv6 ? strndup(host, hostlen) : dup_decoded(host, hostlen);
+    if (name == NULL) abort();
+    for (const char *p = name; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            free(name);
+            return bad(err, errlen, url, "the host contains white space or a control character");
+        }
+    }
+    if (name[0] == '\0') { /* "%00" */
+        free(name);
+        return bad(err, errlen, url, "no host");
+    }
+    n->host = name;
+    n->port = port;
+    return 0;
 }
 
 static int parse_db(const char *s, int *db)
 {
     char *end;
+    if (!isdigit((unsigned char)*s)) return -1;
     long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 0 || v > 100000) return -1;
+    if (*end != '\0' || v < 0 || v > 100000) return -1;
     *db = (int)v;
     return 0;
 }
 
-/* One "host[:port]" of a URL's authority into n (host allocated). */
-static int parse_host_port(const char *s, size_t len, hw_node *n, const char *url, char *err, size_t errlen)
+static int parse_unix(hw_target *t, const char *url, char *err, size_t errlen)
 {
-    const char *colon = memchr(s, ':', len);
-    size_t namelen = colon ? (size_t)(colon - s) : len;
-    if (namelen == 0) return bad(err, errlen, url, "no host");
-    for (size_t i = 0; i < namelen; i++)
-        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-            return bad(err, errlen, url, "the host contains white space or a control character");
-    if (colon) {
-        char portbuf[16];
-        size_t plen = len - namelen - 1;
-        char *end;
-        if (plen == 0 || plen >= sizeof portbuf) return bad(err, errlen, url, "bad port");
-        memcpy(portbuf, colon + 1, plen);
-        portbuf[plen] = '\0';
-        long port = strtol(portbuf, &end, 10);
-        if (*end != '\0' || port < 1 || port > 65535)
-            return bad(err, errlen, url, "the port must be a number from 1 to 65535");
-        n->port = (int)port;
-    }
-    n->host = dup_decoded(s, namelen);
-    if (n->host == NULL) abort();
+    const char *path = url + 7;
+    const char *q = strchr(path, '?');
+    size_t n = q ? (size_t)(q - path) : strlen(path);
+    if (n == 0 || path[0] != '/')
+        return bad(err, errlen, url, "the socket path must be absolute (a unix:// URL has no user or password part)");
+    if (q && (strncmp(q, "?db=", 4) != 0 || parse_db(q + 4, &t->db)))
+        return bad(err, errlen, url, "the only query allowed is ?db=N, N a number from 0 to 100000");
+    t->path = dup_decoded(path, n);
     return 0;
 }
 
-int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
+/* "[user[:password]@]host[:port][,host[:port]...][/db]" after the scheme. */
+static int parse_network(hw_target *t, const char *url, const char *rest, char *err, size_t errlen)
 {
-    memset(t, 0, sizeof *t);
-    t->port = 6379;
-    if (strncmp(url, "unix://", 7) == 0) {
-        const char *path = url + 7;
-        const char *q = strchr(path, '?');
-        size_t n = q ? (size_t)(q - path) : strlen(path);
-        if (n == 0 || path[0] != '/') return bad(err, errlen, url, "the socket path must be absolute");
-        t->path = dup_decoded(path, n);
-        if (q) {
-            if (strncmp(q, "?db=", 4) != 0 || parse_db(q + 4, &t->db)) {
-                hw_target_free(t);
-                return bad(err, errlen, url, "the only query allowed is ?db=N");
-            }
-        }
-        return 0;
-    }
-    int cluster = strncmp(url, "redis+cluster://", 16) == 0;
-    if (!cluster && strncmp(url, "redis://", 8) != 0) return bad(err, errlen, url, "unknown scheme");
-    const char *rest = url + (cluster ? 16 : 8);
-    const char *slash = strchr(rest, '/');
-    size_t authority_len = slash ? (size_t)(slash - rest) : strlen(rest);
-    /* The last '@' ends the user info, as in RFC 3986 parsers: a password
-     * with an unescaped '@' then stays whole instead of spilling into the
-     * host (and from there into log lines). */
-    const char *at = memrchr(rest, '@', authority_len);
+    /* The last '@' ends the user info, as in RFC 3986 parsers, and it is
+     * looked for before any '/': a password with an unescaped '@' or '/'
+     * then stays whole instead of spilling into the host (and from there
+     * into messages). Nothing after the host holds an '@'. */
+    const char *at = strrchr(rest, '@');
     const char *hostpart = rest;
     if (at) {
         const char *colon = memchr(rest, ':', (size_t)(at - rest));
-        if (colon) {
-            if (colon > rest) t->user = dup_decoded(rest, (size_t)(colon - rest));
-            t->password = dup_decoded(colon + 1, (size_t)(at - colon - 1));
-        } else {
-            t->password = dup_decoded(rest, (size_t)(at - rest));
-        }
+        size_t userlen = colon ? (size_t)(colon - rest) : (size_t)(at - rest);
+        if (userlen > 0) t->user = dup_decoded(rest, userlen);
+        if (colon && at > colon + 1) t->password = dup_decoded(colon + 1, (size_t)(at - colon - 1));
         hostpart = at + 1;
     }
-    /* host[:port], and for a cluster more of them after commas. */
-    const char *end = rest + authority_len;
-    for (const char *node = hostpart; node <= end;) {
+    const char *slash = strchr(hostpart, '/');
+    const char *end = slash ? slash : hostpart + strlen(hostpart);
+    for (const char *node = hostpart;;) {
         const char *comma = memchr(node, ',', (size_t)(end - node));
         const char *node_end = comma ? comma : end;
-        if (!cluster && comma) {
-            hw_target_free(t);
-            return bad(err, errlen, url, "several hosts need redis+cluster://");
-        }
+        if (!t->cluster && comma) return bad(err, errlen, url, "several hosts need redis+cluster://");
         hw_node n = {NULL, 6379};
-        if (parse_host_port(node, (size_t)(node_end - node), &n, url, err, errlen)) {
-            hw_target_free(t);
-            return -1;
-        }
+        if (parse_host_port(node, (size_t)(node_end - node), &n, url, err, errlen)) return -1;
         hw_node *seeds = realloc(t->seeds, sizeof *seeds * (size_t)(t->nseeds + 1));
         if (seeds == NULL) abort();
         t->seeds = seeds;
@@ -126,28 +202,43 @@ int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
         if (!comma) break;
         node = comma + 1;
     }
-    t->cluster = cluster;
     t->host = strdup(t->seeds[0].host);
     if (t->host == NULL) abort();
     t->port = t->seeds[0].port;
     if (slash && slash[1] != '\0' && parse_db(slash + 1, &t->db)) {
-        hw_target_free(t);
-        return bad(err, errlen, url, "the database must be a number");
+        size_t len = strlen(slash + 1);
+        return bad(err, errlen, url, "bad database '%.*s': the database must be a number from 0 to 100000",
+                   (int)(len < QUOTE_MAX ? len : QUOTE_MAX), slash + 1);
     }
-    if (cluster && t->db != 0) {
-        hw_target_free(t);
-        return bad(err, errlen, url, "a Redis Cluster has database 0 only");
-    }
+    if (t->cluster && t->db != 0) return bad(err, errlen, url, "a Redis Cluster has database 0 only");
     return 0;
 }
 
-void hw_target_describe(const hw_target *t, char *out, size_t outlen)
+int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
 {
-    if (t->path) snprintf(out, outlen, "unix://%s?db=%d", t->path, t->db);
-    else if (t->cluster) snprintf(out, outlen, "redis+cluster://%s%s%s:%d%s", t->user ? t->user : "", t->user ? "@" : "",
-                                  t->host ? t->host : "?", t->port, t->nseeds > 1 ? ",..." : "");
-    else snprintf(out, outlen, "redis://%s%s%s:%d/%d", t->user ? t->user : "", t->user ? "@" : "",
-                  t->host ? t->host : "?", t->port, t->db);
+    memset(t, 0, sizeof *t);
+    t->port = 6379;
+    int rc;
+    if (strncmp(url, "unix://", 7) == 0) {
+        rc = parse_unix(t, url, err, errlen);
+    } else if (strncmp(url, "redis+cluster://", 16) == 0) {
+        t->cluster = 1;
+        rc = parse_network(t, url, url + 16, err, errlen);
+    } else if (strncmp(url, "redis://", 8) == 0) {
+        rc = parse_network(t, url, url + 8, err, errlen);
+    } else {
+        rc = bad(err, errlen, url, "unknown scheme");
+    }
+    if (rc != 0) {
+        hw_target_free(t);
+        return -1;
+    }
+    /* "***" may stand for a one-byte password: room for two more bytes. */
+    size_t size = strlen(url) + 3;
+    t->display = malloc(size);
+    if (t->display == NULL) abort();
+    hw_url_redact(url, t->display, size);
+    return 0;
 }
 
 void hw_target_free(hw_target *t)
@@ -157,6 +248,7 @@ void hw_target_free(hw_target *t)
     free(t->host);
     free(t->path);
     free(t->user);
+    free(t->display);
     if (t->password) {
         memset(t->password, 0, strlen(t->password));
         free(t->password);

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "hworker_steps.h"
 #include "json.h"
+#include "url.h"
 #include <hiredis/hiredis.h>
 
 /* Redis time in ms, so that --at is measured on the queue's clock. */
@@ -70,7 +71,9 @@ int cmd_queue(int argc, char **argv)
     if (at_ms >= 0) {
         long long now = redis_now_ms(h);
         if (now < 0) {
-            cli_error("queue", "cannot read the time of Redis at %s", cli_redis_url(redis));
+            char where[300];
+            hw_url_redact(cli_redis_url(redis), where, sizeof where);
+            cli_error("queue", "cannot read the time of Redis at %s", where);
             hworker_free(h);
             free(pos);
             return CLI_FAILED;

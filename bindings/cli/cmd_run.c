@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "json.h"
+#include "url.h"
 
 /* The log sink of `run`: shared by every engine thread, so locked. While a
  * status line is on the terminal, a log line clears it and draws it again. */
@@ -226,9 +227,7 @@ int cmd_run(int argc, char **argv)
         return CLI_FAILED;
     }
     char where[300];
-    snprintf(where, sizeof where, "%s", cfg.redis_url);
-    char *at = strchr(where, '@'); /* never show a password */
-    if (at && strncmp(where, "redis://", 8) == 0) memmove(where + 8, at + 1, strlen(at + 1) + 1);
+    hw_url_redact(cfg.redis_url, where, sizeof where);
     hworker_log_level info = HWORKER_LOG_INFO;
     if (info >= cfg.log_level) {
         char msg[600];
