@@ -1,0 +1,82 @@
+-- Job code written to crash the runner, overflow its C stack, or change what
+-- later jobs see (docs/reliability.md, "Hostile job code"). Each attack runs
+-- in a real runner process, so a crash shows as the process gone; the job
+-- after the attacks must run as if no earlier job had.
+local H = require "spec.support.helper"
+local R = require "spec.support.recorded"
+
+local bin = H.build .. "/hworker-lua"
+local hostile = H.job_path("hostile.lua")
+
+describe("hostile job code #standalone", function()
+  local server
+
+  lazy_setup(function()
+    server = H.redis_server()
+    server.start()
+  end)
+
+  lazy_teardown(function()
+    H.cleanup()
+    server.stop()
+  end)
+
+  -- Runs `jobs` in order on one worker thread of a runner process; returns
+  -- the queue, the runs queue and the runner's log. Fails if the runner dies.
+  local function run_in_order(jobs)
+    local q, runs, config, name = R.queue(server, { shards = 1 })
+    q:queue_many(jobs)
+    local dir = H.tmpdir()
+    local log = dir .. "/run.log"
+    local pid = tonumber(H.sh(("%s run %s --name %s --redis %s --threads 1 --shards 1 --config %s > %s 2>&1 & echo $!")
+      :format(H.quote(bin), H.quote(hostile), name, H.quote(server.url), H.quote(H.cjson.encode(config)), H.quote(log))))
+    H.wait_until("every job to reach an outcome", 60, function()
+      assert.is_true(H.alive(pid), "the runner died: " .. H.sh("tail -5 " .. H.quote(log)))
+      local s = q:stats()
+      return s.counters.processed >= #jobs and s.pending == 0 and s.inflight == 0
+    end)
+    H.kill(pid, 15)
+    H.wait_until("the runner to stop", 30, function() return not H.alive(pid) end)
+    local text = H.sh("cat " .. H.quote(log))
+    H.sh("rm -rf " .. H.quote(dir))
+    return q, runs, text
+  end
+
+  local function failures(q)
+    local by_attack = {}
+    for _, f in ipairs(q:failed { limit = 100 }) do by_attack[f.job.attack] = f.reason end
+    return by_attack
+  end
+
+  it("cannot crash the runner by changing a result or hworker.success", function()
+    local q = run_in_order { { attack = "edit_result" }, { attack = "edit_success" }, { attack = "nothing" } }
+    local failed = failures(q)
+    assert.matches("results cannot be changed", failed.edit_result)
+    assert.matches("results cannot be changed", failed.edit_success)
+    assert.are.equal(1, q:stats().counters.succeeded)
+  end)
+
+  it("stops coroutines nested without bound at the nesting limit, and goes on", function()
+    local q = run_in_order { { attack = "coroutines" }, { attack = "nothing" } }
+    assert.matches("coroutine nesting limit", failures(q).coroutines)
+    assert.are.equal(1, q:stats().counters.succeeded)
+  end)
+
+  it("stops recursion through C functions at the C stack budget, and goes on", function()
+    local q = run_in_order { { attack = "c_recursion" }, { attack = "nothing" } }
+    assert.matches("C stack limit", failures(q).c_recursion)
+    assert.are.equal(1, q:stats().counters.succeeded)
+  end)
+
+  it("keeps a job's changes to libraries, globals, results and cjson from the jobs after it", function()
+    local _, runs = run_in_order { { attack = "tamper" }, { attack = "observe", a = { b = { c = 7 } } } }
+    local recorded = runs:jobs()
+    assert.are.equal(1, #recorded)
+    local r = recorded[1].job
+    assert.are.same({
+      upper = "A", tostring = "12", leftover = "nil", leftover_global = "nil", success_kind = "success",
+      print = "function", nested = 7, encoded = "[123456789,null,1]",
+    }, r.seen)
+    assert.are.equal(123456789, r.precise)
+  end)
+end)

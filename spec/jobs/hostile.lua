@@ -1,0 +1,76 @@
+-- Job file for spec/hostile_spec.lua: each job runs the attack its `attack`
+-- field names, then records what it saw on the queue config.runs.
+local cjson = require "cjson"
+
+function init(config)
+  return { runs = config.runs }
+end
+
+local function nest_coroutines(n)
+  if n == 0 then return 0 end
+  return coroutine.wrap(nest_coroutines)(n - 1)
+end
+
+local function nest_tostring(n)
+  return string.format("%s", setmetatable({}, { __tostring = function() return nest_tostring(n + 1) end }))
+end
+
+local attacks = {}
+
+function attacks.nothing() end
+
+function attacks.edit_result()
+  local r = hworker.failure("x")
+  r.kind = nil
+  return r
+end
+
+function attacks.edit_success()
+  hworker.success.kind = nil
+end
+
+function attacks.coroutines() return nest_coroutines(1e6) end
+
+function attacks.c_recursion() return nest_tostring(0) end
+
+-- Tries every way to leave something behind for the next job; each try
+-- that raises is caught, so the job itself succeeds.
+function attacks.tamper()
+  pcall(function() string.upper = function() return "tampered" end end)
+  pcall(function() rawset(string, "upper", function() return "tampered" end) end)
+  pcall(function() table.insert(string, 1) end)
+  pcall(function() hworker.success.kind = "failure" end)
+  pcall(function() cjson.encode = function() return "tampered" end end)
+  pcall(cjson.decode_max_depth, 1)
+  pcall(cjson.encode_number_precision, 3)
+  pcall(cjson.encode_sparse_array, true, 1, 1)
+  rawset(_G, "tostring", function() return "tampered" end)
+  rawset(_G, "leftover", "tampered")
+  print = function() end
+  leftover_global = "tampered"
+end
+
+-- What a job sees, recorded after any tampering by earlier jobs.
+function attacks.observe(t)
+  return {
+    upper = string.upper("a"),
+    tostring = tostring(12),
+    leftover = tostring(rawget(_G, "leftover")),
+    leftover_global = tostring(leftover_global),
+    success_kind = hworker.success.kind,
+    print = type(print),
+    nested = t.a and t.a.b and t.a.b.c,
+    encoded = cjson.encode({ 123456789, [3] = 1 }),
+  }
+end
+
+function job(state, t, meta)
+  local ok, seen = pcall(attacks[t.attack], t)
+  if t.attack == "observe" then
+    -- The record itself goes through hworker.queue's own encoding.
+    hworker.queue(state.runs, { id = meta.id, attack = t.attack, seen = seen, precise = 123456789 })
+    return
+  end
+  if not ok then error(seen, 0) end
+  return seen
+end
