@@ -971,10 +971,12 @@ void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_me
         hw_buf_free(&msg);
         goto done;
     }
-    /* A job that caught its own stop error and returned still stops. */
+    /* A job that caught its own stop error and returned still stops, and
+     * one that returned past its time limit (its last C call outlasted it,
+     * before the hook could fire) timed out: it never counts as a success. */
     if (sb->stopped == HW_STOP_NONE) {
         hw_stop_reason why = pending_stop(sb);
-        if (why == HW_STOP_LEASE_LOST) sb->stopped = why;
+        if (why == HW_STOP_LEASE_LOST || why == HW_STOP_TIMEOUT) sb->stopped = why;
     }
     if (sb->stopped != HW_STOP_NONE) {
         out->stopped = sb->stopped;

@@ -23,13 +23,14 @@ describe("hostile job code #standalone", function()
 
   -- Runs `jobs` in order on one worker thread of a runner process; returns
   -- the queue, the runs queue and the runner's log. Fails if the runner dies.
-  local function run_in_order(jobs)
+  local function run_in_order(jobs, flags)
     local q, runs, config, name = R.queue(server, { shards = 1 })
     q:queue_many(jobs)
     local dir = H.tmpdir()
     local log = dir .. "/run.log"
-    local pid = tonumber(H.sh(("%s run %s --name %s --redis %s --threads 1 --shards 1 --config %s > %s 2>&1 & echo $!")
-      :format(H.quote(bin), H.quote(hostile), name, H.quote(server.url), H.quote(H.cjson.encode(config)), H.quote(log))))
+    local pid = tonumber(H.sh(("%s run %s --name %s --redis %s --threads 1 --shards 1 --config %s %s > %s 2>&1 & echo $!")
+      :format(H.quote(bin), H.quote(hostile), name, H.quote(server.url), H.quote(H.cjson.encode(config)), flags or "",
+        H.quote(log))))
     H.wait_until("every job to reach an outcome", 60, function()
       assert.is_true(H.alive(pid), "the runner died: " .. H.sh("tail -5 " .. H.quote(log)))
       local s = q:stats()
@@ -66,6 +67,12 @@ describe("hostile job code #standalone", function()
     local q = run_in_order { { attack = "c_recursion" }, { attack = "nothing" } }
     assert.matches("C stack limit", failures(q).c_recursion)
     assert.are.equal(1, q:stats().counters.succeeded)
+  end)
+
+  it("counts a job whose last C call outlasted its time limit as timed out, never as succeeded", function()
+    local q = run_in_order({ { attack = "late_return" } }, "--timeout 0.01 --memory-limit 256")
+    assert.matches("^timeout: ", failures(q).late_return)
+    assert.are.equal(0, q:stats().counters.succeeded)
   end)
 
   it("keeps a job's changes to libraries, globals, results and cjson from the jobs after it", function()

@@ -29,6 +29,13 @@ function attacks.edit_success()
   hworker.success.kind = nil
 end
 
+-- One C call that outlasts the whole time limit (the spec gives 10 ms) and
+-- returns just before the job does, so no hook runs after the limit.
+function attacks.late_return()
+  local s = string.rep("ab", 5e7)
+  return nil, #s
+end
+
 function attacks.coroutines() return nest_coroutines(1e6) end
 
 function attacks.c_recursion() return nest_tostring(0) end
