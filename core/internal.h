@@ -12,6 +12,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "stop_signal.h"
+#include "text_cap.h"
 #include "url.h"
 
 /* The keys of one queue, all with the hash tag {name} (Redis Cluster). */

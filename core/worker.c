@@ -202,7 +202,7 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
     w->finishing[w->nfinishing++] = c;
     hw_args_add(&w->finish, &outcome, 1);
     hw_args_add(&w->finish, c->data, c->len);
-    hw_args_adds(&w->finish, reason ? reason : "");
+    hw_text_arg(&w->finish, reason ? reason : "");
     hw_args_addll(&w->finish, delay_ms > 0 ? delay_ms : 0);
 }
 
