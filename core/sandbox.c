@@ -224,9 +224,9 @@ static int l_queue(lua_State *L)
 {
     hw_sandbox *sb = sandbox_of(L);
     check_stop(L);
-    const char *queue = luaL_checkstring(L, 1);
+    size_t queue_len;
+    const char *queue = luaL_checklstring(L, 1, &queue_len);
     luaL_checkany(L, 2);
-    if (queue[0] == '\0') return luaL_error(L, "hworker.queue: the queue name is empty");
     if (sb->queue == NULL) return luaL_error(L, "hworker.queue: not available while the job file is only being checked");
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_encode);
     lua_pushvalue(L, 2);
@@ -234,7 +234,7 @@ static int l_queue(lua_State *L)
     size_t len;
     const char *json = lua_tolstring(L, -1, &len);
     char id[HWORKER_ID_SIZE], err[512];
-    if (sb->queue(sb->queue_ud, queue, json, len, id, err, sizeof err) != 0)
+    if (sb->queue(sb->queue_ud, queue, queue_len, json, len, id, err, sizeof err) != 0)
         return luaL_error(L, "hworker.queue: %s", err);
     lua_pushstring(L, id);
     return 1;
