@@ -133,6 +133,32 @@ describe("shard counts", function()
     assert.is_true(used > 1, "every follow-up job went to one shard")
   end)
 
+  it("let hworker_queue_to reach a queue run with 6 shards, and refuse a bad name", function()
+    local target, runs, config, target_name = R.queue(server, { shards = 6 })
+    target:start { job_file = record, config = config, workers = 2, monitors = 0 }
+    -- The plain build's library: the C program is not built with the sanitizers.
+    local build = os.getenv("HWORKER_PLAIN_BUILD") or H.build
+    local dir = H.tmpdir()
+    local prog = dir .. "/queue_to"
+    assert.are.equal("", H.sh(H.plain .. "cc -o " .. H.quote(prog) .. " $(pkg-config --cflags luajit) -I" ..
+      H.quote(H.root .. "/core") .. " -I" .. H.quote(build .. "/generated") .. " " ..
+      H.quote(H.root .. "/spec/c/queue_to.c") .. " " .. H.quote(build .. "/libhworker.so") .. " -Wl,-rpath," ..
+      H.quote(build)))
+    local function run(to, n)
+      return H.sh(H.plain .. H.quote(prog) .. " " .. H.quote(server.url) .. " source " .. H.quote(to) .. " " .. n)
+    end
+    local out = run(target_name, 12)
+    assert.matches("^" .. ("%w+\n"):rep(12) .. "$", out)
+    H.wait_until("12 jobs to run on the sharded queue", 30, function()
+      local _, total = H.runs(runs)
+      return total == 12
+    end)
+    target:stop { grace = 5 }
+    assert.are.equal(0, target:command("EXISTS", "hw:{" .. target_name .. "}:pending"))
+    assert.are.equal("queue name has '{' at byte 2: '{' and '}' are not allowed\n", run("a{b}", 1))
+    H.sh("rm -rf " .. H.quote(dir))
+  end)
+
   it("refuse a runner, a producer and the command line started with another count than Redis records", function()
     local q, name = H.queue(server, { shards = 6 })
     q:start { job_file = record, workers = 1, monitors = 0 }
