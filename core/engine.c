@@ -7,7 +7,6 @@
 
 #include "internal.h"
 #include "json.h"
-#include "queue_name.h"
 
 void hworker_config_init(hworker_config *cfg)
 {

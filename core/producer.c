@@ -6,7 +6,6 @@
 
 #include "internal.h"
 #include "json.h"
-#include "queue_name.h"
 
 /* Fills n ids (HWORKER_ID_SIZE apart) of HW_ID_LEN characters from
  * [0-9A-Za-z]: 17 of them carry 101 random bits, so ids never collide in

@@ -66,8 +66,8 @@ static int count_of(const redisReply *r)
 }
 
 /* One command on `c`: the reply, or NULL with the message in err (rc set). */
-static redisReply *shard_command(hw_conn *c, const char *verb, const char *key, const char *value, const char *queue,
-                        int *rc, char *err, size_t errlen)
+static redisReply *shard_command(hw_conn *c, const char *verb, const char *key, const char *value,
+                                 const char *queue, int *rc, char *err, size_t errlen)
 {
     redisReply *r = value ? hw_conn_simple(c, "SET", key, value, "NX", NULL) : hw_conn_simple(c, "GET", key, NULL);
     if (r == NULL) {
@@ -122,6 +122,19 @@ int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, in
     return rc;
 }
 
+/* hw_shards_settle on a connection that is (re)connected first, and tried
+ * once more after a lost connection, as an enqueue is. */
+static int settle_retrying(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
+                           size_t errlen)
+{
+    int rc = HW_SHARDS_UNREACHABLE;
+    for (int attempt = 0; attempt < 2 && rc == HW_SHARDS_UNREACHABLE; attempt++) {
+        if (hw_conn_ensure(c, NULL) != 0) hw_conn_explain(c, NULL, "cannot read the queue's shard count", err, errlen);
+        else rc = hw_shards_settle(c, queue, proposed, record, recorded, err, errlen);
+    }
+    return rc;
+}
+
 /* The message for a process whose shard count is not the recorded one. */
 static void mismatch(const hworker *h, int recorded, char *err, size_t errlen)
 {
@@ -137,13 +150,7 @@ int hw_check_own_shards(hworker *h, int record, char *err, size_t errlen)
 {
     if (atomic_load(&h->shards_checked)) return 0;
     pthread_mutex_lock(&h->producer_lock);
-    int recorded = 0, rc;
-    if (hw_conn_ensure(&h->producer, NULL) != 0) {
-        hw_conn_explain(&h->producer, NULL, "cannot read the queue's shard count", err, errlen);
-        rc = HW_SHARDS_UNREACHABLE;
-    } else {
-        rc = hw_shards_settle(&h->producer, h->name, h->nshards, record, &recorded, err, errlen);
-    }
+    int recorded = 0, rc = settle_retrying(&h->producer, h->name, h->nshards, record, &recorded, err, errlen);
     pthread_mutex_unlock(&h->producer_lock);
     if (rc != 0) return rc;
     if (recorded == 0) return 0; /* nothing recorded, nothing to compare */
@@ -167,14 +174,10 @@ int hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, 
     int shards = strcmp(queue, h->name) == 0 && atomic_load(&h->shards_checked) ? h->nshards
                                                                                  : cache_get(&h->follow_ups, queue);
     if (shards == 0) {
-        if (hw_conn_ensure(c, NULL) != 0) {
-            hw_conn_explain(c, NULL, "cannot enqueue", err, errlen);
-            return -1;
-        }
         /* A queue nobody recorded is unsharded, and is recorded so: a
          * runner started later with more shards is refused instead of
          * leaving this job where none of its workers look. */
-        if (hw_shards_settle(c, queue, 1, 1, &shards, err, errlen) != 0) return -1;
+        if (settle_retrying(c, queue, 1, 1, &shards, err, errlen) != 0) return -1;
         cache_put(&h->follow_ups, queue, shards);
     }
     int shard = shards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)shards) : 0;
