@@ -278,12 +278,12 @@ void hw_worker_unregister(hworker *h, hw_conn *conn)
 
 /* Records the queue's shard count, or refuses to run with another one than
  * Redis records: such workers would wait on keys no producer fills. Redis
- * out of reach is no error here (workers wait for it); the check is then
- * skipped, and said so. */
+ * out of reach or refusing writes (a replica) is no error here: workers
+ * wait for it. The check is then skipped, and said so. */
 static int check_shards(hworker *h, char *err, size_t errlen)
 {
     int rc = hw_check_own_shards(h, 1, err, errlen);
-    if (rc == HW_SHARDS_UNREACHABLE) {
+    if (rc == HW_SHARDS_UNKNOWN) {
         hw_log(&h->log, HWORKER_LOG_WARN, "%s; the queue's shard count was not checked", err);
         return 0;
     }

@@ -135,8 +135,9 @@ redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args
 /* shard_count.c: compares this handle's shard count with the one Redis
  * records for its queue, recording it first when `record` and none is.
  * Once they agree it returns 0 at once, with no Redis call. Returns 0, -1
- * with a message naming the count to use, or HW_SHARDS_UNREACHABLE with the
- * connection's error. Takes the producer lock: call it without. */
+ * with a message naming the count to use, or HW_SHARDS_UNKNOWN with the
+ * connection's error or Redis's refusal. Takes the producer lock: call it
+ * without. */
 int hw_check_own_shards(hworker *h, int record, char *err, size_t errlen);
 /* shard_count.c: the keys of one shard of `queue` for a follow-up job sent
  * on `c` (the calling thread's connection): its recorded shard count, looked

@@ -72,12 +72,12 @@ static redisReply *shard_command(hw_conn *c, const char *verb, const char *key, 
     redisReply *r = value ? hw_conn_simple(c, "SET", key, value, "NX", NULL) : hw_conn_simple(c, "GET", key, NULL);
     if (r == NULL) {
         hw_conn_explain(c, NULL, "cannot read the queue's shard count", err, errlen);
-        *rc = HW_SHARDS_UNREACHABLE;
+        *rc = HW_SHARDS_UNKNOWN;
     } else if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "cannot %s the shard count of queue %s (%s): Redis refused: %s", verb, queue, key, r->str);
         freeReplyObject(r);
         r = NULL;
-        *rc = -1;
+        *rc = HW_SHARDS_UNKNOWN;
     }
     return r;
 }
@@ -123,12 +123,12 @@ int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, in
 }
 
 /* hw_shards_settle on a connection that is (re)connected first, and tried
- * once more after a lost connection, as an enqueue is. */
+ * once more after a lost connection or a refusal, as an enqueue is. */
 static int settle_retrying(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
                            size_t errlen)
 {
-    int rc = HW_SHARDS_UNREACHABLE;
-    for (int attempt = 0; attempt < 2 && rc == HW_SHARDS_UNREACHABLE; attempt++) {
+    int rc = HW_SHARDS_UNKNOWN;
+    for (int attempt = 0; attempt < 2 && rc == HW_SHARDS_UNKNOWN; attempt++) {
         if (hw_conn_ensure(c, NULL) != 0) hw_conn_explain(c, NULL, "cannot read the queue's shard count", err, errlen);
         else rc = hw_shards_settle(c, queue, proposed, record, recorded, err, errlen);
     }

@@ -35,15 +35,16 @@ typedef struct hw_shard_cache {
 void hw_shard_cache_init(hw_shard_cache *cache);
 void hw_shard_cache_destroy(hw_shard_cache *cache);
 
-/* Returned by hw_shards_settle when Redis could not be reached. */
-#define HW_SHARDS_UNREACHABLE (-2)
+/* Returned by hw_shards_settle when Redis could not be reached or refused
+ * the command (a read-only replica, OOM): the count is not known. */
+#define HW_SHARDS_UNKNOWN (-2)
 
 /* Reads the recorded count of `queue` on `c` (connected by the caller, used
  * by this thread only) into *recorded. When none is recorded: with `record`,
  * records `proposed` (SET NX; if another process won the race, its count is
  * read) and *recorded is the count now in Redis; without, *recorded is 0.
- * Returns 0; -1 with a message when Redis refuses or the key holds no count
- * from 1 to 1024; HW_SHARDS_UNREACHABLE with the connection's error. */
+ * Returns 0; -1 with a message when the key holds no count from 1 to 1024;
+ * HW_SHARDS_UNKNOWN with the connection's error or Redis's refusal. */
 int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
                      size_t errlen);
 
