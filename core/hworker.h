@@ -284,7 +284,9 @@ int hworker_shards(const hworker *h);
  * (the key hw:{name}:shards; docs/cluster.md). With `record`, a queue with no
  * recorded count gets the handle's. Returns 0 when they agree or (without
  * `record`) nothing is recorded; -1 with a message naming the count to use
- * on a mismatch, or when Redis cannot be reached. Workers, monitors and
+ * on a mismatch (or when the key holds no count); -2 with the reason when
+ * the count could not be read (Redis unreachable or refusing). Workers,
+ * monitors and
  * enqueues check (and record) by themselves; this is for inspection tools
  * that must not read or change the wrong keys. One round trip until they
  * agree, none after. Thread-safe. */

@@ -65,59 +65,34 @@ static int count_of(const redisReply *r)
     return n >= 1 && n <= 1024 ? n : 0;
 }
 
-/* One command on `c`: the reply, or NULL with the message in err (rc set). */
-static redisReply *shard_command(hw_conn *c, const char *verb, const char *key, const char *value,
-                                 const char *queue, int *rc, char *err, size_t errlen)
-{
-    redisReply *r = value ? hw_conn_simple(c, "SET", key, value, "NX", NULL) : hw_conn_simple(c, "GET", key, NULL);
-    if (r == NULL) {
-        hw_conn_explain(c, NULL, "cannot read the queue's shard count", err, errlen);
-        *rc = HW_SHARDS_UNKNOWN;
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "cannot %s the shard count of queue %s (%s): Redis refused: %s", verb, queue, key, r->str);
-        freeReplyObject(r);
-        r = NULL;
-        *rc = HW_SHARDS_UNKNOWN;
-    }
-    return r;
-}
-
 int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
                      size_t errlen)
 {
     char *key = hw_keys_shards(queue);
-    char value[16];
-    snprintf(value, sizeof value, "%d", proposed);
+    hw_args args = {0};
+    hw_args_adds(&args, key);
+    if (record) hw_args_addll(&args, proposed);
+    else hw_args_adds(&args, "");
+    /* One script call reads the count or records ours: atomic, so two
+     * processes that start at once cannot both record theirs. */
+    redisReply *r = hw_conn_script(c, HW_SCRIPT_SHARDS, 1, &args);
+    hw_args_free(&args);
     int rc = 0;
     *recorded = 0;
-    /* GET first: once a queue is set up, one round trip. A SET NX that
-     * finds the key (another process recorded it meanwhile) reads again;
-     * a key deleted each time in between ends the tries. */
-    for (int attempt = 0; attempt < 3 && rc == 0 && *recorded == 0; attempt++) {
-        redisReply *r = shard_command(c, "read", key, NULL, queue, &rc, err, errlen);
-        if (r == NULL) break;
-        if (r->type != REDIS_REPLY_NIL) {
-            if ((*recorded = count_of(r)) == 0) {
-                snprintf(err, errlen,
-                         "%s does not hold a shard count from 1 to 1024: set it to the queue's shard count, or "
-                         "delete it if the queue holds no jobs", key);
-                rc = -1;
-            }
-            freeReplyObject(r);
-            break;
-        }
-        freeReplyObject(r);
-        if (!record) break;
-        r = shard_command(c, "record", key, value, queue, &rc, err, errlen);
-        if (r == NULL) break;
-        if (r->type == REDIS_REPLY_STATUS) *recorded = proposed;
-        freeReplyObject(r);
-    }
-    if (rc == 0 && record && *recorded == 0) {
-        snprintf(err, errlen, "cannot record the shard count of queue %s: %s was deleted each time it was set", queue,
-                 key);
+    if (r == NULL) {
+        hw_conn_explain(c, NULL, "cannot read the queue's shard count", err, errlen);
+        rc = HW_SHARDS_UNKNOWN;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "cannot %s the shard count of queue %s (%s): Redis refused: %s",
+                 record ? "record" : "read", queue, key, r->str);
+        rc = HW_SHARDS_UNKNOWN;
+    } else if (r->type != REDIS_REPLY_NIL && (*recorded = count_of(r)) == 0) {
+        snprintf(err, errlen,
+                 "%s does not hold a shard count from 1 to 1024: set it to the queue's shard count, or delete it "
+                 "if the queue holds no jobs", key);
         rc = -1;
     }
+    if (r) freeReplyObject(r);
     free(key);
     return rc;
 }
@@ -166,7 +141,8 @@ int hworker_check_shards(hworker *h, int record, char *err, size_t errlen)
 {
     char scratch[8];
     if (err == NULL) { err = scratch; errlen = sizeof scratch; }
-    return hw_check_own_shards(h, record, err, errlen) == 0 ? 0 : -1;
+    int rc = hw_check_own_shards(h, record, err, errlen);
+    return rc == HW_SHARDS_UNKNOWN ? -2 : rc;
 }
 
 int hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen)

@@ -5,8 +5,8 @@
  * own, never inside a queue script.
  *
  * Who writes it: the first runner (hworker_start, hworker_worker,
- * hworker_monitor) or producer of a queue records its shards = S with
- * SET NX; any later one with another S is refused with a message naming the
+ * hworker_monitor) or producer of a queue records its shards = S
+ * (scripts/shards.lua, which reads or records it atomically); any later one with another S is refused with a message naming the
  * count to use. A follow-up job (hworker.queue in job code,
  * hworker_queue_to) looks the target's count up, recording 1 if there is
  * none, so no job can land on keys no worker reads. */
@@ -17,7 +17,7 @@
 
 #include "conn.h"
 
-/* Counts of the queues a handle sends follow-up jobs to: one GET per target
+/* Counts of the queues a handle sends follow-up jobs to: one read per target
  * queue per handle, not per job. A fixed number of entries (the oldest is
  * replaced when full). Thread-safe (its own lock, never held across a Redis
  * call). A queue destroyed and run again with another count while a handle
@@ -40,9 +40,9 @@ void hw_shard_cache_destroy(hw_shard_cache *cache);
 #define HW_SHARDS_UNKNOWN (-2)
 
 /* Reads the recorded count of `queue` on `c` (connected by the caller, used
- * by this thread only) into *recorded. When none is recorded: with `record`,
- * records `proposed` (SET NX; if another process won the race, its count is
- * read) and *recorded is the count now in Redis; without, *recorded is 0.
+ * by this thread only) into *recorded, in one script call. When none is
+ * recorded: with `record`, records `proposed` and *recorded is that; without,
+ * *recorded is 0.
  * Returns 0; -1 with a message when the key holds no count from 1 to 1024;
  * HW_SHARDS_UNKNOWN with the connection's error or Redis's refusal. */
 int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
