@@ -46,10 +46,9 @@ static char *dup_or_null(const char *s)
 static int check_config(const hworker_config *c, char *err, size_t errlen)
 {
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
-    if (c->name == NULL || c->name[0] == '\0') BAD("config: name is required (the queue's name)");
-    for (const char *p = c->name; *p; p++)
-        if (*p == '{' || *p == '}' || (unsigned char)*p < 0x20)
-            BAD("config: name \"%s\" may not contain '{', '}' or control characters", c->name);
+    if (c->name == NULL) BAD("config: name is required (the queue's name)");
+    char why[160];
+    if (hw_queue_name_check(c->name, strlen(c->name), why, sizeof why)) BAD("config: %s", why);
     if (!(c->job_timeout > 0)) BAD("config: job_timeout must be > 0 seconds (got %g)", c->job_timeout);
     if (!(c->lease >= 0.1)) BAD("config: lease must be at least 0.1 seconds (got %g)", c->lease);
     if (!(c->monitor_interval > 0)) BAD("config: monitor_interval must be > 0 seconds (got %g)", c->monitor_interval);
@@ -122,6 +121,7 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
         if (*p == '|' || *p == ' ') *p = '_';
     h->pid = (int)getpid();
     pthread_mutex_init(&h->producer_lock, NULL);
+    hw_shard_cache_init(&h->follow_ups);
     hw_conn_init(&h->producer, &h->target, cfg->connect, cfg->connect_ud, &h->log, h->name, "producer", cfg->redis_timeout);
     h->producer.min_replicas = cfg->min_replicas;
     h->producer.min_replicas_timeout = cfg->min_replicas_timeout;
@@ -295,6 +295,20 @@ void hw_worker_unregister(hworker *h, hw_worker *w)
 
 /* ---- threads started by hworker_start() --------------------------------- */
 
+/* Records the queue's shard count, or refuses to run with another one than
+ * Redis records: such workers would wait on keys no producer fills. Redis
+ * out of reach or refusing writes (a replica) is no error here: workers
+ * wait for it. The check is then skipped, and said so. */
+static int check_shards(hworker *h, char *err, size_t errlen)
+{
+    int rc = hw_check_own_shards(h, 1, err, errlen);
+    if (rc == HW_SHARDS_UNKNOWN) {
+        hw_log(&h->log, HWORKER_LOG_WARN, "%s; the queue's shard count was not checked", err);
+        return 0;
+    }
+    return rc;
+}
+
 /* A worker thread the engine started: the watchdog may detach it. */
 void *hw_worker_main(void *arg)
 {
@@ -339,7 +353,8 @@ int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errle
         hw_signal_reset(&h->stop);
         atomic_store(&h->abort_jobs, 0);
     }
-    if ((workers > 0 || monitors > 0) && hw_check_server(h, err, errlen)) return -1;
+    if ((workers > 0 || monitors > 0) && (hw_check_server(h, err, errlen) || check_shards(h, err, errlen)))
+        return -1;
     /* Every worker's Lua state is made here, one after another, so a job
      * file that does not load fails the start with its message. */
     hw_worker **made = calloc((size_t)workers + 1, sizeof *made);
@@ -468,6 +483,7 @@ int hworker_worker(hworker *h, char *err, size_t errlen)
 {
     char scratch[8];
     if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (check_shards(h, err, errlen)) return -1;
     hw_worker *w = hw_worker_new(h, err, errlen);
     if (w == NULL) return -1;
     hw_worker_loop(w);
@@ -478,6 +494,7 @@ int hworker_monitor(hworker *h, char *err, size_t errlen)
 {
     char scratch[8];
     if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (check_shards(h, err, errlen)) return -1;
     return hw_monitor_run(h, err, errlen);
 }
 
@@ -506,6 +523,7 @@ void hworker_free(hworker *h)
     hw_signal_destroy(&h->keeper_stop);
     hw_signal_destroy(&h->keeper_wake);
     pthread_mutex_destroy(&h->producer_lock);
+    hw_shard_cache_destroy(&h->follow_ups);
     pthread_mutex_destroy(&h->state_lock);
     pthread_mutex_destroy(&h->threads_lock);
     pthread_cond_destroy(&h->threads_changed);

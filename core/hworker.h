@@ -60,7 +60,8 @@ typedef enum {
 
 /** Configuration. Fill it with hworker_config_init(), then change fields. */
 typedef struct hworker_config {
-    const char *name;            /**< queue name; required; keys are hw:{name}:ROLE */
+    const char *name;            /**< queue name; required; keys are hw:{name}:ROLE. 1 to 200
+                                    bytes, without control characters, '{' or '}' */
     const char *redis_url;       /**< "redis://[user[:pass]@]host:port/db" (host may be "[IPv6]"),
                                     "unix:///path?db=N" or "redis+cluster://host:port,...";
                                     default "redis://127.0.0.1:6379/0". "user@host" is an ACL
@@ -164,7 +165,11 @@ int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay,
                     char *err, size_t errlen);
 
 /** Enqueues one job on another queue (`queue` is its name) through this
- * handle's connection, e.g. a follow-up job. Same contract as hworker_queue. */
+ * handle's connection, e.g. a follow-up job. The queue's shard count is read
+ * from Redis once per handle and queue (a queue with none recorded is
+ * recorded as unsharded), and the job goes to one of its shards. Fails on a
+ * name the rule of hworker_config.name refuses. Same contract as
+ * hworker_queue otherwise. */
 int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len,
                      char *id, char *err, size_t errlen);
 
@@ -277,6 +282,18 @@ int hworker_get_shard_stats(hworker *h, int shard, hworker_stats *out, char *err
 
 /** The handle's shard count (cfg.shards). Thread-safe; no errors. */
 int hworker_shards(const hworker *h);
+
+/** Compares the handle's shard count with the one Redis records for its queue
+ * (the key hw:{name}:shards; docs/cluster.md). With `record`, a queue with no
+ * recorded count gets the handle's. Returns 0 when they agree or (without
+ * `record`) nothing is recorded; -1 with a message naming the count to use
+ * on a mismatch (or when the key holds no count); -2 with the reason when
+ * the count could not be read (Redis unreachable or refusing). Workers,
+ * monitors and
+ * enqueues check (and record) by themselves; this is for inspection tools
+ * that must not read or change the wrong keys. One round trip until they
+ * agree, none after. Thread-safe. */
+int hworker_check_shards(hworker *h, int record, char *err, size_t errlen);
 
 /** Moves failed or broken records (`part` is HWORKER_FAILED or
  * HWORKER_BROKEN) back to the back of pending: every record if `all`, else

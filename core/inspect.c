@@ -224,7 +224,18 @@ int hworker_destroy(hworker *h, char *err, size_t errlen)
         freeReplyObject(r);
         if (rc) return rc;
     }
-    return 0;
+    /* Then the shard count (its own slot): a queue made again may have
+     * another. */
+    char *key = hw_keys_shards(h->name);
+    const char *argv[2] = {"DEL", key};
+    redisReply *r = hw_producer_command(h, 2, argv, NULL, "cannot destroy the queue", err, errlen);
+    free(key);
+    if (r == NULL) return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    if (rc) hw_conn_explain(&h->producer, r, "cannot destroy the queue", err, errlen);
+    freeReplyObject(r);
+    atomic_store(&h->shards_checked, 0);
+    return rc;
 }
 
 /* Requeue or forget records of failed or broken. */

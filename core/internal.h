@@ -10,8 +10,11 @@
 #include "conn.h"
 #include "hworker.h"
 #include "log.h"
+#include "queue_name.h"
 #include "sandbox.h"
+#include "shard_count.h"
 #include "stop_signal.h"
+#include "text_cap.h"
 #include "url.h"
 
 typedef struct hw_worker hw_worker;
@@ -40,6 +43,9 @@ void hw_keys_make_shard(hw_keys *k, const char *queue, int i, int shards);
  * the same unique hash. */
 int hw_shard_of_unique(const char *unique, int shards);
 void hw_keys_free(hw_keys *k);
+/* The key recording a queue's shard count, hw:{queue}:shards (shard_count.h);
+ * the caller frees it. */
+char *hw_keys_shards(const char *queue);
 
 struct hworker {
     /* Read-only after hworker_create(). */
@@ -58,6 +64,11 @@ struct hworker {
 
     /* Round-robin position of enqueues over shards (any thread). */
     atomic_uint next_shard;
+    /* Set once this handle's shard count agrees with the one Redis records
+     * (shard_count.c); cleared by hworker_destroy(). */
+    atomic_int shards_checked;
+    /* Shard counts of the queues follow-up jobs go to (its own lock). */
+    hw_shard_cache follow_ups;
 
     /* Raised by hworker_stop(): stop claiming, stop sleeping. */
     hw_signal stop;
@@ -171,6 +182,20 @@ redisReply *hw_producer_command(hworker *h, int argc, const char **argv, const s
                                 char *err, size_t errlen);
 redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args, const char *what, char *err,
                                size_t errlen);
+
+/* shard_count.c: compares this handle's shard count with the one Redis
+ * records for its queue, recording it first when `record` and none is.
+ * Once they agree it returns 0 at once, with no Redis call. Returns 0, -1
+ * with a message naming the count to use, or HW_SHARDS_UNKNOWN with the
+ * connection's error or Redis's refusal. Takes the producer lock: call it
+ * without. */
+int hw_check_own_shards(hworker *h, int record, char *err, size_t errlen);
+/* shard_count.c: the keys of one shard of `queue` for a follow-up job sent
+ * on `c` (the calling thread's connection): its recorded shard count, looked
+ * up once per handle and queue (1 is recorded if none is), and the next
+ * shard in turn. Returns 0 (free the keys with hw_keys_free), or -1 with a
+ * message. */
+int hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen);
 
 /* producer.c: enqueue through a given connection (a worker's own, for
  * hworker.queue in job code, or the producer connection under its lock). */

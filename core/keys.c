@@ -35,6 +35,15 @@ void hw_keys_make_shard(hw_keys *k, const char *queue, int i, int shards)
     free(name);
 }
 
+char *hw_keys_shards(const char *queue)
+{
+    size_t n = strlen(queue) + 16;
+    char *key = malloc(n);
+    if (key == NULL) abort();
+    snprintf(key, n, "hw:{%s}:shards", queue);
+    return key;
+}
+
 int hw_shard_of_unique(const char *unique, int shards)
 {
     uint32_t hash = 2166136261u;

@@ -2,6 +2,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "buf.h"
+#include "text_cap.h"
 
 const char *hw_log_level_name(hworker_log_level level)
 {
@@ -21,13 +25,49 @@ void hw_log_stdout(void *ud, hworker_log_level level, const char *msg)
     fflush(stdout);
 }
 
+/* Control characters that are not tabs: a newline or carriage return in a
+ * message would start a forged line in a text log, an escape sequence
+ * would drive the terminal. */
+static int needs_escape(unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7f; }
+
+static void add_escaped(hw_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0; /* start of the bytes not yet copied */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!needs_escape(ch)) continue;
+        hw_buf_add(out, s + run, i - run);
+        char esc[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+        if (ch == '\n') hw_buf_add(out, "\\n", 2);
+        else if (ch == '\r') hw_buf_add(out, "\\r", 2);
+        else hw_buf_add(out, esc, 4);
+        run = i + 1;
+    }
+    hw_buf_add(out, s + run, len - run);
+}
+
 void hw_log(const hw_logger *log, hworker_log_level level, const char *fmt, ...)
 {
     if (log == NULL || log->fn == NULL || level < log->level) return;
-    char msg[1024];
+    /* Room for the cap and the 3 bytes after it that the cut looks at. */
+    char msg[HW_TEXT_MAX + 4];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    log->fn(log->ud, level, msg);
+    if (n < 0) return;
+    size_t len = (size_t)n, kept = len < sizeof msg ? len : sizeof msg - 1;
+    size_t i = 0;
+    while (i < kept && !needs_escape((unsigned char)msg[i])) i++;
+    if (i == kept && len <= HW_TEXT_MAX) {
+        log->fn(log->ud, level, msg); /* the common case: no copy */
+        return;
+    }
+    hw_buf capped = {0}, line = {0};
+    hw_text_add_capped(&capped, msg, len);
+    add_escaped(&line, capped.data, capped.len);
+    log->fn(log->ud, level, line.data);
+    hw_buf_free(&capped);
+    hw_buf_free(&line);
 }

@@ -13,6 +13,12 @@ typedef struct hw_logger {
     const char *name;  /* queue name, prefixed to default-format lines */
 } hw_logger;
 
+/* Formats a message and hands it to the logger's callback if its level is
+ * kept. The message is capped at HW_TEXT_MAX bytes (text_cap.h: a longer one
+ * ends "... [truncated, N bytes in all]"), and control characters other
+ * than tab are escaped ('\n' as \n, '\r' as \r, others as \xNN), so no
+ * message, whatever a job put in it, can start a line of its own in a text
+ * log; a JSON sink quotes the escaped text as any other. Thread-safe. */
 void hw_log(const hw_logger *log, hworker_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The default callback: "hworker[<queue>] <level>: <msg>" on stdout, one

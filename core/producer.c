@@ -151,6 +151,9 @@ static int enqueue_sharded(hworker *h, size_t n, const char *const *json, const 
                            const char *const *uniques, double delay, double at, char *ids, char *err,
                            size_t errlen)
 {
+    /* Once per handle: a producer with another shard count than the
+     * queue's workers would put jobs where none of them looks. */
+    if (hw_check_own_shards(h, 1, err, errlen) != 0) return -1;
     int rr = h->nshards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)h->nshards) : 0;
     /* Unsharded, or without unique keys, the whole batch goes to rr: no
      * per-job work on the common path. */
@@ -231,15 +234,14 @@ int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len
 {
     char scratch[8];
     if (err == NULL) { err = scratch; errlen = sizeof scratch; }
-    if (queue == NULL || queue[0] == '\0' || strchr(queue, '{') || strchr(queue, '}')) {
-        snprintf(err, errlen, "bad queue name \"%s\"", queue ? queue : "(null)");
-        return -1;
-    }
+    if (hw_queue_name_check(queue, queue ? strlen(queue) : 0, err, errlen)) return -1;
     hw_keys keys;
-    hw_keys_make(&keys, queue);
     pthread_mutex_lock(&h->producer_lock);
-    int rc = hw_enqueue(&h->producer, &keys, 1, &json, &len, NULL, 0, 0, id, 1, err, errlen);
+    int rc = hw_follow_up_keys(h, &h->producer, queue, &keys, err, errlen);
+    if (rc == 0) {
+        rc = hw_enqueue(&h->producer, &keys, 1, &json, &len, NULL, 0, 0, id, 1, err, errlen);
+        hw_keys_free(&keys);
+    }
     pthread_mutex_unlock(&h->producer_lock);
-    hw_keys_free(&keys);
     return rc;
 }

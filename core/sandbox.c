@@ -1,6 +1,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <lauxlib.h>
 #include <lualib.h>
@@ -295,7 +296,7 @@ static int l_log(lua_State *L)
     int level = luaL_checkoption(L, 1, NULL, levels);
     size_t len;
     const char *msg = luaL_checklstring(L, 2, &len);
-    hw_log(sb->env->log, (hworker_log_level)level, "job: %.*s", (int)(len > 900 ? 900 : len), msg);
+    hw_log(sb->env->log, (hworker_log_level)level, "job: %.*s", (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len), msg); /* hw_log caps it */
     return 0;
 }
 
@@ -318,7 +319,7 @@ static int l_print(lua_State *L)
     luaL_pushresult(&b);
     size_t len;
     const char *msg = lua_tolstring(L, -1, &len);
-    hw_log(sb->env->log, HWORKER_LOG_INFO, "job: %.*s", (int)(len > 900 ? 900 : len), msg);
+    hw_log(sb->env->log, HWORKER_LOG_INFO, "job: %.*s", (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len), msg); /* hw_log caps it */
     return 0;
 }
 
@@ -354,9 +355,9 @@ static int l_queue(lua_State *L)
 {
     hw_sandbox *sb = sandbox_of(L);
     check_stop(L);
-    const char *queue = luaL_checkstring(L, 1);
+    size_t queue_len;
+    const char *queue = luaL_checklstring(L, 1, &queue_len);
     luaL_checkany(L, 2);
-    if (queue[0] == '\0') return luaL_error(L, "hworker.queue: the queue name is empty");
     if (sb->queue == NULL) return luaL_error(L, "hworker.queue: not available while the job file is only being checked");
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_encode);
     lua_pushvalue(L, 2);
@@ -364,7 +365,7 @@ static int l_queue(lua_State *L)
     size_t len;
     const char *json = lua_tolstring(L, -1, &len);
     char id[HWORKER_ID_SIZE], err[512];
-    if (sb->queue(sb->queue_ud, queue, json, len, id, err, sizeof err) != 0)
+    if (sb->queue(sb->queue_ud, queue, queue_len, json, len, id, err, sizeof err) != 0)
         return luaL_error(L, "hworker.queue: %s", err);
     lua_pushstring(L, id);
     return 1;

@@ -34,8 +34,9 @@ typedef struct hw_sandbox_env {
     int trusted;                      /* the full standard library, ffi and the JIT */
 } hw_sandbox_env;
 
-/* Enqueues a follow-up job for hworker.queue(name, t); `ud` is the worker. */
-typedef int (*hw_queue_fn)(void *ud, const char *queue, const char *json, size_t len,
+/* Enqueues a follow-up job for hworker.queue(name, t); `ud` is the worker.
+ * The name comes with its length, so a NUL in it is seen, never cut at. */
+typedef int (*hw_queue_fn)(void *ud, const char *queue, size_t queue_len, const char *json, size_t len,
                            char *id, char *err, size_t errlen);
 
 typedef enum {

@@ -24,6 +24,7 @@ typedef enum {
     HW_SCRIPT_STATS,
     HW_SCRIPT_REQUEUE,
     HW_SCRIPT_FORGET,
+    HW_SCRIPT_SHARDS,
     HW_SCRIPT_COUNT
 } hw_script;
 

@@ -52,16 +52,14 @@ struct hw_worker {
     int has_thread;
 };
 
-static int worker_queue(void *ud, const char *queue, const char *json, size_t len, char *id, char *err,
-                        size_t errlen)
+static int worker_queue(void *ud, const char *queue, size_t queue_len, const char *json, size_t len, char *id,
+                        char *err, size_t errlen)
 {
     hw_worker *w = ud;
-    if (strchr(queue, '{') || strchr(queue, '}')) {
-        snprintf(err, errlen, "bad queue name \"%s\": '{' and '}' are not allowed", queue);
-        return -1;
-    }
     hw_keys keys;
-    hw_keys_make(&keys, queue);
+    if (hw_queue_name_check(queue, queue_len, err, errlen) ||
+        hw_follow_up_keys(w->h, &w->conn, queue, &keys, err, errlen))
+        return -1;
     int rc = hw_enqueue(&w->conn, &keys, 1, &json, &len, NULL, 0, 0, id, 1, err, errlen);
     hw_keys_free(&keys);
     return rc;
@@ -225,7 +223,7 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
     w->finishing[w->nfinishing++] = c;
     hw_args_add(&w->finish, &outcome, 1);
     hw_args_add(&w->finish, c->data, c->len);
-    hw_args_adds(&w->finish, reason ? reason : "");
+    hw_text_arg(&w->finish, reason ? reason : "");
     hw_args_addll(&w->finish, delay_ms > 0 ? delay_ms : 0);
 }
 

@@ -201,7 +201,7 @@ describe("the engine API", function()
 
     it("names what to fix", function()
       assert.matches("config: name is required", open_error {})
-      assert.matches("may not contain '{', '}'", open_error { name = "a{b}" })
+      assert.matches("queue name has '{' at byte 2: '{' and '}' are not allowed", open_error { name = "a{b}" }, 1, true)
       assert.matches('bad Redis URL "http://x": unknown scheme', open_error { name = "a", redis = "http://x" }, 1, true)
       assert.matches("the port must be a number from 1 to 65535", open_error { name = "a", redis = "redis://h:99999" })
       assert.matches("lease must be at least 0.1 seconds", open_error { name = "a", lease = 0 })

@@ -45,7 +45,9 @@ const char *cli_redis_url(const char *flag_value);
  * returns NULL with *code set. */
 hworker *cli_open(const char *cmd, const char *name, const char *url, int *code);
 /* The same for a queue spread over `shards` key sets, with enqueues
- * acknowledged only once min_replicas replicas have them. */
+ * acknowledged only once min_replicas replicas have them. A `shards` other
+ * than the count Redis records for the queue is refused, with a message
+ * naming the --shards to use. */
 hworker *cli_open_queue(const char *cmd, const char *name, const char *url, int shards, int min_replicas, int *code);
 
 /* Writes one JSON value: a string quoted, or raw JSON text if it is valid

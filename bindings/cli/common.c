@@ -41,6 +41,17 @@ hworker *cli_open_queue(const char *cmd, const char *name, const char *url, int 
     if (h == NULL) {
         cli_error(cmd, "%s", err);
         *code = CLI_USAGE;
+        return NULL;
+    }
+    /* A --shards other than the queue's would show, requeue or destroy
+     * other keys than its jobs'. Only compared: reading a queue records
+     * nothing (enqueues and runners do). A Redis that cannot be read (-2)
+     * is left for the command itself to report. */
+    if (name && hworker_check_shards(h, 0, err, sizeof err) == -1) {
+        cli_error(cmd, "%s", err);
+        hworker_free(h);
+        *code = CLI_FAILED;
+        return NULL;
     }
     return h;
 }

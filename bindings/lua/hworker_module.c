@@ -10,6 +10,7 @@
 
 #include "hworker.h"
 #include "hworker_steps.h"
+#include "queue_name.h"
 #include <hiredis/hiredis.h>
 #include "cjson_entry.h"
 
@@ -100,6 +101,15 @@ static int l_open(lua_State *L)
     hworker_config cfg;
     hworker_config_init(&cfg);
     cfg.name = opt_string(L, 1, "name", NULL);
+    if (cfg.name) {
+        /* With its length: a NUL inside would cut the C string short. */
+        size_t name_len;
+        lua_getfield(L, 1, "name");
+        const char *name = lua_tolstring(L, -1, &name_len);
+        char why[160];
+        if (hw_queue_name_check(name, name_len, why, sizeof why)) return luaL_error(L, "hworker.open: config: %s", why);
+        lua_pop(L, 1);
+    }
     cfg.redis_url = opt_string(L, 1, "redis", cfg.redis_url);
     cfg.job_file = opt_string(L, 1, "job_file", NULL);
     cfg.job_timeout = opt_number(L, 1, "timeout", cfg.job_timeout);
