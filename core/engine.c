@@ -214,9 +214,11 @@ int hworker_reload(hworker *h, char *err, size_t errlen)
     int rc = hw_sandbox_open(&trial, &h->sandbox_env, NULL, NULL, err, errlen);
     pthread_mutex_unlock(&h->state_lock);
     if (rc != 0) return -1;
-    hw_sandbox_close(&trial);
     atomic_fetch_add(&h->generation, 1);
-    hw_log(&h->log, HWORKER_LOG_INFO, "reloading %s: workers switch to it before their next job", h->job_file);
+    /* The trial's own copy of the name: hworker_set_job_file() may free
+     * h->job_file as soon as state_lock is released. */
+    hw_log(&h->log, HWORKER_LOG_INFO, "reloading %s: workers switch to it before their next job", trial.job_file);
+    hw_sandbox_close(&trial);
     return 0;
 }
 
