@@ -11,15 +11,17 @@ describe("a job stuck in a C function #standalone", function()
   lazy_setup(function()
     server = H.redis_server()
     server.start()
-    -- The plain build's library: the C program is not built with the sanitizers.
-    local build = os.getenv("HWORKER_PLAIN_BUILD") or H.build
+    -- The build under test's library (sanitized in the sanitizer passes,
+    -- whose runtimes the run below inherits).
+    local build = H.build
     dir = H.tmpdir()
     bin = dir .. "/stuck_host"
     local out = H.sh(H.plain .. "cc -o " .. H.quote(bin) .. " $(pkg-config --cflags luajit) -I" ..
       H.quote(H.root .. "/core") .. " -I" .. H.quote(build .. "/generated") .. " " ..
       H.quote(H.root .. "/spec/c/stuck_host.c") .. " " .. H.quote(build .. "/libhworker.so") ..
       " $(pkg-config --libs luajit) -Wl,-rpath," .. H.quote(build))
-    assert.are.equal("", out)
+    -- Linking against libtsan warns about its tmpnam: judge by the program.
+    assert.truthy(io.open(bin), out)
   end)
 
   lazy_teardown(function()
@@ -30,7 +32,7 @@ describe("a job stuck in a C function #standalone", function()
 
   -- Runs the host; `timeout` bounds the whole run, so a hang fails the spec.
   local function run_host(name, job_timeout, grace, until_)
-    return H.sh(H.plain .. "timeout -s KILL 60 " .. H.quote(bin) .. " " .. H.quote(server.url) .. " " .. name .. " " ..
+    return H.sh("timeout -s KILL 60 " .. H.quote(bin) .. " " .. H.quote(server.url) .. " " .. name .. " " ..
       H.quote(H.job_path("stuck.lua")) .. " " .. job_timeout .. " " .. grace .. " " .. until_)
   end
 
