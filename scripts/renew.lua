@@ -5,6 +5,9 @@
 -- ARGV[1] lease duration in ms
 -- ARGV[2..] claims
 -- Returns one integer per claim: 1 renewed, 0 lost (requeued or finished).
+-- Both keys are checked first, so a call renews every claim or none.
+local bad = hw_check({ KEYS[1], 'zset', KEYS[2], 'hash' }, KEYS[2], { 'lease_lost' })
+if bad then return bad end
 local expiry = hw_int(hw_now_ms() + tonumber(ARGV[1]))
 local result = {}
 local lost = 0
