@@ -18,7 +18,8 @@ typedef struct keeper {
     hworker *h;
     hw_conn conn;
     hw_args args, lost; /* one renewal; the claims it found really lost */
-    int failing;        /* the last call was refused */
+    int failing;        /* refused since the last round over the shards without a refusal */
+    int round_failed;   /* a call was refused in this round */
     double logged_at;   /* when a refusal was last logged */
     long refused;       /* refusals since then */
 } keeper;
@@ -27,11 +28,16 @@ static void refused(keeper *k, size_t n, const redisReply *r)
 {
     double now = hw_monotonic();
     k->refused++;
+    k->round_failed = 1;
     if (k->failing && now - k->logged_at < HW_KEEPER_LOG_EVERY) return;
+    const char *why = r && r->type == REDIS_REPLY_ERROR ? r->str : k->conn.errstr;
+    if (k->failing)
+        hw_log(&k->h->log, HWORKER_LOG_WARN, "lease keeper: still cannot renew %zu lease(s) (%ld tries since the last warning): %s",
+               n, k->refused, why);
+    else
+        hw_log(&k->h->log, HWORKER_LOG_WARN, "lease keeper: cannot renew %zu lease(s): %s; the leases lapse if this lasts", n,
+               why);
     k->failing = 1;
-    hw_log(&k->h->log, HWORKER_LOG_WARN,
-           "lease keeper: cannot renew %zu lease(s): %s (%ld failure(s) since the last warning; the leases lapse if "
-           "this lasts)", n, r && r->type == REDIS_REPLY_ERROR ? r->str : k->conn.errstr, k->refused);
     k->logged_at = now;
     k->refused = 0;
 }
@@ -62,7 +68,6 @@ static void renew_shard(keeper *k, int shard)
     if (n > 0 && hw_conn_ensure(&k->conn, NULL) == 0) {
         redisReply *r = hw_conn_script(&k->conn, HW_SCRIPT_RENEW, 2, args);
         if (r && r->type == REDIS_REPLY_ARRAY) {
-            k->failing = 0;
             hw_args_finish(args);
             hw_args_clear(&k->lost);
             hw_args_adds(&k->lost, keys->key[HW_KEY_INFLIGHT]);
@@ -94,8 +99,11 @@ void *hw_keeper_main(void *arg)
     hw_conn_init(&k.conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "lease keeper",
                  h->cfg.redis_timeout);
     double interval = h->cfg.lease / 3.0;
-    while (!hw_signal_wait(&h->keeper_stop, interval))
+    while (!hw_signal_wait(&h->keeper_stop, interval)) {
         for (int shard = 0; shard < h->nshards; shard++) renew_shard(&k, shard);
+        if (!k.round_failed) k.failing = 0;
+        k.round_failed = 0;
+    }
     hw_args_free(&k.args);
     hw_args_free(&k.lost);
     hw_conn_free(&k.conn);

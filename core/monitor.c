@@ -70,10 +70,13 @@ static double sweep(hworker *h, hw_conn *conn, shard_sweep *s, int shard)
         wait = s->backoff;
         s->refused++;
         if (first || now - s->logged_at >= HW_SWEEP_LOG_EVERY) {
-            hw_log(&h->log, HWORKER_LOG_WARN,
-                   "monitor: cannot sweep shard %d: %s (refused %ld time(s) since the last warning; retrying with "
-                   "back-off up to %gs)", shard, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply",
-                   s->refused, h->cfg.monitor_interval);
+            const char *why = r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
+            if (first)
+                hw_log(&h->log, HWORKER_LOG_WARN, "monitor: cannot sweep shard %d: %s; retrying with back-off up to %gs",
+                       shard, why, h->cfg.monitor_interval);
+            else
+                hw_log(&h->log, HWORKER_LOG_WARN, "monitor: still cannot sweep shard %d (%ld tries since the last warning): %s",
+                       shard, s->refused, why);
             s->logged_at = now;
             s->refused = 0;
         }
