@@ -197,6 +197,8 @@ local function run_case(server, shards, case, runners)
       table.concat(lost, ", ", 1, math.min(5, #lost)) .. "\n" .. log:sub(1, 3000), 0)
   end
 
+  assert.falsy(log:find("Sanitizer", 1, true) or log:find("runtime error:", 1, true), log:sub(1, 3000))
+
   -- Whoever met the key was told which key to fix.
   local told = log .. table.concat(errors, "\n")
   assert.truthy(told:find("hworker: key " .. spoiled[1], 1, true), "no error names " .. spoiled[1] .. ":\n" ..
