@@ -84,6 +84,7 @@ hw_claim *hw_claim_new(const char *data, size_t len)
     c->data[len] = '\0';
     c->len = len;
     atomic_store(&c->lost, 0);
+    atomic_store(&c->reporting, 0);
     /* token|holder|envelope */
     const char *bar1 = memchr(c->data, '|', len);
     const char *bar2 = bar1 ? memchr(bar1 + 1, '|', len - (size_t)(bar1 + 1 - c->data)) : NULL;
@@ -160,14 +161,19 @@ size_t hw_held_snapshot(hw_held *h, int shard, hw_args *args, hw_claim ***out)
     return n;
 }
 
-void hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len)
+int hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len)
 {
+    int marked = 0;
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < h->n; i++) {
         if (h->items[i] == c && c->len == len && memcmp(c->data, data, len) == 0) {
-            atomic_store(&c->lost, 1);
+            if (!atomic_load(&c->reporting)) {
+                atomic_store(&c->lost, 1);
+                marked = 1;
+            }
             break;
         }
     }
     pthread_mutex_unlock(&h->lock);
+    return marked;
 }

@@ -23,6 +23,7 @@ typedef struct hw_claim {
     long long enqueued_at;
     const char *broken;      /* why the envelope does not parse, or NULL */
     atomic_int lost;         /* set by the lease keeper when renewal found it gone */
+    atomic_int reporting;    /* set by its worker before it sends the claim's outcome or hands it back */
     int shard;               /* the shard it was claimed from (set by the claimer) */
 } hw_claim;
 
@@ -58,8 +59,11 @@ void hw_held_remove(hw_held *h, hw_claim *c);
 /* Copies every held claim of shard `shard` into args (after what is there
  * already) and their pointers into *out (caller frees); returns how many. */
 size_t hw_held_snapshot(hw_held *h, int shard, hw_args *args, hw_claim ***out);
-/* Marks `c` lost if it is still held and still the same claim as `data`
- * (a freed claim's address may be reused by a new one). */
-void hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len);
+/* Marks `c` lost if it is still held, still the same claim as `data` (a
+ * freed claim's address may be reused by a new one), and its worker has not
+ * begun to report it (then its own report took it out of inflight, or will
+ * find it gone and count it). Returns 1 if it marked it: a claim that was
+ * really taken over. */
+int hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len);
 
 #endif

@@ -1,33 +1,92 @@
 /* The lease keeper: one thread per handle while workers run. Every third of
  * the lease it renews, in one script call, every claim this process holds, so
  * a long job on a live worker is never recovered (one call per shard that
- * has claims here). A claim found gone (a
- * monitor recovered it while Redis could not be reached, say) is marked lost:
- * its job is stopped and its outcome never reported. The same thread runs the
- * watchdog (watchdog.c) for jobs stuck in C code. */
+ * has claims here). A claim found gone (a monitor recovered it while Redis
+ * could not be reached, say) is marked lost: its job is stopped and its
+ * outcome never reported. A claim whose worker has begun to report it is
+ * gone through that report, not lost, and is neither marked nor counted.
+ * The same thread runs the watchdog (watchdog.c) for jobs stuck in C code. */
 #include <stdlib.h>
 
 #include "internal.h"
 
-/* Renews every claim this process holds on one shard, in one script call. */
-static void renew_shard(hworker *h, hw_conn *conn, hw_args *args, int shard)
+/* A renewal Redis refuses (a queue key holding garbage, say) is tried again
+ * at the next interval, as leases need; its error is logged when it starts
+ * and then at most every HW_KEEPER_LOG_EVERY seconds. */
+#define HW_KEEPER_LOG_EVERY 30.0
+
+typedef struct keeper {
+    hworker *h;
+    hw_conn conn;
+    hw_args args, lost; /* one renewal; the claims it found really lost */
+    int failing;        /* refused since the last round over the shards without a refusal */
+    int round_failed;   /* a call was refused in this round */
+    double logged_at;   /* when a refusal was last logged */
+    long refused;       /* refusals since then */
+} keeper;
+
+static void refused(keeper *k, size_t n, const redisReply *r)
 {
+    double now = hw_monotonic();
+    k->refused++;
+    k->round_failed = 1;
+    if (k->failing && now - k->logged_at < HW_KEEPER_LOG_EVERY) return;
+    const char *why = r && r->type == REDIS_REPLY_ERROR ? r->str : k->conn.errstr;
+    if (k->failing)
+        hw_log(&k->h->log, HWORKER_LOG_WARN, "lease keeper: still cannot renew %zu lease(s) (%ld tries since the last warning): %s",
+               n, k->refused, why);
+    else
+        hw_log(&k->h->log, HWORKER_LOG_WARN, "lease keeper: cannot renew %zu lease(s): %s; the leases lapse if this lasts", n,
+               why);
+    k->failing = 1;
+    k->logged_at = now;
+    k->refused = 0;
+}
+
+/* Counts the claims of k->lost (after its keys and arguments) as lease_lost,
+ * through the renew script, which re-checks that each is gone. */
+static void count_lost(keeper *k, size_t n)
+{
+    redisReply *r = hw_conn_script(&k->conn, HW_SCRIPT_RENEW, 2, &k->lost);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) refused(k, n, r);
+    if (r) freeReplyObject(r);
+}
+
+/* Renews every claim this process holds on one shard, in one script call. */
+static void renew_shard(keeper *k, int shard)
+{
+    hworker *h = k->h;
+    const hw_keys *keys = &h->shard[shard];
+    long long lease_ms = (long long)(h->cfg.lease * 1000.0);
+    hw_args *args = &k->args;
     hw_args_clear(args);
-    hw_args_adds(args, h->shard[shard].key[HW_KEY_INFLIGHT]);
-    hw_args_adds(args, h->shard[shard].key[HW_KEY_STATS]);
-    hw_args_addll(args, (long long)(h->cfg.lease * 1000.0));
+    hw_args_adds(args, keys->key[HW_KEY_INFLIGHT]);
+    hw_args_adds(args, keys->key[HW_KEY_STATS]);
+    hw_args_addll(args, lease_ms);
+    hw_args_adds(args, "0"); /* gone is not yet lost: counted below */
     hw_claim **claims = NULL;
     size_t n = hw_held_snapshot(&h->held, shard, args, &claims);
-    if (n > 0 && hw_conn_ensure(conn, NULL) == 0) {
-        redisReply *r = hw_conn_script(conn, HW_SCRIPT_RENEW, 2, args);
+    if (n > 0 && hw_conn_ensure(&k->conn, NULL) == 0) {
+        redisReply *r = hw_conn_script(&k->conn, HW_SCRIPT_RENEW, 2, args);
         if (r && r->type == REDIS_REPLY_ARRAY) {
             hw_args_finish(args);
-            for (size_t i = 0; i < n && i < r->elements; i++)
-                if (r->element[i]->integer == 0)
-                    hw_held_mark_lost(&h->held, claims[i], args->argv[3 + i], args->lens[3 + i]);
+            hw_args_clear(&k->lost);
+            hw_args_adds(&k->lost, keys->key[HW_KEY_INFLIGHT]);
+            hw_args_adds(&k->lost, keys->key[HW_KEY_STATS]);
+            hw_args_addll(&k->lost, lease_ms);
+            hw_args_adds(&k->lost, "1");
+            size_t lost = 0;
+            for (size_t i = 0; i < n && i < r->elements; i++) {
+                const char *data = args->argv[4 + i];
+                size_t len = args->lens[4 + i];
+                if (r->element[i]->integer == 0 && hw_held_mark_lost(&h->held, claims[i], data, len)) {
+                    hw_args_add(&k->lost, data, len);
+                    lost++;
+                }
+            }
+            if (lost > 0) count_lost(k, lost);
         } else {
-            hw_log(&h->log, HWORKER_LOG_WARN, "lease keeper: cannot renew %zu lease(s): %s", n,
-                   r && r->type == REDIS_REPLY_ERROR ? r->str : conn->errstr);
+            refused(k, n, r);
         }
         if (r) freeReplyObject(r);
     }
@@ -36,29 +95,32 @@ static void renew_shard(hworker *h, hw_conn *conn, hw_args *args, int shard)
 
 void *hw_keeper_main(void *arg)
 {
-    hworker *h = arg;
-    hw_conn conn;
-    hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "lease keeper", h->cfg.redis_timeout);
+    keeper k = {.h = arg};
+    hworker *h = k.h;
+    hw_conn_init(&k.conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "lease keeper",
+                 h->cfg.redis_timeout);
     double interval = h->cfg.lease / 3.0;
     double next_renew = hw_monotonic() + interval;
-    hw_args args = {0};
     for (;;) {
         /* Reset before looking, so a wake raised meanwhile is not lost. */
         hw_signal_reset(&h->keeper_wake);
         if (hw_signal_raised(&h->keeper_stop)) break;
         if (hw_monotonic() >= next_renew) {
-            for (int shard = 0; shard < h->nshards; shard++) renew_shard(h, &conn, &args, shard);
+            for (int shard = 0; shard < h->nshards; shard++) renew_shard(&k, shard);
+            if (!k.round_failed) k.failing = 0;
+            k.round_failed = 0;
             next_renew = hw_monotonic() + interval;
         }
         /* Announce the renewal time first: a job that starts while the
          * watchdog looks then sees a time it must wake it before. */
         atomic_store(&h->keeper_wakes_at, next_renew);
-        double check = hw_watchdog_check(h, &conn, hw_monotonic(), 0);
+        double check = hw_watchdog_check(h, &k.conn, hw_monotonic(), 0);
         double until = check < next_renew ? check : next_renew;
         atomic_store(&h->keeper_wakes_at, until);
         hw_signal_wait(&h->keeper_wake, until - hw_monotonic());
     }
-    hw_args_free(&args);
-    hw_conn_free(&conn);
+    hw_args_free(&k.args);
+    hw_args_free(&k.lost);
+    hw_conn_free(&k.conn);
     return NULL;
 }

@@ -66,6 +66,7 @@ int hworker_step_renew(hworker *h, const char *claim, size_t len, int *renewed, 
     hw_args_adds(&args, h->shard[0].key[HW_KEY_INFLIGHT]);
     hw_args_adds(&args, h->shard[0].key[HW_KEY_STATS]);
     hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
+    hw_args_adds(&args, "1"); /* the caller reports nothing meanwhile: gone is lost */
     hw_args_add(&args, claim, len);
     redisReply *r = step(h, HW_SCRIPT_RENEW, 2, &args, "cannot renew", err, errlen);
     if (r == NULL) return -1;

@@ -221,6 +221,7 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
         if (w->finishing == NULL) abort();
     }
     w->finishing[w->nfinishing++] = c;
+    atomic_store(&c->reporting, 1); /* the lease keeper: gone from now on is not lost */
     hw_args_add(&w->finish, &outcome, 1);
     hw_args_add(&w->finish, c->data, c->len);
     hw_text_arg(&w->finish, reason ? reason : "");
@@ -237,7 +238,10 @@ static void hand_back_on(hw_worker *w, hw_conn *conn, hw_claim **claims, size_t 
     hw_args_adds(&args, k->key[HW_KEY_PENDING]);
     hw_args_adds(&args, k->key[HW_KEY_INFLIGHT]);
     hw_args_adds(&args, k->key[HW_KEY_STATS]);
-    for (size_t i = 0; i < n; i++) hw_args_add(&args, claims[i]->data, claims[i]->len);
+    for (size_t i = 0; i < n; i++) {
+        hw_args_add(&args, claims[i]->data, claims[i]->len);
+        atomic_store(&claims[i]->reporting, 1);
+    }
     redisReply *r = report_on(w, conn, HW_SCRIPT_HANDBACK, 3, &args, "hand back unfinished jobs");
     if (r) {
         hw_log(&h->log, HWORKER_LOG_INFO, "%s: handed back %lld unfinished job(s)", w->holder,

@@ -8,6 +8,10 @@
 -- ARGV[2] lease duration in ms
 -- ARGV[3] holder: who claims (host:pid:thread), no '|'
 -- Returns the claims ("token|holder|envelope"), oldest job first; {} if none.
+-- Every key is checked first: the jobs taken from pending must reach
+-- inflight, and INCR must not fail after RPOP.
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'counter' })
+if bad then return bad end
 local envelopes = redis.call('RPOP', KEYS[1], ARGV[1])
 if not envelopes then return {} end
 local expiry = hw_int(hw_now_ms() + tonumber(ARGV[2]))

@@ -11,6 +11,11 @@
 -- Returns the id of each job (its own, or the id of the job holding its
 -- key), or an empty array when every job got its own id, the common case:
 -- a thousand ids back to the client was a visible part of a batch's cost.
+-- Every key is checked first, so a batch is added whole or not at all (a
+-- unique key taken for a job that never lands would be held for ever).
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'hash' }, KEYS[3],
+  { 'enqueued', 'scheduled', 'merged' })
+if bad then return bad end
 local now = hw_now_ms()
 local due = now
 if string.sub(ARGV[1], 1, 1) == '@' then

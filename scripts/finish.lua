@@ -17,6 +17,13 @@
 -- from an enqueue that was sent again after its reply was lost) becomes one
 -- entry there, counted as merged.
 -- Returns one integer per outcome: 1 applied, 0 lease lost.
+-- Every key is checked before the first ZREM: a claim removed from
+-- inflight must reach its next place. The worker keeps its outcomes and
+-- sends them again until the key is fixed.
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
+  KEYS[6], 'hash', KEYS[7], 'hash' }, KEYS[6],
+  { 'processed', 'succeeded', 'retried', 'failed', 'broken', 'lease_lost', 'scheduled', 'exhausted', 'merged' })
+if bad then return bad end
 local now = hw_now_ms()
 local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0,
   scheduled = 0, exhausted = 0, merged = 0 }

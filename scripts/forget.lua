@@ -3,6 +3,9 @@
 -- ARGV[1] "all" to take every record, "ids" to take those named
 -- ARGV[2..] record ids or job ids
 -- Returns the number of records deleted.
+-- The list is checked first, for an error that names it.
+local bad = hw_check({ KEYS[1], 'list' })
+if bad then return bad end
 local ids = {}
 for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
 local picked = hw_select_records(KEYS[1], ARGV[1] == 'all', ids)

@@ -6,6 +6,10 @@
 -- ARGV[1..] claims
 -- Returns the number handed back (claims no longer held are skipped and
 -- counted as lease_lost).
+-- Every key is checked before the first ZREM, so a claim taken from inflight
+-- always reaches pending.
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'hash' }, KEYS[3], { 'handed_back', 'lease_lost' })
+if bad then return bad end
 local front = {}
 for i = 1, #ARGV do
   if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then

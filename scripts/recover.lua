@@ -17,6 +17,12 @@
 --         older records are dropped, at most ARGV[1] per list per call
 -- Returns { recovered, promoted, ms until the next lease expiry or due job
 --           (-1 if there is none), 1 if a batch was full (call again) }
+-- Every key is checked before the first write, so an expired claim or a due
+-- job taken from its set always reaches pending or failed; the monitor
+-- tries again later.
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'hash',
+  KEYS[6], 'list', KEYS[7], 'hash' }, KEYS[5], { 'recovered', 'failed', 'promoted' })
+if bad then return bad end
 local now = hw_now_ms()
 local limit = tonumber(ARGV[1])
 local max_recoveries = tonumber(ARGV[2])

@@ -1,21 +1,32 @@
--- renew: extends the leases of claims the caller still holds. A claim no
--- longer held is counted as lease_lost.
+-- renew: extends the leases of claims the caller still holds.
 -- KEYS[1] inflight (zset, score = lease expiry in ms)
 -- KEYS[2] stats    (hash)
 -- ARGV[1] lease duration in ms
--- ARGV[2..] claims
--- Returns one integer per claim: 1 renewed, 0 lost (requeued or finished).
+-- ARGV[2] "1": count each claim no longer held as lease_lost; "0": do not.
+--         The lease keeper passes "0": a claim whose outcome its worker
+--         has just reported is gone too, and is no loss. It counts the
+--         claims it finds really taken over with a second call.
+-- ARGV[3..] claims
+-- Returns one integer per claim: 1 renewed, 0 no longer held (recovered,
+-- finished or handed back).
+-- The keys it writes are checked first, so a call renews every claim or
+-- none (stats only when it counts: a bad stats key must not stop renewals).
+local count = ARGV[2] == '1'
+local bad
+if count then bad = hw_check({ KEYS[1], 'zset', KEYS[2], 'hash' }, KEYS[2], { 'lease_lost' })
+else bad = hw_check({ KEYS[1], 'zset' }) end
+if bad then return bad end
 local expiry = hw_int(hw_now_ms() + tonumber(ARGV[1]))
 local result = {}
 local lost = 0
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
     redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i])
-    result[i - 1] = 1
+    result[i - 2] = 1
   else
-    result[i - 1] = 0
+    result[i - 2] = 0
     lost = lost + 1
   end
 end
-hw_count(KEYS[2], { lease_lost = lost })
+if count then hw_count(KEYS[2], { lease_lost = lost }) end
 return result

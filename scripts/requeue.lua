@@ -9,6 +9,10 @@
 -- ARGV[1] "all" to take every record, "ids" to take those named
 -- ARGV[2..] record ids or job ids
 -- Returns the number of jobs requeued.
+-- Every key is checked before the first write: a record removed from its
+-- list must reach pending.
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash' }, KEYS[3], { 'requeued' })
+if bad then return bad end
 local ids = {}
 for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
 local picked = hw_select_records(KEYS[1], ARGV[1] == 'all', ids)

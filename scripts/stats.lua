@@ -2,6 +2,11 @@
 -- KEYS[1] pending, KEYS[2] inflight, KEYS[3] scheduled, KEYS[4] failed,
 -- KEYS[5] broken, KEYS[6] stats
 -- Returns { pending, inflight, scheduled, failed, broken, {counter, value, ...} }
+-- It writes nothing; the keys are checked for an error that names the one
+-- to fix, rather than a bare WRONGTYPE.
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
+  KEYS[6], 'hash' })
+if bad then return bad end
 return {
   redis.call('LLEN', KEYS[1]),
   redis.call('ZCARD', KEYS[2]),

@@ -25,15 +25,28 @@ end
 
 -- Returns a copy of the envelope whose integer header field `field` is
 -- increased by one, and the new value. A header that does not parse is left
--- as it is (the worker that claims it next reports it as broken).
+-- as it is (the worker that claims it next reports it as broken). Never
+-- raises: it runs after a job left inflight, and an error there would leave
+-- the job written nowhere. A value cjson reads but cannot write back (1e999
+-- reads as infinity) is dropped from the copy.
 local function hw_bump(envelope, field)
   local nl = string.find(envelope, '\n', 1, true)
   if nl == nil then return envelope, 0 end
   local ok, header = pcall(cjson.decode, string.sub(envelope, 1, nl - 1))
   if not ok or type(header) ~= 'table' then return envelope, 0 end
   local value = (tonumber(header[field]) or 0) + 1
+  if value ~= value or value == math.huge or value == -math.huge then value = 1 end
   header[field] = value
-  return cjson.encode(header) .. string.sub(envelope, nl), value
+  local encoded, text = pcall(cjson.encode, header)
+  if not encoded then
+    local kept = {}
+    for k, v in pairs(header) do
+      if pcall(cjson.encode, v) then kept[k] = v end
+    end
+    encoded, text = pcall(cjson.encode, kept)
+    if not encoded then return envelope, 0 end
+  end
+  return text .. string.sub(envelope, nl), value
 end
 
 -- Whether the header of a claim or envelope (the text before the first
@@ -149,4 +162,55 @@ local function hw_trim_by_age(key, max_age_ms, now, limit)
     dropped = dropped + 1
   end
   return dropped
+end
+
+-- Whether a stored counter is an integer INCR and HINCRBY accept (Redis's
+-- canonical form), with room left to add to it.
+local function hw_integer(text)
+  if text == '0' then return true end
+  local digits = string.match(text, '^%-?([1-9]%d*)$')
+  return digits ~= nil and #digits <= 18
+end
+
+-- The error reply for a key that holds what hworker cannot use. It names
+-- the key, never its content (which may be anything).
+local function hw_fix(code, key, problem)
+  return redis.error_reply(code .. ' hworker: key ' .. key .. ' ' .. problem .. '; fix or delete it')
+end
+
+-- Checks, before a script's first write, that every key it may write holds
+-- what the script will write there. Redis keeps a script's writes up to a
+-- failing command, so a WRONGTYPE half-way through would leave a job taken
+-- from one key and written to none. `expected` is a flat list of key, type
+-- ('list', 'zset', 'hash', or 'counter': absent, or a string holding an
+-- integer, as INCR needs); each key's type is read once per call, O(1).
+-- `fields` (optional) names the counters of the hash `fields_key` (which
+-- must be in `expected`) that the script may HINCRBY: each must be absent
+-- or an integer. Returns nil, or an error reply naming the key and what is
+-- wrong, for the script to return before it writes anything.
+local function hw_check(expected, fields_key, fields)
+  for i = 1, #expected, 2 do
+    local key, want = expected[i], expected[i + 1]
+    local have = redis.call('TYPE', key).ok
+    if want == 'counter' then
+      if have == 'string' then
+        if not hw_integer(redis.call('GET', key)) then
+          return hw_fix('ERR', key, 'holds a string that is not an integer')
+        end
+      elseif have ~= 'none' then
+        return hw_fix('WRONGTYPE', key, 'holds a ' .. have .. ', not a string holding an integer')
+      end
+    elseif have ~= 'none' and have ~= want then
+      return hw_fix('WRONGTYPE', key, 'holds a ' .. have .. ', not a ' .. want)
+    end
+  end
+  if fields and #fields > 0 then
+    local values = redis.call('HMGET', fields_key, unpack(fields))
+    for i, name in ipairs(fields) do
+      if values[i] and not hw_integer(values[i]) then
+        return hw_fix('ERR', fields_key, 'has a field ' .. name .. ' that is not an integer')
+      end
+    end
+  end
+  return nil
 end
