@@ -13,6 +13,7 @@
 
 #include <lauxlib.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_CAPTURES 32 /* LuaJIT's LUA_MAXCAPTURES */
@@ -384,11 +385,33 @@ static int is_literal(const char *p, size_t *len)
 
 /* ---- the library functions ----------------------------------------------- */
 
+/* Number arguments are read as LuaJIT on x86-64 reads them, so that even
+ * huge, fractional or NaN ones give its results: find's init is truncated
+ * to 32 bits by one instruction (out of range or NaN: INT32_MIN); gsub's
+ * count is truncated to 64 bits (out of range or NaN: INT64_MIN) of which
+ * the low 32 are kept. */
+static lua_Integer arg_int32(lua_State *L, int arg, lua_Integer def)
+{
+    if (lua_isnoneornil(L, arg)) return def;
+    lua_Number n = luaL_checknumber(L, arg);
+    if (n > -2147483649.0 && n < 2147483648.0) return (lua_Integer)n;
+    return INT32_MIN;
+}
+
+static lua_Integer arg_low32(lua_State *L, int arg, lua_Integer def)
+{
+    if (lua_isnoneornil(L, arg)) return def;
+    lua_Number n = luaL_checknumber(L, arg);
+    int64_t wide = n >= -9223372036854775808.0 && n < 9223372036854775808.0 ? (int64_t)n : INT64_MIN;
+    uint32_t low = (uint32_t)(uint64_t)wide;
+    return low >= 0x80000000u ? (lua_Integer)low - 4294967296 : (lua_Integer)low;
+}
+
 /* The 0-based offset where find and match start: init counts from 1,
  * negative from the end; out of range is clamped, as LuaJIT 2.1 does. */
 static size_t start_offset(lua_State *L, int arg, size_t len)
 {
-    lua_Integer init = luaL_optinteger(L, arg, 1);
+    lua_Integer init = arg_int32(L, arg, 1);
     if (init < 0) init += (lua_Integer)len + 1;
     if (init < 1) return 0;
     if ((size_t)(init - 1) > len) return len;
@@ -539,7 +562,7 @@ static int l_gsub(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &slen);
     const char *p = luaL_checkstring(L, 2);
     int repl_type = lua_type(L, 3);
-    lua_Integer max = luaL_optinteger(L, 4, (lua_Integer)slen + 1);
+    lua_Integer max = arg_low32(L, 4, (lua_Integer)slen + 1);
     if (repl_type != LUA_TNUMBER && repl_type != LUA_TSTRING && repl_type != LUA_TFUNCTION &&
         repl_type != LUA_TTABLE)
         luaL_argerror(L, 3, "string/function/table expected");

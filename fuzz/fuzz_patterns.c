@@ -12,11 +12,12 @@
  *  - the results are the same values, and an error is raised by both or by
  *    neither, with the same message (both states run the same chunk, so the
  *    positions luaL_error adds are the same too).
- * Not compared: find/match inits outside a byte's range (our clamping of
- * huge numbers is documented as LuaJIT's; the fuzzer keeps inits small).
+ * The init (find's start, gsub's count) is -100..100 or one of the numbers
+ * LuaJIT reads in its own way (huge, fractional, NaN, infinite).
  * Build: cmake -DHWORKER_FUZZ=ON -DCMAKE_C_COMPILER=clang (tools/dev fuzz). */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,11 +67,13 @@ static const char driver[] =
     "elseif op == 6 then put(gsub(s, p, tbl))\n"
     "elseif op == 7 then put(gsub(s, p, fn))\n"
     "elseif op == 8 then put(gsub(s, p, r, init))\n"
-    "else put(s:find(p, init)) put(s:match(p)) put(s:gsub(p, r))\n"
+    "elseif op == 9 then put(s:find(p, init)) put(s:match(p)) put(s:gsub(p, r))\n"
+    "elseif op == 10 then put(gsub(s, p, tonumber(r) or 42)) put(pcall(gsub, s, p, true))\n"
+    "else put(find(#s, p)) put(match(-1.5, p)) put(gsub(1e15, p, r)) put(pcall(find, s, nil))\n"
     "end\n"
     "return table.concat(out, '\\1')\n";
 
-#define NOPS 10
+#define NOPS 12
 
 /* LuaJIT keeps pointers tagged inside its own objects, where LeakSanitizer
  * cannot see them: a state kept for the whole run would look leaked. */
@@ -112,7 +115,7 @@ typedef struct outcome {
 
 /* Runs the driver in L; the outcome's text is malloc'd. */
 static outcome run(lua_State *L, int op, const char *s, size_t slen, const char *p, size_t plen, const char *r,
-                   size_t rlen, int init)
+                   size_t rlen, double init)
 {
     outcome o = {0, NULL, 0};
     lua_getfield(L, LUA_REGISTRYINDEX, "fuzz.driver");
@@ -126,7 +129,7 @@ static outcome run(lua_State *L, int op, const char *s, size_t slen, const char 
     lua_pushlstring(L, s, slen);
     lua_pushlstring(L, p, plen);
     lua_pushlstring(L, r, rlen);
-    lua_pushinteger(L, init);
+    lua_pushnumber(L, init);
     o.ok = lua_pcall(L, 5, 1, 0) == 0;
     const char *text = lua_tolstring(L, -1, &o.len);
     if (text == NULL) text = "(not a string)";
@@ -172,7 +175,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2) return 0;
     int op = data[0] % NOPS;
-    int init = (int8_t)data[1];
+    static const double odd_inits[] = {2147483648.0, 2147483647.0, 4294967298.0, -2147483653.0, 4294967295.0,
+                                       -2147483648.0, -2147483649.0, 9007199254740992.0, 1e100, -1e100,
+                                       NAN, INFINITY, -INFINITY, 2.5, -2.5, -3.7, 0.5, -0.5};
+    int byte = (int8_t)data[1];
+    double init = byte >= -100 && byte <= 100 ? byte : odd_inits[data[1] % (sizeof odd_inits / sizeof *odd_inits)];
     const char *end = (const char *)data + size;
     size_t slen, plen, rlen;
     const char *s = (const char *)data + 2;
@@ -192,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     outcome theirs = run(st->ref, op, s, slen, p, plen, r, rlen, init);
     lua_gc(st->ref, LUA_GCSTEP, 0);
     if (ours.ok != theirs.ok || ours.len != theirs.len || memcmp(ours.text, theirs.text, ours.len) != 0) {
-        fprintf(stderr, "fuzz_patterns: op %d init %d differs\n  ours   (%s): %s\n  LuaJIT (%s): %s\n", op, init,
+        fprintf(stderr, "fuzz_patterns: op %d init %g differs\n  ours   (%s): %s\n  LuaJIT (%s): %s\n", op, init,
                 ours.ok ? "ok" : "error", ours.text, theirs.ok ? "ok" : "error", theirs.text);
         abort();
     }
