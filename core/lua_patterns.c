@@ -513,6 +513,9 @@ static void add_template(matcher *m, luaL_Buffer *b, const char *s, const char *
 {
     size_t len;
     const char *r = lua_tolstring(m->L, 3, &len);
+    /* A long template of empty captures adds nothing to the result, so the
+     * memory cap would never stop it: it counts as steps. */
+    tick(m, len / 16);
     for (size_t i = 0; i < len; i++) {
         if (r[i] != '%') {
             luaL_addchar(b, r[i]);
