@@ -445,8 +445,7 @@ static int find_or_match(lua_State *L, int find)
     matcher_init(&m, L, lua_upvalueindex(1), s, slen);
     int anchored = *p == '^';
     if (anchored) p++;
-    const char *at = s + start;
-    do {
+    for (const char *at = s + start;; at++) {
         m.ncap = 0;
         m.depth = 0;
         const char *end = match_here(&m, at, p);
@@ -456,7 +455,8 @@ static int find_or_match(lua_State *L, int find)
             lua_pushinteger(L, end - s);
             return push_captures(&m, NULL, NULL) + 2;
         }
-    } while (at++ < m.subject_end && !anchored);
+        if (anchored || at == m.subject_end) break;
+    }
     lua_pushnil(L);
     return 1;
 }

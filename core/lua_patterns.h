@@ -12,11 +12,13 @@
  * a lost lease nor shutdown can stop the job. These functions instead:
  *
  * - Time: count their steps (a step is one attempt of a pattern item, one
- *   subject byte scanned, or a few dozen bytes compared) and call the poll
- *   function every HW_PATTERNS_POLL_STEPS steps. The poll may raise a Lua
- *   error (longjmp): nothing is malloc'd across steps, the matcher's state
- *   lives in a fixed-size struct on the C stack. Plain finds, and patterns
- *   with no special characters, use memmem (linear: glibc's is two-way).
+ *   subject byte scanned, or a few dozen bytes of a set, a back reference or
+ *   a gsub template gone through) and call the poll function every
+ *   HW_PATTERNS_POLL_STEPS steps, a few microseconds apart. The poll may
+ *   raise a Lua error (longjmp): nothing is malloc'd across steps, the
+ *   matcher's state lives in a fixed-size struct on the C stack. Plain
+ *   finds, and patterns with no special characters, use memmem (linear:
+ *   glibc's is two-way).
  * - Stack: the matcher recurses once per capture and per quantified item it
  *   is inside, at most HW_PATTERNS_MAX_DEPTH levels; deeper raises "pattern
  *   too complex" (LuaJIT's own limit and message), whatever the pattern.
