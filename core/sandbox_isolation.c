@@ -34,6 +34,18 @@ void hw_sandbox_readonly(lua_State *L, int idx, const char *name)
 
 /* ---- globals ------------------------------------------------------------ */
 
+/* Empties the table at idx (an absolute index) without allocating. */
+static void clear(lua_State *L, int idx)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushnil(L);
+        lua_rawset(L, idx);
+    }
+}
+
 /* After the job file and init ran, every global moves into a table of its
  * own (`base`), and the globals table keeps a locked metatable that reads
  * through `scratch` to `base` and writes into `scratch`. A job may then set
@@ -51,13 +63,7 @@ void hw_sandbox_seal_globals(lua_State *L, hw_sandbox *sb)
         lua_rawset(L, base);
     }
     /* Cleared only after the copy: lua_next must see every key. */
-    lua_pushnil(L);
-    while (lua_next(L, LUA_GLOBALSINDEX) != 0) {
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        lua_pushnil(L);
-        lua_rawset(L, LUA_GLOBALSINDEX);
-    }
+    clear(L, LUA_GLOBALSINDEX);
     lua_newtable(L); /* scratch */
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, base);
@@ -73,17 +79,6 @@ void hw_sandbox_seal_globals(lua_State *L, hw_sandbox *sb)
     lua_setmetatable(L, LUA_GLOBALSINDEX);
     sb->ref_globals = luaL_ref(L, LUA_REGISTRYINDEX); /* scratch */
     lua_pop(L, 1);
-}
-
-static void clear(lua_State *L, int idx)
-{
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        lua_pushnil(L);
-        lua_rawset(L, idx);
-    }
 }
 
 void hw_sandbox_reset_globals(lua_State *L, hw_sandbox *sb)

@@ -64,13 +64,7 @@ local function key(name, shards, i, role)
   return "hw:{" .. name .. "}:" .. role
 end
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = H.read
 
 -- The highest attempt recorded per job id (record.lua records every run).
 local function attempts(runs)

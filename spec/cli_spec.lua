@@ -6,23 +6,8 @@ local cjson = require "cjson"
 local bin = H.build .. "/hworker-lua"
 local record = H.job_path("record.lua")
 
--- Runs the binary; returns stdout, stderr, exit code.
-local function cli(args, stdin, env)
-  local dir = H.tmpdir()
-  local input = ""
-  if stdin then input = " < " .. H.quote(H.file(dir, "stdin", stdin)) end
-  local cmd = ("%s %s %s%s > %s/out 2> %s/err; echo $?"):format(env or "", H.quote(bin), args, input, dir, dir)
-  local code = tonumber(H.sh(cmd))
-  local function slurp(name)
-    local f = io.open(dir .. "/" .. name)
-    local s = f:read("*a")
-    f:close()
-    return s
-  end
-  local out, err = slurp("out"), slurp("err")
-  H.sh("rm -rf " .. H.quote(dir))
-  return out, err, code
-end
+local function cli(args, stdin, env) return H.run(bin, args, stdin, env) end
+local read = H.read
 
 local function lines(text)
   local t = {}
@@ -36,14 +21,6 @@ local function spawn_run(args, env)
   local log = dir .. "/run.log"
   local pid = tonumber(H.sh(("%s %s run %s > %s 2>&1 & echo $!"):format(env or "", H.quote(bin), args, H.quote(log))))
   return pid, log
-end
-
-local function read(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
 end
 
 describe("hworker-lua", function()

@@ -41,12 +41,7 @@ describe("the memory cap #standalone", function()
     local pid = tonumber(H.sh(("%s %s run %s --name %s --redis %s --threads %d --memory-limit %d --shards 1 > %s 2>&1 & echo $!")
       :format(H.plain, H.quote(bin), H.quote(H.job_path("memory_hog.lua")), name, H.quote(server.url), threads, cap_mb,
         H.quote(dir .. "/run.log"))))
-    H.wait_until("the runner to log that it runs", 20, function()
-      local f = io.open(dir .. "/run.log")
-      local s = f and f:read("*a") or ""
-      if f then f:close() end
-      return s:match("running ")
-    end)
+    H.wait_until("the runner to log that it runs", 20, function() return H.read(dir .. "/run.log"):match("running ") end)
     local base = status_kb(pid, "VmRSS") * 1024
     local hogs = { "cjson", "queue", "decode", "rep", "table", "gsub", "concat", "load", "format" }
     local jobs = {}

@@ -9,28 +9,8 @@ local cjson = require "cjson"
 local bin = H.build .. "/hworker-lua"
 local record = H.job_path("record.lua")
 
--- Runs the binary; returns stdout, stderr, exit code.
-local function cli(args)
-  local dir = H.tmpdir()
-  local code = tonumber(H.sh(("%s %s > %s/out 2> %s/err; echo $?"):format(H.quote(bin), args, dir, dir)))
-  local function slurp(name)
-    local f = io.open(dir .. "/" .. name)
-    local s = f:read("*a")
-    f:close()
-    return s
-  end
-  local out, err = slurp("out"), slurp("err")
-  H.sh("rm -rf " .. H.quote(dir))
-  return out, err, code
-end
-
-local function read(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function cli(args) return H.run(bin, args) end
+local read = H.read
 
 -- A job file in a fresh directory.
 local function job_file(text)

@@ -61,6 +61,28 @@ function M.tmpdir()
   return d
 end
 
+-- A file's contents, or "" when it cannot be read.
+function M.read(path)
+  local f = io.open(path)
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- Runs the program `bin` with `args` (already quoted), `stdin` (text, or
+-- nil) and `env` (a prefix, or nil); returns stdout, stderr, exit code.
+function M.run(bin, args, stdin, env)
+  local dir = M.tmpdir()
+  local input = ""
+  if stdin then input = " < " .. quote(M.file(dir, "stdin", stdin)) end
+  local cmd = ("%s %s %s%s > %s/out 2> %s/err; echo $?"):format(env or "", quote(bin), args, input, dir, dir)
+  local code = tonumber(sh(cmd))
+  local out, err = M.read(dir .. "/out"), M.read(dir .. "/err")
+  sh("rm -rf " .. quote(dir))
+  return out, err, code
+end
+
 function M.file(dir, name, text)
   local path = dir .. "/" .. name
   local f = assert(io.open(path, "w"))
