@@ -303,14 +303,19 @@ describe("invariant", function()
         end
         return sum
       end
-      H.wait_until("all four workers to be blocked in Redis", 10, function()
-        local blocked = 0
+      -- The window starts once every connection is made (loading the
+      -- scripts is set-up, not idle cost) and the monitor has swept once.
+      H.wait_until("all four workers to be blocked in Redis and the monitor to have swept", 10, function()
+        local blocked, swept = 0, false
         for line in q:command("CLIENT", "LIST"):gmatch("[^\n]+") do
           if line:find("name=hworker:" .. name .. ":worker", 1, true) and line:find("cmd=blmove", 1, true) then
             blocked = blocked + 1
           end
+          if line:find("name=hworker:" .. name .. ":monitor", 1, true) and line:find("cmd=evalsha", 1, true) then
+            swept = true
+          end
         end
-        return blocked == 4
+        return blocked == 4 and swept
       end)
       local before, t0, by_cmd = total(), H.now(), H.commandstats(q)
       -- A measurement window, not a wait for a condition.
