@@ -15,6 +15,7 @@
 
 #include "lua_patterns.h"
 
+#include "sandbox_bounds.h"
 #include "sandbox_isolation.h"
 #include "sandbox_json.h"
 #include "stop_signal.h"
@@ -249,6 +250,10 @@ static const result_value *to_result(lua_State *L, int idx, int ref_result_mt)
     return same ? r : NULL;
 }
 
+/* The longest delay a handler may ask for: ten years. Past it (or inf) a
+ * job would sit in scheduled for good. */
+#define HW_MAX_RETRY_DELAY 315360000
+
 static int result_new(lua_State *L, hw_result_kind kind)
 {
     const char *name = result_kinds[kind];
@@ -257,8 +262,10 @@ static int result_new(lua_State *L, hw_result_kind kind)
     double delay = -1;
     if (lua_istable(L, 2)) {
         lua_getfield(L, 2, "delay");
-        if (!lua_isnil(L, -1) && (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0)))
-            return luaL_error(L, "hworker.%s: opts.delay must be a number of seconds >= 0", name);
+        if (!lua_isnil(L, -1) && (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0) ||
+                                  lua_tonumber(L, -1) > HW_MAX_RETRY_DELAY))
+            return luaL_error(L, "hworker.%s: opts.delay must be a number of seconds from 0 to %d", name,
+                              HW_MAX_RETRY_DELAY);
         if (!lua_isnil(L, -1)) delay = lua_tonumber(L, -1);
         lua_pop(L, 1);
     } else if (!lua_isnoneornil(L, 2)) {
@@ -407,7 +414,9 @@ static int l_xpcall(lua_State *L)
 
 /* load and loadstring accept text only: bytecode can break out of any
  * sandbox. */
-typedef struct reader_state { lua_State *L; int fn; } reader_state;
+/* The reader at stack slot `fn`; each piece it returns is kept alive in
+ * slot `piece` (reserved by l_load) until the parser asks for the next. */
+typedef struct reader_state { lua_State *L; int fn, piece; } reader_state;
 
 static const char *call_reader(lua_State *L, void *ud, size_t *size)
 {
@@ -417,8 +426,8 @@ static const char *call_reader(lua_State *L, void *ud, size_t *size)
     lua_call(L, 0, 1);
     if (lua_isnil(L, -1)) { lua_pop(L, 1); *size = 0; return NULL; }
     if (!lua_isstring(L, -1)) luaL_error(L, "reader function must return a string");
-    lua_replace(L, rs->fn + 1); /* keep the piece alive in a reserved slot */
-    return lua_tolstring(L, rs->fn + 1, size);
+    lua_replace(L, rs->piece);
+    return lua_tolstring(L, rs->piece, size);
 }
 
 static const char binary_refused[] =
@@ -431,7 +440,7 @@ static int finish_load(lua_State *L, int status, int env_index)
         lua_insert(L, -2);
         return 2;
     }
-    if (env_index && !lua_isnoneornil(L, env_index)) {
+    if (env_index && !lua_isnil(L, env_index)) {
         lua_pushvalue(L, env_index);
         lua_setfenv(L, -2);
     }
@@ -440,8 +449,10 @@ static int finish_load(lua_State *L, int status, int env_index)
 
 static int l_load(lua_State *L)
 {
+    hw_sandbox_poll(L); /* parsing is linear, but a loop of loads is not */
     const char *name = luaL_optstring(L, 2, "=(load)");
     lua_settop(L, 4);
+    if (!lua_isnil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE); /* setfenv takes nothing else */
     if (lua_type(L, 1) == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, 1, &len);
@@ -454,7 +465,7 @@ static int l_load(lua_State *L)
     }
     luaL_checktype(L, 1, LUA_TFUNCTION);
     lua_pushnil(L); /* slot 5: the reader's current piece */
-    reader_state rs = {L, 1};
+    reader_state rs = {L, 1, 5};
     lua_pushvalue(L, 1);
     lua_replace(L, 1);
     return finish_load(L, lua_loadx(L, call_reader, &rs, name, "t"), 4);
@@ -462,6 +473,7 @@ static int l_load(lua_State *L)
 
 static int l_loadstring(lua_State *L)
 {
+    hw_sandbox_poll(L);
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     const char *name = luaL_optstring(L, 2, s);
@@ -542,6 +554,7 @@ static int run_protected(lua_State *L)
     lua_settop(L, 0);
     /* What the last job changed is undone before this one runs. */
     hw_sandbox_reset_globals(L, sb);
+    hw_sandbox_reset_random(L, sb);
     if (sb->json_dirty) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_json_reset);
         lua_call(L, 0, 0);
@@ -729,6 +742,7 @@ static int setup(lua_State *L)
         lua_getglobal(L, "coroutine");
         hw_sandbox_open_coroutines(L, lua_gettop(L));
         lua_pop(L, 1);
+        hw_sandbox_bound_libraries(L, sb);
     }
 
     /* The modules require finds first: cjson and hworker (and in the strict
@@ -888,6 +902,11 @@ int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue
         arm(sb, NULL);
         status = lua_pcall(L, 1, 1, 0);
         if (status) error_message(sb, &msg);
+        else if (pending_stop(sb) == HW_STOP_TIMEOUT) {
+            /* It returned, but only after a C call outlasted the limit. */
+            status = 1;
+            hw_buf_adds(&msg, stop_messages[HW_STOP_TIMEOUT]);
+        }
         disarm(sb);
         if (status) {
             snprintf(err, errlen, "%s: init(config) failed: %s", env->job_file, msg.data);
@@ -924,6 +943,25 @@ fail:
     hw_buf_free(&text);
     hw_sandbox_close(sb);
     return -1;
+}
+
+/* Reasons travel on as C strings: a NUL byte a job put in one is written
+ * as \0 rather than end it there. */
+static void escape_nul(hw_buf *b)
+{
+    if (b->data == NULL || memchr(b->data, '\0', b->len) == NULL) return;
+    hw_buf copy = {0};
+    const char *p = b->data, *end = b->data + b->len;
+    while (p < end) {
+        const char *nul = memchr(p, '\0', (size_t)(end - p));
+        if (nul == NULL) nul = end;
+        hw_buf_add(&copy, p, (size_t)(nul - p));
+        if (nul < end) hw_buf_add(&copy, "\\0", 2);
+        p = nul + 1;
+    }
+    hw_buf_clear(b);
+    hw_buf_add(b, copy.data, copy.len);
+    hw_buf_free(&copy);
 }
 
 static void run_result(hw_sandbox *sb, hw_result *out)
@@ -999,6 +1037,7 @@ void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_me
     }
     run_result(sb, out);
 done:
+    escape_nul(&out->message);
     disarm(sb);
     lua_settop(L, 0);
     /* Collect now rather than let garbage from this job count against the

@@ -67,6 +67,10 @@ typedef struct hw_sandbox {
     size_t stack_limit;     /* how much C stack below it the code may use */
     int co_depth;           /* coroutines resumed inside one another now */
     int json_dirty;         /* the job changed its cjson's settings */
+    int json_sparse_ratio;  /* the job's cjson.encode_sparse_array ratio and safe */
+    int json_sparse_safe;
+    int random_dirty;       /* the job seeded math.random */
+    int ref_randomseed;     /* the real math.randomseed */
     int ref_job, ref_state, ref_decode, ref_encode, ref_result_mt, ref_tostring, ref_runner;
     int ref_json_reset;     /* puts the job's cjson settings back */
     int ref_globals;        /* the job's globals as the job file left them */

@@ -12,7 +12,9 @@
 #include "sandbox_json.h"
 
 #include <lauxlib.h>
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cjson_entry.h"
 
@@ -24,6 +26,7 @@
 typedef struct walk {
     size_t total, limit;
     unsigned long steps;
+    int sparse_ratio, sparse_safe; /* the instance's encode_sparse_array */
 } walk;
 
 static size_t string_bound(const char *s, size_t len)
@@ -54,13 +57,31 @@ static int bound_of(lua_State *L, int idx, int depth, walk *w)
     case LUA_TBOOLEAN: w->total += 5; break;
     case LUA_TNIL:
     case LUA_TLIGHTUSERDATA: w->total += 4; break;
-    case LUA_TTABLE:
+    case LUA_TTABLE: {
         w->total += 2;
         if (depth >= HW_JSON_MAX_DEPTH) break;
         luaL_checkstack(L, 3, "cjson.encode");
+        /* An array is written up to its largest index, holes as null. */
+        double items = 0, max = 0;
+        int array = 1;
         lua_pushnil(L);
         while (lua_next(L, idx) != 0) {
             int key = lua_gettop(L) - 1;
+            if (array && lua_type(L, key) == LUA_TNUMBER) {
+                double k = lua_tonumber(L, key);
+                /* cjson stores an index in an int: past that it would
+                 * misbehave (undefined behaviour in its C). */
+                if (k > 2147483647.0 && floor(k) == k)
+                    luaL_error(L, "cjson.encode: table index %.0f is too large (at most 2147483647)", k);
+                if (k >= 1 && floor(k) == k) {
+                    items++;
+                    if (k > max) max = k;
+                } else {
+                    array = 0;
+                }
+            } else {
+                array = 0;
+            }
             /* A key: quoted, with its colon and comma; numbers never pass
              * through lua_tolstring, which would confuse lua_next. */
             if (lua_type(L, key) == LUA_TSTRING) {
@@ -76,7 +97,17 @@ static int bound_of(lua_State *L, int idx, int depth, walk *w)
             }
             lua_pop(L, 1);
         }
+        /* cjson's rule: holes are written unless the array is excessively
+         * sparse (it then raises, or writes an object, which the keys above
+         * already bound). */
+        int sparse = w->sparse_ratio > 0 && max > items * w->sparse_ratio && max > w->sparse_safe;
+        if (array && !sparse && max > items) {
+            double holes = (max - items) * 5; /* "null," */
+            if (holes > (double)(w->limit - (w->total < w->limit ? w->total : w->limit))) return 1;
+            w->total += (size_t)holes;
+        }
         break;
+    }
     default: break;
     }
     return w->total > w->limit;
@@ -98,19 +129,24 @@ static int call_reserved(lua_State *L, size_t reserved)
 
 static int json_encode(lua_State *L)
 {
+    hw_sandbox_poll(L);
     luaL_checkany(L, 1);
     lua_settop(L, 1);
     hw_sandbox *sb = hw_sandbox_of(L);
     size_t room = sb->used < sb->env->memory_limit ? sb->env->memory_limit - sb->used : 0;
     /* cjson's buffer doubles as it grows (up to twice the output), and the
      * result is then copied into a Lua string. */
-    walk w = {0, room / 3, 0};
+    /* Upvalue 2: true for the job's instance, whose sparse settings the job
+     * may have changed; the engine's keeps cjson's defaults. */
+    int job = lua_toboolean(L, lua_upvalueindex(2));
+    walk w = {0, room / 3, 0, job ? sb->json_sparse_ratio : 2, job ? sb->json_sparse_safe : 10};
     if (bound_of(L, 1, 0, &w)) hw_sandbox_reserve(L, SIZE_MAX); /* cannot fit: the memory stop */
     return call_reserved(L, 2 * w.total + 1024);
 }
 
 static int json_decode(lua_State *L)
 {
+    hw_sandbox_poll(L);
     size_t len;
     luaL_checklstring(L, 1, &len);
     lua_settop(L, 1);
@@ -127,10 +163,17 @@ static int json_setting(lua_State *L)
     if (max > 0 && !lua_isnoneornil(L, 1) && (!lua_isnumber(L, 1) || lua_tonumber(L, 1) > max))
         return luaL_error(L, "cjson: the depth may be at most %d in the hworker sandbox (the C stack bounds it)",
                           HW_JSON_MAX_DEPTH);
-    if (lua_gettop(L) > 0) hw_sandbox_of(L)->json_dirty = 1;
+    hw_sandbox *sb = hw_sandbox_of(L);
+    if (lua_gettop(L) > 0) sb->json_dirty = 1;
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    /* encode_sparse_array answers (convert, ratio, safe): the size bound of
+     * encode needs the last two. */
+    if (lua_toboolean(L, lua_upvalueindex(3)) && lua_gettop(L) == 3) {
+        sb->json_sparse_ratio = (int)lua_tointeger(L, 2);
+        sb->json_sparse_safe = (int)lua_tointeger(L, 3);
+    }
     return lua_gettop(L);
 }
 
@@ -158,7 +201,8 @@ static void wrap(lua_State *L, int real_module, const char *name, lua_CFunction 
 {
     lua_getfield(L, real_module, name);
     lua_pushinteger(L, max);
-    lua_pushcclosure(L, fn, 2);
+    lua_pushboolean(L, strcmp(name, "encode_sparse_array") == 0);
+    lua_pushcclosure(L, fn, 3);
     lua_setfield(L, dest, name);
 }
 
@@ -183,12 +227,17 @@ static int json_reset(lua_State *L)
         }
         lua_call(L, n, 0);
     }
-    hw_sandbox_of(L)->json_dirty = 0;
+    hw_sandbox *sb = hw_sandbox_of(L);
+    sb->json_dirty = 0;
+    sb->json_sparse_ratio = 2;
+    sb->json_sparse_safe = 10;
     return 0;
 }
 
 void hw_sandbox_json_open(lua_State *L, hw_sandbox *sb)
 {
+    sb->json_sparse_ratio = 2;
+    sb->json_sparse_safe = 10;
     /* The engine's instance: only its wrapped encode and decode are kept. */
     new_instance(L);
     int engine = lua_gettop(L);
@@ -196,7 +245,8 @@ void hw_sandbox_json_open(lua_State *L, hw_sandbox *sb)
     lua_pushcclosure(L, json_decode, 1);
     sb->ref_decode = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_getfield(L, engine, "encode");
-    lua_pushcclosure(L, json_encode, 1);
+    lua_pushboolean(L, 0);
+    lua_pushcclosure(L, json_encode, 2);
     sb->ref_encode = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pop(L, 1);
 
@@ -207,7 +257,8 @@ void hw_sandbox_json_open(lua_State *L, hw_sandbox *sb)
     lua_createtable(L, 0, 12);
     int mod = real + 1;
     lua_getfield(L, real, "encode");
-    lua_pushcclosure(L, json_encode, 1);
+    lua_pushboolean(L, 1);
+    lua_pushcclosure(L, json_encode, 2);
     lua_setfield(L, mod, "encode");
     lua_getfield(L, real, "decode");
     lua_pushcclosure(L, json_decode, 1);

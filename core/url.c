@@ -37,25 +37,60 @@ static int is_scheme(const char *s, size_t n)
     return 1;
 }
 
+/* Appends s to out (at *j, leaving room for the NUL). */
+static void put(char *out, size_t outlen, size_t *j, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len && *j + 1 < outlen; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        out[(*j)++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+}
+
 void hw_url_redact(const char *url, char *out, size_t outlen)
 {
     if (outlen == 0) return;
-    /* "://" counts only after a real scheme: a password may hold "://" too. */
+    size_t j = 0;
+    /* "://" counts only after a real scheme: a password may hold "://" too.
+     * Without one, the text may be anything, a password given in the wrong
+     * place included: it is not shown. */
     const char *sep = strstr(url, "://");
-    const char *start = sep && is_scheme(url, (size_t)(sep - url)) ? sep + 3 : url;
+    if (sep == NULL || !is_scheme(url, (size_t)(sep - url))) {
+        put(out, outlen, &j, "(not shown: no scheme://)", 25);
+        out[j] = '\0';
+        return;
+    }
+    const char *start = sep + 3;
     /* The last '@', as the parser reads it: whatever precedes it may be
      * the password, even when it holds '/', ':' or '@'. */
     const char *at = strrchr(start, '@');
     const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
-    size_t j = 0;
-    for (const char *p = url; *p && j + 1 < outlen; p++) {
-        if (colon && p == colon + 1 && p < at) {
-            for (const char *s = "***"; *s && j + 1 < outlen; s++) out[j++] = *s;
-            p = at - 1;
-            continue;
+    const char *rest = start;
+    put(out, outlen, &j, url, (size_t)(start - url));
+    if (colon) {
+        put(out, outlen, &j, start, (size_t)(colon + 1 - start));
+        put(out, outlen, &j, "***", 3);
+        rest = at;
+    }
+    /* Query parameters other than db may be secrets (a password= that this
+     * scheme does not take, a token): their values are not shown. */
+    const char *query = strchr(at ? at : start, '?');
+    if (query == NULL) {
+        put(out, outlen, &j, rest, strlen(rest));
+        out[j] = '\0';
+        return;
+    }
+    put(out, outlen, &j, rest, (size_t)(query + 1 - rest));
+    for (const char *p = query + 1; *p;) {
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        if (eq && !((size_t)(eq - p) == 2 && strncmp(p, "db", 2) == 0)) {
+            put(out, outlen, &j, p, (size_t)(eq + 1 - p));
+            put(out, outlen, &j, "***", 3);
+        } else {
+            put(out, outlen, &j, p, len);
         }
-        unsigned char ch = (unsigned char)*p;
-        out[j++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+        p += len;
+        if (*p == '&') put(out, outlen, &j, p++, 1);
     }
     out[j] = '\0';
 }

@@ -69,6 +69,43 @@ describe("hostile job code #standalone", function()
     assert.are.equal(1, q:stats().counters.succeeded)
   end)
 
+  it("cannot crash the runner through load: an environment that is no table, a reader that churns", function()
+    local q = run_in_order { { attack = "load_env" }, { attack = "load_reader" }, { attack = "nothing" } }
+    assert.matches("bad argument #4 to 'load' %(table expected", failures(q).load_env)
+    assert.are.equal(2, q:stats().counters.succeeded)
+  end)
+
+  it("refuses table.insert far out of bounds instead of shifting 2^31 slots in C", function()
+    local q = run_in_order { { attack = "insert_far" } }
+    assert.matches("position out of bounds", failures(q).insert_far)
+  end)
+
+  it("stops a loop of slow C calls at its limit, without the watchdog", function()
+    local q, _, log = run_in_order({ { attack = "sort_loop" }, { attack = "nothing" } }, "--timeout 1")
+    assert.matches("^timeout: ", failures(q).sort_loop)
+    assert.is_nil(log:find("abandoned", 1, true), log)
+    assert.are.equal(1, q:stats().counters.succeeded)
+  end)
+
+  it("keeps NUL bytes of a reason, and refuses a retry delay that would never come", function()
+    local q = run_in_order { { attack = "nul_reason" }, { attack = "endless_delay" } }
+    local failed = failures(q)
+    assert.are.equal("before\\0after", failed.nul_reason)
+    assert.matches("opts.delay must be a number of seconds from 0 to", failed.endless_delay)
+    assert.are.equal(0, q:stats().scheduled)
+  end)
+
+  it("refuses to start when init returns only after a C call outlasted the time limit", function()
+    local dir = H.tmpdir()
+    local file = H.file(dir, "slow_init.lua", 'function init() local s = string.rep("ab", 5e7) end\nfunction job() end\n')
+    local _, name = H.queue(server, { shards = 1 })
+    local out, err, code = H.run(bin, ("run %s --name %s --redis %s --timeout 0.01 --memory-limit 256 --shards 1")
+      :format(H.quote(file), name, H.quote(server.url)))
+    H.sh("rm -rf " .. H.quote(dir))
+    assert.are_not.equal(0, code)
+    assert.matches("init%(config%) failed: timeout", out .. err)
+  end)
+
   it("counts a job whose last C call outlasted its time limit as timed out, never as succeeded", function()
     local q = run_in_order({ { attack = "late_return" } }, "--timeout 0.01 --memory-limit 256")
     assert.matches("^timeout: ", failures(q).late_return)
@@ -80,6 +117,11 @@ describe("hostile job code #standalone", function()
     local recorded = runs:jobs()
     assert.are.equal(1, #recorded)
     local r = recorded[1].job
+    -- What math.random would give had the tampering job's seed carried over.
+    math.randomseed(42)
+    local leaked = math.random(1, 1000000)
+    assert.are_not.equal(leaked, r.seen.random)
+    r.seen.random = nil
     assert.are.same({
       upper = "A", tostring = "12", leftover = "nil", leftover_global = "nil", success_kind = "success",
       print = "function", nested = 7, encoded = "[123456789,null,1]",

@@ -43,7 +43,7 @@ describe("the memory cap #standalone", function()
         H.quote(dir .. "/run.log"))))
     H.wait_until("the runner to log that it runs", 20, function() return H.read(dir .. "/run.log"):match("running ") end)
     local base = status_kb(pid, "VmRSS") * 1024
-    local hogs = { "cjson", "queue", "decode", "rep", "table", "gsub", "concat", "load", "format" }
+    local hogs = { "cjson", "sparse", "queue", "decode", "rep", "table", "gsub", "concat", "load", "format" }
     local jobs = {}
     for _ = 1, 3 do
       for _, hog in ipairs(hogs) do jobs[#jobs + 1] = { hog = hog } end

@@ -129,6 +129,10 @@ describe("a Redis URL over TCP", function()
       { "redis://:r3dact-me@[::1", '"redis://:***@[::1": an IPv6 address needs its closing \']\'' },
       { "unix://:r3dact-me@/tmp/redis.sock", '"unix://:***@/tmp/redis.sock": the socket path must be absolute' },
       { "rediss://runner:r3dact-me@127.0.0.1", '"rediss://runner:***@127.0.0.1": unknown scheme' },
+      -- Not a URL at all (a password given where the URL goes), and query
+      -- values other than db, are not echoed either.
+      { "r3dact-me", '"(not shown: no scheme://)": unknown scheme' },
+      { "unix:///tmp/redis.sock?db=0&password=r3dact-me", '"unix:///tmp/redis.sock?db=0&password=***": the only query' },
     } do
       local out = H.sh(("{ %s stats q --redis %s; echo rc=$?; }"):format(bin, H.quote(case[1])))
       assert.truthy(out:find("hworker-lua stats: bad Redis URL " .. case[2], 1, true), out)

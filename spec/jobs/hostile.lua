@@ -36,6 +36,42 @@ function attacks.late_return()
   return nil, #s
 end
 
+function attacks.load_env()
+  local f = load("return 1", "x", "t", 12345)
+  return f
+end
+
+-- A reader whose first piece makes the parser ask again before it copies
+-- the chunk name, while the pieces churn the collector.
+function attacks.load_reader()
+  local n = 0
+  local f = load(function()
+    n = n + 1
+    if n == 1 then return "#" end
+    if n < 50 then
+      local g = {}
+      for i = 1, 100 do g[i] = ("y"):rep(10000) .. i end
+      return "x"
+    end
+    if n == 50 then return "\nreturn 1" end
+  end, "=" .. ("N"):rep(1e6))
+  assert(f() == 1)
+end
+
+function attacks.insert_far() table.insert({}, -2 ^ 31, 1) end
+
+-- Each sort is short; a loop of them runs hundreds between two checks of
+-- the count hook.
+function attacks.sort_loop()
+  local t = {}
+  for i = 1, 3e5 do t[i] = -i end
+  while true do table.sort(t) end
+end
+
+function attacks.nul_reason() return hworker.failure("before\0after") end
+
+function attacks.endless_delay() return hworker.retry("later", { delay = 1 / 0 }) end
+
 function attacks.coroutines() return nest_coroutines(1e6) end
 
 function attacks.c_recursion() return nest_tostring(0) end
@@ -55,6 +91,7 @@ function attacks.tamper()
   rawset(_G, "leftover", "tampered")
   print = function() end
   leftover_global = "tampered"
+  math.randomseed(42)
 end
 
 -- What a job sees, recorded after any tampering by earlier jobs.
@@ -68,6 +105,7 @@ function attacks.observe(t)
     print = type(print),
     nested = t.a and t.a.b and t.a.b.c,
     encoded = cjson.encode({ 123456789, [3] = 1 }),
+    random = math.random(1, 1000000),
   }
 end
 

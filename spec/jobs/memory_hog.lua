@@ -13,6 +13,14 @@ function hogs.queue()
   for i = 1, 100 do t[i] = s end
   return hworker.queue("memory-hog-sink", t)
 end
+-- cjson writes null for every hole of an array it does not find too
+-- sparse; ratio 0 lets any array through.
+function hogs.sparse()
+  cjson.encode_sparse_array(true, 0)
+  local a = {}
+  a[2e7] = 1
+  return cjson.encode(a)
+end
 function hogs.decode()
   return cjson.decode("[" .. string.rep("[1,2,3,4,5,6,7,8],", 5e5) .. "0]")
 end
