@@ -126,7 +126,10 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen);
  * state reaches Lua. Call before hworker_start()/hworker_worker(); `fn` runs
  * on worker threads and must be thread-safe. It runs under the job's time
  * limit only between Lua instructions: a C function that blocks cannot be
- * stopped. Fails if workers are running or the name is not an identifier. */
+ * stopped. One second past the job's limit its worker thread is abandoned
+ * (the job is recorded as timed out, another thread takes the slot); the
+ * abandoned thread ends by itself if `fn` ever returns. Fails if workers are
+ * running or the name is not an identifier. */
 int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud,
                      char *err, size_t errlen);
 
@@ -204,13 +207,17 @@ int hworker_debugger(hworker *h, double interval, char *err, size_t errlen);
 /** Stops gracefully: workers stop claiming at once; running jobs get `grace`
  * seconds to finish; then they are interrupted and their jobs handed back to
  * the front of pending at once (claimed jobs not yet started are handed back
- * immediately). Returns when every thread started by hworker_start() has
- * ended and every blocking call above has returned or been told to. Safe to
- * call from any thread, more than once; returns 0. */
+ * immediately). A worker still inside a C function one second after that is
+ * abandoned, its job handed back. Returns when every thread started by
+ * hworker_start() has ended or been abandoned, and every blocking call above
+ * has returned or been told to. Safe to call from any thread, more than
+ * once; returns 0. */
 int hworker_stop(hworker *h, double grace);
 
 /** Stops (grace 0) and releases the handle. Not thread-safe: no other call on
- * `h` may run or follow. NULL is ignored. */
+ * `h` may run or follow. NULL is ignored. While an abandoned worker thread is
+ * still stuck in a C function, the handle's memory is not released (that
+ * thread still uses it); an error is logged. */
 void hworker_free(hworker *h);
 
 /** The parts of a queue. */
