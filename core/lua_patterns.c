@@ -418,8 +418,17 @@ static size_t start_offset(lua_State *L, int arg, size_t len)
     return (size_t)(init - 1);
 }
 
+/* Each call polls on entry: a linear search is quick alone, but a loop of
+ * them would run many between two checks of the count hook. */
+static void poll_entry(lua_State *L, int box_index)
+{
+    const poll_box *box = lua_touserdata(L, box_index);
+    box->poll(L);
+}
+
 static int find_or_match(lua_State *L, int find)
 {
+    poll_entry(L, lua_upvalueindex(1));
     size_t slen, plen;
     const char *s = luaL_checklstring(L, 1, &slen);
     const char *p = luaL_checklstring(L, 2, &plen);
@@ -476,6 +485,7 @@ static int gmatch_next(lua_State *L)
     const char *at, *end;
     matcher m;
     matcher_init(&m, L, lua_upvalueindex(4), s, slen);
+    m.poll(L);
     if (is_literal(p, &plen)) {
         at = memmem(s + from, slen - from, p, plen);
         if (at == NULL) return 0;
@@ -574,6 +584,7 @@ static int l_gsub(lua_State *L)
         luaL_argerror(L, 3, "string/function/table expected");
     matcher m;
     matcher_init(&m, L, lua_upvalueindex(1), s, slen);
+    m.poll(L);
     int literal = is_literal(p, &plen);
     int anchored = *p == '^';
     if (anchored) p++;
@@ -588,6 +599,7 @@ static int l_gsub(lua_State *L)
         if (literal) {
             const char *found = memmem(at, (size_t)(m.subject_end - at), p, plen);
             if (found == NULL) break;
+            tick(&m, 1 + (size_t)(found - at) / 16);
             luaL_addlstring(&b, at, (size_t)(found - at));
             at = found;
             end = at + plen;

@@ -297,6 +297,24 @@ static int l_result_newindex(lua_State *L)
     return luaL_error(L, "hworker results cannot be changed: make a new one with hworker.retry or hworker.failure");
 }
 
+static void escape_nul(hw_buf *b);
+
+/* A line of job text: the logger caps it and escapes control characters;
+ * a NUL would end it early (it is formatted as a C string), so NULs are
+ * written as \0 first. */
+static void job_log(hw_sandbox *sb, hworker_log_level level, const char *msg, size_t len)
+{
+    if (memchr(msg, '\0', len) == NULL) {
+        hw_log(sb->env->log, level, "job: %.*s", (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len), msg);
+        return;
+    }
+    hw_buf text = {0};
+    hw_buf_add(&text, msg, len);
+    escape_nul(&text);
+    job_log(sb, level, text.data, text.len);
+    hw_buf_free(&text);
+}
+
 static int l_log(lua_State *L)
 {
     hw_sandbox *sb = sandbox_of(L);
@@ -305,7 +323,7 @@ static int l_log(lua_State *L)
     int level = luaL_checkoption(L, 1, NULL, levels);
     size_t len;
     const char *msg = luaL_checklstring(L, 2, &len);
-    hw_log(sb->env->log, (hworker_log_level)level, "job: %.*s", (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len), msg); /* hw_log caps it */
+    job_log(sb, (hworker_log_level)level, msg, len);
     return 0;
 }
 
@@ -328,7 +346,7 @@ static int l_print(lua_State *L)
     luaL_pushresult(&b);
     size_t len;
     const char *msg = lua_tolstring(L, -1, &len);
-    hw_log(sb->env->log, HWORKER_LOG_INFO, "job: %.*s", (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len), msg); /* hw_log caps it */
+    job_log(sb, HWORKER_LOG_INFO, msg, len);
     return 0;
 }
 

@@ -69,6 +69,7 @@ typedef struct hw_sandbox {
     int json_dirty;         /* the job changed its cjson's settings */
     int json_sparse_ratio;  /* the job's cjson.encode_sparse_array ratio and safe */
     int json_sparse_safe;
+    int json_encode_depth;  /* the job's cjson.encode_max_depth */
     int random_dirty;       /* the job seeded math.random */
     int ref_randomseed;     /* the real math.randomseed */
     int ref_job, ref_state, ref_decode, ref_encode, ref_result_mt, ref_tostring, ref_runner;

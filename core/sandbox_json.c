@@ -12,6 +12,7 @@
 #include "sandbox_json.h"
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -27,6 +28,8 @@ typedef struct walk {
     size_t total, limit;
     unsigned long steps;
     int sparse_ratio, sparse_safe; /* the instance's encode_sparse_array */
+    int max_depth;                 /* the instance's encode_max_depth */
+    int too_deep;                  /* cjson would refuse the nesting */
 } walk;
 
 static size_t string_bound(const char *s, size_t len)
@@ -59,20 +62,22 @@ static int bound_of(lua_State *L, int idx, int depth, walk *w)
     case LUA_TLIGHTUSERDATA: w->total += 4; break;
     case LUA_TTABLE: {
         w->total += 2;
-        if (depth >= HW_JSON_MAX_DEPTH) break;
+        if (depth >= w->max_depth) {
+            w->too_deep = depth + 1;
+            return 1;
+        }
         luaL_checkstack(L, 3, "cjson.encode");
         /* An array is written up to its largest index, holes as null. */
         double items = 0, max = 0;
-        int array = 1;
+        int array = 1, huge = 0;
         lua_pushnil(L);
         while (lua_next(L, idx) != 0) {
             int key = lua_gettop(L) - 1;
+            if (lua_type(L, key) == LUA_TNUMBER && lua_tonumber(L, key) > 2147483647.0 &&
+                floor(lua_tonumber(L, key)) == lua_tonumber(L, key))
+                huge = 1;
             if (array && lua_type(L, key) == LUA_TNUMBER) {
                 double k = lua_tonumber(L, key);
-                /* cjson stores an index in an int: past that it would
-                 * misbehave (undefined behaviour in its C). */
-                if (k > 2147483647.0 && floor(k) == k)
-                    luaL_error(L, "cjson.encode: table index %.0f is too large (at most 2147483647)", k);
                 if (k >= 1 && floor(k) == k) {
                     items++;
                     if (k > max) max = k;
@@ -97,6 +102,11 @@ static int bound_of(lua_State *L, int idx, int depth, walk *w)
             }
             lua_pop(L, 1);
         }
+        /* cjson keeps an integer key in an int while it looks for an array
+         * (undefined behaviour in its C past 2^31) unless a string key came
+         * first in its walk: refused whatever the order, so the outcome does
+         * not depend on the table's hash order. */
+        if (huge) luaL_error(L, "cjson.encode: a table index past 2147483647 cannot be encoded");
         /* cjson's rule: holes are written unless the array is excessively
          * sparse (it then raises, or writes an object, which the keys above
          * already bound). */
@@ -139,19 +149,68 @@ static int json_encode(lua_State *L)
     /* Upvalue 2: true for the job's instance, whose sparse settings the job
      * may have changed; the engine's keeps cjson's defaults. */
     int job = lua_toboolean(L, lua_upvalueindex(2));
-    walk w = {0, room / 3, 0, job ? sb->json_sparse_ratio : 2, job ? sb->json_sparse_safe : 10};
-    if (bound_of(L, 1, 0, &w)) hw_sandbox_reserve(L, SIZE_MAX); /* cannot fit: the memory stop */
+    walk w = {0, room / 3, 0, job ? sb->json_sparse_ratio : 2, job ? sb->json_sparse_safe : 10,
+              job ? sb->json_encode_depth : HW_JSON_MAX_DEPTH, 0};
+    /* Refused before anything is allocated, as errors the job may catch:
+     * cjson's own for a nesting it would refuse (a table that holds itself
+     * twice doubles the walk at every level), ours for output that cannot
+     * fit. */
+    if (bound_of(L, 1, 0, &w)) {
+        if (w.too_deep) return luaL_error(L, "Cannot serialise, excessive nesting (%d)", w.too_deep);
+        return luaL_error(L, "cjson.encode: the output needs more memory than the job's state has left (%d KiB free)",
+                          (int)(room / 1024 > INT_MAX ? INT_MAX : room / 1024));
+    }
     return call_reserved(L, 2 * w.total + 1024);
+}
+
+/* An upper bound of the Lua memory cjson.decode makes of `len` bytes of
+ * JSON: each container a table whose parts may double as they grow (with
+ * the old part alive while it is copied), each value a slot, each string at
+ * most its raw length plus a header. Invalid JSON fails before it needs
+ * more. */
+static size_t decoded_bound(const char *s, size_t len)
+{
+    size_t tables = 0, values = 1, strings = 0, bytes = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '{' || c == '[') {
+            tables++;
+            values++;
+        } else if (c == ',') {
+            values++;
+        } else if (c == '"') {
+            size_t j = i + 1;
+            while (j < len && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
+            strings++;
+            bytes += j - i;
+            i = j;
+        }
+    }
+    return tables * 96 + values * 80 + strings * 48 + bytes;
 }
 
 static int json_decode(lua_State *L)
 {
     hw_sandbox_poll(L);
     size_t len;
-    luaL_checklstring(L, 1, &len);
+    const char *s = luaL_checklstring(L, 1, &len);
     lua_settop(L, 1);
-    /* cjson decodes through a scratch buffer as long as the input. */
-    return call_reserved(L, len + 1024);
+    hw_sandbox *sb = hw_sandbox_of(L);
+    /* cjson decodes through a malloc'd scratch buffer as long as the input,
+     * which it frees on a parse error but not when a Lua allocation fails
+     * under it. So the whole result is reserved first (the memory stop if it
+     * cannot fit), and no allocation may fail during the call. */
+    size_t need = decoded_bound(s, len) + len + 1024;
+    hw_sandbox_reserve(L, need);
+    int upkeep = sb->upkeep;
+    sb->upkeep = 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    int status = lua_pcall(L, 1, 1, 0);
+    sb->upkeep = upkeep;
+    hw_sandbox_unreserve(L, need);
+    if (status != 0) return lua_error(L);
+    return 1;
 }
 
 /* A setting: changing it marks the instance for a reset before the next job.
@@ -170,9 +229,12 @@ static int json_setting(lua_State *L)
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     /* encode_sparse_array answers (convert, ratio, safe): the size bound of
      * encode needs the last two. */
-    if (lua_toboolean(L, lua_upvalueindex(3)) && lua_gettop(L) == 3) {
+    const char *kind = lua_tostring(L, lua_upvalueindex(3));
+    if (kind && kind[0] == 's' && lua_gettop(L) == 3) {
         sb->json_sparse_ratio = (int)lua_tointeger(L, 2);
         sb->json_sparse_safe = (int)lua_tointeger(L, 3);
+    } else if (kind && kind[0] == 'd' && lua_gettop(L) >= 1) {
+        sb->json_encode_depth = (int)lua_tointeger(L, 1);
     }
     return lua_gettop(L);
 }
@@ -201,7 +263,10 @@ static void wrap(lua_State *L, int real_module, const char *name, lua_CFunction 
 {
     lua_getfield(L, real_module, name);
     lua_pushinteger(L, max);
-    lua_pushboolean(L, strcmp(name, "encode_sparse_array") == 0);
+    /* What the size bound of encode must follow: s(parse), d(epth). */
+    if (strcmp(name, "encode_sparse_array") == 0) lua_pushliteral(L, "s");
+    else if (strcmp(name, "encode_max_depth") == 0) lua_pushliteral(L, "d");
+    else lua_pushnil(L);
     lua_pushcclosure(L, fn, 3);
     lua_setfield(L, dest, name);
 }
@@ -231,6 +296,7 @@ static int json_reset(lua_State *L)
     sb->json_dirty = 0;
     sb->json_sparse_ratio = 2;
     sb->json_sparse_safe = 10;
+    sb->json_encode_depth = HW_JSON_MAX_DEPTH;
     return 0;
 }
 
@@ -238,6 +304,7 @@ void hw_sandbox_json_open(lua_State *L, hw_sandbox *sb)
 {
     sb->json_sparse_ratio = 2;
     sb->json_sparse_safe = 10;
+    sb->json_encode_depth = HW_JSON_MAX_DEPTH;
     /* The engine's instance: only its wrapped encode and decode are kept. */
     new_instance(L);
     int engine = lua_gettop(L);

@@ -87,12 +87,26 @@ describe("hostile job code #standalone", function()
     assert.are.equal(1, q:stats().counters.succeeded)
   end)
 
+  it("stops a loop of linear pattern searches at its limit, without the watchdog", function()
+    local q, _, log = run_in_order({ { attack = "literal_loop" }, { attack = "nothing" } }, "--timeout 1")
+    assert.matches("^timeout: ", failures(q).literal_loop)
+    assert.is_nil(log:find("abandoned", 1, true), log)
+  end)
+
+  it("refuses in cjson.encode, as errors a job can catch, a doubly self-holding table and an index past 2^31", function()
+    local q = run_in_order { { attack = "encode_cycle" }, { attack = "encode_huge_key" } }
+    local failed = failures(q)
+    assert.matches("excessive nesting", failed.encode_cycle)
+    assert.matches("past 2147483647", failed.encode_huge_key)
+  end)
+
   it("keeps NUL bytes of a reason, and refuses a retry delay that would never come", function()
-    local q = run_in_order { { attack = "nul_reason" }, { attack = "endless_delay" } }
+    local q, _, log = run_in_order { { attack = "nul_reason" }, { attack = "endless_delay" }, { attack = "log_nul" } }
     local failed = failures(q)
     assert.are.equal("before\\0after", failed.nul_reason)
     assert.matches("opts.delay must be a number of seconds from 0 to", failed.endless_delay)
     assert.are.equal(0, q:stats().scheduled)
+    assert.truthy(log:find("job: a\\0b\tc", 1, true), log)
   end)
 
   it("refuses to start when init returns only after a C call outlasted the time limit", function()

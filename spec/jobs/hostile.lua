@@ -72,6 +72,27 @@ function attacks.nul_reason() return hworker.failure("before\0after") end
 
 function attacks.endless_delay() return hworker.retry("later", { delay = 1 / 0 }) end
 
+-- A linear search is quick alone; a loop of them must still stop.
+function attacks.literal_loop()
+  local s = ("a"):rep(7e6)
+  while true do s:gsub("a", "") end
+end
+
+-- A table that holds itself twice doubles a naive walk at every level.
+function attacks.encode_cycle()
+  local b = {}
+  b[1], b[2] = b, b
+  local ok, err = pcall(cjson.encode, b)
+  return hworker.failure(tostring(err))
+end
+
+function attacks.encode_huge_key()
+  local ok, err = pcall(cjson.encode, { [1e10] = 1, x = 2 })
+  return hworker.failure(tostring(err))
+end
+
+function attacks.log_nul() print("a\0b", "c") end
+
 function attacks.coroutines() return nest_coroutines(1e6) end
 
 function attacks.c_recursion() return nest_tostring(0) end

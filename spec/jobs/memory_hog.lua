@@ -21,6 +21,12 @@ function hogs.sparse()
   a[2e7] = 1
   return cjson.encode(a)
 end
+-- cjson frees its scratch buffer on a parse error, not when a Lua
+-- allocation fails under it: many such jobs would pile up leaked buffers.
+function hogs.decode_oom()
+  local s = '["' .. ("a"):rep(1500000) .. '",' .. ("[],"):rep(400000) .. "[]]"
+  return cjson.decode(s)
+end
 function hogs.decode()
   return cjson.decode("[" .. string.rep("[1,2,3,4,5,6,7,8],", 5e5) .. "0]")
 end
