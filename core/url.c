@@ -28,6 +28,15 @@ static char *dup_decoded(const char *s, size_t n)
     return out;
 }
 
+/* "%00" decodes to a NUL byte, which would cut the C string it lands in
+ * (an empty password sent instead of the one given, another socket path). */
+static int has_nul_escape(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 2 < n; i++)
+        if (s[i] == '%' && s[i + 1] == '0' && s[i + 2] == '0') return 1;
+    return 0;
+}
+
 /* A scheme as RFC 3986 spells it: a letter, then letters, digits, '+', '-', '.'. */
 static int is_scheme(const char *s, size_t n)
 {
@@ -166,6 +175,7 @@ static int parse_host_port(const char *s, size_t len, hw_node *n, const char *ur
     if (hostlen == 0) return bad(err, errlen, url, "no host");
     int port = 6379;
     if (after < end && parse_port(after + 1, (size_t)(end - after - 1), &port, url, err, errlen)) return -1;
+    if (has_nul_escape(host, hostlen)) return bad(err, errlen, url, "the host holds %%00 (a NUL byte)");
     char *name = ipv6 ? strndup(host, hostlen) : dup_decoded(host, hostlen);
     if (name == NULL) abort();
     for (const char *p = name; *p; p++) {
@@ -202,6 +212,7 @@ static int parse_unix(hw_target *t, const char *url, char *err, size_t errlen)
         return bad(err, errlen, url, "the socket path must be absolute (a unix:// URL has no user or password part)");
     if (q && (strncmp(q, "?db=", 4) != 0 || parse_db(q + 4, &t->db)))
         return bad(err, errlen, url, "the only query allowed is ?db=N, N a number from 0 to 100000");
+    if (has_nul_escape(path, n)) return bad(err, errlen, url, "the socket path holds %%00 (a NUL byte)");
     t->path = dup_decoded(path, n);
     return 0;
 }
@@ -218,6 +229,8 @@ static int parse_network(hw_target *t, const char *url, const char *rest, char *
     if (at) {
         const char *colon = memchr(rest, ':', (size_t)(at - rest));
         size_t userlen = colon ? (size_t)(colon - rest) : (size_t)(at - rest);
+        if (has_nul_escape(rest, (size_t)(at - rest)))
+            return bad(err, errlen, url, "the user name or password holds %%00 (a NUL byte), which cannot be sent");
         if (userlen > 0) t->user = dup_decoded(rest, userlen);
         if (colon && at > colon + 1) t->password = dup_decoded(colon + 1, (size_t)(at - colon - 1));
         hostpart = at + 1;
