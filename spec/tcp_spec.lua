@@ -12,13 +12,7 @@ local function runner_output(dir, redis_url)
   os.remove(log)
   local pid = tonumber(H.sh(("%s run %s --name startup --threads 1 --redis %s > %s 2>&1 & echo $!"):format(
     bin, H.quote(job), H.quote(redis_url), H.quote(log))))
-  local function text()
-    local f = io.open(log)
-    if not f then return "" end
-    local s = f:read("*a")
-    f:close()
-    return s
-  end
+  local function text() return H.read(log) end
   H.wait_until("the runner's start-up line", 20, function() return text():find(" running ", 1, true) or not H.alive(pid) end)
   H.kill(pid, 15)
   H.wait_until("the runner to exit", 20, function() return not H.alive(pid) end)
