@@ -39,7 +39,6 @@ hw_sandbox *hw_sandbox_of(lua_State *L)
     lua_getallocf(L, &ud);
     return ud;
 }
-#define sandbox_of hw_sandbox_of
 
 /* The allocator enforces the memory cap: growth past it is refused, which
  * LuaJIT turns into a "not enough memory" error; the state stays usable. */
@@ -141,7 +140,7 @@ static int raise_stop(lua_State *L, hw_sandbox *sb, hw_stop_reason why)
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     hw_stop_reason why = sb->stopped != HW_STOP_NONE ? sb->stopped : pending_stop(sb);
     if (why != HW_STOP_NONE) raise_stop(L, sb, why);
     if (stack_exhausted(sb)) raise_stack(L);
@@ -173,7 +172,7 @@ static void disarm(hw_sandbox *sb)
  * into the engine or the host may have further effects. */
 static void check_stop(lua_State *L)
 {
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     hw_stop_reason why = sb->stopped != HW_STOP_NONE ? sb->stopped : pending_stop(sb);
     if (why != HW_STOP_NONE) raise_stop(L, sb, why);
 }
@@ -181,12 +180,12 @@ static void check_stop(lua_State *L)
 void hw_sandbox_poll(lua_State *L)
 {
     check_stop(L);
-    if (stack_exhausted(sandbox_of(L))) raise_stack(L);
+    if (stack_exhausted(hw_sandbox_of(L))) raise_stack(L);
 }
 
 void hw_sandbox_reserve(lua_State *L, size_t bytes)
 {
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     size_t limit = sb->env->memory_limit;
     if (sb->used > limit || bytes > limit - sb->used) {
         sb->over_limit = 1;
@@ -197,7 +196,7 @@ void hw_sandbox_reserve(lua_State *L, size_t bytes)
 
 void hw_sandbox_unreserve(lua_State *L, size_t bytes)
 {
-    sandbox_of(L)->used -= bytes;
+    hw_sandbox_of(L)->used -= bytes;
 }
 
 /* Host functions are called through this trampoline, which checks for a
@@ -228,7 +227,7 @@ static const char *const result_kinds[] = {
 
 static void push_result(lua_State *L, hw_result_kind kind, const char *msg, size_t len, double delay)
 {
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     result_value *r = lua_newuserdata(L, sizeof *r + len + 1);
     r->kind = kind;
     r->delay = delay;
@@ -304,20 +303,20 @@ static void escape_nul(hw_buf *b);
  * written as \0 first. */
 static void job_log(hw_sandbox *sb, hworker_log_level level, const char *msg, size_t len)
 {
-    if (memchr(msg, '\0', len) == NULL) {
-        hw_log(sb->env->log, level, "job: %.*s", (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len), msg);
-        return;
-    }
     hw_buf text = {0};
-    hw_buf_add(&text, msg, len);
-    escape_nul(&text);
-    job_log(sb, level, text.data, text.len);
+    if (memchr(msg, '\0', len) != NULL) {
+        hw_buf_add(&text, msg, len);
+        escape_nul(&text);
+        msg = text.data;
+        len = text.len;
+    }
+    hw_log(sb->env->log, level, "job: %.*s", (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len), msg);
     hw_buf_free(&text);
 }
 
 static int l_log(lua_State *L)
 {
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     check_stop(L);
     static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
     int level = luaL_checkoption(L, 1, NULL, levels);
@@ -330,7 +329,7 @@ static int l_log(lua_State *L)
 /* print(...) goes to the logger at level info, as tostring() would show it. */
 static int l_print(lua_State *L)
 {
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     hw_sandbox_poll(L); /* it calls tostring, which may call back into Lua */
     int n = lua_gettop(L);
     luaL_Buffer b;
@@ -364,7 +363,7 @@ static int l_now(lua_State *L)
  * lost lease and shutdown still stop the job. */
 static int l_sleep(lua_State *L)
 {
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     double seconds = luaL_checknumber(L, 1);
     double until = hw_monotonic() + (seconds > 0 ? seconds : 0);
     for (;;) {
@@ -380,7 +379,7 @@ static int l_sleep(lua_State *L)
 
 static int l_queue(lua_State *L)
 {
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     check_stop(L);
     size_t queue_len;
     const char *queue = luaL_checklstring(L, 1, &queue_len);
@@ -407,7 +406,7 @@ static int l_queue(lua_State *L)
 static int l_xpcall(lua_State *L)
 {
     hw_sandbox_poll(L); /* each nested xpcall deepens the C stack */
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     int n = lua_gettop(L);
     luaL_checkany(L, 2);
     lua_pushvalue(L, 1);
@@ -508,7 +507,7 @@ static int l_loadstring(lua_State *L)
 static int l_require(lua_State *L)
 {
     hw_sandbox_poll(L); /* a module that requires itself recurses through C */
-    hw_sandbox *sb = sandbox_of(L);
+    hw_sandbox *sb = hw_sandbox_of(L);
     const char *name = luaL_checkstring(L, 1);
     lua_settop(L, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, "hworker.loaded");
