@@ -133,30 +133,40 @@ describe("the engine API", function()
       q:start { job_file = record, config = config, workers = 1, monitors = 1 }
       R.settle(q, 1)
       q:stop { grace = 1 }
-      assert.are.equal(1, H.runs(runs)[id])
-      local t = q:command("TIME")
-      assert.truthy(tonumber(t[1]) * 1000 >= due - 1000)
+      local ran = R.run_times(runs, id)
+      assert.are.equal(1, #ran)
+      assert.is_true(ran[1] >= due, ("ran at %d, due at %d"):format(ran[1], due))
       assert.are.equal(1, q:stats().counters.promoted)
     end)
 
     it("honours a retry delay asked for by the handler", function()
       local dir = H.tmpdir()
       local job = H.file(dir, "delay.lua", [[
+        function init(config) return config end
         function job(state, t, meta)
+          hworker.queue(state.runs, { id = meta.id })
           if meta.attempt == 1 then return hworker.retry("later", { delay = 0.3 }) end
         end
       ]])
-      local q = R.queue(server, { monitor_interval = 0.05 })
-      q:queue { n = 1 }
-      q:start { job_file = job, workers = 1, monitors = 0 }
+      -- The back-off would wait at least half an hour: a due time that near
+      -- can only come from the handler's own delay.
+      local q, runs, config = R.queue(server, { monitor_interval = 0.05, retry_base = 3600 })
+      local id = q:queue { n = 1 }
+      q:start { job_file = job, config = config, workers = 1, monitors = 0 }
       H.wait_until("the job to be retried", 10, function() return q:stats().counters.retried == 1 end)
       local s = q:stats()
       assert.are.equal(1, s.scheduled) -- waiting, not pending
       assert.are.equal(0, s.pending)
+      local first, due = R.run_times(runs, id)[1], q:scheduled()[1].time
+      assert.is_true(due >= first + 300, ("due %d ms after the run, asked 300"):format(due - first))
+      assert.is_true(due < first + 1800 * 1000, ("due %d ms after the run: the back-off's, not the handler's"):format(due - first))
       q:stop { grace = 1 }
-      q:start { job_file = job, workers = 1, monitors = 1 }
+      q:start { job_file = job, config = config, workers = 1, monitors = 1 }
       H.wait_until("the job to succeed after its delay", 10, function() return q:stats().counters.succeeded == 1 end)
       q:stop { grace = 1 }
+      local ran = R.run_times(runs, id)
+      assert.are.equal(2, #ran)
+      assert.is_true(ran[2] >= due, ("the retry ran at %d, due at %d"):format(ran[2], due))
       H.sh("rm -rf " .. dir)
     end)
   end)

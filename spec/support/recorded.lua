@@ -40,6 +40,17 @@ function R.assert_each_ran_once(runs, ids)
   for _, id in ipairs(ids) do assert.are.equal(1, by_id[id], "job " .. id) end
 end
 
+-- When each run of job `id` started, in Redis time (ms), oldest first: each
+-- run is recorded as a job whose enqueue time Redis stamped.
+function R.run_times(runs, id)
+  local times = {}
+  for _, e in ipairs(runs:jobs { limit = 1000 }) do
+    if e.job.id == id then times[#times + 1] = e.enqueued_at end
+  end
+  table.sort(times)
+  return times
+end
+
 function R.key(name, role)
   if H.spec_shards and H.spec_shards > 1 then return "hw:{" .. name .. "#0}:" .. role end
   return "hw:{" .. name .. "}:" .. role
