@@ -116,16 +116,10 @@ describe("shard counts", function()
   it("let hworker_queue_to reach a queue run with 6 shards, and refuse a bad name", function()
     local target, runs, config, target_name = R.queue(server, { shards = 6 })
     target:start { job_file = record, config = config, workers = 2, monitors = 0 }
-    -- The plain build's library: the C program is not built with the sanitizers.
-    local build = os.getenv("HWORKER_PLAIN_BUILD") or H.build
     local dir = H.tmpdir()
-    local prog = dir .. "/queue_to"
-    assert.are.equal("", H.sh(H.plain .. "cc -o " .. H.quote(prog) .. " $(pkg-config --cflags luajit) -I" ..
-      H.quote(H.root .. "/core") .. " -I" .. H.quote(build .. "/generated") .. " " ..
-      H.quote(H.root .. "/spec/c/queue_to.c") .. " " .. H.quote(build .. "/libhworker.so") .. " -Wl,-rpath," ..
-      H.quote(build)))
+    local prog = H.c_program(dir, "queue_to")
     local function run(to, n)
-      return H.sh(H.plain .. H.quote(prog) .. " " .. H.quote(server.url) .. " source " .. H.quote(to) .. " " .. n)
+      return H.sh(H.quote(prog) .. " " .. H.quote(server.url) .. " source " .. H.quote(to) .. " " .. n)
     end
     local out = run(target_name, 12)
     assert.matches("^" .. ("%w+\n"):rep(12) .. "$", out)

@@ -16,15 +16,8 @@ describe("reloading from threads of the host", function()
     local dir = H.tmpdir()
     local a = H.file(dir, "a.lua", "function job(state, t) end\n")
     local b = H.file(dir, "b.lua", "function job(state, t) return nil end\n")
-    -- The build under test's library (sanitized in the sanitizer passes,
-    -- whose runtimes are preloaded for this program as for LuaJIT).
-    local bin = dir .. "/reload_threads"
-    local out = H.sh(H.plain .. "cc -o " .. H.quote(bin) .. " $(pkg-config --cflags luajit) -I" .. H.quote(H.root .. "/core") ..
-      " -I" .. H.quote(H.build .. "/generated") .. " " .. H.quote(H.root .. "/spec/c/reload_threads.c") .. " " ..
-      H.quote(H.build .. "/libhworker.so") .. " -lpthread -Wl,-rpath," .. H.quote(H.build))
-    -- Linking against libtsan warns about its tmpnam: judge by the program.
-    assert.truthy(io.open(bin), out)
-    out = H.sh(table.concat({ H.quote(bin), H.quote(server.url), name, H.quote(a), H.quote(b), "200" }, " ") ..
+    local bin = H.c_program(dir, "reload_threads", "-lpthread")
+    local out = H.sh(table.concat({ H.quote(bin), H.quote(server.url), name, H.quote(a), H.quote(b), "200" }, " ") ..
       "; echo status=$?")
     H.sh("rm -rf " .. H.quote(dir))
     -- A sanitizer report makes the program exit with another status.

@@ -11,17 +11,8 @@ describe("a job stuck in a C function #standalone", function()
   lazy_setup(function()
     server = H.redis_server()
     server.start()
-    -- The build under test's library (sanitized in the sanitizer passes,
-    -- whose runtimes the run below inherits).
-    local build = H.build
     dir = H.tmpdir()
-    bin = dir .. "/stuck_host"
-    local out = H.sh(H.plain .. "cc -o " .. H.quote(bin) .. " $(pkg-config --cflags luajit) -I" ..
-      H.quote(H.root .. "/core") .. " -I" .. H.quote(build .. "/generated") .. " " ..
-      H.quote(H.root .. "/spec/c/stuck_host.c") .. " " .. H.quote(build .. "/libhworker.so") ..
-      " $(pkg-config --libs luajit) -Wl,-rpath," .. H.quote(build))
-    -- Linking against libtsan warns about its tmpnam: judge by the program.
-    assert.truthy(io.open(bin), out)
+    bin = H.c_program(dir, "stuck_host", "$(pkg-config --libs luajit)")
   end)
 
   lazy_teardown(function()

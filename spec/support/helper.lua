@@ -247,6 +247,22 @@ function M.spawn_workers(opts, logfile)
   return pid
 end
 
+-- Compiles spec/c/<name>.c into dir against the library under test
+-- (sanitized in the sanitizer passes: the program inherits their preloaded
+-- runtimes when it runs, as LuaJIT has them) and returns its path; fails the
+-- spec with the compiler's output if no program came out. Linking against
+-- libtsan warns about its tmpnam, so the program, not silence, is the test.
+function M.c_program(dir, name, libs)
+  local bin = dir .. "/" .. name
+  local out = sh(M.plain .. "cc -o " .. quote(bin) .. " $(pkg-config --cflags luajit) -I" .. quote(M.root .. "/core")
+    .. " -I" .. quote(M.build .. "/generated") .. " " .. quote(M.root .. "/spec/c/" .. name .. ".c") .. " "
+    .. quote(M.build .. "/libhworker.so") .. " " .. (libs or "") .. " -Wl,-rpath," .. quote(M.build) .. " 2>&1")
+  local f = io.open(bin)
+  assert(f, "cannot build spec/c/" .. name .. ".c: " .. out)
+  f:close()
+  return bin
+end
+
 -- Options for spawn_workers that run the process with its clock moved by
 -- `offset` (e.g. "+1h") through libfaketime. libfaketime and the sanitizer
 -- runtimes deadlock when preloaded together, so in the ASan pass this one
