@@ -29,11 +29,14 @@ do
 end
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+-- Runs cmd under sh; returns its output (stderr too) and exit status
+-- (LuaJIT's popen does not give the status, so the shell prints it).
 local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
+  local p = assert(io.popen("( " .. cmd .. "\n) 2>&1; echo \"exit=$?\""))
   local out = p:read("*a")
-  local ok, _, code = p:close()
-  return out, (ok == true or ok == 0) and 0 or (code or 1)
+  p:close()
+  local code = tonumber(out:match("exit=(%d+)%s*$"))
+  return out:gsub("exit=%d+%s*$", ""), code or 1
 end
 local function read(path)
   local f = assert(io.open(path, "rb"))
