@@ -72,13 +72,28 @@ if list_only then
 end
 if #chosen == 0 then io.stderr:write("mutate: no mutant matches '" .. tostring(only) .. "'\n"); os.exit(2) end
 
--- The scratch tree: tracked and new files, mtimes kept, so its build stays
--- incremental from one run to the next.
+-- The scratch tree: tracked and new files. Only files whose contents
+-- differ are copied (with a new mtime), so its build stays incremental from
+-- one run to the next, and a file an interrupted run left mutated is
+-- restored and rebuilt.
 local scratch = root .. "/build-mutate"
 local src, build = scratch .. "/src", scratch .. "/build"
 local out, rc = sh(("mkdir -p %s && cd %s && git ls-files -z -co --exclude-standard | "
-  .. "xargs -0 cp -p --parents -t %s"):format(quote(src), quote(root), quote(src)))
+  .. "while IFS= read -r -d '' f; do cmp -s \"$f\" %s/\"$f\" || cp --parents \"$f\" %s || exit 1; done")
+  :format(quote(src), quote(root), quote(src), quote(src)))
 assert(rc == 0, "mutate: cannot copy the tree: " .. out)
+-- A run stopped while a mutant was applied leaves its file named here: the
+-- copy above restored its text, and the touch makes the build follow.
+local applied = scratch .. "/applied"
+do
+  local f = io.open(applied)
+  if f then
+    local path = f:read("*l")
+    f:close()
+    if path then sh("touch " .. quote(src .. "/" .. path)) end
+    os.remove(applied)
+  end
+end
 local function make()
   return sh(("cmake -S %s -B %s -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build %s -j2 -- --no-print-directory")
     :format(quote(src), quote(build), quote(build)))
@@ -139,6 +154,7 @@ for i, m in ipairs(chosen) do
     say(("%2d STALE    %s: its text occurs %d times in %s"):format(i, m.name, n, m.file))
   else
     local s = original:find(m.from, 1, true)
+    write(applied, m.file .. "\n")
     write(path, original:sub(1, s - 1) .. m.to .. original:sub(s + #m.from))
     local bout, code = make()
     if code ~= 0 then
@@ -157,8 +173,7 @@ for i, m in ipairs(chosen) do
       end
     end
     write(path, original)
-    -- The restored file must not look older than its object file.
-    sh("touch " .. quote(path))
+    os.remove(applied)
   end
 end
 make()
