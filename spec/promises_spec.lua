@@ -139,7 +139,8 @@ describe("README promises #standalone", function()
       if claimed >= 32 then k = i break end
     end
     assert.truthy(k and sizes[k + 1], "claims: " .. table.concat(sizes, " "))
-    assert.truthy(sizes[k] >= 8, "the slow job's batch was too small to show a cut: " .. table.concat(sizes, " "))
+    -- At 4 or more a quarter differs from a half and from no cut at all.
+    assert.truthy(sizes[k] >= 4, "the slow job's batch was too small to show a cut: " .. table.concat(sizes, " "))
     assert.are.equal(math.max(1, math.floor(sizes[k] / 4)), sizes[k + 1], "claims: " .. table.concat(sizes, " "))
   end)
 
