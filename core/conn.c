@@ -185,7 +185,9 @@ static int conn_open(hw_conn *c)
     /* Timeouts and keepalive are set on every new context: redisReconnect
      * would forget them (docs/design.md section 6), so we never use it. */
     if (c->timeout > 0) redisSetTimeout(c->ctx, to_timeval(c->timeout));
-    if (!c->target->path) redisEnableKeepAlive(c->ctx);
+    /* By the context's own type: a host's factory may hand over a unix
+     * socket whatever the URL says, and keepalive fails on one. */
+    if (c->ctx->connection_type == REDIS_CONN_TCP) redisEnableKeepAlive(c->ctx);
     if (!c->connect && (c->target->user || c->target->password)) {
         /* A user without a password ("redis://user@host") is sent with an
          * empty one: Redis takes any password for a user that is nopass. */

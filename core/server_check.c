@@ -8,6 +8,14 @@
 #include <string.h>
 
 #include "internal.h"
+#include "server_version.h"
+
+int hw_redis_too_old(const char *version)
+{
+    int major = 0, minor = 0;
+    if (sscanf(version, "%d.%d", &major, &minor) != 2) return 0;
+    return major < 6 || (major == 6 && minor < 2);
+}
 
 static int config_value(hw_conn *c, const char *name, char *out, size_t outlen)
 {
@@ -33,8 +41,7 @@ int hw_check_server(hworker *h, char *err, size_t errlen)
     char version[32] = "", role[32] = "", value[64];
     if (info && info->type == REDIS_REPLY_STRING) hw_info_field(info->str, "redis_version", version, sizeof version);
     if (info) freeReplyObject(info);
-    int major = 0, minor = 0;
-    if (version[0] && sscanf(version, "%d.%d", &major, &minor) == 2 && (major < 6 || (major == 6 && minor < 2))) {
+    if (version[0] && hw_redis_too_old(version)) {
         snprintf(err, errlen, "Redis %s is too old: hworker needs Redis 6.2 or later (BLMOVE, RPOP with a count)", version);
         rc = -1;
     }

@@ -48,8 +48,9 @@ if due > now then
   local score = hw_int(due)
   local args = {}
   for i, e in ipairs(envelopes) do args[2 * i - 1] = score; args[2 * i] = e end
-  -- A job sent again after a lost reply may already be there byte for
-  -- byte; then it stays one entry and is counted as merged.
+  -- A job sent again after a lost reply within the same millisecond is
+  -- already there byte for byte; then it stays one entry and is counted as
+  -- merged. (A later resend differs in "eq", and both copies run.)
   local added = #args > 0 and hw_push('ZADD', KEYS[2], args) or 0
   hw_count(KEYS[3], { enqueued = #envelopes, scheduled = added, merged = #envelopes - added })
 else

@@ -155,6 +155,20 @@ describe("the original's behaviours", function()
     for _, id in ipairs(ids) do assert.are.equal(1, by_id[id]) end
   end)
 
+  -- The front is the end claims take from: q:jobs lists it last.
+  it("puts a dead worker's job back at the front of pending, before the jobs that waited #unsharded", function()
+    local q = H.queue(server, { lease = 0.1 })
+    local first = q:queue { n = 1 }
+    assert.are.equal(1, #q:step_claim(1, "host:1:dead"))
+    local second = q:queue { n = 2 }
+    local third = q:queue { n = 3 }
+    H.wait_until("the lease to expire and the job to be recovered", 10, function() return q:step_sweep() == 1 end)
+    local ids = {}
+    for _, e in ipairs(q:jobs()) do ids[#ids + 1] = e.id end
+    assert.are.same({ third, second, first }, ids)
+    assert.are.equal(1, q:jobs()[3].recoveries)
+  end)
+
   it("runs the job of a worker killed mid-run again on another worker", function()
     local q, runs, config, name = R.queue(server, { lease = 1, monitor_interval = 0.2 })
     local id = q:queue { sleep = 2, n = 1 }

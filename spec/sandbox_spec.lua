@@ -103,6 +103,24 @@ describe("the sandbox", function()
     assert.are.same({ 42, 2, '{"a":1}', "7", "ab", 2, 2, "number", "locked", 2, "function" }, runs:jobs()[1].job.results)
   end)
 
+  it("loads require \"a.b\" from a/b.lua in the job file's own directory", function()
+    local dir = H.tmpdir()
+    H.sh("mkdir " .. H.quote(dir .. "/a"))
+    H.file(dir, "a/b.lua", "local name = ... return { name = name, where = 'a/b.lua' }")
+    local job = H.file(dir, "job.lua", [[
+      local b = require "a.b"
+      function job(state, t) hworker.queue(t.runs, { name = b.name, where = b.where, same = require "a.b" == b }) end
+    ]])
+    local q, runs, config = R.queue(server)
+    q:queue { runs = config.runs }
+    q:start { job_file = job, workers = 1, monitors = 0 }
+    R.settle(q, 1)
+    q:stop { grace = 5 }
+    H.sh("rm -rf " .. H.quote(dir))
+    assert.are.equal(0, q:stats().failed, q:failed()[1] and q:failed()[1].reason)
+    assert.are.same({ name = "a.b", where = "a/b.lua", same = true }, runs:jobs()[1].job)
+  end)
+
   local loops = {
     plain = "while true do end",
     pcall_nested = "while true do pcall(function() while true do end end) end",
@@ -128,6 +146,24 @@ describe("the sandbox", function()
       assert.are.equal(after, q:stats().counters.succeeded == 1 and after)
     end)
   end
+
+  -- Stopped by the sandbox itself, not given up on by the watchdog, which
+  -- would record "... inside a C function" a second after the limit.
+  it("stops hworker.sleep at the time limit, as it stops a loop", function()
+    local q, runs, config = R.queue(server, { timeout = 0.3 })
+    local sleeper = q:queue { name = "sleep", code = "hworker.sleep(3600)" }
+    q:queue { name = "after", code = "return 'fine'" }
+    q:start { job_file = probe, config = config, workers = 1, monitors = 0 }
+    R.settle(q, 2)
+    q:stop { grace = 5 }
+    local failed = q:failed()
+    assert.are.equal(1, #failed)
+    assert.are.equal(sleeper, failed[1].id)
+    assert.are.equal("timeout: the job ran longer than its time limit and was stopped", failed[1].reason)
+    local recorded = runs:jobs()
+    assert.are.equal(1, #recorded)
+    assert.are.equal("after", recorded[1].job.name)
+  end)
 
   it("retries a job stopped at the time limit when on_exception is retry", function()
     local q, _, config = R.queue(server, { timeout = 0.2, on_exception = "retry", retry_base = 0.05,

@@ -48,6 +48,37 @@ describe("a job stuck in a C function #standalone", function()
     assert.are.equal(3600, failed[1].job.block)
   end)
 
+  -- host.block returns 0.3 s past the 0.3 s limit, before the watchdog
+  -- gives up on the thread, and before the sandbox's hook runs again: only
+  -- the check in each call stands between the job and its effect. Each
+  -- call also runs once in time, to show it acts when the job may.
+  it("makes hworker.queue, hworker.log and host calls raise once the job must stop", function()
+    local q, name = H.queue(server, { shards = 1 })
+    local runs_name = name .. "-runs"
+    local runs = H.track(H.hworker.open { name = runs_name, redis = server.url, log_level = "error" })
+    runs:destroy()
+    local late = {}
+    for i, after in ipairs { "queue", "log", "host" } do
+      q:queue { after = after, n = 2 * i - 1, runs = runs_name }
+      late[q:queue { after = after, n = 2 * i, block = 0.6, runs = runs_name }] = after
+    end
+    local out = run_host(name, 0.3, 1, 6)
+    assert.matches("outcomes 6", out)
+    local queued = {}
+    for _, e in ipairs(runs:jobs()) do queued[#queued + 1] = e.job.n end
+    assert.are.same({ 1 }, queued)
+    assert.matches("job: late call 3", out, 1, true)
+    assert.is_nil(out:find("late call 4", 1, true), out)
+    assert.matches("note: late call 5", out, 1, true)
+    assert.is_nil(out:find("late call 6", 1, true), out)
+    local failed = q:failed()
+    assert.are.equal(3, #failed)
+    for _, f in ipairs(failed) do
+      assert.truthy(late[f.id], f.id)
+      assert.are.equal("timeout: the job ran longer than its time limit and was stopped", f.reason)
+    end
+  end)
+
   it("does not hold a graceful stop: the stuck job is handed back", function()
     local q, name = H.queue(server, { shards = 1 })
     q:queue { block = 3600 }

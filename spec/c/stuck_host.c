@@ -1,6 +1,7 @@
 /* A host whose job code can get stuck in a C function: host.block(seconds)
  * sleeps without looking at the sandbox, as a host function that blocks on
- * I/O would. Used by spec/stuck_spec.lua.
+ * I/O would, and host.note(text) prints "note: TEXT", so a spec sees each
+ * call that acted. Used by spec/stuck_spec.lua.
  * Usage: stuck_host REDIS_URL NAME JOB_FILE TIMEOUT_S GRACE_S UNTIL
  * Runs one worker and one monitor until UNTIL jobs have reached an outcome
  * (succeeded + failed), or with UNTIL "running" until a job is in flight (at
@@ -22,6 +23,13 @@ static int host_block(lua_State *L)
     return 0;
 }
 
+static int host_note(lua_State *L)
+{
+    printf("note: %s\n", luaL_checkstring(L, 1));
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 7) {
@@ -39,6 +47,7 @@ int main(int argc, char **argv)
     long wait_for = atol(argv[6]);
     hworker *h = hworker_create(&cfg, err, sizeof err);
     if (h == NULL || hworker_register(h, "block", host_block, NULL, err, sizeof err) != 0 ||
+        hworker_register(h, "note", host_note, NULL, err, sizeof err) != 0 ||
         hworker_start(h, 1, 1, err, sizeof err) != 0) {
         fprintf(stderr, "stuck_host: %s\n", err);
         return 1;

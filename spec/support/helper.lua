@@ -274,6 +274,27 @@ function M.faketime(offset)
     os.getenv("HWORKER_PLAIN_BUILD") or M.build
 end
 
+-- A relay in front of `server` (standalone) that loses the reply to the
+-- first request holding `marker` (spec/support/lose_reply.lua). Returns
+-- {url = where to connect, lost = fn: was the reply lost yet, stop = fn}.
+function M.lose_reply(server, marker)
+  local dir = M.tmpdir()
+  local r = { url = "unix://" .. dir .. "/relay.sock" }
+  local pid = tonumber(sh(("%sluajit %s %s %s %s > %s 2>&1 & echo $!"):format(M.plain,
+    quote(M.root .. "/spec/support/lose_reply.lua"), quote(dir .. "/relay.sock"), quote(server.sock), quote(marker),
+    quote(dir .. "/out"))))
+  assert(pid, "could not start the relay")
+  started.pids[#started.pids + 1] = pid
+  M.wait_until("the relay to listen", 10, function() return M.read(dir .. "/out"):find("listening", 1, true) end)
+  function r.lost() return M.read(dir .. "/out"):find("lost", 1, true) ~= nil end
+  function r.stop()
+    M.kill(pid, 9)
+    M.wait_until("the relay to exit", 10, function() return not M.alive(pid) end)
+    sh("rm -rf " .. quote(dir))
+  end
+  return r
+end
+
 -- INFO commandstats as {command = calls}.
 function M.commandstats(q)
   local text = q:command("INFO", "commandstats")
