@@ -8,18 +8,7 @@ local H = require "spec.support.helper"
 local cli = H.build .. "/hworker-lua"
 local record = H.job_path("record.lua")
 
--- Compiles spec/c/<name>.c against the build under test's library (the
--- sanitized one in the sanitizer passes, whose runtimes the run inherits).
-local function compile(dir, name)
-  local bin = dir .. "/" .. name
-  local out = H.sh(H.plain .. "cc -o " .. H.quote(bin) .. " $(pkg-config --cflags luajit hiredis) -I" ..
-    H.quote(H.root .. "/core") .. " -I" .. H.quote(H.build .. "/generated") .. " " ..
-    H.quote(H.root .. "/spec/c/" .. name .. ".c") .. " " .. H.quote(H.build .. "/libhworker.so") ..
-    " $(pkg-config --libs hiredis) -Wl,-rpath," .. H.quote(H.build))
-  -- Linking against libtsan warns about its tmpnam: judge by the program.
-  assert.truthy(io.open(bin), out)
-  return bin
-end
+local function compile(dir, name) return H.c_program(dir, name, "$(pkg-config --libs hiredis)") end
 
 -- Runs `hworker-lua run JOB_FILE` on queue `name` until `done()` holds (or
 -- it exits), stops it with SIGTERM, and returns everything it printed.

@@ -4,24 +4,29 @@
 -- A mutant is killed when those specs fail (or time out); one that passes
 -- them survived, which means a promise is not really tested.
 --
--- usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--record]
+-- usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--no-baseline] [--record]
 --   --only TEXT     just the mutants whose name or spec contains TEXT
 --   --skip TEXT     leave out the mutants whose name or spec contains TEXT
 --   --list          print the mutants and exit
+--   --no-baseline   do not first run the specs unmutated: for a tree whose
+--                   specs just passed (tools/dev test runs it after the
+--                   plain pass); a mutant whose specs run no test is still
+--                   caught, as stale
 --   --record        also write the result to docs/results/mutate/ (through
 --                   tools/result-header; $HWORKER_RESULTS_DIR overrides)
 -- Prints one line per mutant and `mutants: killed=K survived=S total=N`;
 -- exits 1 if any survived, if the unmutated specs fail, or if a mutant no
 -- longer applies (its text is not found exactly once, or it does not
 -- compile): the list must follow the code.
-local root = assert(arg[1], "usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--record]")
-local only, skip, list_only, record
+local root = assert(arg[1], "usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--no-baseline] [--record]")
+local only, skip, list_only, record, no_baseline
 do
   local i = 2
   while i <= #arg do
     if arg[i] == "--only" then only = arg[i + 1]; i = i + 1
     elseif arg[i] == "--skip" then skip = arg[i + 1]; i = i + 1
     elseif arg[i] == "--list" then list_only = true
+    elseif arg[i] == "--no-baseline" then no_baseline = true
     elseif arg[i] == "--record" then record = true
     else io.stderr:write("mutate: unknown argument '" .. arg[i] .. "'\n"); os.exit(2) end
     i = i + 1
@@ -126,7 +131,7 @@ if brc ~= 0 then io.stderr:write("mutate: the unmutated tree does not build\n");
 
 -- The specs must pass unmutated: otherwise every mutant looks killed.
 local specs_seen, baseline_bad = {}, {}
-for _, m in ipairs(chosen) do
+for _, m in ipairs(no_baseline and {} or chosen) do
   local key = m.spec .. "\0" .. (m.filter or "")
   if not specs_seen[key] then
     specs_seen[key] = true
@@ -149,7 +154,11 @@ for i, m in ipairs(chosen) do
   local path = src .. "/" .. m.file
   local original = read(path)
   local n = count(original, m.from)
-  if n ~= 1 then
+  if (m.filter or ""):find("['\"]") then
+    -- busted runs itself again through a shell that does not quote them.
+    stale[#stale + 1] = m.name
+    say(("%2d STALE    %s: a filter may not hold quotes (a dot matches any character)"):format(i, m.name))
+  elseif n ~= 1 then
     stale[#stale + 1] = m.name
     say(("%2d STALE    %s: its text occurs %d times in %s"):format(i, m.name, n, m.file))
   else
@@ -164,7 +173,10 @@ for i, m in ipairs(chosen) do
       local t0 = os.time()
       local ok, _, passed, failed, rc = run_specs(m, m.limit or 300)
       local how = rc == 124 and "timed out" or ("%d of %d tests failed"):format(failed, passed + failed)
-      if ok then
+      if ok and passed + failed == 0 then
+        stale[#stale + 1] = m.name
+        say(("%2d STALE    %s: %s %s runs no test"):format(i, m.name, m.spec, m.filter or ""))
+      elseif ok then
         survivors[#survivors + 1] = m.name
         say(("%2d SURVIVED %s (%s: all %d passed)"):format(i, m.name, m.spec, passed))
       else
