@@ -112,6 +112,12 @@ local server = H.redis_server {
   args = "--appendfsync always --enable-debug-command local --maxmemory-policy noeviction",
 }
 local function cli(...) return server.cli(...) end
+-- The queue under test, for inspection and stats, and the queue the jobs
+-- record their runs on.
+local q = H.hworker.open { name = NAME, redis = server.url, log_level = "silent" }
+local runs_q = H.hworker.open { name = RUNS, redis = server.url, log_level = "silent" }
+q:destroy()
+runs_q:destroy()
 
 local counts = { kills = 0, stops = 0, conn_kills = 0, redis_restarts = 0, pauses = 0, oom_windows = 0 }
 local count_of = { kill = "kills", stop = "stops", conn_kill = "conn_kills", redis_restart = "redis_restarts",
@@ -200,17 +206,22 @@ local function check_runners()
 end
 
 -- Faults -------------------------------------------------------------------
-local function inflight()
-  return tonumber(cli("ZCARD", "hw:{" .. NAME .. "}:inflight")) or 0
+-- Whether runner `pid` holds a claim (a holder reads host:pid:wN).
+local function holds_claims(pid)
+  for _, e in ipairs(q:inflight { limit = 1000 }) do
+    if e.holder and e.holder:find(":" .. pid .. ":w", 1, true) then return true end
+  end
+  return false
 end
 
 local faults = {}
 
--- kill -9 a runner while jobs are in flight, then start a new one.
+-- kill -9 a runner while it holds claims (waiting up to 2 s for one), then
+-- start a new one.
 function faults.kill()
   local pid = pick_runner(true)
   if not pid then return end
-  pcall(H.wait_until, "jobs in flight", 2, function() return inflight() > 0 end)
+  pcall(H.wait_until, "runner " .. pid .. " to hold claims", 2, function() return holds_claims(pid) end)
   H.kill(pid, 9)
   H.wait_until("runner " .. pid .. " to die", 10, function() return not H.alive(pid) end)
   runners[pid] = nil
@@ -284,10 +295,6 @@ local function next_kind()
 end
 
 -- The run -------------------------------------------------------------------
-local runs_q = H.hworker.open { name = RUNS, redis = server.url, log_level = "silent" }
-local q = H.hworker.open { name = NAME, redis = server.url, log_level = "silent" }
-q:destroy()
-runs_q:destroy()
 
 local producers = {}
 local started, elapsed
