@@ -3,10 +3,14 @@
 -- OUTFILE, flushed at once: "a FIRST LAST" when the enqueue was
 -- acknowledged, "u FIRST LAST" when it raised (the jobs may or may not have
 -- landed). The chaos driver counts a job as lost only if it was acknowledged.
--- usage: luajit producer.lua BUILD URL NAME INDEX K SECONDS RATE OUTFILE SEED
+-- Why enqueues raised goes to stderr (the driver keeps it in a log): the
+-- first few messages, then a count.
+-- usage: luajit producer.lua BUILD URL NAME INDEX K SECONDS RATE OUTFILE SEED [FAULT]
+-- FAULT producers_raise makes every enqueue raise, to prove that the driver
+-- fails such a run.
 local build, url, name = arg[1], arg[2], arg[3]
 local index, k, seconds, rate = tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6]), tonumber(arg[7])
-local outfile, seed = arg[8], tonumber(arg[9])
+local outfile, seed, fault = arg[8], tonumber(arg[9]), arg[10]
 package.cpath = build .. "/lua/?.so;" .. package.cpath
 local ffi = require "ffi"
 ffi.cdef [[
@@ -25,8 +29,13 @@ end
 math.randomseed(seed + index)
 -- A short reply timeout, so a paused Redis is seen as a dead connection.
 local q = hworker.open { name = name, redis = url, log_level = "silent", redis_timeout = 1 }
+local function enqueue(jobs)
+  if fault == "producers_raise" then error("fault injected by HWORKER_CHAOS_FAULT=producers_raise") end
+  return q:queue_many(jobs)
+end
+
 local out = assert(io.open(outfile, "w"))
-local batch = 10
+local batch, batches, raised = 10, 0, 0
 local i, start, deadline = 0, now(), now() + seconds
 while now() < deadline do
   local jobs, first = {}, k * i + index
@@ -35,12 +44,18 @@ while now() < deadline do
   end
   local last = k * (i + batch - 1) + index
   i = i + batch
-  local ok = pcall(q.queue_many, q, jobs)
+  local ok, err = pcall(enqueue, jobs)
+  batches = batches + 1
+  if not ok then
+    raised = raised + 1
+    if raised <= 5 then io.stderr:write("producer ", index, ": queue_many raised: ", tostring(err), "\n") end
+  end
   out:write(ok and "a " or "u ", first, " ", last, "\n")
   out:flush()
   -- Keep to the rate: batch i is due at start + i / rate.
   local ahead = start + i / rate - now()
   if ahead > 0 then ffi.C.usleep(math.floor(ahead * 1e6)) end
 end
+io.stderr:write("producer ", index, ": ", raised, " of ", batches, " batches raised\n")
 out:close()
 q:close()
