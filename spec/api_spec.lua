@@ -115,11 +115,14 @@ describe("the engine API", function()
 
     it("returns one id per job, in order, and keeps FIFO order", function()
       local q = R.queue(server)
-      local ids = q:queue_many { { n = 1 }, { n = 2 }, { n = 3 } }
-      assert.are.equal(3, #ids)
+      local ids = q:queue_many { { n = 1 }, { n = 2 }, { n = 3 }, { n = 4 }, { n = 5 } }
+      assert.are.equal(5, #ids)
       for _, id in ipairs(ids) do assert.matches("^%w+$", id) assert.are.equal(17, #id) end
+      -- A claim takes at most what it asks for, oldest first.
       local claims = q:step_claim(3, "me")
       assert.are.equal(3, #claims)
+      for _, more in ipairs(q:step_claim(3, "me")) do claims[#claims + 1] = more end
+      assert.are.equal(5, #claims)
       for i, claim in ipairs(claims) do assert.truthy(claim:find(ids[i], 1, true), "claim " .. i .. " out of order") end
     end)
 

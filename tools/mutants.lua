@@ -68,7 +68,7 @@ return {
   { name = "the handler's retry delay is ignored",
     file = "core/worker.c",
     from = "long long delay_ms = handler_delay_ms;",
-    to = "long long delay_ms = -1;",
+    to = "long long delay_ms = handler_delay_ms * 0 - 1;",
     spec = "spec/api_spec.lua", filter = "retry.delay" },
   { name = "the back-off is not capped",
     file = "core/worker.c",
