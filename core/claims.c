@@ -1,46 +1,79 @@
 #include "claims.h"
 
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
 
 #include "json.h"
 
 typedef struct header_fields {
     hw_envelope *e;
-    int version, has_id;
+    int version_ok, has_id;
+    hw_buf key; /* an escaped key, unescaped */
 } header_fields;
 
-static long long to_ll(const hw_json_field *f)
+static locale_t c_numeric;
+static void make_c_numeric(void) { c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
+
+/* A member's value as cjson reads it (the Redis scripts read the header
+ * with cjson): the double nearest to its number, whatever the host's
+ * locale, or NAN when it is not a number (a string, true, an array...). */
+static double number_of(const hw_json_field *f)
 {
-    char tmp[32];
-    size_t n = f->value_len < sizeof tmp - 1 ? f->value_len : sizeof tmp - 1;
-    memcpy(tmp, f->value, n);
-    tmp[n] = '\0';
-    return strtoll(tmp, NULL, 10);
+    if (f->is_string || f->value_len == 0 || !(f->value[0] == '-' || (f->value[0] >= '0' && f->value[0] <= '9')))
+        return NAN;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_c_numeric);
+    if (c_numeric == (locale_t)0) abort();
+    char small[64];
+    char *tmp = f->value_len < sizeof small ? small : malloc(f->value_len + 1);
+    if (tmp == NULL) abort();
+    memcpy(tmp, f->value, f->value_len);
+    tmp[f->value_len] = '\0';
+    double v = strtod_l(tmp, NULL, c_numeric);
+    if (tmp != small) free(tmp);
+    return v;
 }
 
-/* A header count as a long from 0 to LONG_MAX - 1, whatever the text says
- * (a hand-written header may hold -5 or 1e300): the worker adds 1 to it. */
-static long to_count(const hw_json_field *f)
+/* A header count as a long from 0 to LONG_MAX - 1, whatever the header
+ * holds (a hand-written one may hold -5, 2.5, 1e300 or "3"): the worker adds
+ * 1 to it. What is not a number counts as absent. */
+static long to_count(double v)
 {
-    long long v = to_ll(f);
-    if (v < 0) return 0;
-    return v >= (long long)LONG_MAX ? LONG_MAX - 1 : (long)v;
+    if (isnan(v) || v < 0) return 0;
+    return v >= (double)LONG_MAX ? LONG_MAX - 1 : (long)v;
 }
 
+static long long to_time(double v)
+{
+    if (isnan(v)) return 0;
+    if (v >= (double)LLONG_MAX) return LLONG_MAX;
+    return v <= (double)LLONG_MIN ? LLONG_MIN : (long long)v;
+}
+
+/* Each member sets its field, so the last of repeated keys wins, as in cjson. */
 static void on_field(void *ud, const hw_json_field *f)
 {
     header_fields *h = ud;
-    if (f->key_len == 1 && f->key[0] == 'v' && !f->is_string) h->version = (int)to_ll(f);
-    else if (f->key_len == 2 && memcmp(f->key, "id", 2) == 0 && f->is_string) {
+    const char *key = f->key;
+    size_t key_len = f->key_len;
+    if (memchr(key, '\\', key_len)) {
+        hw_buf_clear(&h->key);
+        hw_json_unescape(&h->key, key, key_len);
+        key = h->key.data;
+        key_len = h->key.len;
+    }
+    if (key_len == 1 && key[0] == 'v') h->version_ok = number_of(f) == 1.0;
+    else if (key_len == 2 && memcmp(key, "id", 2) == 0) {
         hw_buf_clear(&h->e->id);
-        hw_json_unescape(&h->e->id, f->value, f->value_len);
+        if (f->is_string) hw_json_unescape(&h->e->id, f->value, f->value_len);
         h->has_id = h->e->id.len > 0;
-    } else if (f->key_len == 2 && memcmp(f->key, "at", 2) == 0 && !f->is_string) h->e->attempt = 1 + to_count(f);
-    else if (f->key_len == 2 && memcmp(f->key, "rc", 2) == 0 && !f->is_string) h->e->recoveries = to_count(f);
-    else if (f->key_len == 2 && memcmp(f->key, "eq", 2) == 0 && !f->is_string) h->e->enqueued_at = to_ll(f);
+    } else if (key_len == 2 && memcmp(key, "at", 2) == 0) h->e->attempt = 1 + to_count(number_of(f));
+    else if (key_len == 2 && memcmp(key, "rc", 2) == 0) h->e->recoveries = to_count(number_of(f));
+    else if (key_len == 2 && memcmp(key, "eq", 2) == 0) h->e->enqueued_at = to_time(number_of(f));
 }
 
 void hw_envelope_parse(hw_envelope *e, const char *text, size_t len)
@@ -57,12 +90,14 @@ void hw_envelope_parse(hw_envelope *e, const char *text, size_t len)
         e->broken = "not an hworker envelope: no header line (expected <header JSON> newline <job JSON>)";
         return;
     }
-    header_fields h = {e, 0, 0};
-    if (hw_json_flat_object(text, (size_t)(nl - text), on_field, &h) != 0) {
+    header_fields h = {e, 0, 0, {0}};
+    int parsed = hw_json_flat_object(text, (size_t)(nl - text), on_field, &h);
+    hw_buf_free(&h.key);
+    if (parsed != 0) {
         e->broken = "not an hworker envelope: the header line is not a JSON object";
         return;
     }
-    if (h.version != 1) {
+    if (!h.version_ok) {
         e->broken = "unsupported envelope: the header's \"v\" must be 1";
         return;
     }

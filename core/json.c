@@ -182,6 +182,16 @@ int hw_json_check(const char *text, size_t len, char *err, size_t errlen)
     return -1;
 }
 
+/* 0 if nothing but white space follows the '}' at c->p, else -1: a header
+ * with more after it is no JSON for cjson, so the Redis scripts could not
+ * read it (retry counts would never grow). */
+static int only_ws_after(checker *c)
+{
+    c->p++;
+    skip_ws(c);
+    return c->p == c->end ? 0 : -1;
+}
+
 int hw_json_flat_object(const char *text, size_t len,
                         void (*fn)(void *ud, const hw_json_field *f), void *ud)
 {
@@ -190,7 +200,7 @@ int hw_json_flat_object(const char *text, size_t len,
     if (c.p >= c.end || *c.p != '{') return -1;
     c.p++;
     skip_ws(&c);
-    if (c.p < c.end && *c.p == '}') return 0;
+    if (c.p < c.end && *c.p == '}') return only_ws_after(&c);
     for (;;) {
         hw_json_field f;
         skip_ws(&c);
@@ -211,7 +221,7 @@ int hw_json_flat_object(const char *text, size_t len,
         fn(ud, &f);
         skip_ws(&c);
         if (c.p < c.end && *c.p == ',') { c.p++; continue; }
-        if (c.p < c.end && *c.p == '}') return 0;
+        if (c.p < c.end && *c.p == '}') return only_ws_after(&c);
         return -1;
     }
 }

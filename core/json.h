@@ -10,7 +10,17 @@
 
 /* Checks that text[0..len) is exactly one JSON value (surrounding white space
  * allowed), nested at most 1000 deep. On error returns -1 and writes
- * "line L, column C: what" into err. */
+ * "line L, column C: what" into err, C counting bytes, at the byte where the
+ * text stops being JSON. `what` is one of (fuzz/fuzz_claim.c holds the same
+ * list): control character inside a string (escape it); bad \u escape;
+ * a \u escape of a lone low surrogate; a \u escape of a high surrogate
+ * without its low one; bad escape in a string; invalid UTF-8 in a string;
+ * unterminated string; incomplete number; invalid number; digit expected
+ * after '.'; digit expected in exponent; value expected, found end of input;
+ * value expected, found 'c' (or: found byte 0xNN); nested deeper than 1000
+ * levels; object key (a string) expected; ':' expected after object key;
+ * ',' or '}' expected; ',' or ']' expected; unexpected text after the JSON
+ * value. */
 int hw_json_check(const char *text, size_t len, char *err, size_t errlen);
 
 /* One member of a flat JSON object whose values are strings or numbers. */
@@ -21,7 +31,9 @@ typedef struct hw_json_field {
 } hw_json_field;
 
 /* Reads a flat object {"k":"v","n":1,...} (nested values are skipped over).
- * Calls fn for each member; returns 0, or -1 if the text is not such an object. */
+ * Calls fn for each member; returns 0, or -1 if the text is not such an
+ * object with nothing but white space around it. Keys are passed raw (still
+ * escaped), like string values. */
 int hw_json_flat_object(const char *text, size_t len,
                         void (*fn)(void *ud, const hw_json_field *f), void *ud);
 
