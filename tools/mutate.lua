@@ -83,8 +83,8 @@ if #chosen == 0 then io.stderr:write("mutate: no mutant matches '" .. tostring(o
 -- restored and rebuilt.
 local scratch = root .. "/build-mutate"
 local src, build = scratch .. "/src", scratch .. "/build"
-local out, rc = sh(("mkdir -p %s && cd %s && git ls-files -z -co --exclude-standard | "
-  .. "while IFS= read -r -d '' f; do cmp -s \"$f\" %s/\"$f\" || cp --parents \"$f\" %s || exit 1; done")
+local out, rc = sh(("mkdir -p %s && cd %s && git ls-files -co --exclude-standard | "
+  .. "while IFS= read -r f; do cmp -s \"$f\" %s/\"$f\" || cp --parents \"$f\" %s || exit 1; done")
   :format(quote(src), quote(root), quote(src), quote(src)))
 assert(rc == 0, "mutate: cannot copy the tree: " .. out)
 -- A run stopped while a mutant was applied leaves its file named here: the
