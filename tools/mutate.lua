@@ -4,10 +4,11 @@
 -- A mutant is killed when those specs fail (or time out); one that passes
 -- them survived, which means a promise is not really tested.
 --
--- usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--no-baseline] [--record]
+-- usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--fast] [--no-baseline] [--record]
 --   --only TEXT     just the mutants whose name or spec contains TEXT
 --   --skip TEXT     leave out the mutants whose name or spec contains TEXT
 --   --list          print the mutants and exit
+--   --fast          leave out the mutants marked slow (as CI does)
 --   --no-baseline   do not first run the specs unmutated: for a tree whose
 --                   specs just passed (tools/dev test runs it after the
 --                   plain pass); a mutant whose specs run no test is still
@@ -18,8 +19,8 @@
 -- exits 1 if any survived, if the unmutated specs fail, or if a mutant no
 -- longer applies (its text is not found exactly once, or it does not
 -- compile): the list must follow the code.
-local root = assert(arg[1], "usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--no-baseline] [--record]")
-local only, skip, list_only, record, no_baseline
+local root = assert(arg[1], "usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--fast] [--no-baseline] [--record]")
+local only, skip, list_only, record, no_baseline, fast
 do
   local i = 2
   while i <= #arg do
@@ -27,6 +28,7 @@ do
     elseif arg[i] == "--skip" then skip = arg[i + 1]; i = i + 1
     elseif arg[i] == "--list" then list_only = true
     elseif arg[i] == "--no-baseline" then no_baseline = true
+    elseif arg[i] == "--fast" then fast = true
     elseif arg[i] == "--record" then record = true
     else io.stderr:write("mutate: unknown argument '" .. arg[i] .. "'\n"); os.exit(2) end
     i = i + 1
@@ -67,12 +69,12 @@ local mutants = dofile(root .. "/tools/mutants.lua")
 local chosen = {}
 for _, m in ipairs(mutants) do
   local text = m.name .. " " .. m.spec
-  if (not only or text:find(only, 1, true)) and not (skip and text:find(skip, 1, true)) then
+  if (not only or text:find(only, 1, true)) and not (skip and text:find(skip, 1, true)) and not (fast and m.slow) then
     chosen[#chosen + 1] = m
   end
 end
 if list_only then
-  for i, m in ipairs(chosen) do print(("%2d  %-45s %s  [%s]"):format(i, m.name, m.file, m.spec)) end
+  for i, m in ipairs(chosen) do print(("%2d  %-45s %s  [%s]%s"):format(i, m.name, m.file, m.spec, m.slow and "  slow" or "")) end
   os.exit(0)
 end
 if #chosen == 0 then io.stderr:write("mutate: no mutant matches '" .. tostring(only) .. "'\n"); os.exit(2) end
@@ -198,7 +200,8 @@ if #stale > 0 then say("stale (fix tools/mutants.lua): " .. table.concat(stale, 
 if record then
   local file = sh("cd " .. quote(root) .. " && tools/result-header --path mutate"):gsub("%s+$", "")
   local header = sh(("cd %s && tools/result-header mutate %s"):format(quote(root),
-    quote("tools/dev mutate" .. (only and (" --only " .. only) or "") .. (skip and (" --skip " .. skip) or ""))))
+    quote("tools/dev mutate" .. (only and (" --only " .. only) or "") .. (skip and (" --skip " .. skip) or "")
+      .. (fast and " --fast" or ""))))
   local body = { header, "```", table.concat(lines, "\n"), "```", "" }
   write(file:sub(1, 1) == "/" and file or root .. "/" .. file, table.concat(body, "\n"))
   print("mutate: wrote " .. file)
