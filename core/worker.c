@@ -521,11 +521,16 @@ void hw_worker_loop(hw_worker *w)
             while (n == 0 && !hw_signal_raised(&h->stop) && wait_for_work(w) == 0) {
                 /* A block timeout without work at home. With fewer workers
                  * here than shards, some shard has no worker of this
-                 * process waiting on it: move home to the next shard, so
-                 * each is waited on in turn. Still one blocking command per
-                 * timeout, never a poll (docs/design.md invariant 8). */
-                if (h->nshards > 1 && hw_worker_count(h) < (size_t)h->nshards)
+                 * process waiting on it, and work there (a promoted retry,
+                 * a job from another producer) would wait until home came
+                 * round to it: claim from every shard once, then wait on
+                 * the next. Work anywhere waits at most one block timeout;
+                 * still one claim round per timeout, never a poll
+                 * (docs/design.md invariant 8). */
+                if (h->nshards > 1 && hw_worker_count(h) < (size_t)h->nshards) {
                     w->home = (w->home + 1) % h->nshards;
+                    n = claim(w);
+                }
             }
             continue;
         }
