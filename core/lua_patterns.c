@@ -332,6 +332,34 @@ static void matcher_init(matcher *m, lua_State *L, int box_index, const char *s,
     m->ncap = 0;
 }
 
+/* A literal search from `at`: memmem over a window that starts small and
+ * doubles while nothing is found, up to LITERAL_WINDOW bytes, counting the
+ * bytes gone through as steps. A search reads about twice the distance to
+ * its match, not the whole rest of the subject (glibc's memmem may stop
+ * early, but sanitizers check the whole range it is given, and a loop of
+ * searches would read the subject once per match), and a search of a long
+ * subject polls between windows. */
+#define LITERAL_WINDOW_MIN 64
+#define LITERAL_WINDOW_MAX 65536
+static const char *find_literal(matcher *m, const char *at, const char *p, size_t plen)
+{
+    if (plen == 0) return at;
+    size_t window = LITERAL_WINDOW_MIN;
+    while ((size_t)(m->subject_end - at) >= plen) {
+        size_t room = (size_t)(m->subject_end - at), span = window + plen - 1;
+        if (span > room) span = room;
+        const char *found = memmem(at, span, p, plen);
+        if (found != NULL) {
+            tick(m, 1 + (size_t)(found - at) / 16);
+            return found;
+        }
+        tick(m, 1 + span / 16);
+        at += span - plen + 1; /* the next window starts where a match could */
+        if (window < LITERAL_WINDOW_MAX) window *= 2;
+    }
+    return NULL;
+}
+
 /* ---- results ------------------------------------------------------------- */
 
 /* Pushes capture i of the match from s to e; with no captures, capture 0
@@ -437,7 +465,9 @@ static int find_or_match(lua_State *L, int find)
     int literal = find && (lua_toboolean(L, 4) || !has_any(p, plen, find_specials));
     if (!literal) literal = is_literal(p, &litlen);
     if (literal) {
-        const char *at = memmem(s + start, slen - start, p, litlen);
+        matcher m;
+        matcher_init(&m, L, lua_upvalueindex(1), s, slen);
+        const char *at = find_literal(&m, s + start, p, litlen);
         if (at == NULL) {
             lua_pushnil(L);
             return 1;
@@ -487,7 +517,7 @@ static int gmatch_next(lua_State *L)
     matcher_init(&m, L, lua_upvalueindex(4), s, slen);
     m.poll(L);
     if (is_literal(p, &plen)) {
-        at = memmem(s + from, slen - from, p, plen);
+        at = find_literal(&m, s + from, p, plen);
         if (at == NULL) return 0;
         end = at + plen;
     } else {
@@ -597,9 +627,8 @@ static int l_gsub(lua_State *L)
         m.ncap = 0;
         m.depth = 0;
         if (literal) {
-            const char *found = memmem(at, (size_t)(m.subject_end - at), p, plen);
+            const char *found = find_literal(&m, at, p, plen);
             if (found == NULL) break;
-            tick(&m, 1 + (size_t)(found - at) / 16);
             luaL_addlstring(&b, at, (size_t)(found - at));
             at = found;
             end = at + plen;
