@@ -37,7 +37,7 @@ static void guard_end(pipe_guard *g, int failed)
 }
 
 void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud,
-                  const hw_logger *log, const char *queue, const char *role, double timeout)
+                  hw_logger *log, const char *queue, const char *role, double timeout)
 {
     memset(c, 0, sizeof *c);
     c->target = target;

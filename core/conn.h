@@ -22,7 +22,7 @@ typedef struct hw_conn {
     const hw_target *target;       /* shared, read-only */
     hworker_connect_fn connect;    /* host factory, or NULL */
     void *connect_ud;
-    const hw_logger *log;
+    hw_logger *log;
     char role[64];                 /* e.g. "worker 2": for CLIENT SETNAME and log lines */
     const char *queue;             /* queue name, for CLIENT SETNAME */
     double timeout;                /* socket timeout in seconds, 0 for none */
@@ -54,7 +54,7 @@ typedef struct hw_conn {
 } hw_conn;
 
 void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud,
-                  const hw_logger *log, const char *queue, const char *role, double timeout);
+                  hw_logger *log, const char *queue, const char *role, double timeout);
 /* Connects once (closing any old context). Returns 0, or -1 with errstr set. */
 int hw_conn_open(hw_conn *c);
 /* Connects if needed, retrying with capped exponential back-off (0.05 s

@@ -107,10 +107,7 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
         h->target.password = dup_or_null(cfg->password);
     }
     h->cfg.password = NULL; /* only the target keeps it */
-    h->log.fn = cfg->log ? cfg->log : hw_log_stdout;
-    h->log.ud = cfg->log ? cfg->log_ud : h->name;
-    h->log.level = cfg->log_level;
-    h->log.name = h->name;
+    hw_logger_init(&h->log, cfg->log, cfg->log_ud, cfg->log_level, h->name);
     h->nshards = cfg->shards;
     h->shard = calloc((size_t)h->nshards, sizeof *h->shard);
     if (h->shard == NULL) abort();
@@ -517,6 +514,8 @@ void hworker_free(hworker *h)
         hw_log(&h->log, HWORKER_LOG_ERROR,
                "%d worker thread(s) are still stuck in C functions: the handle is not freed (its memory stays allocated)",
                stuck);
+        /* The host frees what its callback uses once this returns. */
+        hw_logger_detach(&h->log);
         return;
     }
     hw_conn_free(&h->producer);
@@ -529,6 +528,7 @@ void hworker_free(hworker *h)
     pthread_mutex_destroy(&h->state_lock);
     pthread_mutex_destroy(&h->threads_lock);
     pthread_cond_destroy(&h->threads_changed);
+    hw_logger_destroy(&h->log);
     for (size_t i = 0; i < h->nfunctions; i++) free(h->functions[i].name);
     free(h->functions);
     free(h->workers);

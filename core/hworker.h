@@ -217,7 +217,8 @@ int hworker_stop(hworker *h, double grace);
 /** Stops (grace 0) and releases the handle. Not thread-safe: no other call on
  * `h` may run or follow. NULL is ignored. While an abandoned worker thread is
  * still stuck in a C function, the handle's memory is not released (that
- * thread still uses it); an error is logged. */
+ * thread still uses it); an error is logged. The log callback is never
+ * called once this returns, so the host may free what its ud points to. */
 void hworker_free(hworker *h);
 
 /** The parts of a queue. */

@@ -47,7 +47,36 @@ static void add_escaped(hw_buf *out, const char *s, size_t len)
     hw_buf_add(out, s + run, len - run);
 }
 
-void hw_log(const hw_logger *log, hworker_log_level level, const char *fmt, ...)
+void hw_logger_init(hw_logger *log, hworker_log_fn fn, void *ud, hworker_log_level level, const char *name)
+{
+    log->fn = fn ? fn : hw_log_stdout;
+    log->ud = fn ? ud : (void *)name;
+    log->level = level;
+    log->name = name;
+    log->detached = 0;
+    pthread_rwlock_init(&log->gate, NULL);
+}
+
+void hw_logger_detach(hw_logger *log)
+{
+    pthread_rwlock_wrlock(&log->gate);
+    log->detached = 1;
+    pthread_rwlock_unlock(&log->gate);
+}
+
+void hw_logger_destroy(hw_logger *log)
+{
+    if (log->fn != NULL) pthread_rwlock_destroy(&log->gate);
+}
+
+static void deliver(hw_logger *log, hworker_log_level level, const char *line)
+{
+    pthread_rwlock_rdlock(&log->gate);
+    if (!log->detached) log->fn(log->ud, level, line);
+    pthread_rwlock_unlock(&log->gate);
+}
+
+void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...)
 {
     if (log == NULL || log->fn == NULL || level < log->level) return;
     /* Room for the cap and the 3 bytes after it that the cut looks at. */
@@ -61,13 +90,13 @@ void hw_log(const hw_logger *log, hworker_log_level level, const char *fmt, ...)
     size_t i = 0;
     while (i < kept && !needs_escape((unsigned char)msg[i])) i++;
     if (i == kept && len <= HW_TEXT_MAX) {
-        log->fn(log->ud, level, msg); /* the common case: no copy */
+        deliver(log, level, msg); /* the common case: no copy */
         return;
     }
     hw_buf capped = {0}, line = {0};
     hw_text_add_capped(&capped, msg, len);
     add_escaped(&line, capped.data, capped.len);
-    log->fn(log->ud, level, line.data);
+    deliver(log, level, line.data);
     hw_buf_free(&capped);
     hw_buf_free(&line);
 }

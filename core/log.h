@@ -1,8 +1,14 @@
-/* Log lines go through the host's callback (stdout by default). A logger is
- * filled once when the handle is created and read-only afterwards, so any
- * thread may log through it at once. */
+/* Log lines go through the host's callback (stdout by default). A logger's
+ * fields are set once by hw_logger_init and read-only afterwards, so any
+ * thread may log through it at once. The host's callback and its ud are
+ * the host's, though, and an abandoned worker thread can outlive the
+ * handle's release (hworker_free): hw_logger_detach ends the logger's use
+ * of them, waiting for a call in progress, so no line reaches the callback
+ * once the host may have freed what it uses. */
 #ifndef HW_LOG_H
 #define HW_LOG_H
+
+#include <pthread.h>
 
 #include "hworker.h"
 
@@ -11,7 +17,19 @@ typedef struct hw_logger {
     void *ud;
     hworker_log_level level;
     const char *name;  /* queue name, prefixed to default-format lines */
+    /* Held for reading around each callback, for writing to detach. */
+    pthread_rwlock_t gate;
+    int detached; /* under gate */
 } hw_logger;
+
+/* Fills a logger: fn(ud, level, msg) gets the lines of `level` and above
+ * (fn NULL: hw_log_stdout with the queue name). */
+void hw_logger_init(hw_logger *log, hworker_log_fn fn, void *ud, hworker_log_level level, const char *name);
+/* Returns once no thread is inside the callback; no line reaches it after.
+ * Thread-safe; idempotent. */
+void hw_logger_detach(hw_logger *log);
+/* Releases the gate; no thread may log through `log` any more. */
+void hw_logger_destroy(hw_logger *log);
 
 /* Formats a message and hands it to the logger's callback if its level is
  * kept. The message is capped at HW_TEXT_MAX bytes (text_cap.h: a longer one
@@ -19,7 +37,7 @@ typedef struct hw_logger {
  * than tab are escaped ('\n' as \n, '\r' as \r, others as \xNN), so no
  * message, whatever a job put in it, can start a line of its own in a text
  * log; a JSON sink quotes the escaped text as any other. Thread-safe. */
-void hw_log(const hw_logger *log, hworker_log_level level, const char *fmt, ...)
+void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The default callback: "hworker[<queue>] <level>: <msg>" on stdout, one
  * write per line so lines of different threads do not mix. */

@@ -27,7 +27,7 @@ typedef struct hw_sandbox_env {
     const char *init_config;          /* JSON */
     size_t memory_limit;              /* bytes */
     double job_timeout;               /* seconds */
-    const hw_logger *log;
+    hw_logger *log;
     const hw_host_function *functions;
     size_t nfunctions;
     atomic_int *abort;                /* raised to stop the running job (shutdown) */

@@ -22,9 +22,9 @@ describe("a job stuck in a C function #standalone", function()
   end)
 
   -- Runs the host; `timeout` bounds the whole run, so a hang fails the spec.
-  local function run_host(name, job_timeout, grace, until_)
+  local function run_host(name, job_timeout, grace, until_, extra)
     return H.sh("timeout -s KILL 60 " .. H.quote(bin) .. " " .. H.quote(server.url) .. " " .. name .. " " ..
-      H.quote(H.job_path("stuck.lua")) .. " " .. job_timeout .. " " .. grace .. " " .. until_)
+      H.quote(H.job_path("stuck.lua")) .. " " .. job_timeout .. " " .. grace .. " " .. until_ .. " " .. (extra or ""))
   end
 
   it("is recorded as timed out, and the jobs claimed with it run on a new thread", function()
@@ -89,5 +89,19 @@ describe("a job stuck in a C function #standalone", function()
     assert.are.equal(1, s.pending)
     assert.are.equal(0, s.inflight)
     assert.are.equal(0, s.counters.succeeded + s.failed)
+  end)
+
+  -- The host frees what its log callback uses once hworker_free returns;
+  -- the abandoned thread comes back from its 3 s block after that, and
+  -- logs that it did: the line must not reach the callback.
+  it("calls no host log callback once the handle is freed, when an abandoned thread comes back later", function()
+    local q, name = H.queue(server, { shards = 1 })
+    q:queue { block = 3 }
+    local out = run_host(name, 600, 0.2, "running", "wait-threads")
+    assert.matches("freed", out)
+    assert.matches("still stuck in C functions", out)
+    assert.matches("threads ended", out)
+    assert.is_nil(out:find("log after free", 1, true), out)
+    assert.are.equal(1, q:stats().pending)
   end)
 end)
