@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lua_patterns.h"
+#include "read_file.h"
 
 #include "sandbox_bounds.h"
 #include "sandbox_isolation.h"
@@ -318,8 +319,7 @@ static int l_log(lua_State *L)
 {
     hw_sandbox *sb = hw_sandbox_of(L);
     check_stop(L);
-    static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
-    int level = luaL_checkoption(L, 1, NULL, levels);
+    int level = luaL_checkoption(L, 1, NULL, hw_log_level_names);
     size_t len;
     const char *msg = luaL_checklstring(L, 2, &len);
     job_log(sb, (hworker_log_level)level, msg, len);
@@ -526,18 +526,14 @@ static int l_require(lua_State *L)
     if (slash) hw_buf_add(&path, file, (size_t)(slash - file + 1));
     for (const char *p = name; *p; p++) hw_buf_add(&path, *p == '.' ? "/" : p, 1);
     hw_buf_adds(&path, ".lua");
-    FILE *f = fopen(path.data, "rb");
-    if (f == NULL) {
+    hw_buf text = {0};
+    if (hw_read_file(path.data, &text)) {
         lua_pushfstring(L, "module '%s' not found: job files may require only Lua source modules "
                            "beside them (no %s)", name, path.data);
+        hw_buf_free(&text);
         hw_buf_free(&path);
         return lua_error(L);
     }
-    hw_buf text = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) hw_buf_add(&text, chunk, n);
-    fclose(f);
     lua_pushfstring(L, "@%s", path.data);
     int status = luaL_loadbufferx(L, text.data ? text.data : "", text.len, lua_tostring(L, -1), "t");
     hw_buf_free(&text);
@@ -832,26 +828,6 @@ static void error_message(hw_sandbox *sb, hw_buf *out)
     lua_pop(L, 1);
 }
 
-static int read_file(const char *path, hw_buf *out, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open the job file: %s", path, strerror(errno));
-        return -1;
-    }
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) hw_buf_add(out, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: cannot read the job file", path);
-        return -1;
-    }
-    if (out->data == NULL) hw_buf_add(out, "", 0);
-    return 0;
-}
-
 int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue, void *queue_ud,
                     char *err, size_t errlen)
 {
@@ -864,7 +840,11 @@ int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue
         return -1;
     }
     hw_buf text = {0}, msg = {0};
-    if (read_file(env->job_file, &text, err, errlen)) return -1;
+    if (hw_read_file(env->job_file, &text)) {
+        snprintf(err, errlen, "%s: cannot open the job file: %s", env->job_file, strerror(errno));
+        hw_buf_free(&text);
+        return -1;
+    }
     sb->job_file = strdup(env->job_file);
     if (sb->job_file == NULL) abort();
     sb->L = lua_newstate(sandbox_alloc, sb);

@@ -1,5 +1,6 @@
 /* hworker-lua run: workers and monitors until a signal; graceful stop,
  * reload on SIGHUP, a live status line on a terminal. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -11,6 +12,8 @@
 #include "buf.h"
 #include "cli.h"
 #include "json.h"
+#include "log.h"
+#include "read_file.h"
 #include "url.h"
 
 /* The log sink of `run`: shared by every engine thread, so locked. While a
@@ -33,12 +36,6 @@ static void now_iso(char *out, size_t outlen)
     snprintf(out, outlen, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }
 
-static const char *level_name(hworker_log_level level)
-{
-    static const char *const names[] = {"debug", "info", "warn", "error"};
-    return level <= HWORKER_LOG_ERROR ? names[level] : "error";
-}
-
 static void run_log_line(void *ud, hworker_log_level level, const char *msg)
 {
     run_log *l = ud;
@@ -46,13 +43,13 @@ static void run_log_line(void *ud, hworker_log_level level, const char *msg)
     now_iso(ts, sizeof ts);
     hw_buf line = {0};
     if (l->json) {
-        hw_buf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"queue\":", ts, level_name(level));
+        hw_buf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"queue\":", ts, hw_log_level_name(level));
         hw_json_quote(&line, l->queue, strlen(l->queue));
         hw_buf_adds(&line, ",\"msg\":");
         hw_json_quote(&line, msg, strlen(msg));
         hw_buf_adds(&line, "}\n");
     } else {
-        hw_buf_addf(&line, "%s %s [%s] %s\n", ts, level_name(level), l->queue, msg);
+        hw_buf_addf(&line, "%s %s [%s] %s\n", ts, hw_log_level_name(level), l->queue, msg);
     }
     pthread_mutex_lock(&l->lock);
     if (l->tty && l->status[0]) fputs("\r\033[K", stdout);
@@ -100,17 +97,12 @@ static void *stop_main(void *arg)
 static char *read_config(const char *arg, char *err, size_t errlen)
 {
     if (arg[0] != '@') return strdup(arg);
-    FILE *f = fopen(arg + 1, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "--config %s: cannot open %s", arg, arg + 1);
+    hw_buf b = {0};
+    if (hw_read_file(arg + 1, &b)) {
+        snprintf(err, errlen, "--config %s: cannot read %s: %s", arg, arg + 1, strerror(errno));
+        hw_buf_free(&b);
         return NULL;
     }
-    hw_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) hw_buf_add(&b, chunk, n);
-    fclose(f);
-    if (b.data == NULL) hw_buf_add(&b, "", 0);
     return b.data;
 }
 
@@ -160,11 +152,9 @@ int cmd_run(int argc, char **argv)
         cli_error("run", "--log-format must be text or json (got '%s')", log_format);
         return CLI_USAGE;
     }
-    static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
-    int level = 0;
-    while (levels[level] && strcmp(levels[level], log_level) != 0) level++;
-    if (!levels[level]) {
-        cli_error("run", "--log-level must be debug, info, warn or error (got '%s')", log_level);
+    hworker_log_level level;
+    if (hw_log_level_parse(log_level, &level)) {
+        cli_error("run", "--log-level must be debug, info, warn, error or silent (got '%s')", log_level);
         return CLI_USAGE;
     }
     char err[1024];

@@ -74,7 +74,7 @@ static const char *const help_run =
     "  --min-replicas N            wait until N replicas have each batch of outcomes (default 0)\n"
     FLAG_SHARDS
     "  --log-format text|json      log line format (default text)\n"
-    "  --log-level LEVEL           debug, info, warn or error (default info)\n"
+    "  --log-level LEVEL           debug, info, warn, error or silent (default info)\n"
     "\n"
     "strict: no io, os (but time and date), ffi, debug, jit, C modules or bytecode;\n"
     "the JIT is off, so the time limit stops any loop.\n"

@@ -10,6 +10,7 @@
 
 #include "hworker.h"
 #include "hworker_steps.h"
+#include "log.h"
 #include "queue_name.h"
 #include <hiredis/hiredis.h>
 #include "cjson_entry.h"
@@ -135,12 +136,9 @@ static int l_open(lua_State *L)
     if (strcmp(onx, "failure") == 0) cfg.on_exception = HWORKER_EXCEPTION_FAILS;
     else if (strcmp(onx, "retry") == 0) cfg.on_exception = HWORKER_EXCEPTION_RETRIES;
     else return luaL_error(L, "hworker: on_exception must be \"failure\" or \"retry\" (got \"%s\")", onx);
-    static const char *const levels[] = {"debug", "info", "warn", "error", "silent", NULL};
     const char *level = opt_string(L, 1, "log_level", "info");
-    int li = 0;
-    while (levels[li] && strcmp(levels[li], level) != 0) li++;
-    if (!levels[li]) return luaL_error(L, "hworker: log_level must be debug, info, warn, error or silent");
-    cfg.log_level = (hworker_log_level)li; /* "silent" is above every level */
+    if (hw_log_level_parse(level, &cfg.log_level))
+        return luaL_error(L, "hworker: log_level must be debug, info, warn, error or silent");
     const char *config = opt_config(L, 1);
     if (config) cfg.init_config = config;
     char err[512];
