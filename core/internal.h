@@ -171,7 +171,7 @@ void hw_keeper_signal_stop(hworker *h);
 /* How many workers are registered now (under threads_lock). */
 size_t hw_worker_count(hworker *h);
 
-/* server_check.c: refuses a Redis older than 6.2 (-1 with a message) and
+/* server_facts.c: refuses a Redis older than 6.2 (-1 with a message) and
  * logs a warning for each setting that puts at-least-once at risk. */
 int hw_check_server(hworker *h, char *err, size_t errlen);
 

@@ -270,7 +270,22 @@ describe("hworker-lua", function()
       out, _, code = cli("check --redis " .. url)
       server.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
       assert.are.equal(1, code)
-      assert.matches("warning: maxmemory-policy is allkeys-lru: Redis may evict queue keys (set noeviction)", out, 1, true)
+      assert.matches("warning: Redis has maxmemory-policy allkeys-lru: it may evict queue keys under memory pressure " ..
+        "(set noeviction)", out, 1, true)
+    end)
+
+    -- Managed services often refuse CONFIG: what check cannot read, it
+    -- says it cannot judge, and that alone does not fail it.
+    it("reports the settings a Redis that refuses CONFIG hides, without failing on them", function()
+      local hidden = H.redis_server { args = "--rename-command CONFIG ''" }
+      hidden.start()
+      local out, _, code = cli("check --redis " .. hidden.url)
+      hidden.stop()
+      assert.are.equal(0, code, out)
+      assert.matches("appendonly%s+%(unknown%)", out)
+      assert.matches("unknown: appendonly is unknown (CONFIG GET refused)", out, 1, true)
+      assert.matches("unknown: maxmemory-policy is unknown (CONFIG GET refused)", out, 1, true)
+      assert.matches("ok: no setting this server shows puts at-least-once at risk", out, 1, true)
     end)
 
     it("logs pending and in-flight jobs with debug until interrupted", function()

@@ -3,9 +3,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "conn.h"
 #include "hworker_steps.h"
-#include <hiredis/hiredis.h>
+#include "server_facts.h"
 
 typedef int (*records_fn)(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count,
                           char *err, size_t errlen);
@@ -70,21 +69,20 @@ int cmd_destroy(int argc, char **argv)
     return code;
 }
 
-static redisReply *command(hworker *h, const char *a, const char *b, char *err, size_t errlen)
+static void print_finding(void *ud, hw_finding_kind kind, const char *text)
 {
-    const char *argv[3] = {a, b, NULL};
-    return hworker_command(h, b ? 2 : 1, argv, NULL, err, errlen);
+    int *unknown = ud;
+    if (kind == HW_FINDING_UNKNOWN) (*unknown)++;
+    static const char *const label[] = {[HW_FINDING_ERROR] = "error", [HW_FINDING_RISK] = "warning",
+                                        [HW_FINDING_UNKNOWN] = "unknown"};
+    printf("%s: %s\n", label[kind], text);
 }
 
-static void config_value(hworker *h, const char *name, char *out, size_t outlen)
-{
-    const char *argv[3] = {"CONFIG", "GET", name};
-    redisReply *r = hworker_command(h, 3, argv, NULL, NULL, 0);
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) snprintf(out, outlen, "%s", r->element[1]->str);
-    else snprintf(out, outlen, "(unknown: CONFIG GET refused)");
-    if (r) freeReplyObject(r);
-}
+static const char *or_unknown(const char *value) { return value[0] ? value : "(unknown)"; }
 
+/* Exit 1 when a setting is known to put at-least-once at risk, or Redis is
+ * too old; a setting the server will not tell (CONFIG GET refused, as on
+ * managed services) is reported, but cannot fail the check. */
 int cmd_check(int argc, char **argv)
 {
     const char *redis = NULL;
@@ -94,44 +92,20 @@ int cmd_check(int argc, char **argv)
     if (cli_parse("check", argc, argv, opts, pos, 0, &npos)) return CLI_USAGE;
     hworker *h = cli_open("check", NULL, cli_redis_url(redis), &code);
     if (h == NULL) return code;
-    char err[512], version[64], role[32], aof[32], fsync[32], policy[64], maxmemory[64];
-    redisReply *r = command(h, "INFO", "server", err, sizeof err);
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
-        cli_error("check", "%s", r ? r->str : err);
-        if (r) freeReplyObject(r);
+    hw_server_facts f;
+    char err[512];
+    if (hw_server_facts_read(h, &f, err, sizeof err)) {
+        cli_error("check", "%s", err);
         hworker_free(h);
         return CLI_FAILED;
     }
-    hw_info_field(r->str, "redis_version", version, sizeof version);
-    freeReplyObject(r);
-    r = command(h, "INFO", "replication", err, sizeof err);
-    role[0] = '\0';
-    if (r && r->type == REDIS_REPLY_STRING) hw_info_field(r->str, "role", role, sizeof role);
-    if (r) freeReplyObject(r);
-    config_value(h, "appendonly", aof, sizeof aof);
-    config_value(h, "appendfsync", fsync, sizeof fsync);
-    config_value(h, "maxmemory-policy", policy, sizeof policy);
-    config_value(h, "maxmemory", maxmemory, sizeof maxmemory);
     printf("redis_version     %s\nrole              %s\nappendonly        %s\nappendfsync       %s\n"
-           "maxmemory-policy  %s\nmaxmemory         %s\n", version, role, aof, fsync, policy, maxmemory);
-    int major = 0, minor = 0, risks = 0;
-    if (sscanf(version, "%d.%d", &major, &minor) == 2 && (major < 6 || (major == 6 && minor < 2))) {
-        printf("error: Redis %s is too old: hworker needs 6.2 or later (BLMOVE, RPOP with a count)\n", version);
-        risks++;
-    }
-    if (strcmp(aof, "yes") != 0) {
-        printf("warning: appendonly is %s: acknowledged jobs can be lost if Redis restarts (set appendonly yes)\n", aof);
-        risks++;
-    }
-    if (strcmp(policy, "noeviction") != 0) {
-        printf("warning: maxmemory-policy is %s: Redis may evict queue keys (set noeviction)\n", policy);
-        risks++;
-    }
-    if (strcmp(role, "master") != 0) {
-        printf("warning: this Redis is a %s: point hworker at the primary\n", role[0] ? role : "server of unknown role");
-        risks++;
-    }
-    if (risks == 0) printf("ok: the settings at-least-once needs are in place\n");
+           "maxmemory-policy  %s\nmaxmemory         %s\n",
+           or_unknown(f.version), or_unknown(f.role), or_unknown(f.appendonly), or_unknown(f.appendfsync),
+           or_unknown(f.maxmemory_policy), or_unknown(f.maxmemory));
+    int unknown = 0, risks = hw_server_findings(&f, print_finding, &unknown);
+    if (risks == 0 && unknown == 0) printf("ok: the settings at-least-once needs are in place\n");
+    else if (risks == 0) printf("ok: no setting this server shows puts at-least-once at risk\n");
     hworker_free(h);
     return risks ? CLI_FAILED : CLI_OK;
 }

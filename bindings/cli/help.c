@@ -180,7 +180,8 @@ static const char *const help_check =
     "\n"
     "Connects to Redis, prints its version and the settings that matter, and warns\n"
     "(exit 1) when at-least-once is at risk: appendonly off, an eviction policy\n"
-    "other than noeviction, or a replica.\n"
+    "other than noeviction, or a replica. A setting the server will not show\n"
+    "(CONFIG GET refused) is reported as unknown and does not fail the check.\n"
     "\n"
     "flags:\n"
     "  --redis URL                 Redis address\n";
