@@ -89,6 +89,13 @@ local out, rc = sh(("mkdir -p %s && cd %s && git ls-files -co --exclude-standard
   .. "while IFS= read -r f; do cmp -s \"$f\" %s/\"$f\" || cp --parents \"$f\" %s || exit 1; done")
   :format(quote(src), quote(root), quote(src), quote(src)))
 assert(rc == 0, "mutate: cannot copy the tree: " .. out)
+-- Files the tree no longer has (removed or renamed) leave the copy too: the
+-- build globs core/*.c, and a stale file would still be compiled in.
+out, rc = sh(("cd %s && find . -type f | sed 's|^[.]/||' | sort > ../have && "
+  .. "cd %s && git ls-files -co --exclude-standard | sort > %s/want && "
+  .. "comm -23 %s/have %s/want | while IFS= read -r f; do rm -f %s/\"$f\"; done")
+  :format(quote(src), quote(root), quote(scratch), quote(scratch), quote(scratch), quote(src)))
+assert(rc == 0, "mutate: cannot prune the copy: " .. out)
 -- A run stopped while a mutant was applied leaves its file named here: the
 -- copy above restored its text, and the touch makes the build follow.
 local applied = scratch .. "/applied"
