@@ -7,30 +7,14 @@
 
 #include "internal.h"
 #include "json.h"
+#include "options.h"
 
 void hworker_config_init(hworker_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->redis_url = "redis://127.0.0.1:6379/0";
     cfg->init_config = "{}";
-    cfg->job_timeout = 120;
-    cfg->lease = 30;
-    cfg->monitor_interval = 5;
-    cfg->block_timeout = 2;
-    cfg->redis_timeout = 30;
-    cfg->min_replicas_timeout = 1;
-    cfg->shards = 1;
-    cfg->failed_cap = 1000;
-    cfg->broken_cap = 1000;
-    cfg->max_recoveries = 3;
-    cfg->max_attempts = 25;
-    cfg->retry_base = 1;
-    cfg->retry_factor = 2;
-    cfg->retry_max_delay = 3600;
-    cfg->on_exception = HWORKER_EXCEPTION_FAILS;
-    cfg->memory_limit = (size_t)64 << 20;
-    cfg->prefetch = 64;
-    cfg->log_level = HWORKER_LOG_INFO;
+    hw_options_defaults(cfg);
 }
 
 const char *hworker_version(void) { return HWORKER_VERSION; }
@@ -49,27 +33,7 @@ static int check_config(const hworker_config *c, char *err, size_t errlen)
     if (c->name == NULL) BAD("config: name is required (the queue's name)");
     char why[160];
     if (hw_queue_name_check(c->name, strlen(c->name), why, sizeof why)) BAD("config: %s", why);
-    if (!(c->job_timeout > 0)) BAD("config: job_timeout must be > 0 seconds (got %g)", c->job_timeout);
-    if (!(c->lease >= 0.1)) BAD("config: lease must be at least 0.1 seconds (got %g)", c->lease);
-    if (!(c->monitor_interval > 0)) BAD("config: monitor_interval must be > 0 seconds (got %g)", c->monitor_interval);
-    if (!(c->block_timeout >= 0.01)) BAD("config: block_timeout must be at least 0.01 seconds (got %g)", c->block_timeout);
-    if (!(c->redis_timeout >= 0.1)) BAD("config: redis_timeout must be at least 0.1 seconds (got %g)", c->redis_timeout);
-    if (c->shards < 1 || c->shards > 1024) BAD("config: shards must be from 1 to 1024 (got %d)", c->shards);
-    if (c->min_replicas < 0) BAD("config: min_replicas must be >= 0 (got %d)", c->min_replicas);
-    if (!(c->min_replicas_timeout > 0)) BAD("config: min_replicas_timeout must be > 0 seconds (got %g)", c->min_replicas_timeout);
-    if (c->failed_cap < 1) BAD("config: failed_cap must be at least 1 (got %ld)", c->failed_cap);
-    if (c->broken_cap < 1) BAD("config: broken_cap must be at least 1 (got %ld)", c->broken_cap);
-    if (c->max_recoveries < 0) BAD("config: max_recoveries must be >= 0 (got %ld)", c->max_recoveries);
-    if (c->max_attempts < 0) BAD("config: max_attempts must be >= 0 (got %ld)", c->max_attempts);
-    if (!(c->retry_base >= 0)) BAD("config: retry_base must be >= 0 seconds (got %g)", c->retry_base);
-    if (!(c->retry_factor >= 1)) BAD("config: retry_factor must be >= 1 (got %g)", c->retry_factor);
-    if (!(c->retry_max_delay >= 0)) BAD("config: retry_max_delay must be >= 0 seconds (got %g)", c->retry_max_delay);
-    if (!(c->failed_max_age >= 0)) BAD("config: failed_max_age must be >= 0 seconds (got %g)", c->failed_max_age);
-    if (!(c->broken_max_age >= 0)) BAD("config: broken_max_age must be >= 0 seconds (got %g)", c->broken_max_age);
-    if (c->memory_limit < ((size_t)1 << 20)) BAD("config: memory_limit must be at least 1 MiB (got %zu bytes)", c->memory_limit);
-    if (c->prefetch < 1 || c->prefetch > 1000) BAD("config: prefetch must be from 1 to 1000 (got %d)", c->prefetch);
-    if (c->on_exception != HWORKER_EXCEPTION_FAILS && c->on_exception != HWORKER_EXCEPTION_RETRIES)
-        BAD("config: on_exception must be HWORKER_EXCEPTION_FAILS or HWORKER_EXCEPTION_RETRIES");
+    if (hw_options_check(c, err, errlen)) return -1;
     return 0;
 #undef BAD
 }

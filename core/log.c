@@ -3,30 +3,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "buf.h"
 #include "text_cap.h"
 
-const char *const hw_log_level_names[] = {"debug", "info", "warn", "error", NULL};
+const char *const hw_log_level_names[] = {"debug", "info", "warn", "error", "silent", NULL};
 
 const char *hw_log_level_name(hworker_log_level level)
 {
     return level <= HWORKER_LOG_ERROR ? hw_log_level_names[level] : "error";
 }
 
-int hw_log_level_parse(const char *name, hworker_log_level *out)
-{
-    for (int i = 0; hw_log_level_names[i]; i++) {
-        if (strcmp(name, hw_log_level_names[i]) == 0) {
-            *out = (hworker_log_level)i;
-            return 0;
-        }
-    }
-    if (strcmp(name, "silent") != 0) return -1;
-    *out = (hworker_log_level)(HWORKER_LOG_ERROR + 1);
-    return 0;
-}
 
 void hw_log_stdout(void *ud, hworker_log_level level, const char *msg)
 {

@@ -42,14 +42,12 @@ void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...)
 /* The default callback: "hworker[<queue>] <level>: <msg>" on stdout, one
  * write per line so lines of different threads do not mix. */
 void hw_log_stdout(void *ud, hworker_log_level level, const char *msg);
-/* The levels' names as users write them, index = level, then NULL: the one
- * table the CLI, the Lua module and hworker.log read. */
+/* The levels' names as users write them, index = level, then "silent"
+ * (a threshold above every level: no line at all), then NULL: the one table
+ * the settings (core/options.c) and hworker.log read. */
 extern const char *const hw_log_level_names[];
+#define HW_LOG_SILENT (HWORKER_LOG_ERROR + 1)
 /* The name of `level` ("error" for anything above it). */
 const char *hw_log_level_name(hworker_log_level level);
-/* Reads a threshold as users write it: a name of hw_log_level_names, or
- * "silent" (above every level: no line at all). Returns 0, or -1 if `name`
- * is none of them. */
-int hw_log_level_parse(const char *name, hworker_log_level *out);
 
 #endif

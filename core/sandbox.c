@@ -320,6 +320,7 @@ static int l_log(lua_State *L)
     hw_sandbox *sb = hw_sandbox_of(L);
     check_stop(L);
     int level = luaL_checkoption(L, 1, NULL, hw_log_level_names);
+    if (level > HWORKER_LOG_ERROR) return luaL_argerror(L, 1, "a line's level is debug, info, warn or error");
     size_t len;
     const char *msg = luaL_checklstring(L, 2, &len);
     job_log(sb, (hworker_log_level)level, msg, len);

@@ -72,6 +72,9 @@ int cmd_check(int argc, char **argv);
 
 /* Help texts, shared with docs/cli.md (a spec keeps the two equal). */
 extern const char *const cli_help_main;
-const char *cli_help_for(const char *cmd);
+/* The help of subcommand `cmd` (run's lists the settings of
+ * core/options.c), or NULL if there is no such subcommand. The caller
+ * frees it. */
+char *cli_help_text(const char *cmd);
 
 #endif

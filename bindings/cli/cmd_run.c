@@ -1,6 +1,7 @@
 /* hworker-lua run: workers and monitors until a signal; graceful stop,
  * reload on SIGHUP, a live status line on a terminal. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 #include "cli.h"
 #include "json.h"
 #include "log.h"
+#include "options.h"
 #include "read_file.h"
 #include "url.h"
 
@@ -106,31 +108,56 @@ static char *read_config(const char *arg, char *err, size_t errlen)
     return b.data;
 }
 
+/* The settings of core/options.c as run's flags: --NAME with '-' for '_'. */
+typedef struct setting_flags {
+    char names[64][32];
+    const char *values[64];
+    size_t n;
+} setting_flags;
+
+static void add_setting_flags(setting_flags *f, cli_opt *opts, size_t *nopts)
+{
+    f->n = 0;
+    for (const hw_option *o = hw_options; o->name && f->n < 64; o++, f->n++) {
+        snprintf(f->names[f->n], sizeof f->names[f->n], "%s", o->name);
+        for (char *c = f->names[f->n]; *c; c++)
+            if (*c == '_') *c = '-';
+        f->values[f->n] = NULL;
+        opts[(*nopts)++] = (cli_opt){f->names[f->n], OPT_STRING, &f->values[f->n], 0};
+    }
+}
+
+/* Applies the setting flags given; -1 with the message printed. */
+static int apply_setting_flags(const setting_flags *f, hworker_config *cfg)
+{
+    size_t i = 0;
+    for (const hw_option *o = hw_options; o->name && i < f->n; o++, i++) {
+        if (f->values[i] == NULL) continue;
+        char as[40], err[256];
+        snprintf(as, sizeof as, "--%s", f->names[i]);
+        if (hw_option_set_text(cfg, o, f->values[i], as, err, sizeof err)) {
+            cli_error("run", "%s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
-    const char *name = NULL, *redis = NULL, *config = NULL, *on_exception = "failure", *sandbox = "strict";
-    const char *log_format = "text", *log_level = "info";
+    const char *name = NULL, *redis = NULL, *config = NULL, *log_format = "text";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = cores > 0 ? (int)cores : 2, monitors = 1, failed_cap = 1000, broken_cap = 1000, prefetch = 64;
-    double timeout = 120, lease = 30, memory_mb = 64, grace = 25, redis_timeout = 30, monitor_interval = 5;
-    int max_attempts = 25, max_recoveries = 3, min_replicas = 0, shards = 1;
-    double retry_base = 1, retry_factor = 2, retry_max_delay = 3600, failed_max_age = 0, broken_max_age = 0;
-    cli_opt opts[] = {
+    int threads = cores > 0 ? (int)cores : 2, monitors = 1;
+    double grace = 25;
+    cli_opt opts[96] = {
         {"name", OPT_STRING, &name, 0},          {"redis", OPT_STRING, &redis, 0},
         {"threads", OPT_INT, &threads, 0},       {"monitors", OPT_INT, &monitors, 0},
-        {"config", OPT_STRING, &config, 0},      {"timeout", OPT_NUMBER, &timeout, 0},
-        {"lease", OPT_NUMBER, &lease, 0},        {"failed-cap", OPT_INT, &failed_cap, 0},
-        {"broken-cap", OPT_INT, &broken_cap, 0}, {"on-exception", OPT_STRING, &on_exception, 0},
-        {"memory-limit", OPT_NUMBER, &memory_mb, 0}, {"prefetch", OPT_INT, &prefetch, 0},
-        {"sandbox", OPT_STRING, &sandbox, 0},    {"grace", OPT_NUMBER, &grace, 0},
-        {"log-format", OPT_STRING, &log_format, 0}, {"log-level", OPT_STRING, &log_level, 0},
-        {"max-attempts", OPT_INT, &max_attempts, 0}, {"max-recoveries", OPT_INT, &max_recoveries, 0},
-        {"retry-base", OPT_NUMBER, &retry_base, 0},  {"retry-factor", OPT_NUMBER, &retry_factor, 0},
-        {"retry-max-delay", OPT_NUMBER, &retry_max_delay, 0},
-        {"failed-max-age", OPT_NUMBER, &failed_max_age, 0}, {"broken-max-age", OPT_NUMBER, &broken_max_age, 0},
-        {"redis-timeout", OPT_NUMBER, &redis_timeout, 0}, {"monitor-interval", OPT_NUMBER, &monitor_interval, 0},
-        {"min-replicas", OPT_INT, &min_replicas, 0}, {"shards", OPT_INT, &shards, 0},
-        {NULL, 0, NULL, 0}};
+        {"config", OPT_STRING, &config, 0},      {"grace", OPT_NUMBER, &grace, 0},
+        {"log-format", OPT_STRING, &log_format, 0}};
+    size_t nopts = 7;
+    setting_flags settings;
+    add_setting_flags(&settings, opts, &nopts);
+    opts[nopts] = (cli_opt){NULL, 0, NULL, 0};
     const char *pos[1];
     int npos;
     if (cli_parse("run", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
@@ -140,23 +167,17 @@ int cmd_run(int argc, char **argv)
         cli_error("run", "--threads and --monitors must be >= 0, and not both 0");
         return CLI_USAGE;
     }
-    if (strcmp(on_exception, "failure") != 0 && strcmp(on_exception, "retry") != 0) {
-        cli_error("run", "--on-exception must be failure or retry (got '%s')", on_exception);
-        return CLI_USAGE;
-    }
-    if (strcmp(sandbox, "strict") != 0 && strcmp(sandbox, "trusted") != 0) {
-        cli_error("run", "--sandbox must be strict or trusted (got '%s')", sandbox);
+    if (!(grace >= 0) || !isfinite(grace)) {
+        cli_error("run", "--grace must be a finite number of seconds >= 0 (got %g)", grace);
         return CLI_USAGE;
     }
     if (strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) {
         cli_error("run", "--log-format must be text or json (got '%s')", log_format);
         return CLI_USAGE;
     }
-    hworker_log_level level;
-    if (hw_log_level_parse(log_level, &level)) {
-        cli_error("run", "--log-level must be debug, info, warn, error or silent (got '%s')", log_level);
-        return CLI_USAGE;
-    }
+    hworker_config cfg;
+    hworker_config_init(&cfg);
+    if (apply_setting_flags(&settings, &cfg)) return CLI_USAGE;
     char err[1024];
     char *init_config = NULL;
     if (config && (init_config = read_config(config, err, sizeof err)) == NULL) {
@@ -166,35 +187,13 @@ int cmd_run(int argc, char **argv)
 
     run_log log = {.json = strcmp(log_format, "json") == 0, .tty = isatty(STDOUT_FILENO), .queue = name};
     pthread_mutex_init(&log.lock, NULL);
-    hworker_config cfg;
-    hworker_config_init(&cfg);
     cfg.name = name;
     cfg.redis_url = cli_redis_url(redis);
     cfg.password = getenv("HWORKER_REDIS_PASSWORD");
     cfg.job_file = pos[0];
     if (init_config) cfg.init_config = init_config;
-    cfg.job_timeout = timeout;
-    cfg.lease = lease;
-    cfg.redis_timeout = redis_timeout;
-    cfg.min_replicas = min_replicas;
-    cfg.shards = shards;
-    cfg.monitor_interval = monitor_interval;
-    cfg.failed_cap = failed_cap;
-    cfg.broken_cap = broken_cap;
-    cfg.on_exception = strcmp(on_exception, "retry") == 0 ? HWORKER_EXCEPTION_RETRIES : HWORKER_EXCEPTION_FAILS;
-    cfg.memory_limit = (size_t)(memory_mb * 1024 * 1024);
-    cfg.prefetch = prefetch;
-    cfg.trusted = strcmp(sandbox, "trusted") == 0;
-    cfg.max_attempts = max_attempts;
-    cfg.max_recoveries = max_recoveries;
-    cfg.retry_base = retry_base;
-    cfg.retry_factor = retry_factor;
-    cfg.retry_max_delay = retry_max_delay;
-    cfg.failed_max_age = failed_max_age;
-    cfg.broken_max_age = broken_max_age;
     cfg.log = run_log_line;
     cfg.log_ud = &log;
-    cfg.log_level = (hworker_log_level)level;
 
     /* Signals are taken by this thread alone (sigtimedwait below); every
      * engine thread inherits the blocked mask. */
@@ -222,7 +221,7 @@ int cmd_run(int argc, char **argv)
     if (info >= cfg.log_level) {
         char msg[600];
         snprintf(msg, sizeof msg, "running %s on queue %s at %s: %d worker(s), %d monitor(s), %s sandbox", pos[0], name,
-                 where, threads, monitors, sandbox);
+                 where, threads, monitors, cfg.trusted ? "trusted" : "strict");
         run_log_line(&log, info, msg);
     }
 

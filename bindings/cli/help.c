@@ -2,7 +2,9 @@
  * checks that each `hworker-lua CMD --help` prints exactly its section. */
 #include <string.h>
 
+#include "buf.h"
 #include "cli.h"
+#include "options.h"
 
 /* Flag lines several commands share. */
 #define FLAG_SHARDS "  --shards S                  the queue is spread over S key sets (default 1)\n"
@@ -37,7 +39,8 @@ const char *const cli_help_main =
     "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n"
     "hworker-lua --version prints the version.\n";
 
-static const char *const help_run =
+/* run's help: this head, a line per setting of core/options.c, the tail. */
+static const char *const help_run_head =
     "usage: hworker-lua run JOBFILE --name NAME [flags]\n"
     "\n"
     "Runs workers on JOBFILE (a Lua file defining job(state, t, meta)) and monitors\n"
@@ -53,28 +56,12 @@ static const char *const help_run =
     "  --threads N                 worker threads (default: number of cores)\n"
     "  --monitors N                monitor threads (default 1)\n"
     "  --config JSON|@FILE         JSON given to init(config) (default {})\n"
-    "  --timeout SEC               a job's time limit (default 120)\n"
-    "  --lease SEC                 lease of a claim, renewed while it runs (default 30)\n"
-    "  --failed-cap N              failed records kept (default 1000)\n"
-    "  --broken-cap N              broken records kept (default 1000)\n"
-    "  --on-exception failure|retry  what a Lua error counts as (default failure)\n"
-    "  --memory-limit MB           memory cap of each worker's Lua state (default 64)\n"
-    "  --prefetch N                most jobs a worker claims at once; adapts (default 64)\n"
-    "  --sandbox strict|trusted    the sandbox (default strict)\n"
     "  --grace SEC                 grace period at stop (default 25)\n"
-    "  --max-attempts N            runs before a retry fails the job (default 25; 0 = no limit)\n"
-    "  --retry-base SEC            back-off of the first retry (default 1)\n"
-    "  --retry-factor X            each further retry waits X times longer (default 2)\n"
-    "  --retry-max-delay SEC       the longest back-off (default 3600)\n"
-    "  --max-recoveries N          recoveries from dead workers before failing (default 3)\n"
-    "  --failed-max-age SEC        drop failed records older than this (default: keep)\n"
-    "  --broken-max-age SEC        drop broken records older than this (default: keep)\n"
-    "  --redis-timeout SEC         wait this long for a reply, then reconnect (default 30)\n"
-    "  --monitor-interval SEC      longest pause between monitor sweeps (default 5)\n"
-    "  --min-replicas N            wait until N replicas have each batch of outcomes (default 0)\n"
-    FLAG_SHARDS
     "  --log-format text|json      log line format (default text)\n"
-    "  --log-level LEVEL           debug, info, warn, error or silent (default info)\n"
+    "\n"
+    "settings (the same names, with _ for -, in hworker.open; docs/configuration.md):\n";
+
+static const char *const help_run_tail =
     "\n"
     "strict: no io, os (but time and date), ffi, debug, jit, C modules or bytecode;\n"
     "the JIT is off, so the time limit stops any loop.\n"
@@ -85,6 +72,34 @@ static const char *const help_run =
     "\n"
     "On a terminal a status line shows jobs/s, processed, pending, in flight, failed\n"
     "and recovered; into a pipe or file only log lines are written.\n";
+
+/* "--lease SEC": the flag and what it takes. */
+static void setting_flag(const hw_option *o, hw_buf *out)
+{
+    static const char *const metavar[] = {[HW_OPT_SECONDS] = "SEC", [HW_OPT_NUMBER] = "X", [HW_OPT_INT] = "N",
+                                          [HW_OPT_LONG] = "N", [HW_OPT_MIB] = "MIB"};
+    hw_buf_adds(out, "--");
+    for (const char *c = o->name; *c; c++) hw_buf_add(out, *c == '_' ? "-" : c, 1);
+    hw_buf_adds(out, " ");
+    if (o->kind != HW_OPT_CHOICE) {
+        hw_buf_adds(out, metavar[o->kind]);
+        return;
+    }
+    for (size_t i = 0; o->choices[i]; i++) hw_buf_addf(out, "%s%s", i ? "|" : "", o->choices[i]);
+}
+
+static void add_setting_lines(hw_buf *out)
+{
+    for (const hw_option *o = hw_options; o->name; o++) {
+        hw_buf flag = {0};
+        setting_flag(o, &flag);
+        char def[64];
+        hw_option_format(o, o->def, def, sizeof def);
+        /* The help column starts at 30, as in the lines above. */
+        hw_buf_addf(out, "  %-26s  %s (default %s)\n", flag.data, o->help, def);
+        hw_buf_free(&flag);
+    }
+}
 
 static const char *const help_queue =
     "usage: hworker-lua queue NAME [JSON ...] [flags]\n"
@@ -186,16 +201,27 @@ static const char *const help_check =
     "flags:\n"
     "  --redis URL                 Redis address\n";
 
-const char *cli_help_for(const char *cmd)
+char *cli_help_text(const char *cmd)
 {
+    hw_buf out = {0};
+    if (strcmp(cmd, "run") == 0) {
+        hw_buf_adds(&out, help_run_head);
+        add_setting_lines(&out);
+        hw_buf_adds(&out, help_run_tail);
+        return out.data;
+    }
     static const struct { const char *name; const char *const *text; } table[] = {
-        {"run", &help_run},         {"queue", &help_queue},     {"jobs", &help_list},
+        {"queue", &help_queue},     {"jobs", &help_list},
         {"inflight", &help_list},   {"scheduled", &help_list},  {"failed", &help_list},
         {"broken", &help_list},     {"stats", &help_stats},     {"requeue", &help_requeue},
         {"delete", &help_delete},   {"destroy", &help_destroy}, {"debug", &help_debug},
         {"check", &help_check},
     };
-    for (size_t i = 0; i < sizeof table / sizeof *table; i++)
-        if (strcmp(table[i].name, cmd) == 0) return *table[i].text;
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        if (strcmp(table[i].name, cmd) == 0) {
+            hw_buf_adds(&out, *table[i].text);
+            return out.data;
+        }
+    }
     return NULL;
 }

@@ -1,4 +1,5 @@
 /* hworker-lua: the runner and the operator's command line. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -16,17 +17,17 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     const char *cmd = argv[1];
-    const char *help = cli_help_for(cmd);
+    char *help = cli_help_text(cmd);
     if (help == NULL) {
         const char *near = cli_nearest(cmd, commands);
         if (near) cli_error(NULL, "unknown command '%s' (did you mean '%s'?)", cmd, near);
         else cli_error(NULL, "unknown command '%s' (see hworker-lua --help)", cmd);
         return CLI_USAGE;
     }
-    if (cli_wants_help(argc - 2, argv + 2)) {
-        fputs(help, stdout);
-        return CLI_OK;
-    }
+    int wants_help = cli_wants_help(argc - 2, argv + 2);
+    if (wants_help) fputs(help, stdout);
+    free(help);
+    if (wants_help) return CLI_OK;
     int n = argc - 2;
     char **args = argv + 2;
     if (strcmp(cmd, "run") == 0) return cmd_run(n, args);

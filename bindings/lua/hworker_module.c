@@ -11,6 +11,7 @@
 #include "hworker.h"
 #include "hworker_steps.h"
 #include "log.h"
+#include "options.h"
 #include "queue_name.h"
 #include <hiredis/hiredis.h>
 #include "cjson_entry.h"
@@ -77,10 +78,37 @@ static const char *opt_config(lua_State *L, int t)
     return encode(L, -1, &len);
 }
 
-static const char *const known_options[] = {
-    "name", "redis", "job_file", "config", "timeout", "lease", "monitor_interval", "block_timeout", "redis_timeout", "min_replicas", "min_replicas_timeout", "shards",
-    "failed_cap", "broken_cap", "max_recoveries", "on_exception", "memory_limit_mb", "prefetch", "log_level",
-    "max_attempts", "retry_base", "retry_factor", "retry_max_delay", "failed_max_age", "broken_max_age", NULL};
+/* hworker.open's options besides the settings of core/options.c. */
+static const char *const open_own_options[] = {"name", "redis", "job_file", "config", NULL};
+
+/* Sets each setting of the option table given in the table at t; refuses
+ * keys that are neither a setting nor one of open_own_options. */
+static void set_options(lua_State *L, int t, hworker_config *cfg)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int own = 0;
+        for (const char *const *p = open_own_options; k && *p && !own; p++) own = strcmp(*p, k) == 0;
+        const hw_option *o = k && !own ? hw_option_find(k) : NULL;
+        if (!own && o == NULL) luaL_error(L, "hworker: unknown option '%s' for hworker.open", k ? k : "(not a string)");
+        char err[256];
+        int bad = 0;
+        if (own) {
+            /* read by l_open itself */
+        } else if (lua_type(L, -1) == LUA_TNUMBER) {
+            bad = hw_option_set(cfg, o, lua_tonumber(L, -1), k, err, sizeof err);
+        } else if (lua_type(L, -1) == LUA_TSTRING) {
+            bad = hw_option_set_text(cfg, o, lua_tostring(L, -1), k, err, sizeof err);
+        } else {
+            snprintf(err, sizeof err, "%s must be a %s (got a %s)", k, o->kind == HW_OPT_CHOICE ? "string" : "number",
+                     luaL_typename(L, -1));
+            bad = 1;
+        }
+        if (bad) luaL_error(L, "hworker.open: %s", err);
+        lua_pop(L, 1);
+    }
+}
 
 static void check_known(lua_State *L, int t, const char *const *known, const char *what)
 {
@@ -98,9 +126,9 @@ static void check_known(lua_State *L, int t, const char *const *known, const cha
 static int l_open(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    check_known(L, 1, known_options, "hworker.open");
     hworker_config cfg;
     hworker_config_init(&cfg);
+    set_options(L, 1, &cfg);
     cfg.name = opt_string(L, 1, "name", NULL);
     if (cfg.name) {
         /* With its length: a NUL inside would cut the C string short. */
@@ -113,32 +141,6 @@ static int l_open(lua_State *L)
     }
     cfg.redis_url = opt_string(L, 1, "redis", cfg.redis_url);
     cfg.job_file = opt_string(L, 1, "job_file", NULL);
-    cfg.job_timeout = opt_number(L, 1, "timeout", cfg.job_timeout);
-    cfg.lease = opt_number(L, 1, "lease", cfg.lease);
-    cfg.monitor_interval = opt_number(L, 1, "monitor_interval", cfg.monitor_interval);
-    cfg.block_timeout = opt_number(L, 1, "block_timeout", cfg.block_timeout);
-    cfg.redis_timeout = opt_number(L, 1, "redis_timeout", cfg.redis_timeout);
-    cfg.min_replicas = (int)opt_number(L, 1, "min_replicas", cfg.min_replicas);
-    cfg.shards = (int)opt_number(L, 1, "shards", cfg.shards);
-    cfg.min_replicas_timeout = opt_number(L, 1, "min_replicas_timeout", cfg.min_replicas_timeout);
-    cfg.failed_cap = (long)opt_number(L, 1, "failed_cap", (double)cfg.failed_cap);
-    cfg.broken_cap = (long)opt_number(L, 1, "broken_cap", (double)cfg.broken_cap);
-    cfg.max_recoveries = (long)opt_number(L, 1, "max_recoveries", (double)cfg.max_recoveries);
-    cfg.memory_limit = (size_t)(opt_number(L, 1, "memory_limit_mb", 64) * 1024 * 1024);
-    cfg.prefetch = (int)opt_number(L, 1, "prefetch", cfg.prefetch);
-    cfg.max_attempts = (long)opt_number(L, 1, "max_attempts", (double)cfg.max_attempts);
-    cfg.retry_base = opt_number(L, 1, "retry_base", cfg.retry_base);
-    cfg.retry_factor = opt_number(L, 1, "retry_factor", cfg.retry_factor);
-    cfg.retry_max_delay = opt_number(L, 1, "retry_max_delay", cfg.retry_max_delay);
-    cfg.failed_max_age = opt_number(L, 1, "failed_max_age", cfg.failed_max_age);
-    cfg.broken_max_age = opt_number(L, 1, "broken_max_age", cfg.broken_max_age);
-    const char *onx = opt_string(L, 1, "on_exception", "failure");
-    if (strcmp(onx, "failure") == 0) cfg.on_exception = HWORKER_EXCEPTION_FAILS;
-    else if (strcmp(onx, "retry") == 0) cfg.on_exception = HWORKER_EXCEPTION_RETRIES;
-    else return luaL_error(L, "hworker: on_exception must be \"failure\" or \"retry\" (got \"%s\")", onx);
-    const char *level = opt_string(L, 1, "log_level", "info");
-    if (hw_log_level_parse(level, &cfg.log_level))
-        return luaL_error(L, "hworker: log_level must be debug, info, warn, error or silent");
     const char *config = opt_config(L, 1);
     if (config) cfg.init_config = config;
     char err[512];
