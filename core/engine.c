@@ -19,6 +19,8 @@ void hworker_config_init(hworker_config *cfg)
 
 const char *hworker_version(void) { return HWORKER_VERSION; }
 
+const hworker_config *hw_config_of(const hworker *h) { return &h->cfg; }
+
 static char *dup_or_null(const char *s)
 {
     if (s == NULL) return NULL;

@@ -222,3 +222,83 @@ int hw_options_check(const hworker_config *cfg, char *err, size_t errlen)
     }
     return 0;
 }
+
+static void add_number(hw_buf *out, double v) { hw_buf_addf(out, "%.15g", v); }
+
+static void add_value_json(hw_buf *out, const hw_option *o, double v)
+{
+    if (o->kind == HW_OPT_CHOICE) hw_buf_addf(out, "\"%s\"", o->choices[(size_t)v]);
+    else add_number(out, v);
+}
+
+void hw_options_values_json(const hworker_config *cfg, hw_buf *out)
+{
+    hw_buf_adds(out, "{");
+    for (const hw_option *o = hw_options; o->name; o++) {
+        hw_buf_addf(out, "%s\"%s\":", o == hw_options ? "" : ",", o->name);
+        add_value_json(out, o, hw_option_get(cfg, o));
+    }
+    hw_buf_adds(out, "}");
+}
+
+static const char *kind_name(hw_option_kind kind)
+{
+    static const char *const names[] = {[HW_OPT_SECONDS] = "seconds", [HW_OPT_NUMBER] = "number",
+                                        [HW_OPT_INT] = "integer",     [HW_OPT_LONG] = "integer",
+                                        [HW_OPT_MIB] = "MiB",         [HW_OPT_CHOICE] = "choice"};
+    return names[kind];
+}
+
+static void add_flag(hw_buf *out, const hw_option *o)
+{
+    hw_buf_adds(out, "--");
+    for (const char *c = o->name; *c; c++) hw_buf_add(out, *c == '_' ? "-" : c, 1);
+}
+
+void hw_options_table_json(hw_buf *out)
+{
+    for (const hw_option *o = hw_options; o->name; o++) {
+        hw_buf_addf(out, "{\"name\":\"%s\",\"alias\":", o->name);
+        if (o->alias) hw_buf_addf(out, "\"%s\"", o->alias);
+        else hw_buf_adds(out, "null");
+        hw_buf_addf(out, ",\"field\":\"%s\",\"flag\":\"", o->field);
+        add_flag(out, o);
+        hw_buf_addf(out, "\",\"kind\":\"%s\",\"unit\":\"%s\",\"default\":", kind_name(o->kind), hw_option_unit(o));
+        add_value_json(out, o, o->def);
+        if (o->kind == HW_OPT_CHOICE) {
+            hw_buf_adds(out, ",\"choices\":[");
+            for (size_t i = 0; o->choices[i]; i++) hw_buf_addf(out, "%s\"%s\"", i ? "," : "", o->choices[i]);
+            hw_buf_adds(out, "]");
+        } else {
+            hw_buf_adds(out, ",\"min\":");
+            add_number(out, o->min);
+            hw_buf_adds(out, ",\"max\":");
+            add_number(out, o->max);
+            hw_buf_addf(out, ",\"above_min\":%s", o->above_min ? "true" : "false");
+        }
+        hw_buf_addf(out, ",\"help\":\"%s\"}\n", o->help);
+    }
+}
+
+void hw_options_table_markdown(hw_buf *out)
+{
+    hw_buf_adds(out, "| setting | flag | C field | unit | default | allowed | what it is |\n"
+                     "|---|---|---|---|---|---|---|\n");
+    for (const hw_option *o = hw_options; o->name; o++) {
+        hw_buf_addf(out, "| `%s`", o->name);
+        if (o->alias) hw_buf_addf(out, " (or `%s`)", o->alias);
+        hw_buf_adds(out, " | `");
+        add_flag(out, o);
+        hw_buf_addf(out, "` | `%s` | %s | ", o->field, hw_option_unit(o));
+        char def[64];
+        hw_option_format(o, o->def, def, sizeof def);
+        hw_buf_addf(out, "%s | ", def);
+        if (o->kind == HW_OPT_CHOICE) {
+            for (size_t i = 0; o->choices[i]; i++) hw_buf_addf(out, "%s%s", i ? ", " : "", o->choices[i]);
+        } else {
+            hw_buf_addf(out, "%s %.15g to %.15g", o->above_min ? "above" : "from", o->min, o->max);
+            if (o->kind == HW_OPT_INT || o->kind == HW_OPT_LONG) hw_buf_adds(out, ", whole");
+        }
+        hw_buf_addf(out, " | %s |\n", o->help);
+    }
+}

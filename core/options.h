@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "hworker.h"
 
 typedef enum {
@@ -57,6 +58,19 @@ int hw_option_set_text(hworker_config *cfg, const hw_option *o, const char *text
 double hw_option_get(const hworker_config *cfg, const hw_option *o);
 /* The value as text: "%g", or the choice's name. */
 void hw_option_format(const hw_option *o, double value, char *out, size_t outlen);
+
+/* Appends cfg's settings as one JSON object, {"timeout":120,...}: numbers
+ * as numbers (MiB for memory_limit), choices as their names. */
+void hw_options_values_json(const hworker_config *cfg, hw_buf *out);
+/* Appends the table itself, one JSON object per line: name, alias, field,
+ * flag, kind, unit, default, min, max, above_min, choices, help. */
+void hw_options_table_json(hw_buf *out);
+/* Appends the table as the Markdown table of docs/configuration.md. */
+void hw_options_table_markdown(hw_buf *out);
+
+/* The configuration handle h was created with, as hworker_create()
+ * checked and kept it (engine.c). Valid while h lives. */
+const hworker_config *hw_config_of(const hworker *h);
 
 /* Sets every option of cfg to its default. */
 void hw_options_defaults(hworker_config *cfg);

@@ -205,6 +205,18 @@ return {
     to = "if (0 && hw_conn_wait_replicas(conn, \"job outcomes\", why, sizeof why))",
     spec = "spec/promises_spec.lua", filter = "WAITs" },
 
+  -- Settings (docs/configuration.md) -------------------------------------------------
+  { name = "a setting's maximum is not checked",
+    file = "core/options.c",
+    from = "    if (value > o->max) {",
+    to = "    if (0) {",
+    spec = "spec/options_spec.lua", filter = "out.of.range" },
+  { name = "run drops the first setting flag it is given",
+    file = "bindings/cli/cmd_run.c",
+    from = "        if (f->values[i] == NULL) continue;",
+    to = "        if (f->values[i] == NULL || i == 0) continue;",
+    spec = "spec/options_spec.lua", filter = "keeps.a.value" },
+
   -- Start-up and connections ------------------------------------------------------
   { name = "no warning when appendonly is off",
     file = "core/server_facts.c",

@@ -149,12 +149,13 @@ int cmd_run(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > 0 ? (int)cores : 2, monitors = 1;
     double grace = 25;
+    int print_settings = 0;
     cli_opt opts[96] = {
         {"name", OPT_STRING, &name, 0},          {"redis", OPT_STRING, &redis, 0},
         {"threads", OPT_INT, &threads, 0},       {"monitors", OPT_INT, &monitors, 0},
         {"config", OPT_STRING, &config, 0},      {"grace", OPT_NUMBER, &grace, 0},
-        {"log-format", OPT_STRING, &log_format, 0}};
-    size_t nopts = 7;
+        {"log-format", OPT_STRING, &log_format, 0}, {"print-settings", OPT_FLAG, &print_settings, 0}};
+    size_t nopts = 8;
     setting_flags settings;
     add_setting_flags(&settings, opts, &nopts);
     opts[nopts] = (cli_opt){NULL, 0, NULL, 0};
@@ -178,6 +179,13 @@ int cmd_run(int argc, char **argv)
     hworker_config cfg;
     hworker_config_init(&cfg);
     if (apply_setting_flags(&settings, &cfg)) return CLI_USAGE;
+    if (print_settings) {
+        hw_buf out = {0};
+        hw_options_values_json(&cfg, &out);
+        puts(out.data);
+        hw_buf_free(&out);
+        return CLI_OK;
+    }
     char err[1024];
     char *init_config = NULL;
     if (config && (init_config = read_config(config, err, sizeof err)) == NULL) {

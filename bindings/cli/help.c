@@ -32,12 +32,23 @@ const char *const cli_help_main =
     "  destroy NAME --yes         delete every key of a queue\n"
     "  debug NAME                 log pending and in-flight jobs every interval\n"
     "  check                      check the Redis settings at-least-once needs\n"
+    "  options                    the settings run and hworker.open take\n"
     "\n"
     "Every command takes --redis URL (default $HWORKER_REDIS, else\n"
     "redis://127.0.0.1:6379/0; also unix:///path?db=N). A password comes from the\n"
     "URL or $HWORKER_REDIS_PASSWORD and is never printed.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n"
     "hworker-lua --version prints the version.\n";
+
+static const char *const help_options =
+    "usage: hworker-lua options [flags]\n"
+    "\n"
+    "Prints every setting of a queue: its name in hworker.open, its flag in run,\n"
+    "its field in the C API's hworker_config, its unit, default and allowed values.\n"
+    "The table is docs/configuration.md.\n"
+    "\n"
+    "flags:\n"
+    "  --json                      one JSON object per setting instead\n";
 
 /* run's help: this head, a line per setting of core/options.c, the tail. */
 static const char *const help_run_head =
@@ -58,6 +69,7 @@ static const char *const help_run_head =
     "  --config JSON|@FILE         JSON given to init(config) (default {})\n"
     "  --grace SEC                 grace period at stop (default 25)\n"
     "  --log-format text|json      log line format (default text)\n"
+    "  --print-settings            print the settings as JSON and exit\n"
     "\n"
     "settings (the same names, with _ for -, in hworker.open; docs/configuration.md):\n";
 
@@ -215,7 +227,7 @@ char *cli_help_text(const char *cmd)
         {"inflight", &help_list},   {"scheduled", &help_list},  {"failed", &help_list},
         {"broken", &help_list},     {"stats", &help_stats},     {"requeue", &help_requeue},
         {"delete", &help_delete},   {"destroy", &help_destroy}, {"debug", &help_debug},
-        {"check", &help_check},
+        {"check", &help_check},     {"options", &help_options},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, cmd) == 0) {

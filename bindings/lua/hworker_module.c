@@ -5,6 +5,7 @@
  * message names what to fix. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,73 @@ static void check_known(lua_State *L, int t, const char *const *known, const cha
         for (const char *const *p = known; k && *p && !ok; p++) ok = strcmp(*p, k) == 0;
         if (!ok) luaL_error(L, "hworker: unknown option '%s' for %s", k ? k : "(not a string)", what);
     }
+}
+
+/* hworker.options() -> a list of the settings hworker.open takes, each
+ * { name, alias, field, flag, unit, default, min, max, above_min, choices,
+ * help } as in hworker-lua options. */
+static int l_options(lua_State *L)
+{
+    lua_newtable(L);
+    int i = 0;
+    for (const hw_option *o = hw_options; o->name; o++) {
+        lua_newtable(L);
+        lua_pushstring(L, o->name);
+        lua_setfield(L, -2, "name");
+        if (o->alias) {
+            lua_pushstring(L, o->alias);
+            lua_setfield(L, -2, "alias");
+        }
+        lua_pushstring(L, o->field);
+        lua_setfield(L, -2, "field");
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", o->name);
+        for (char *c = flag; *c; c++)
+            if (*c == '_') *c = '-';
+        lua_pushstring(L, flag);
+        lua_setfield(L, -2, "flag");
+        lua_pushstring(L, hw_option_unit(o));
+        lua_setfield(L, -2, "unit");
+        if (o->kind == HW_OPT_CHOICE) {
+            lua_pushstring(L, o->choices[(size_t)o->def]);
+            lua_setfield(L, -2, "default");
+            lua_newtable(L);
+            for (int c = 0; o->choices[c]; c++) {
+                lua_pushstring(L, o->choices[c]);
+                lua_rawseti(L, -2, c + 1);
+            }
+            lua_setfield(L, -2, "choices");
+        } else {
+            lua_pushnumber(L, o->def);
+            lua_setfield(L, -2, "default");
+            lua_pushnumber(L, o->min);
+            lua_setfield(L, -2, "min");
+            lua_pushnumber(L, o->max);
+            lua_setfield(L, -2, "max");
+            lua_pushboolean(L, o->above_min);
+            lua_setfield(L, -2, "above_min");
+            lua_pushboolean(L, o->kind == HW_OPT_INT || o->kind == HW_OPT_LONG);
+            lua_setfield(L, -2, "whole");
+        }
+        lua_pushstring(L, o->help);
+        lua_setfield(L, -2, "help");
+        lua_rawseti(L, -2, ++i);
+    }
+    return 1;
+}
+
+/* q:settings() -> { timeout = 120, ..., on_exception = "failure" }: the
+ * settings the queue handle was opened with. */
+static int l_settings(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    hw_buf json = {0};
+    hw_options_values_json(hw_config_of(q->h), &json);
+    lua_pushvalue(L, UV_DECODE);
+    lua_pushlstring(L, json.data, json.len);
+    hw_buf_free(&json);
+    lua_call(L, 1, 1);
+    return 1;
 }
 
 /* hworker.open{ name = ..., redis = ..., ... } -> queue */
@@ -542,7 +610,7 @@ static const luaL_Reg queue_methods[] = {
     {"destroy", l_destroy},     {"start", l_start},           {"stop", l_stop},
     {"close", l_close},         {"step_claim", l_step_claim}, {"step_finish", l_step_finish},
     {"step_renew", l_step_renew}, {"step_hand_back", l_step_hand_back}, {"step_sweep", l_step_sweep},
-    {NULL, NULL}};
+    {"settings", l_settings},   {NULL, NULL}};
 
 /* Registers fns with the two cjson upvalues on the stack top. */
 static void register_with_json(lua_State *L, const luaL_Reg *fns)
@@ -579,7 +647,7 @@ int luaopen_hworker(lua_State *L)
     lua_pushvalue(L, module);
     lua_getfield(L, cjson, "encode");
     lua_getfield(L, cjson, "decode");
-    static const luaL_Reg fns[] = {{"open", l_open}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"open", l_open}, {"options", l_options}, {NULL, NULL}};
     register_with_json(L, fns);
     lua_pop(L, 3);
     lua_pushstring(L, hworker_version());
