@@ -15,20 +15,6 @@ describe("the sandbox", function()
   lazy_teardown(function() server.stop() end)
   after_each(H.cleanup)
 
-  -- Runs each probe as a job and returns {name = {ok, result}}.
-  local function run_probes(probes, opts)
-    local q, runs, config = R.queue(server, opts)
-    local jobs = {}
-    for name, code in pairs(probes) do jobs[#jobs + 1] = { name = name, code = code, bytecode = probes.bytecode_hex } end
-    q:queue_many(jobs)
-    q:start { job_file = probe, config = config, workers = 1, monitors = 0 }
-    R.settle(q, #jobs)
-    q:stop { grace = 5 }
-    local out = {}
-    for _, e in ipairs(runs:jobs { limit = 1000 }) do out[e.job.name] = e.job end
-    return out
-  end
-
   local blocked = {
     os_execute = "return os.execute('touch /tmp/hworker-escaped')",
     io_open = "return io.open('/etc/passwd')",

@@ -77,7 +77,6 @@ describe("a Redis URL over TCP", function()
   end)
 
   it("in hworker-lua: reports refused authentication, takes HWORKER_REDIS_PASSWORD, never prints a password", function()
-    local bin = H.quote(H.build .. "/hworker-lua")
     local out = H.sh(("{ %s stats q --redis redis://:wrong-pass@127.0.0.1:%d/0; echo rc=$?; }"):format(bin, port))
     assert.matches("hworker%-lua stats: cannot read stats: authentication refused: ", out)
     assert.matches("rc=1", out)

@@ -173,8 +173,8 @@ for i, m in ipairs(chosen) do
       say(("%2d STALE    %s: does not compile\n%s"):format(i, m.name, bout:sub(-1500)))
     else
       local t0 = os.time()
-      local ok, _, passed, failed, rc = run_specs(m, m.limit or 300)
-      local how = rc == 124 and "timed out" or ("%d of %d tests failed"):format(failed, passed + failed)
+      local ok, _, passed, failed, status = run_specs(m, m.limit or 300)
+      local how = status == 124 and "timed out" or ("%d of %d tests failed"):format(failed, passed + failed)
       if ok and passed + failed == 0 then
         stale[#stale + 1] = m.name
         say(("%2d STALE    %s: %s %s runs no test"):format(i, m.name, m.spec, m.filter or ""))
