@@ -115,8 +115,8 @@ describe("hworker-lua", function()
       local q, _, _, name = R.queue(server)
       local _, err, code = cli(("queue %s --redis %s '{\"a\":1}' '{oops}'"):format(name, url))
       assert.are.equal(2, code)
-      assert.are.equal("hworker-lua queue: argument 2 is not valid JSON: line 1, column 2: object key (a string) expected "
-        .. "(nothing was enqueued)\n", err)
+      assert.are.equal("hworker-lua queue: argument 2 is not valid JSON: line 1, column 2: "
+        .. "object key (a string) expected (nothing was enqueued)\n", err)
       assert.are.equal(0, q:stats().pending)
     end)
 
@@ -124,7 +124,8 @@ describe("hworker-lua", function()
       local q, _, _, name = R.queue(server)
       local input = {}
       for i = 1, 7 do input[#input + 1] = ('{"n":%d}'):format(i) end
-      local out, err, code = cli(("queue %s --redis %s --batch 3"):format(name, url), table.concat(input, "\n\n") .. "\n")
+      local out, err, code = cli(("queue %s --redis %s --batch 3"):format(name, url),
+        table.concat(input, "\n\n") .. "\n")
       assert.are.equal(0, code, err)
       assert.are.equal(7, #lines(out))
       assert.are.equal(7, q:stats().pending)
@@ -272,7 +273,8 @@ describe("hworker-lua", function()
       out, _, code = cli("check --redis " .. url)
       server.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
       assert.are.equal(1, code)
-      assert.matches("warning: maxmemory-policy is allkeys-lru: Redis may evict queue keys (set noeviction)", out, 1, true)
+      assert.matches("warning: maxmemory-policy is allkeys-lru: Redis may evict queue keys (set noeviction)",
+        out, 1, true)
     end)
 
     it("logs pending and in-flight jobs with debug until interrupted", function()
@@ -340,7 +342,8 @@ describe("hworker-lua", function()
       assert.are.equal(0, s.inflight)
     end)
 
-    it("reloads the job file on SIGHUP with no job lost or run twice, and keeps the old one if the new fails", function()
+    it("reloads the job file on SIGHUP with no job lost or run twice, "
+      .. "and keeps the old one if the new fails", function()
       local dir = H.tmpdir()
       local job = H.file(dir, "job.lua", [[
         function init(config) return config end
@@ -393,7 +396,8 @@ describe("hworker-lua", function()
     it("says why a job file cannot be loaded, with file and line", function()
       local _, err, code = cli("run /nonexistent/job.lua --name q --redis " .. url)
       assert.are.equal(1, code)
-      assert.are.equal("hworker-lua run: /nonexistent/job.lua: cannot open the job file: No such file or directory\n", err)
+      assert.are.equal("hworker-lua run: /nonexistent/job.lua: cannot open the job file: "
+        .. "No such file or directory\n", err)
       local dir = H.tmpdir()
       local bad = H.file(dir, "bad.lua", "function job()\n  x = = 1\nend\n")
       _, err, code = cli(("run %s --name q --redis %s"):format(bad, url))
@@ -403,7 +407,8 @@ describe("hworker-lua", function()
     end)
 
     it("keeps retrying an unreachable Redis, saying so, and still stops on SIGTERM", function()
-      local pid, log = spawn_run(("%s --name q --redis unix:///nonexistent/redis.sock --threads 1"):format(H.quote(record)))
+      local pid, log = spawn_run(("%s --name q --redis unix:///nonexistent/redis.sock --threads 1")
+        :format(H.quote(record)))
       H.wait_until("the retry to be logged", 20, function()
         return read(log):find("cannot connect to Redis at unix:///nonexistent/redis.sock: ", 1, true)
           and read(log):find("; retrying (attempt ", 1, true)
