@@ -92,7 +92,8 @@ f:write("function job(state, t) end\n")
 f:close()
 local started = dir .. "/started.lua"
 f = io.open(started, "w")
-f:write("function init(c) return c end\nfunction job(state, t) hworker.queue(state.out, { sent = t.sent, started = hworker.now() }) end\n")
+f:write("function init(c) return c end\n"
+  .. "function job(state, t) hworker.queue(state.out, { sent = t.sent, started = hworker.now() }) end\n")
 f:close()
 
 local function open(url, name, opts)
@@ -404,7 +405,8 @@ local cpus = sh("nproc"):gsub("%s+$", "")
 local model = sh("grep -m1 'model name' /proc/cpuinfo"):match(":%s*(.-)%s*$") or "?"
 local redis_version = sh("redis-server --version"):match("v=(%S+)") or "?"
 local lines = {
-  ("hworker %s, %s, %s run(s) each, median (range); %s cores (%s), Redis %s on the same machine, appendonly off; %.0f s in all."):format(
+  ("hworker %s, %s, %s run(s) each, median (range); %s cores (%s), Redis %s on the same machine, "
+    .. "appendonly off; %.0f s in all."):format(
     hworker.version, quick and "quick mode" or "full run", runs, cpus, model, redis_version, now() - started_at),
   "A target is met when the median meets it.",
   "",

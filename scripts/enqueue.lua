@@ -17,7 +17,7 @@ local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4
   { 'enqueued', 'scheduled', 'merged' })
 if bad then return bad end
 local now = hw_now_ms()
-local due = now
+local due
 if string.sub(ARGV[1], 1, 1) == '@' then
   due = math.max(now, tonumber(string.sub(ARGV[1], 2)))
 else

@@ -27,7 +27,7 @@ if bad then return bad end
 local now = hw_now_ms()
 local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0,
   scheduled = 0, exhausted = 0, merged = 0 }
-local result, done = {}, {}
+local result = {}
 local back, failed, broken = {}, {}, {}
 for i = 3, #ARGV, 4 do
   local outcome, claim, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]

@@ -107,7 +107,9 @@ describe("the engine API", function()
     end)
 
     it("reports an unreachable Redis with its address", function()
-      local q = H.track(H.hworker.open { name = "nowhere", redis = "unix:///nonexistent/redis.sock", log_level = "silent" })
+      local q = H.track(H.hworker.open {
+        name = "nowhere", redis = "unix:///nonexistent/redis.sock", log_level = "silent",
+      })
       local ok, err = pcall(q.queue, q, { n = 1 })
       assert.is_false(ok)
       assert.matches("cannot connect to Redis at unix:///nonexistent/redis.sock: ", err, 1, true)
@@ -162,7 +164,8 @@ describe("the engine API", function()
       assert.are.equal(0, s.pending)
       local first, due = R.run_times(runs, id)[1], q:scheduled()[1].time
       assert.is_true(due >= first + 300, ("due %d ms after the run, asked 300"):format(due - first))
-      assert.is_true(due < first + 1800 * 1000, ("due %d ms after the run: the back-off's, not the handler's"):format(due - first))
+      assert.is_true(due < first + 1800 * 1000,
+        ("due %d ms after the run: the back-off's, not the handler's"):format(due - first))
       q:stop { grace = 1 }
       q:start { job_file = job, config = config, workers = 1, monitors = 1 }
       H.wait_until("the job to succeed after its delay", 10, function() return q:stats().counters.succeeded == 1 end)

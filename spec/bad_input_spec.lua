@@ -64,8 +64,8 @@ describe("bad input", function()
     for _, b in ipairs(q:broken { limit = 100 }) do reasons[#reasons + 1] = b.reason end
     table.sort(reasons)
     for _, r in ipairs(reasons) do
-      assert.truthy(r:match("^job is not valid JSON") or r:match("^not an hworker envelope") or r:match("^unsupported envelope"),
-        "unexpected reason: " .. r)
+      assert.truthy(r:match("^job is not valid JSON") or r:match("^not an hworker envelope")
+        or r:match("^unsupported envelope"), "unexpected reason: " .. r)
     end
     -- The raw payload is kept exactly, even binary.
     local kept = {}

@@ -73,11 +73,13 @@ describe("hworker-lua", function()
       assert.are.equal(2, code)
       assert.are.equal("hworker-lua run: unknown flag --treads (did you mean --threads?)\n", err)
       _, err, code = cli("stats q --jsn")
+      assert.are.equal(2, code)
       assert.are.equal("hworker-lua stats: unknown flag --jsn (did you mean --json?)\n", err)
       _, err, code = cli("run job.lua --name q --threads many")
       assert.are.equal(2, code)
       assert.are.equal("hworker-lua run: --threads needs a whole number (got 'many')\n", err)
       _, err, code = cli("run job.lua")
+      assert.are.equal(2, code)
       assert.are.equal("hworker-lua run: --name NAME is required (the queue to work on)\n", err)
     end)
 
@@ -113,8 +115,8 @@ describe("hworker-lua", function()
       local q, _, _, name = R.queue(server)
       local _, err, code = cli(("queue %s --redis %s '{\"a\":1}' '{oops}'"):format(name, url))
       assert.are.equal(2, code)
-      assert.are.equal("hworker-lua queue: argument 2 is not valid JSON: line 1, column 2: object key (a string) expected "
-        .. "(nothing was enqueued)\n", err)
+      assert.are.equal("hworker-lua queue: argument 2 is not valid JSON: line 1, column 2: "
+        .. "object key (a string) expected (nothing was enqueued)\n", err)
       assert.are.equal(0, q:stats().pending)
     end)
 
@@ -122,7 +124,8 @@ describe("hworker-lua", function()
       local q, _, _, name = R.queue(server)
       local input = {}
       for i = 1, 7 do input[#input + 1] = ('{"n":%d}'):format(i) end
-      local out, err, code = cli(("queue %s --redis %s --batch 3"):format(name, url), table.concat(input, "\n\n") .. "\n")
+      local out, err, code = cli(("queue %s --redis %s --batch 3"):format(name, url),
+        table.concat(input, "\n\n") .. "\n")
       assert.are.equal(0, code, err)
       assert.are.equal(7, #lines(out))
       assert.are.equal(7, q:stats().pending)
@@ -234,8 +237,8 @@ describe("hworker-lua", function()
       assert.are.equal(0, code, err)
       assert.are.equal("requeued 1 failed record(s)\n", out)
       assert.are.equal(ids[2], q:jobs()[1].id)
-      local record = q:failed()[1].record
-      out = cli(("delete %s --redis %s --failed %s"):format(name, url, record))
+      local failed_id = q:failed()[1].record
+      out = cli(("delete %s --redis %s --failed %s"):format(name, url, failed_id))
       assert.are.equal("deleted 1 failed record(s)\n", out)
       out = cli(("requeue %s --redis %s --failed --all"):format(name, url))
       assert.are.equal("requeued 1 failed record(s)\n", out)
@@ -353,7 +356,8 @@ describe("hworker-lua", function()
       assert.are.equal(0, s.inflight)
     end)
 
-    it("reloads the job file on SIGHUP with no job lost or run twice, and keeps the old one if the new fails", function()
+    it("reloads the job file on SIGHUP with no job lost or run twice, "
+      .. "and keeps the old one if the new fails", function()
       local dir = H.tmpdir()
       local job = H.file(dir, "job.lua", [[
         function init(config) return config end
@@ -406,7 +410,8 @@ describe("hworker-lua", function()
     it("says why a job file cannot be loaded, with file and line", function()
       local _, err, code = cli("run /nonexistent/job.lua --name q --redis " .. url)
       assert.are.equal(1, code)
-      assert.are.equal("hworker-lua run: /nonexistent/job.lua: cannot open the job file: No such file or directory\n", err)
+      assert.are.equal("hworker-lua run: /nonexistent/job.lua: cannot open the job file: "
+        .. "No such file or directory\n", err)
       local dir = H.tmpdir()
       local bad = H.file(dir, "bad.lua", "function job()\n  x = = 1\nend\n")
       _, err, code = cli(("run %s --name q --redis %s"):format(bad, url))
@@ -416,7 +421,8 @@ describe("hworker-lua", function()
     end)
 
     it("keeps retrying an unreachable Redis, saying so, and still stops on SIGTERM", function()
-      local pid, log = spawn_run(("%s --name q --redis unix:///nonexistent/redis.sock --threads 1"):format(H.quote(record)))
+      local pid, log = spawn_run(("%s --name q --redis unix:///nonexistent/redis.sock --threads 1")
+        :format(H.quote(record)))
       H.wait_until("the retry to be logged", 20, function()
         return read(log):find("cannot connect to Redis at unix:///nonexistent/redis.sock: ", 1, true)
           and read(log):find("; retrying (attempt ", 1, true)

@@ -82,7 +82,9 @@ describe("on a Redis Cluster", function()
     for k in src.cli("CLUSTER", "GETKEYSINSLOT", slot, "100"):gmatch("[^\n]+") do keys[#keys + 1] = k end
     local migrated = src.cli("MIGRATE", "127.0.0.1", tostring(dst.port), "", "0", "5000", "KEYS", unpack(keys))
     assert.are.equal("OK", migrated, table.concat(keys, " "))
-    local function askings() return tonumber(dst.cli("INFO", "commandstats"):match("cmdstat_asking:calls=(%d+)")) or 0 end
+    local function askings()
+      return tonumber(dst.cli("INFO", "commandstats"):match("cmdstat_asking:calls=(%d+)")) or 0
+    end
     local before = askings()
     q:start { job_file = record, config = config, workers = 2, monitors = 1 }
     H.wait_until("a worker to follow ASK to the importing node", 20, function() return askings() > before end)
@@ -91,7 +93,8 @@ describe("on a Redis Cluster", function()
     for _, node in ipairs(cluster.nodes) do ids_of[#ids_of + 1] = node.port end
     local finish = {}
     for _, port in ipairs(ids_of) do
-      finish[#finish + 1] = H.plain .. "redis-cli -p " .. port .. " CLUSTER SETSLOT " .. slot .. " NODE " .. node_id(dst)
+      finish[#finish + 1] = H.plain .. "redis-cli -p " .. port .. " CLUSTER SETSLOT " .. slot
+        .. " NODE " .. node_id(dst)
     end
     H.sh("(sleep 1; " .. table.concat(finish, "; ") .. ") >/dev/null 2>&1 &")
     for _, id in ipairs(q:queue_many(jobs(50, 50))) do ids[#ids + 1] = id end

@@ -28,9 +28,9 @@ describe("hostile job code #standalone", function()
     q:queue_many(jobs)
     local dir = H.tmpdir()
     local log = dir .. "/run.log"
-    local pid = tonumber(H.sh(("%s run %s --name %s --redis %s --threads 1 --shards 1 --config %s %s > %s 2>&1 & echo $!")
-      :format(H.quote(bin), H.quote(hostile), name, H.quote(server.url), H.quote(H.cjson.encode(config)), flags or "",
-        H.quote(log))))
+    local pid = tonumber(H.sh(("%s run %s --name %s --redis %s --threads 1 --shards 1 --config %s %s "
+      .. "> %s 2>&1 & echo $!"):format(H.quote(bin), H.quote(hostile), name, H.quote(server.url),
+        H.quote(H.cjson.encode(config)), flags or "", H.quote(log))))
     H.wait_until("every job to reach an outcome", 60, function()
       assert.is_true(H.alive(pid), "the runner died: " .. H.sh("tail -5 " .. H.quote(log)))
       local s = q:stats()
@@ -93,7 +93,8 @@ describe("hostile job code #standalone", function()
     assert.is_nil(log:find("abandoned", 1, true), log)
   end)
 
-  it("refuses in cjson.encode, as errors a job can catch, a doubly self-holding table and an index past 2^31", function()
+  it("refuses in cjson.encode, as errors a job can catch, a doubly self-holding table "
+    .. "and an index past 2^31", function()
     local q = run_in_order { { attack = "encode_cycle" }, { attack = "encode_huge_key" } }
     local failed = failures(q)
     assert.matches("excessive nesting", failed.encode_cycle)
@@ -111,7 +112,8 @@ describe("hostile job code #standalone", function()
 
   it("refuses to start when init returns only after a C call outlasted the time limit", function()
     local dir = H.tmpdir()
-    local file = H.file(dir, "slow_init.lua", 'function init() local s = string.rep("ab", 5e7) end\nfunction job() end\n')
+    local file = H.file(dir, "slow_init.lua",
+      'function init() local s = string.rep("ab", 5e7) end\nfunction job() end\n')
     local _, name = H.queue(server, { shards = 1 })
     -- Bounded: a runner whose init passed would run until killed.
     local out, err, code = H.run(bin, ("run %s --name %s --redis %s --timeout 0.01 --memory-limit 256 --shards 1")

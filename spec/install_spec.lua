@@ -29,7 +29,8 @@ describe("installation", function()
     H.sh("rm -rf " .. H.quote(dir))
   end)
 
-  it("installs the libraries, headers, pkg-config file, CMake package, Lua module, CLI, man page and examples", function()
+  it("installs the libraries, headers, pkg-config file, CMake package, Lua module, CLI, man page "
+    .. "and examples", function()
     for _, f in ipairs { "lib/libhworker.a", "lib/libhworker.so", "include/hworker.h", "include/hworker_steps.h",
       "include/hworker_version.h", "lib/pkgconfig/hworker.pc", "lib/cmake/hworker/hworkerConfig.cmake",
       "lib/lua/5.1/hworker.so", "bin/hworker-lua", "share/man/man1/hworker-lua.1",
@@ -73,7 +74,8 @@ set_target_properties(host PROPERTIES BUILD_RPATH ]] .. prefix .. [[/lib)
   end)
 
   it("loads the Lua module with only the installed tree on the path", function()
-    local out, code = run(("LUA_PATH='' LUA_CPATH='%s/lib/lua/5.1/?.so' luajit -e 'print(require(\"hworker\").version)'"):format(prefix))
+    local out, code = run(("LUA_PATH='' LUA_CPATH='%s/lib/lua/5.1/?.so' "
+      .. "luajit -e 'print(require(\"hworker\").version)'"):format(prefix))
     assert.are.equal(0, code, out)
     local version = run(prefix .. "/bin/hworker-lua --version"):match("(%d+%.%d+%.%d+)")
     assert.are.equal(version .. "\n", out)
@@ -91,7 +93,8 @@ set_target_properties(host PROPERTIES BUILD_RPATH ]] .. prefix .. [[/lib)
     out, code = run(("dpkg -x %s %s && %s/usr/bin/hworker-lua --version"):format(deb, throwaway, throwaway))
     assert.are.equal(0, code, out)
     assert.matches("^hworker%-lua %d+%.%d+%.%d+\n$", out)
-    out, code = run(("LUA_PATH='' LUA_CPATH='%s/usr/lib/x86_64-linux-gnu/lua/5.1/?.so' luajit -e 'require \"hworker\"'"):format(throwaway))
+    out, code = run(("LUA_PATH='' LUA_CPATH='%s/usr/lib/x86_64-linux-gnu/lua/5.1/?.so' "
+      .. "luajit -e 'require \"hworker\"'"):format(throwaway))
     assert.are.equal(0, code, out)
   end)
 
@@ -99,7 +102,8 @@ set_target_properties(host PROPERTIES BUILD_RPATH ]] .. prefix .. [[/lib)
     local tree = dir .. "/rocks"
     local out, code = run(("cd %s && luarocks --lua-version=5.1 --tree=%s make hworker-*.rockspec"):format(root, tree))
     assert.are.equal(0, code, out)
-    out, code = run(("LUA_PATH='' LUA_CPATH='%s/lib/lua/5.1/?.so' luajit -e 'print(require(\"hworker\").version)'"):format(tree))
+    out, code = run(("LUA_PATH='' LUA_CPATH='%s/lib/lua/5.1/?.so' "
+      .. "luajit -e 'print(require(\"hworker\").version)'"):format(tree))
     assert.are.equal(0, code, out)
   end)
 

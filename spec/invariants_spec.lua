@@ -148,7 +148,8 @@ describe("invariant", function()
       local t = q:command("TIME")
       local redis_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
       local expiry = q:inflight()[1].time
-      assert.truthy(expiry > redis_ms and expiry <= redis_ms + 2000, "lease expiry " .. expiry .. " vs Redis time " .. redis_ms)
+      assert.truthy(expiry > redis_ms and expiry <= redis_ms + 2000,
+        "lease expiry " .. expiry .. " vs Redis time " .. redis_ms)
       -- A client-clock lease would be an hour away: recovery would not come.
       H.kill(pid, 9)
       q:start { workers = 0, monitors = 1 }
@@ -178,10 +179,13 @@ describe("invariant", function()
       -- MONITOR shows each command with its source; commands a script runs
       -- are marked "lua".
       local log = server.dir .. "/monitor.log"
-      local monitor = tonumber(H.sh((H.plain .. "redis-cli -s %s MONITOR > %s 2>&1 & echo $!"):format(server.sock, log)))
+      local monitor = tonumber(H.sh((H.plain .. "redis-cli -s %s MONITOR > %s 2>&1 & echo $!")
+        :format(server.sock, log)))
       H.wait_until("MONITOR to start", 10, function() return H.sh("cat " .. log):match("OK") end)
       local jobs = {}
-      for i = 1, 400 do jobs[i] = { n = i, retry_until = (i % 10 == 0) and 2 or nil, fail = (i % 25 == 0) and "x" or nil } end
+      for i = 1, 400 do
+        jobs[i] = { n = i, retry_until = (i % 10 == 0) and 2 or nil, fail = (i % 25 == 0) and "x" or nil }
+      end
       local ids = q:queue_many(jobs)
       local pids = {}
       for p = 1, 2 do
@@ -226,8 +230,9 @@ describe("invariant", function()
     it("keeps every key of a queue under its {name} hash tag, and runs on a cluster node", function()
       local dir = H.tmpdir()
       local node = { sock = dir .. "/cluster.sock" }
-      H.sh((H.plain .. "redis-server --port 0 --unixsocket %s --dir %s --daemonize yes --pidfile %s/pid --logfile %s/log "
-        .. "--save '' --cluster-enabled yes --cluster-config-file %s/nodes.conf"):format(node.sock, dir, dir, dir, dir))
+      H.sh((H.plain .. "redis-server --port 0 --unixsocket %s --dir %s --daemonize yes --pidfile %s/pid "
+        .. "--logfile %s/log --save '' --cluster-enabled yes --cluster-config-file %s/nodes.conf")
+        :format(node.sock, dir, dir, dir, dir))
       local url = "unix://" .. node.sock
       H.wait_until("the cluster node to start", 10, function()
         return H.sh(H.plain .. "redis-cli -s " .. node.sock .. " PING"):match("PONG")
@@ -325,12 +330,15 @@ describe("invariant", function()
       local calls, seconds = total() - before, H.now() - t0
       local detail = {}
       for cmd, n in pairs(H.commandstats(q)) do
-        if n ~= (by_cmd[cmd] or 0) and cmd ~= "info" then detail[#detail + 1] = cmd .. "=" .. (n - (by_cmd[cmd] or 0)) end
+        if n ~= (by_cmd[cmd] or 0) and cmd ~= "info" then
+          detail[#detail + 1] = cmd .. "=" .. (n - (by_cmd[cmd] or 0))
+        end
       end
       table.sort(detail)
       q:stop { grace = 1 }
       local per_worker_second = calls / (4 * seconds)
-      assert.truthy(per_worker_second <= 2, ("%d commands in %.1f s from 4 idle workers: %s"):format(calls, seconds, table.concat(detail, " ")))
+      assert.truthy(per_worker_second <= 2, ("%d commands in %.1f s from 4 idle workers: %s")
+        :format(calls, seconds, table.concat(detail, " ")))
     end)
   end)
 

@@ -38,10 +38,11 @@ describe("the memory cap #standalone", function()
     local q, name = H.queue(server, { shards = 1 })
     local threads, cap_mb = 2, 16
     local dir = H.tmpdir()
-    local pid = tonumber(H.sh(("%s %s run %s --name %s --redis %s --threads %d --memory-limit %d --shards 1 > %s 2>&1 & echo $!")
-      :format(H.plain, H.quote(bin), H.quote(H.job_path("memory_hog.lua")), name, H.quote(server.url), threads, cap_mb,
-        H.quote(dir .. "/run.log"))))
-    H.wait_until("the runner to log that it runs", 20, function() return H.read(dir .. "/run.log"):match("running ") end)
+    local pid = tonumber(H.sh(("%s %s run %s --name %s --redis %s --threads %d --memory-limit %d --shards 1 "
+      .. "> %s 2>&1 & echo $!"):format(H.plain, H.quote(bin), H.quote(H.job_path("memory_hog.lua")), name,
+        H.quote(server.url), threads, cap_mb, H.quote(dir .. "/run.log"))))
+    H.wait_until("the runner to log that it runs", 20,
+      function() return H.read(dir .. "/run.log"):match("running ") end)
     local base = status_kb(pid, "VmRSS") * 1024
     local hogs = { "cjson", "sparse", "queue", "decode", "rep", "table", "gsub", "concat", "load", "format" }
     local jobs = {}
@@ -59,7 +60,8 @@ describe("the memory cap #standalone", function()
     H.sh("rm -rf " .. H.quote(dir))
     for _, f in ipairs(q:failed { limit = 100 }) do
       -- The memory stop, or cjson.encode refusing before it allocates.
-      local refused = f.reason:match("^memory limit: ") or f.reason:match("needs more memory than the job's state has left")
+      local refused = f.reason:match("^memory limit: ")
+        or f.reason:match("needs more memory than the job's state has left")
       assert.truthy(refused, f.job.hog .. ": " .. f.reason)
     end
     local limit = base + threads * cap_mb * MiB + OVERHEAD

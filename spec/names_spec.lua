@@ -56,7 +56,9 @@ describe("queue names", function()
   it("are refused by hworker.queue in job code with the same rule, and nothing is enqueued", function()
     local q = H.queue(server)
     for _, case in ipairs(bad) do q:queue { target = case.name } end
-    q:start { job_file = job_file "function job(state, t) hworker.queue(t.target, { n = 1 }) end", workers = 1, monitors = 0 }
+    q:start {
+      job_file = job_file "function job(state, t) hworker.queue(t.target, { n = 1 }) end", workers = 1, monitors = 0,
+    }
     H.wait_until("every job to fail", 20, function() return q:stats().failed == #bad end)
     q:stop { grace = 5 }
     local said = {}
@@ -163,7 +165,8 @@ describe("shard counts", function()
     assert.matches("^%w+\n$", out)
   end)
 
-  it("record 1 for a queue a follow-up job reaches first, so a later runner with 6 is refused; destroy forgets it", function()
+  it("record 1 for a queue a follow-up job reaches first, so a later runner with 6 is refused; "
+    .. "destroy forgets it", function()
     local fresh = "fresh-" .. math.random(1, 1e9)
     local source = H.queue(server)
     source:start { job_file = job_file(forward), config = { target = fresh }, workers = 1, monitors = 0 }
@@ -215,8 +218,8 @@ describe("text a job controls", function()
     q:queue { log = "first\nFORGED by hworker.log", fail = "oops\nFORGED by a failure\r\27[31m" }
     local log = H.tmpdir() .. "/run.log"
     local shards = H.spec_shards and (" --shards " .. H.spec_shards) or ""
-    local pid = tonumber(H.sh(("%s run %s --name %s --redis %s --threads 1 --log-format %s%s > %s 2>&1 & echo $!"):format(
-      H.quote(bin), H.quote(job_file(noisy)), name, H.quote(server.url), format, shards, H.quote(log))))
+    local pid = tonumber(H.sh(("%s run %s --name %s --redis %s --threads 1 --log-format %s%s > %s 2>&1 & echo $!")
+      :format(H.quote(bin), H.quote(job_file(noisy)), name, H.quote(server.url), format, shards, H.quote(log))))
     H.wait_until("the failure", 20, function() return q:stats().failed == 1 end)
     H.kill(pid, 15)
     H.wait_until("run to exit", 20, function() return not H.alive(pid) end)

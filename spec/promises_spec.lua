@@ -44,7 +44,8 @@ describe("README promises #standalone", function()
       aof_off.stop()
       local on = run_cli(server, "startup", idle, "", started)
       assert.truthy(started(off), off)
-      assert.matches(" warn [startup] Redis has appendonly no: acknowledged jobs can be lost if Redis restarts", off, 1, true)
+      assert.matches(" warn [startup] Redis has appendonly no: acknowledged jobs can be lost if Redis restarts",
+        off, 1, true)
       assert.truthy(started(on), on)
       assert.is_nil(on:find("appendonly", 1, true), on)
     end)
@@ -121,7 +122,9 @@ describe("README promises #standalone", function()
     H.kill(pid, 9)
     -- claim.lua's keys are pending, inflight and seq; then the batch size.
     local sizes = {}
-    for n in H.read(monitor):gmatch('{' .. name:gsub("%p", "%%%0") .. '}:seq" "(%d+)"') do sizes[#sizes + 1] = tonumber(n) end
+    for n in H.read(monitor):gmatch('{' .. name:gsub("%p", "%%%0") .. '}:seq" "(%d+)"') do
+      sizes[#sizes + 1] = tonumber(n)
+    end
     local claimed, k = 0, nil
     for i, n in ipairs(sizes) do
       claimed = claimed + n
@@ -180,7 +183,8 @@ describe("min_replicas with a replica #standalone", function()
   end)
   after_each(H.cleanup)
 
-  it("WAITs for the replica after a batch of outcomes; with the replica gone, refuses the enqueue and warns on outcomes", function()
+  it("WAITs for the replica after a batch of outcomes; with the replica gone, refuses the enqueue "
+    .. "and warns on outcomes", function()
     local q, name = H.queue(primary, { min_replicas = 1, min_replicas_timeout = 0.5 })
     q:queue { n = 1 }
     local waits = H.commandstats(q).wait or 0
@@ -201,7 +205,8 @@ describe("min_replicas with a replica #standalone", function()
     assert.matches("enqueued, but not yet safe from a failover: reached 0 of 1 replicas", err, 1, true)
     -- The job is in Redis all the same; it runs, and its outcome stands.
     H.wait_until("the second job", 30, function() return q:stats().counters.succeeded == 2 end)
-    H.wait_until("the warning", 10, function() return H.read(log):find("job outcomes: reached 0 of 1 replicas", 1, true) end)
+    H.wait_until("the warning", 10,
+      function() return H.read(log):find("job outcomes: reached 0 of 1 replicas", 1, true) end)
     local c = q:stats().counters
     assert.are.equal(0, c.retried)
     assert.are.equal(0, c.failed)

@@ -10,7 +10,9 @@ local record = H.job_path("record.lua")
 local function run_times(runs, id)
   local times = {}
   for _, e in ipairs(runs:jobs { limit = 10000 }) do
-    if e.job.id == id then times[#times + 1] = { at = e.enqueued_at, attempt = e.job.attempt, rc = e.job.recoveries } end
+    if e.job.id == id then
+      times[#times + 1] = { at = e.enqueued_at, attempt = e.job.attempt, rc = e.job.recoveries }
+    end
   end
   table.sort(times, function(a, b) return a.at < b.at end)
   return times
@@ -128,7 +130,8 @@ describe("retries and scheduling", function()
     assert.are.equal(0, c.promoted)
   end)
 
-  it("does not run a scheduled job before its time, and runs it within one monitor interval after #unsharded", function()
+  it("does not run a scheduled job before its time, and runs it within one monitor interval after "
+    .. "#unsharded", function()
     local interval = 0.3
     local q, runs, config = R.queue(server, { monitor_interval = interval })
     q:start { job_file = record, config = config, workers = 1, monitors = 1 }

@@ -15,20 +15,6 @@ describe("the sandbox", function()
   lazy_teardown(function() server.stop() end)
   after_each(H.cleanup)
 
-  -- Runs each probe as a job and returns {name = {ok, result}}.
-  local function run_probes(probes, opts)
-    local q, runs, config = R.queue(server, opts)
-    local jobs = {}
-    for name, code in pairs(probes) do jobs[#jobs + 1] = { name = name, code = code, bytecode = probes.bytecode_hex } end
-    q:queue_many(jobs)
-    q:start { job_file = probe, config = config, workers = 1, monitors = 0 }
-    R.settle(q, #jobs)
-    q:stop { grace = 5 }
-    local out = {}
-    for _, e in ipairs(runs:jobs { limit = 1000 }) do out[e.job.name] = e.job end
-    return out
-  end
-
   local blocked = {
     os_execute = "return os.execute('touch /tmp/hworker-escaped')",
     io_open = "return io.open('/etc/passwd')",
@@ -100,7 +86,8 @@ describe("the sandbox", function()
     q:stop { grace = 5 }
     H.sh("rm -rf " .. dir)
     assert.are.equal(0, q:stats().failed)
-    assert.are.same({ 42, 2, '{"a":1}', "7", "ab", 2, 2, "number", "locked", 2, "function" }, runs:jobs()[1].job.results)
+    assert.are.same({ 42, 2, '{"a":1}', "7", "ab", 2, 2, "number", "locked", 2, "function" },
+      runs:jobs()[1].job.results)
   end)
 
   it("loads require \"a.b\" from a/b.lua in the job file's own directory", function()
@@ -262,12 +249,17 @@ describe("the sandbox", function()
 
   describe("escapes beyond the basics (issue 5)", function()
     local escapes = {
-      string_metatable = "local mt = getmetatable('') if type(mt) ~= 'table' then error('locked: ' .. tostring(mt)) end return mt.__index.dump",
+      string_metatable = "local mt = getmetatable('') "
+        .. "if type(mt) ~= 'table' then error('locked: ' .. tostring(mt)) end return mt.__index.dump",
       string_metatable_rewire = "return setmetatable('', {})",
-      global_metatable = "setmetatable(_G, { __index = function(_, k) return rawget(_G, '_' .. k) end }) return io.open",
-      load_custom_env = "local f = load('return getfenv and getfenv(0) or os.execute', 'x', 't', { os = os }) return f()()",
-      load_env_reaches_registry = "local f = load('return debug', 'x', 't', setmetatable({}, { __index = _G })) local d = f() return d.getregistry()",
-      rawget_hidden = "return rawget(_G, 'debug') or rawget(_G, 'jit') or rawget(_G, 'ffi') or rawget(_G, 'io') or error('none')",
+      global_metatable = "setmetatable(_G, { __index = function(_, k) return rawget(_G, '_' .. k) end }) "
+        .. "return io.open",
+      load_custom_env = "local f = load('return getfenv and getfenv(0) or os.execute', 'x', 't', { os = os }) "
+        .. "return f()()",
+      load_env_reaches_registry = "local f = load('return debug', 'x', 't', setmetatable({}, { __index = _G })) "
+        .. "local d = f() return d.getregistry()",
+      rawget_hidden = "return rawget(_G, 'debug') or rawget(_G, 'jit') or rawget(_G, 'ffi') or rawget(_G, 'io') "
+        .. "or error('none')",
       coroutine_running = "local co = coroutine.running() return debug.sethook(co, nil)",
     }
 
@@ -293,7 +285,8 @@ describe("the sandbox", function()
         { name = "recursion", code = "local function f(n) return 1 + f(n + 1) end return f(1)" },
         { name = "huge_string", code = "local s = 'x' while true do s = s .. s end" },
         { name = "rep", code = "return #string.rep('abc', 1e9)" },
-        { name = "co_loop", code = "local co = coroutine.create(function() while true do end end) while true do pcall(coroutine.resume, co) end" },
+        { name = "co_loop", code = "local co = coroutine.create(function() while true do end end) "
+          .. "while true do pcall(coroutine.resume, co) end" },
         { name = "after", code = "return 'alive'" },
       }
       q:start { job_file = probe, config = config, workers = 1, monitors = 0 }

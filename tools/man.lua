@@ -18,7 +18,8 @@ f:write(".SH SYNOPSIS\n.B hworker-lua\n.I COMMAND\n[\\fIARGS\\fR] [\\fB\\-\\-hel
 f:write(".SH DESCRIPTION\n.nf\n" .. roff(help(nil)) .. ".fi\n")
 f:write(".SH COMMANDS\n")
 for _, cmd in ipairs { "run", "queue", "jobs", "stats", "requeue", "delete", "destroy", "debug", "check", "options" } do
-  f:write(".SS " .. cmd .. (cmd == "jobs" and ", inflight, scheduled, failed, broken" or "") .. "\n.nf\n" .. roff(help(cmd)) .. ".fi\n")
+  local also = cmd == "jobs" and ", inflight, scheduled, failed, broken" or ""
+  f:write(".SS " .. cmd .. also .. "\n.nf\n" .. roff(help(cmd)) .. ".fi\n")
 end
 f:write(".SH SEE ALSO\nThe hworker documentation in /usr/share/doc/hworker, and docs/ in its sources.\n")
 f:close()

@@ -158,7 +158,8 @@ return {
     spec = "spec/hostile_spec.lua", filter = "coroutines.nested" },
   { name = "a job can change a result",
     file = "core/sandbox.c",
-    from = "    return luaL_error(L, \"hworker results cannot be changed: make a new one with hworker.retry or hworker.failure\");",
+    from = "    return luaL_error(L, \"hworker results cannot be changed: "
+      .. "make a new one with hworker.retry or hworker.failure\");",
     to = "    lua_rawset(L, 1);\n    return 0;",
     spec = "spec/hostile_spec.lua", filter = "changing.a.result" },
   { name = "the watchdog never takes a stuck thread", slow = true,

@@ -19,7 +19,8 @@
 -- exits 1 if any survived, if the unmutated specs fail, or if a mutant no
 -- longer applies (its text is not found exactly once, or it does not
 -- compile): the list must follow the code.
-local root = assert(arg[1], "usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--fast] [--no-baseline] [--record]")
+local root = assert(arg[1],
+  "usage: luajit tools/mutate.lua ROOT [--only TEXT] [--skip TEXT] [--list] [--fast] [--no-baseline] [--record]")
 local only, skip, list_only, record, no_baseline, fast
 do
   local i = 2
@@ -74,7 +75,9 @@ for _, m in ipairs(mutants) do
   end
 end
 if list_only then
-  for i, m in ipairs(chosen) do print(("%2d  %-45s %s  [%s]%s"):format(i, m.name, m.file, m.spec, m.slow and "  slow" or "")) end
+  for i, m in ipairs(chosen) do
+    print(("%2d  %-45s %s  [%s]%s"):format(i, m.name, m.file, m.spec, m.slow and "  slow" or ""))
+  end
   os.exit(0)
 end
 if #chosen == 0 then io.stderr:write("mutate: no mutant matches '" .. tostring(only) .. "'\n"); os.exit(2) end
@@ -109,8 +112,8 @@ do
   end
 end
 local function make()
-  return sh(("cmake -S %s -B %s -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build %s -j2 -- --no-print-directory")
-    :format(quote(src), quote(build), quote(build)))
+  return sh(("cmake -S %s -B %s -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null "
+    .. "&& cmake --build %s -j2 -- --no-print-directory"):format(quote(src), quote(build), quote(build)))
 end
 
 -- Runs a mutant's specs against the scratch build; returns whether they
@@ -180,8 +183,8 @@ for i, m in ipairs(chosen) do
       say(("%2d STALE    %s: does not compile\n%s"):format(i, m.name, bout:sub(-1500)))
     else
       local t0 = os.time()
-      local ok, _, passed, failed, rc = run_specs(m, m.limit or 300)
-      local how = rc == 124 and "timed out" or ("%d of %d tests failed"):format(failed, passed + failed)
+      local ok, _, passed, failed, status = run_specs(m, m.limit or 300)
+      local how = status == 124 and "timed out" or ("%d of %d tests failed"):format(failed, passed + failed)
       if ok and passed + failed == 0 then
         stale[#stale + 1] = m.name
         say(("%2d STALE    %s: %s %s runs no test"):format(i, m.name, m.spec, m.filter or ""))

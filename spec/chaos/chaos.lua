@@ -96,7 +96,8 @@ end
 local fault = os.getenv("HWORKER_CHAOS_FAULT")
 if fault == "" then fault = nil end
 if fault and not FAULT_SWITCHES[fault] then
-  io.stderr:write("chaos: unknown HWORKER_CHAOS_FAULT '" .. fault .. "' (producers_raise, never_finish, sanitizer_report)\n")
+  io.stderr:write("chaos: unknown HWORKER_CHAOS_FAULT '" .. fault
+    .. "' (producers_raise, never_finish, sanitizer_report)\n")
   os.exit(2)
 end
 
@@ -130,8 +131,8 @@ local count_of = { kill = "kills", stop = "stops", conn_kill = "conn_kills", red
 -- writes its exit status (128 + the signal, if killed) to BASE.status when
 -- it ends. Returns the pid of the command itself, so signals reach it.
 local function spawn(cmd, base)
-  local script = cmd .. " >" .. H.quote(base .. ".log") .. " 2>&1 & echo $!; exec >/dev/null 2>&1; wait $!; echo $? >" ..
-    H.quote(base .. ".status")
+  local script = cmd .. " >" .. H.quote(base .. ".log")
+    .. " 2>&1 & echo $!; exec >/dev/null 2>&1; wait $!; echo $? >" .. H.quote(base .. ".status")
   local pid = tonumber(H.sh("sh -c " .. H.quote(script) .. " &"))
   assert(pid, "could not start: " .. cmd)
   return pid
@@ -349,7 +350,9 @@ local function run()
       problem("runner %d did not stop on SIGTERM; its log: %s.log", pid, r.base)
     else
       local status = exit_status(r.base)
-      if status ~= 0 then problem("runner %d exited with status %s on SIGTERM; its log: %s.log", pid, status, r.base) end
+      if status ~= 0 then
+        problem("runner %d exited with status %s on SIGTERM; its log: %s.log", pid, status, r.base)
+      end
     end
     runners[pid] = nil
   end
@@ -393,7 +396,9 @@ for i, p in ipairs(producers) do
       end
     end
   end
-  if good == 0 then problem("producer %d: every queue_many raised (%d batches); its log: %s.log", i, batches, p.base) end
+  if good == 0 then
+    problem("producer %d: every queue_many raised (%d batches); its log: %s.log", i, batches, p.base)
+  end
 end
 
 -- The runs the jobs recorded: per sequence number, whether some run started
@@ -457,7 +462,9 @@ if ok_run then
     problem("processed=%d is not succeeded+retried=%d", counter("processed"), counter("succeeded") + counter("retried"))
   end
   for _, kind in ipairs(kinds) do
-    if counts[count_of[kind]] == 0 then problem("fault %s never happened (run longer than %d s)", kind, opts.seconds) end
+    if counts[count_of[kind]] == 0 then
+      problem("fault %s never happened (run longer than %d s)", kind, opts.seconds)
+    end
   end
 end
 

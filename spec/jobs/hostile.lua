@@ -84,12 +84,12 @@ end
 function attacks.encode_cycle()
   local b = {}
   b[1], b[2] = b, b
-  local ok, err = pcall(cjson.encode, b)
+  local _, err = pcall(cjson.encode, b)
   return hworker.failure(tostring(err))
 end
 
 function attacks.encode_huge_key()
-  local ok, err = pcall(cjson.encode, { [1e10] = 1, x = 2 })
+  local _, err = pcall(cjson.encode, { [1e10] = 1, x = 2 })
   return hworker.failure(tostring(err))
 end
 

@@ -42,7 +42,10 @@ function hogs.concat()
   return table.concat(t)
 end
 function hogs.load() return load("return " .. string.rep("1+", 4e6) .. "1") end
-function hogs.format() return string.format("%s%s%s%s", string.rep("z", 3e6), string.rep("z", 3e6), string.rep("z", 3e6), string.rep("z", 3e6)) end
+function hogs.format()
+  return string.format("%s%s%s%s", string.rep("z", 3e6), string.rep("z", 3e6), string.rep("z", 3e6),
+    string.rep("z", 3e6))
+end
 
 function job(state, t)
   return hogs[t.hog]()

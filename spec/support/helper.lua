@@ -254,8 +254,9 @@ end
 -- libtsan warns about its tmpnam, so the program, not silence, is the test.
 function M.c_program(dir, name, libs)
   local bin = dir .. "/" .. name
-  local out = sh(M.plain .. "cc -o " .. quote(bin) .. " $(pkg-config --cflags luajit hiredis) -I" .. quote(M.root .. "/core")
-    .. " -I" .. quote(M.build .. "/generated") .. " " .. quote(M.root .. "/spec/c/" .. name .. ".c") .. " "
+  local out = sh(M.plain .. "cc -o " .. quote(bin) .. " $(pkg-config --cflags luajit hiredis)"
+    .. " -I" .. quote(M.root .. "/core") .. " -I" .. quote(M.build .. "/generated")
+    .. " " .. quote(M.root .. "/spec/c/" .. name .. ".c") .. " "
     .. quote(M.build .. "/libhworker.so") .. " " .. (libs or "") .. " -Wl,-rpath," .. quote(M.build) .. " 2>&1")
   local f = io.open(bin)
   assert(f, "cannot build spec/c/" .. name .. ".c: " .. out)
