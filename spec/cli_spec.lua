@@ -273,8 +273,8 @@ describe("hworker-lua", function()
       out, _, code = cli("check --redis " .. url)
       server.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
       assert.are.equal(1, code)
-      assert.matches("warning: Redis has maxmemory-policy allkeys-lru: it may evict queue keys under memory pressure " ..
-        "(set noeviction)", out, 1, true)
+      assert.matches("warning: Redis has maxmemory-policy allkeys-lru: it may evict queue keys under memory "
+        .. "pressure (set noeviction)", out, 1, true)
     end)
 
     -- Managed services often refuse CONFIG: what check cannot read, it
