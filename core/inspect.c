@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "script_args.h"
 #include "json.h"
 
 typedef struct record_fields {
@@ -149,9 +150,8 @@ static long long counter(const redisReply *pairs, const char *name)
 static int add_shard_stats(hworker *h, int k, hworker_stats *out, char *err, size_t errlen)
 {
     hw_args args = {0};
-    static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS};
-    for (size_t i = 0; i < 6; i++) hw_args_adds(&args, h->shard[k].key[keys[i]]);
-    redisReply *r = hw_producer_script(h, HW_SCRIPT_STATS, 6, &args, "cannot read stats", err, errlen);
+    int nkeys = hw_stats_args(&args, &h->shard[k]);
+    redisReply *r = hw_producer_script(h, HW_SCRIPT_STATS, nkeys, &args, "cannot read stats", err, errlen);
     hw_args_free(&args);
     if (r == NULL) return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
@@ -254,16 +254,9 @@ static int act_on_records(hworker *h, hw_script script, hworker_part part, int a
     }
     if (count) *count = 0;
     for (int k = 0; k < h->nshards; k++) {
-        const hw_keys *keys = &h->shard[k];
         hw_args args = {0};
-        hw_args_adds(&args, keys->key[part == HWORKER_FAILED ? HW_KEY_FAILED : HW_KEY_BROKEN]);
-        int nkeys = 1;
-        if (script == HW_SCRIPT_REQUEUE) {
-            hw_args_adds(&args, keys->key[HW_KEY_PENDING]);
-            hw_args_adds(&args, keys->key[HW_KEY_STATS]);
-            hw_args_adds(&args, keys->key[HW_KEY_UNIQUE]);
-            nkeys = 4;
-        }
+        int nkeys = hw_records_args(&args, &h->shard[k], part == HWORKER_FAILED ? HW_KEY_FAILED : HW_KEY_BROKEN,
+                                    script == HW_SCRIPT_REQUEUE);
         hw_args_adds(&args, all ? "all" : "ids");
         for (size_t i = 0; !all && i < n; i++) hw_args_adds(&args, ids[i]);
         redisReply *r = hw_producer_script(h, script, nkeys, &args, what, err, errlen);

@@ -154,12 +154,9 @@ void hw_watchdog_thread_ended(hworker *h);
 int hw_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 void *hw_keeper_main(void *h);
 int hw_monitor_run(hworker *h, char *err, size_t errlen);
-/* The keys and arguments of one monitor sweep (scripts/recover.lua). */
-#define HW_SWEEP_KEYS 7
 
 /* Length of the ids hworker makes (producer.c says why). */
 #define HW_ID_LEN 17
-void hw_sweep_args(hworker *h, int shard, hw_args *args, long batch);
 int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
 
 /* Registration of running workers (engine.c): the first worker starts the

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "script_args.h"
 
 /* A renewal Redis refuses (a queue key holding garbage, say) is tried again
  * at the next interval, as leases need; its error is logged when it starts
@@ -45,9 +46,9 @@ static void refused(keeper *k, size_t n, const redisReply *r)
 
 /* Counts the claims of k->lost (after its keys and arguments) as lease_lost,
  * through the renew script, which re-checks that each is gone. */
-static void count_lost(keeper *k, size_t n)
+static void count_lost(keeper *k, size_t n, int nkeys)
 {
-    redisReply *r = hw_conn_script(&k->conn, HW_SCRIPT_RENEW, 2, &k->lost);
+    redisReply *r = hw_conn_script(&k->conn, HW_SCRIPT_RENEW, nkeys, &k->lost);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) refused(k, n, r);
     if (r) freeReplyObject(r);
 }
@@ -57,34 +58,25 @@ static void renew_shard(keeper *k, int shard)
 {
     hworker *h = k->h;
     const hw_keys *keys = &h->shard[shard];
-    long long lease_ms = (long long)(h->cfg.lease * 1000.0);
     hw_args *args = &k->args;
-    hw_args_clear(args);
-    hw_args_adds(args, keys->key[HW_KEY_INFLIGHT]);
-    hw_args_adds(args, keys->key[HW_KEY_STATS]);
-    hw_args_addll(args, lease_ms);
-    hw_args_adds(args, "0"); /* gone is not yet lost: counted below */
+    int nkeys = hw_renew_args(args, keys, &h->cfg, 0); /* gone is not yet lost: counted below */
     hw_claim **claims = NULL;
     size_t n = hw_held_snapshot(&h->held, shard, args, &claims);
     if (n > 0 && hw_conn_ensure(&k->conn, NULL) == 0) {
-        redisReply *r = hw_conn_script(&k->conn, HW_SCRIPT_RENEW, 2, args);
+        redisReply *r = hw_conn_script(&k->conn, HW_SCRIPT_RENEW, nkeys, args);
         if (r && r->type == REDIS_REPLY_ARRAY) {
             hw_args_finish(args);
-            hw_args_clear(&k->lost);
-            hw_args_adds(&k->lost, keys->key[HW_KEY_INFLIGHT]);
-            hw_args_adds(&k->lost, keys->key[HW_KEY_STATS]);
-            hw_args_addll(&k->lost, lease_ms);
-            hw_args_adds(&k->lost, "1");
+            hw_renew_args(&k->lost, keys, &h->cfg, 1);
             size_t lost = 0;
             for (size_t i = 0; i < n && i < r->elements; i++) {
-                const char *data = args->argv[4 + i];
-                size_t len = args->lens[4 + i];
+                const char *data = args->argv[nkeys + 2 + i]; /* after the keys, the lease and the flag */
+                size_t len = args->lens[nkeys + 2 + i];
                 if (r->element[i]->integer == 0 && hw_held_mark_lost(&h->held, claims[i], data, len)) {
                     hw_args_add(&k->lost, data, len);
                     lost++;
                 }
             }
-            if (lost > 0) count_lost(k, lost);
+            if (lost > 0) count_lost(k, lost, nkeys);
         } else {
             refused(k, n, r);
         }

@@ -8,20 +8,9 @@
 #include <string.h>
 
 #include "internal.h"
+#include "script_args.h"
 
 #define HW_SWEEP_BATCH 100
-
-void hw_sweep_args(hworker *h, int shard, hw_args *args, long batch)
-{
-    static const hw_key keys[HW_SWEEP_KEYS] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED,
-                                               HW_KEY_STATS,   HW_KEY_BROKEN,   HW_KEY_UNIQUE};
-    for (size_t i = 0; i < HW_SWEEP_KEYS; i++) hw_args_adds(args, h->shard[shard].key[keys[i]]);
-    hw_args_addll(args, batch);
-    hw_args_addll(args, h->cfg.max_recoveries);
-    hw_args_addll(args, h->cfg.failed_cap);
-    hw_args_addll(args, (long long)(h->cfg.failed_max_age * 1000.0));
-    hw_args_addll(args, (long long)(h->cfg.broken_max_age * 1000.0));
-}
 
 /* A shard whose sweep Redis refuses (a key of the queue holding garbage,
  * say) is tried again after a back-off that doubles from HW_SWEEP_RETRY_MIN
@@ -34,6 +23,7 @@ void hw_sweep_args(hworker *h, int shard, hw_args *args, long batch)
 
 typedef struct shard_sweep {
     hw_args args;     /* never change: made once */
+    int nkeys;
     double retry_at;  /* monotonic time before which a refused shard is skipped */
     double backoff;   /* 0 while sweeps succeed */
     double logged_at; /* when its error was last logged */
@@ -48,7 +38,7 @@ static double sweep(hworker *h, hw_conn *conn, shard_sweep *s, int shard)
 {
     double now = hw_monotonic();
     if (s->backoff > 0 && now < s->retry_at) return s->retry_at - now;
-    redisReply *r = hw_conn_script(conn, HW_SCRIPT_RECOVER, HW_SWEEP_KEYS, &s->args);
+    redisReply *r = hw_conn_script(conn, HW_SCRIPT_RECOVER, s->nkeys, &s->args);
     if (r == NULL) return -1; /* connection lost: ensure() reconnects */
     double wait = h->cfg.monitor_interval;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
@@ -93,7 +83,8 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen)
     hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "monitor", h->cfg.redis_timeout);
     shard_sweep *shards = calloc((size_t)h->nshards, sizeof *shards);
     if (shards == NULL) abort();
-    for (int k = 0; k < h->nshards; k++) hw_sweep_args(h, k, &shards[k].args, HW_SWEEP_BATCH);
+    for (int k = 0; k < h->nshards; k++)
+        shards[k].nkeys = hw_sweep_args(&shards[k].args, &h->shard[k], &h->cfg, HW_SWEEP_BATCH);
     while (!hw_signal_raised(&h->stop)) {
         if (hw_conn_ensure(&conn, &h->stop)) break;
         double wait = h->cfg.monitor_interval;

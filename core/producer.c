@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "script_args.h"
 
 /* Fills n ids (HWORKER_ID_SIZE apart) of HW_ID_LEN characters from
  * [0-9A-Za-z]: 17 of them carry 101 random bits, so ids never collide in
@@ -80,18 +81,11 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
             return -1;
         }
     }
+    char when[40];
+    if (at > 0) snprintf(when, sizeof when, "@%lld", (long long)(at * 1000.0));
+    else snprintf(when, sizeof when, "%lld", (long long)(delay * 1000.0));
     hw_args args = {0};
-    hw_args_adds(&args, keys->key[HW_KEY_PENDING]);
-    hw_args_adds(&args, keys->key[HW_KEY_SCHEDULED]);
-    hw_args_adds(&args, keys->key[HW_KEY_STATS]);
-    hw_args_adds(&args, keys->key[HW_KEY_UNIQUE]);
-    if (at > 0) {
-        char when[40];
-        snprintf(when, sizeof when, "@%lld", (long long)(at * 1000.0));
-        hw_args_adds(&args, when);
-    } else {
-        hw_args_addll(&args, (long long)(delay * 1000.0));
-    }
+    int nkeys = hw_enqueue_args(&args, keys, when);
     char *local_ids = ids ? NULL : malloc(n * HWORKER_ID_SIZE);
     char *out = ids ? ids : local_ids;
     if (out == NULL) abort();
@@ -107,7 +101,7 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
             snprintf(err, errlen, "cannot enqueue: %s", conn->errstr);
             continue;
         }
-        redisReply *r = hw_conn_script(conn, HW_SCRIPT_ENQUEUE, 4, &args);
+        redisReply *r = hw_conn_script(conn, HW_SCRIPT_ENQUEUE, nkeys, &args);
         if (r == NULL) {
             /* The connection failed; the script may or may not have run.
              * Sending again may enqueue twice, never zero times. */

@@ -5,6 +5,7 @@
 
 #include "hworker_steps.h"
 #include "internal.h"
+#include "script_args.h"
 
 /* Runs a step's script; an error reply is a failure too. Frees args. */
 static redisReply *step(hworker *h, hw_script s, int nkeys, hw_args *args, const char *what, char *err, size_t errlen)
@@ -26,13 +27,8 @@ int hworker_step_claim(hworker *h, int n, const char *holder, hworker_claim_fn f
         return -1;
     }
     hw_args args = {0};
-    hw_args_adds(&args, h->shard[0].key[HW_KEY_PENDING]);
-    hw_args_adds(&args, h->shard[0].key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, h->shard[0].key[HW_KEY_SEQ]);
-    hw_args_addll(&args, n);
-    hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
-    hw_args_adds(&args, holder);
-    redisReply *r = step(h, HW_SCRIPT_CLAIM, 3, &args, "cannot claim", err, errlen);
+    int nkeys = hw_claim_args(&args, &h->shard[0], &h->cfg, n, holder);
+    redisReply *r = step(h, HW_SCRIPT_CLAIM, nkeys, &args, "cannot claim", err, errlen);
     if (r == NULL) return -1;
     for (size_t i = 0; i < r->elements; i++) fn(ud, r->element[i]->str, r->element[i]->len);
     freeReplyObject(r);
@@ -42,18 +38,10 @@ int hworker_step_claim(hworker *h, int n, const char *holder, hworker_claim_fn f
 int hworker_step_finish(hworker *h, const char *claim, size_t len, hworker_outcome outcome, const char *reason,
                         double retry_delay, int *applied, char *err, size_t errlen)
 {
-    static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED,
-                                  HW_KEY_BROKEN,  HW_KEY_STATS,    HW_KEY_UNIQUE};
     hw_args args = {0};
-    for (size_t i = 0; i < 7; i++) hw_args_adds(&args, h->shard[0].key[keys[i]]);
-    hw_args_addll(&args, h->cfg.failed_cap);
-    hw_args_addll(&args, h->cfg.broken_cap);
-    char o = (char)outcome;
-    hw_args_add(&args, &o, 1);
-    hw_args_add(&args, claim, len);
-    hw_args_adds(&args, reason ? reason : "");
-    hw_args_addll(&args, (long long)(retry_delay * 1000.0));
-    redisReply *r = step(h, HW_SCRIPT_FINISH, 7, &args, "cannot report the outcome", err, errlen);
+    int nkeys = hw_finish_args(&args, &h->shard[0], &h->cfg);
+    hw_finish_add(&args, (char)outcome, claim, len, reason, (long long)(retry_delay * 1000.0));
+    redisReply *r = step(h, HW_SCRIPT_FINISH, nkeys, &args, "cannot report the outcome", err, errlen);
     if (r == NULL) return -1;
     *applied = r->elements > 0 && r->element[0]->integer == 1;
     freeReplyObject(r);
@@ -63,12 +51,9 @@ int hworker_step_finish(hworker *h, const char *claim, size_t len, hworker_outco
 int hworker_step_renew(hworker *h, const char *claim, size_t len, int *renewed, char *err, size_t errlen)
 {
     hw_args args = {0};
-    hw_args_adds(&args, h->shard[0].key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, h->shard[0].key[HW_KEY_STATS]);
-    hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
-    hw_args_adds(&args, "1"); /* the caller reports nothing meanwhile: gone is lost */
+    int nkeys = hw_renew_args(&args, &h->shard[0], &h->cfg, 1); /* the caller reports nothing meanwhile */
     hw_args_add(&args, claim, len);
-    redisReply *r = step(h, HW_SCRIPT_RENEW, 2, &args, "cannot renew", err, errlen);
+    redisReply *r = step(h, HW_SCRIPT_RENEW, nkeys, &args, "cannot renew", err, errlen);
     if (r == NULL) return -1;
     *renewed = r->elements > 0 && r->element[0]->integer == 1;
     freeReplyObject(r);
@@ -78,11 +63,9 @@ int hworker_step_renew(hworker *h, const char *claim, size_t len, int *renewed, 
 int hworker_step_hand_back(hworker *h, const char *claim, size_t len, int *applied, char *err, size_t errlen)
 {
     hw_args args = {0};
-    hw_args_adds(&args, h->shard[0].key[HW_KEY_PENDING]);
-    hw_args_adds(&args, h->shard[0].key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, h->shard[0].key[HW_KEY_STATS]);
+    int nkeys = hw_handback_args(&args, &h->shard[0]);
     hw_args_add(&args, claim, len);
-    redisReply *r = step(h, HW_SCRIPT_HANDBACK, 3, &args, "cannot hand back", err, errlen);
+    redisReply *r = step(h, HW_SCRIPT_HANDBACK, nkeys, &args, "cannot hand back", err, errlen);
     if (r == NULL) return -1;
     *applied = r->integer == 1;
     freeReplyObject(r);
@@ -92,8 +75,8 @@ int hworker_step_hand_back(hworker *h, const char *claim, size_t len, int *appli
 int hworker_step_sweep(hworker *h, long batch, long *recovered, long *promoted, char *err, size_t errlen)
 {
     hw_args args = {0};
-    hw_sweep_args(h, 0, &args, batch > 0 ? batch : 100);
-    redisReply *r = step(h, HW_SCRIPT_RECOVER, HW_SWEEP_KEYS, &args, "cannot sweep", err, errlen);
+    int nkeys = hw_sweep_args(&args, &h->shard[0], &h->cfg, batch > 0 ? batch : 100);
+    redisReply *r = step(h, HW_SCRIPT_RECOVER, nkeys, &args, "cannot sweep", err, errlen);
     if (r == NULL) return -1;
     *recovered = (long)r->element[0]->integer;
     *promoted = (long)r->element[1]->integer;

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "script_args.h"
 
 /* Outcomes of finished jobs wait at most this long to be sent together with
  * later ones, so a batch of quick jobs costs one script call, and a slow job
@@ -27,6 +28,7 @@ struct hw_worker {
     hw_claim **batch;          /* claimed, not yet run */
     size_t nbatch, pos;
     hw_args finish;            /* keys + caps + (outcome, claim, reason, delay)... */
+    int finish_keys;           /* how many of its arguments are keys */
     hw_claim **finishing;      /* the claims in `finish`, in order */
     size_t nfinishing, finishing_cap;
     double first_unflushed;
@@ -179,7 +181,7 @@ static redisReply *report_on(hw_worker *w, hw_conn *conn, hw_script script, int 
 static void flush_on(hw_worker *w, hw_conn *conn)
 {
     if (w->nfinishing == 0) return;
-    redisReply *r = report_on(w, conn, HW_SCRIPT_FINISH, 7, &w->finish, "report job outcomes");
+    redisReply *r = report_on(w, conn, HW_SCRIPT_FINISH, w->finish_keys, &w->finish, "report job outcomes");
     for (size_t i = 0; i < w->nfinishing; i++) {
         hw_claim *c = w->finishing[i];
         if (r && r->type == REDIS_REPLY_ARRAY && i < r->elements && r->element[i]->integer == 0)
@@ -207,12 +209,7 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
 {
     hworker *h = w->h;
     if (w->nfinishing == 0) {
-        static const hw_key keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED,
-                                      HW_KEY_BROKEN,  HW_KEY_STATS,    HW_KEY_UNIQUE};
-        hw_args_clear(&w->finish);
-        for (size_t i = 0; i < 7; i++) hw_args_adds(&w->finish, h->shard[w->shard].key[keys[i]]);
-        hw_args_addll(&w->finish, h->cfg.failed_cap);
-        hw_args_addll(&w->finish, h->cfg.broken_cap);
+        w->finish_keys = hw_finish_args(&w->finish, &h->shard[w->shard], &h->cfg);
         w->first_unflushed = hw_monotonic();
     }
     if (w->nfinishing == w->finishing_cap) {
@@ -222,10 +219,7 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
     }
     w->finishing[w->nfinishing++] = c;
     atomic_store(&c->reporting, 1); /* the lease keeper: gone from now on is not lost */
-    hw_args_add(&w->finish, &outcome, 1);
-    hw_args_add(&w->finish, c->data, c->len);
-    hw_text_arg(&w->finish, reason ? reason : "");
-    hw_args_addll(&w->finish, delay_ms > 0 ? delay_ms : 0);
+    hw_finish_add(&w->finish, outcome, c->data, c->len, reason, delay_ms);
 }
 
 /* Returns claims this worker will not run to the front of pending. */
@@ -234,15 +228,12 @@ static void hand_back_on(hw_worker *w, hw_conn *conn, hw_claim **claims, size_t 
     if (n == 0) return;
     hworker *h = w->h;
     hw_args args = {0};
-    const hw_keys *k = &h->shard[w->shard];
-    hw_args_adds(&args, k->key[HW_KEY_PENDING]);
-    hw_args_adds(&args, k->key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, k->key[HW_KEY_STATS]);
+    int nkeys = hw_handback_args(&args, &h->shard[w->shard]);
     for (size_t i = 0; i < n; i++) {
         hw_args_add(&args, claims[i]->data, claims[i]->len);
         atomic_store(&claims[i]->reporting, 1);
     }
-    redisReply *r = report_on(w, conn, HW_SCRIPT_HANDBACK, 3, &args, "hand back unfinished jobs");
+    redisReply *r = report_on(w, conn, HW_SCRIPT_HANDBACK, nkeys, &args, "hand back unfinished jobs");
     if (r) {
         hw_log(&h->log, HWORKER_LOG_INFO, "%s: handed back %lld unfinished job(s)", w->holder,
                r->type == REDIS_REPLY_INTEGER ? r->integer : 0);
@@ -414,14 +405,8 @@ static int claim_from(hw_worker *w, int shard)
 {
     hworker *h = w->h;
     hw_args args = {0};
-    const hw_keys *k = &h->shard[shard];
-    hw_args_adds(&args, k->key[HW_KEY_PENDING]);
-    hw_args_adds(&args, k->key[HW_KEY_INFLIGHT]);
-    hw_args_adds(&args, k->key[HW_KEY_SEQ]);
-    hw_args_addll(&args, w->batch_size);
-    hw_args_addll(&args, (long long)(h->cfg.lease * 1000.0));
-    hw_args_adds(&args, w->holder);
-    redisReply *r = hw_conn_script(&w->conn, HW_SCRIPT_CLAIM, 3, &args);
+    int nkeys = hw_claim_args(&args, &h->shard[shard], &h->cfg, w->batch_size, w->holder);
+    redisReply *r = hw_conn_script(&w->conn, HW_SCRIPT_CLAIM, nkeys, &args);
     hw_args_free(&args);
     if (r == NULL) return -1;
     if (r->type != REDIS_REPLY_ARRAY) {

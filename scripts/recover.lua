@@ -7,8 +7,8 @@
 -- KEYS[2] inflight  (zset)
 -- KEYS[3] scheduled (zset)
 -- KEYS[4] failed    (list)
--- KEYS[5] stats     (hash)
--- KEYS[6] broken    (list)
+-- KEYS[5] broken    (list)
+-- KEYS[6] stats     (hash)
 -- KEYS[7] unique    (hash: unique key -> job id)
 -- ARGV[1] most entries to move per kind
 -- ARGV[2] recovery limit (0: unlimited)
@@ -20,8 +20,8 @@
 -- Every key is checked before the first write, so an expired claim or a due
 -- job taken from its set always reaches pending or failed; the monitor
 -- tries again later.
-local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'hash',
-  KEYS[6], 'list', KEYS[7], 'hash' }, KEYS[5], { 'recovered', 'failed', 'promoted' })
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
+  KEYS[6], 'hash', KEYS[7], 'hash' }, KEYS[6], { 'recovered', 'failed', 'promoted' })
 if bad then return bad end
 local now = hw_now_ms()
 local limit = tonumber(ARGV[1])
@@ -56,9 +56,9 @@ if #due > 0 then
   hw_push('LPUSH', KEYS[1], due)
   counts.promoted = #due
 end
-hw_count(KEYS[5], counts)
+hw_count(KEYS[6], counts)
 local aged = hw_trim_by_age(KEYS[4], tonumber(ARGV[4]) or 0, now, limit)
-  + hw_trim_by_age(KEYS[6], tonumber(ARGV[5]) or 0, now, limit)
+  + hw_trim_by_age(KEYS[5], tonumber(ARGV[5]) or 0, now, limit)
 
 local next_in = -1
 for _, key in ipairs({ KEYS[2], KEYS[3] }) do

@@ -1,0 +1,82 @@
+#include "script_args.h"
+
+#include "text_cap.h"
+
+static int add_keys(hw_args *a, const hw_keys *k, const hw_key *roles, int n)
+{
+    hw_args_clear(a);
+    for (int i = 0; i < n; i++) hw_args_adds(a, k->key[roles[i]]);
+    return n;
+}
+
+#define ADD_KEYS(a, k, ...)                                                                                    \
+    add_keys(a, k, (const hw_key[]){__VA_ARGS__}, (int)(sizeof((const hw_key[]){__VA_ARGS__}) / sizeof(hw_key)))
+
+static long long ms(double seconds) { return (long long)(seconds * 1000.0); }
+
+int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long n, const char *holder)
+{
+    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SEQ);
+    hw_args_addll(a, n);
+    hw_args_addll(a, ms(cfg->lease));
+    hw_args_adds(a, holder);
+    return nkeys;
+}
+
+int hw_finish_args(hw_args *a, const hw_keys *k, const hworker_config *cfg)
+{
+    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
+                         HW_KEY_STATS, HW_KEY_UNIQUE);
+    hw_args_addll(a, cfg->failed_cap);
+    hw_args_addll(a, cfg->broken_cap);
+    return nkeys;
+}
+
+void hw_finish_add(hw_args *a, char outcome, const char *claim, size_t len, const char *reason, long long delay_ms)
+{
+    hw_args_add(a, &outcome, 1);
+    hw_args_add(a, claim, len);
+    hw_text_arg(a, reason ? reason : "");
+    hw_args_addll(a, delay_ms > 0 ? delay_ms : 0);
+}
+
+int hw_renew_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, int count_lost)
+{
+    int nkeys = ADD_KEYS(a, k, HW_KEY_INFLIGHT, HW_KEY_STATS);
+    hw_args_addll(a, ms(cfg->lease));
+    hw_args_adds(a, count_lost ? "1" : "0");
+    return nkeys;
+}
+
+int hw_handback_args(hw_args *a, const hw_keys *k) { return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_STATS); }
+
+int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long batch)
+{
+    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
+                         HW_KEY_STATS, HW_KEY_UNIQUE);
+    hw_args_addll(a, batch);
+    hw_args_addll(a, cfg->max_recoveries);
+    hw_args_addll(a, cfg->failed_cap);
+    hw_args_addll(a, ms(cfg->failed_max_age));
+    hw_args_addll(a, ms(cfg->broken_max_age));
+    return nkeys;
+}
+
+int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when)
+{
+    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_SCHEDULED, HW_KEY_STATS, HW_KEY_UNIQUE);
+    hw_args_adds(a, when);
+    return nkeys;
+}
+
+int hw_stats_args(hw_args *a, const hw_keys *k)
+{
+    return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
+                    HW_KEY_STATS);
+}
+
+int hw_records_args(hw_args *a, const hw_keys *k, hw_key part, int requeue)
+{
+    if (!requeue) return ADD_KEYS(a, k, part);
+    return ADD_KEYS(a, k, part, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE);
+}

@@ -1,0 +1,36 @@
+/* The KEYS and leading ARGV of each script in scripts/, built here once for
+ * every caller: workers, the lease keeper, the monitor, producers,
+ * inspection and the single steps (hworker_steps.h). Every script takes
+ * the keys it needs in one order, that of hw_key (pending, inflight,
+ * scheduled, failed, broken, stats, seq, unique); requeue and forget,
+ * which act on a records list the caller picks, take it first. A
+ * builder clears `a` first; each returns the script's key count. */
+#ifndef HW_SCRIPT_ARGS_H
+#define HW_SCRIPT_ARGS_H
+
+#include "internal.h"
+
+/* claim.lua: up to n jobs for holder, leased for cfg->lease. */
+int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long n, const char *holder);
+/* finish.lua: the caps; then hw_finish_add once per outcome. */
+int hw_finish_args(hw_args *a, const hw_keys *k, const hworker_config *cfg);
+/* One outcome ('s', 'r', 'f', 'b', 'x') of a claim; the reason is capped
+ * (text_cap.h), a negative delay is 0 (the back-off decides). */
+void hw_finish_add(hw_args *a, char outcome, const char *claim, size_t len, const char *reason, long long delay_ms);
+/* renew.lua: lease renewal; count_lost: a claim no longer held counts as
+ * lease_lost. The claims follow, one argument each. */
+int hw_renew_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, int count_lost);
+/* handback.lua: the claims follow, one argument each. */
+int hw_handback_args(hw_args *a, const hw_keys *k);
+/* recover.lua: one monitor sweep of at most `batch` of each kind. */
+int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long batch);
+/* enqueue.lua: `when` is "0", "<ms from now>" or "@<ms since the epoch>";
+ * the jobs follow as triples (id, unique key or "", JSON). */
+int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when);
+/* stats.lua. */
+int hw_stats_args(hw_args *a, const hw_keys *k);
+/* requeue.lua (requeue 1) or forget.lua (0) on the records list `part`
+ * (HW_KEY_FAILED or HW_KEY_BROKEN); "all" or "ids" and the ids follow. */
+int hw_records_args(hw_args *a, const hw_keys *k, hw_key part, int requeue);
+
+#endif
