@@ -382,6 +382,9 @@ static void check_quote(const char *data, size_t size)
     hw_buf_free(&expected);
 }
 
+/* libFuzzer's entry point, which no header declares. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static ref_claim r;
