@@ -52,11 +52,12 @@ static void quiet(void *ud, hworker_log_level level, const char *msg) { (void)ud
 static hw_sandbox *sandbox(void)
 {
     static hw_sandbox sb;
-    static hw_logger log = {quiet, NULL, HWORKER_LOG_ERROR, "fuzz"};
+    static hw_logger log;
     static atomic_int abort_flag;
     static hw_sandbox_env env;
     static int opened;
     if (opened) return &sb;
+    hw_logger_init(&log, quiet, NULL, HWORKER_LOG_ERROR, "fuzz");
     char path[] = "/tmp/hworker-fuzz-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
@@ -380,6 +381,9 @@ static void check_quote(const char *data, size_t size)
     hw_buf_free(&decoded);
     hw_buf_free(&expected);
 }
+
+/* libFuzzer's entry point, which no header declares. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -184,6 +184,9 @@ static states *both(void)
     return &st;
 }
 
+/* libFuzzer's entry point, which no header declares. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2) return 0;

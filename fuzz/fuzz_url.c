@@ -57,6 +57,9 @@ static int parse_checked(const char *url, hw_target *t, char *err, size_t errlen
     return 0;
 }
 
+/* libFuzzer's entry point, which no header declares. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *url = malloc(size + 1);

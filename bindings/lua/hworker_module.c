@@ -623,6 +623,10 @@ static void register_with_json(lua_State *L, const luaL_Reg *fns)
     }
 }
 
+/* The module's entry point: LuaJIT's require finds it by name in the shared
+ * object, and no C code calls it, so no header declares it. */
+int luaopen_hworker(lua_State *L);
+
 int luaopen_hworker(lua_State *L)
 {
     /* A cjson of our own (linked in), so require "hworker" needs nothing

@@ -247,14 +247,40 @@ function M.spawn_workers(opts, logfile)
   return pid
 end
 
+-- The language and warning flags the build compiles its own C with (-std,
+-- -D_GNU_SOURCE, every -W, -Werror among them), read from the entry of
+-- examples/host.c in its compile_commands.json: a program linked to
+-- libhworker.so, as the spec programs are. The sanitizer flags are left
+-- out: the programs get the runtimes from the library they link.
+local project_c_flags
+local function c_flags()
+  if project_c_flags then return project_c_flags end
+  local f = assert(io.open(M.build .. "/compile_commands.json"), "no compile_commands.json in " .. M.build)
+  local entries = M.cjson.decode(f:read("*a"))
+  f:close()
+  for _, entry in ipairs(entries) do
+    if entry.file:match("/examples/host%.c$") then
+      local flags = {}
+      for word in entry.command:gmatch("%S+") do
+        if word:match("^%-W") or word:match("^%-std=") or word == "-D_GNU_SOURCE" then flags[#flags + 1] = word end
+      end
+      project_c_flags = table.concat(flags, " ")
+      return project_c_flags
+    end
+  end
+  error("examples/host.c is not in " .. M.build .. "/compile_commands.json")
+end
+
 -- Compiles spec/c/<name>.c into dir against the library under test
 -- (sanitized in the sanitizer passes: the program inherits their preloaded
--- runtimes when it runs, as LuaJIT has them) and returns its path; fails the
--- spec with the compiler's output if no program came out. Linking against
--- libtsan warns about its tmpnam, so the program, not silence, is the test.
+-- runtimes when it runs, as LuaJIT has them), held to the project's
+-- warnings as errors (c_flags), and returns its path; fails the spec with
+-- the compiler's output if no program came out. Linking against libtsan
+-- warns about its tmpnam (a linker warning, which -Werror leaves alone), so
+-- the program, not silence, is the test.
 function M.c_program(dir, name, libs)
   local bin = dir .. "/" .. name
-  local out = sh(M.plain .. "cc -o " .. quote(bin) .. " $(pkg-config --cflags luajit hiredis)"
+  local out = sh(M.plain .. "cc " .. c_flags() .. " -o " .. quote(bin) .. " $(pkg-config --cflags luajit hiredis)"
     .. " -I" .. quote(M.root .. "/core") .. " -I" .. quote(M.build .. "/generated")
     .. " " .. quote(M.root .. "/spec/c/" .. name .. ".c") .. " "
     .. quote(M.build .. "/libhworker.so") .. " " .. (libs or "") .. " -Wl,-rpath," .. quote(M.build) .. " 2>&1")
