@@ -55,6 +55,30 @@ static void put(char *out, size_t outlen, size_t *j, const char *s, size_t len)
     }
 }
 
+/* Copies a host list without userinfo ("h:6379,[::1]:7000") up to its end
+ * ('/', '?' or the end of url), with every port that is not all digits
+ * shown as "***": "redis://alice:hunter2", the '@host' forgotten, has a
+ * password where the port goes. Returns where the copy stopped. */
+static const char *put_ports_masked(char *out, size_t outlen, size_t *j, const char *p)
+{
+    int bracket = 0;
+    while (*p && *p != '/' && *p != '?') {
+        if (*p == '[') bracket = 1;
+        if (*p == ']') bracket = 0;
+        if (*p != ':' || bracket) {
+            put(out, outlen, j, p++, 1);
+            continue;
+        }
+        size_t len = strcspn(p + 1, ",/?");
+        size_t digits = strspn(p + 1, "0123456789");
+        put(out, outlen, j, ":", 1);
+        if (digits >= len) put(out, outlen, j, p + 1, len);
+        else put(out, outlen, j, "***", 3);
+        p += 1 + len;
+    }
+    return p;
+}
+
 void hw_url_redact(const char *url, char *out, size_t outlen)
 {
     if (outlen == 0) return;
@@ -79,6 +103,8 @@ void hw_url_redact(const char *url, char *out, size_t outlen)
         put(out, outlen, &j, start, (size_t)(colon + 1 - start));
         put(out, outlen, &j, "***", 3);
         rest = at;
+    } else if (at == NULL) {
+        rest = put_ports_masked(out, outlen, &j, start);
     }
     /* Query parameters other than db may be secrets (a password= that this
      * scheme does not take, a token): their values are not shown. */
@@ -135,6 +161,11 @@ static int parse_port(const char *s, size_t len, int *port, const char *url, cha
         }
         v = v * 10 + (s[i] - '0');
     }
+    /* Without user info, text where the port goes may be a password whose
+     * '@host' was forgotten ("redis://alice:hunter2"). */
+    if (v == -1 && strspn(s, "0123456789") < len && strchr(url, '@') == NULL)
+        return bad(err, errlen, url, "bad port: the port must be a number from 1 to 65535 (what was there is "
+                                     "not shown: a password goes in user:password@host)");
     if (v < 1 || v > 65535)
         return bad(err, errlen, url, "bad port '%.*s': the port must be a number from 1 to 65535",
                    (int)(len < QUOTE_MAX ? len : QUOTE_MAX), s);

@@ -177,8 +177,13 @@ static void test_parse_errors(void)
     BAD("redis://h:0", "bad port '0': the port must be a number from 1 to 65535");
     BAD("redis://h:65536", "bad port '65536': the port must be a number from 1 to 65535");
     BAD("redis://h:99999999999999999999", "bad port '99999999999999999999'");
-    BAD("redis://h:6a", "bad port '6a'");
-    BAD("redis://h:-1", "bad port '-1'");
+    /* Without user info, a port that is no number may be a password whose
+     * "@host" was forgotten: it is not shown, in the URL or the reason. */
+    BAD("redis://h:6a",
+        "\"redis://h:***\": bad port: the port must be a number from 1 to 65535 (what was there is not shown");
+    BAD("redis://h:-1", "\"redis://h:***\": bad port:");
+    BAD("redis://alice:" SECRET, "\"redis://alice:***\": bad port:");
+    BAD("redis+cluster://h:7000,alice:" SECRET "/0", "\"redis+cluster://h:7000,alice:***/0\": bad port:");
     BAD("redis://h/x", "bad database 'x': the database must be a number from 0 to 100000");
     BAD("redis://h/100001", "bad database '100001'");
     BAD("redis://h/-1", "bad database '-1'");
