@@ -255,13 +255,13 @@ void hw_json_unescape(hw_buf *out, const char *s, size_t len)
         case 'r': hw_buf_add(out, "\r", 1); break;
         case 't': hw_buf_add(out, "\t", 1); break;
         case 'u': {
-            unsigned cp = 0;
+            /* hex4 reads within len: sscanf would scan on to a NUL. */
             if (i + 4 >= len) return;
-            sscanf(s + i + 1, "%4x", &cp);
+            unsigned cp = hex4(s + i + 1, s + len);
+            if (cp > 0xFFFF) cp = 0xFFFD; /* not 4 hex digits: the replacement character */
             i += 4;
             if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < len && s[i + 1] == '\\' && s[i + 2] == 'u') {
-                unsigned lo = 0;
-                sscanf(s + i + 3, "%4x", &lo);
+                unsigned lo = hex4(s + i + 3, s + len);
                 if (lo >= 0xDC00 && lo < 0xE000) { cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00); i += 6; }
             }
             add_utf8(out, cp);

@@ -210,6 +210,10 @@ static void test_unescape(void)
     CHECK_MEM(out.data, out.len, "\xc3\xa9");
     UNESCAPE(&out, "\\uDBFF\\uDFFF");
     CHECK_MEM(out.data, out.len, "\xf4\x8f\xbf\xbf");
+    UNESCAPE(&out, "\\u00zz!"); /* not 4 hex digits: the replacement character */
+    CHECK_MEM(out.data, out.len, "\xef\xbf\xbd!");
+    UNESCAPE(&out, "\\ud83d\\u12x4"); /* a high half, then no low one */
+    CHECK_MEM(out.data, out.len, "\xed\xa0\xbd\xef\xbf\xbd");
     /* Appends to what is there. */
     hw_buf_clear(&out);
     hw_buf_adds(&out, ">");
