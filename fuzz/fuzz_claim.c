@@ -52,11 +52,12 @@ static void quiet(void *ud, hworker_log_level level, const char *msg) { (void)ud
 static hw_sandbox *sandbox(void)
 {
     static hw_sandbox sb;
-    static hw_logger log = {quiet, NULL, HWORKER_LOG_ERROR, "fuzz"};
+    static hw_logger log;
     static atomic_int abort_flag;
     static hw_sandbox_env env;
     static int opened;
     if (opened) return &sb;
+    hw_logger_init(&log, quiet, NULL, HWORKER_LOG_ERROR, "fuzz");
     char path[] = "/tmp/hworker-fuzz-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
