@@ -17,13 +17,28 @@
 #define HWORKER_H
 
 #include <stddef.h>
-#include <lua.h>
 
 #include "hworker_version.h"
+
+/** Marks the functions libhworker.so exports; the library is built with
+ * hidden visibility, so nothing else it defines is visible to a host. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HWORKER_API __attribute__((visibility("default")))
+#else
+#define HWORKER_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** LuaJIT's state, as lua.h declares it: declared here again (an identical
+ * typedef may be repeated in C11 and C++) so that this header needs no Lua
+ * headers. A host that registers functions includes lua.h or lauxlib.h
+ * itself to write them. */
+typedef struct lua_State lua_State;
+/** A C function callable from Lua, exactly as lua.h declares it. */
+typedef int (*lua_CFunction)(lua_State *L);
 
 /** Buffers for a job id need this size. hworker makes ids of 17 letters and
  * digits; an id a producer in another language made may be longer, and is
@@ -114,12 +129,12 @@ typedef struct hworker_config {
 } hworker_config;
 
 /** Fills `cfg` with the defaults above (name NULL). Thread-safe; no errors. */
-void hworker_config_init(hworker_config *cfg);
+HWORKER_API void hworker_config_init(hworker_config *cfg);
 
 /** Checks the configuration and makes a handle; it does not connect (the first
  * call that needs Redis does). Returns NULL on a bad configuration. The
  * caller owns the handle and releases it with hworker_free(). */
-hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen);
+HWORKER_API hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen);
 
 /** Makes `fn` callable from job code as host.NAME(...), with `ud` as its
  * first upvalue (lua_touserdata(L, lua_upvalueindex(1))): this is how host
@@ -130,8 +145,8 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen);
  * (the job is recorded as timed out, another thread takes the slot); the
  * abandoned thread ends by itself if `fn` ever returns. Fails if workers are
  * running or the name is not an identifier. */
-int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud,
-                     char *err, size_t errlen);
+HWORKER_API int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud,
+                                 char *err, size_t errlen);
 
 /** Enqueues one job: `json` (len bytes) must be one JSON value. Writes the new
  * job's id into `id` (HWORKER_ID_SIZE bytes) if not NULL. Fails on invalid
@@ -139,14 +154,14 @@ int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud,
  * refuses the write (message gives Redis's reply). After a connection loss it
  * retries once, so a job may, rarely, be enqueued twice; it is never lost
  * once this returns 0. Thread-safe. */
-int hworker_queue(hworker *h, const char *json, size_t len, char *id,
-                  char *err, size_t errlen);
+HWORKER_API int hworker_queue(hworker *h, const char *json, size_t len, char *id,
+                              char *err, size_t errlen);
 
 /** Enqueues `n` jobs atomically in one round trip: all or none. `ids` receives
  * n ids (n * HWORKER_ID_SIZE bytes) if not NULL. `delay` > 0 schedules the
  * jobs that many seconds from now (Redis time). Same errors as above. */
-int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens,
-                       double delay, char *ids, char *err, size_t errlen);
+HWORKER_API int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens,
+                                   double delay, char *ids, char *err, size_t errlen);
 
 /** One job for hworker_enqueue(). */
 typedef struct hworker_job {
@@ -164,8 +179,8 @@ typedef struct hworker_job {
  * `delay` > 0 runs them that many seconds from now. `ids` (n *
  * HWORKER_ID_SIZE bytes, or NULL) receives each job's id, or the id of the
  * job that holds its unique key. Errors as for hworker_queue(). */
-int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at, char *ids,
-                    char *err, size_t errlen);
+HWORKER_API int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at,
+                                char *ids, char *err, size_t errlen);
 
 /** Enqueues one job on another queue (`queue` is its name) through this
  * handle's connection, e.g. a follow-up job. The queue's shard count is read
@@ -173,36 +188,36 @@ int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay,
  * recorded as unsharded), and the job goes to one of its shards. Fails on a
  * name the rule of hworker_config.name refuses. Same contract as
  * hworker_queue otherwise. */
-int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len,
-                     char *id, char *err, size_t errlen);
+HWORKER_API int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len,
+                                 char *id, char *err, size_t errlen);
 
 /** Sets the job file and the JSON for its init(config) (either may be NULL to
  * keep the current one). Workers started afterwards load it, and so does a
  * running worker that must rebuild its Lua state (after a job left it full);
  * other running workers keep theirs. Fails if `init_config` is not valid
  * JSON. Thread-safe. */
-int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config,
-                         char *err, size_t errlen);
+HWORKER_API int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config,
+                                     char *err, size_t errlen);
 
 /** Starts `workers` worker threads, `monitors` monitor threads and, when
  * workers > 0, the lease keeper. Every worker's Lua state is created before
  * this returns, so a job file that does not load (syntax error, no job
  * function, init raising) fails here with "file:line: message". Can be
  * called once per handle until hworker_stop(). */
-int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen);
+HWORKER_API int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen);
 
 /** The blocking form of a worker, for hosts that run their own threads: runs
  * a worker on the calling thread. Returns 0 after hworker_stop() was called,
  * or -1 at once if its set-up failed (e.g. the job file does not load). It is
  * stopped and handed back like the workers hworker_start() made; the lease
  * keeper runs while at least one worker runs. */
-int hworker_worker(hworker *h, char *err, size_t errlen);
+HWORKER_API int hworker_worker(hworker *h, char *err, size_t errlen);
 /** The blocking form of a monitor: runs monitor sweeps on the calling thread
  * until hworker_stop(). Returns 0; it survives Redis outages. */
-int hworker_monitor(hworker *h, char *err, size_t errlen);
+HWORKER_API int hworker_monitor(hworker *h, char *err, size_t errlen);
 /** Logs the first entries of pending and in-flight every `interval` seconds
  * until hworker_stop(), like the original's debugger. */
-int hworker_debugger(hworker *h, double interval, char *err, size_t errlen);
+HWORKER_API int hworker_debugger(hworker *h, double interval, char *err, size_t errlen);
 
 /** Stops gracefully: workers stop claiming at once; running jobs get `grace`
  * seconds to finish; then they are interrupted and their jobs handed back to
@@ -212,14 +227,14 @@ int hworker_debugger(hworker *h, double interval, char *err, size_t errlen);
  * hworker_start() has ended or been abandoned, and every blocking call above
  * has returned or been told to. Safe to call from any thread, more than
  * once; returns 0. */
-int hworker_stop(hworker *h, double grace);
+HWORKER_API int hworker_stop(hworker *h, double grace);
 
 /** Stops (grace 0) and releases the handle. Not thread-safe: no other call on
  * `h` may run or follow. NULL is ignored. While an abandoned worker thread is
  * still stuck in a C function, the handle's memory is not released (that
  * thread still uses it); an error is logged. The log callback is never
  * called once this returns, so the host may free what its ud points to. */
-void hworker_free(hworker *h);
+HWORKER_API void hworker_free(hworker *h);
 
 /** The parts of a queue. */
 typedef enum {
@@ -254,8 +269,8 @@ typedef int (*hworker_entry_fn)(void *ud, const hworker_entry *entry);
 /** Lists one part, newest first, skipping `offset` entries and giving at most
  * `limit` (limit <= 0 means 100). In-flight is ordered by lease expiry, latest
  * first; scheduled by due time, latest first. Thread-safe. */
-int hworker_list(hworker *h, hworker_part part, long offset, long limit,
-                 hworker_entry_fn fn, void *ud, char *err, size_t errlen);
+HWORKER_API int hworker_list(hworker *h, hworker_part part, long offset, long limit,
+                             hworker_entry_fn fn, void *ud, char *err, size_t errlen);
 
 /** Sizes of a queue's parts and its counters (hworker_get_stats()). */
 typedef struct hworker_stats {
@@ -283,13 +298,13 @@ typedef struct hworker_stats {
 
 /** Reads sizes and counters in one atomic step (per shard, summed over the
  * shards of a sharded queue). Thread-safe. */
-int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen);
+HWORKER_API int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen);
 
 /** The same for shard `shard` alone (0 to hworker_shards() - 1). */
-int hworker_get_shard_stats(hworker *h, int shard, hworker_stats *out, char *err, size_t errlen);
+HWORKER_API int hworker_get_shard_stats(hworker *h, int shard, hworker_stats *out, char *err, size_t errlen);
 
 /** The handle's shard count (cfg.shards). Thread-safe; no errors. */
-int hworker_shards(const hworker *h);
+HWORKER_API int hworker_shards(const hworker *h);
 
 /** Compares the handle's shard count with the one Redis records for its queue
  * (the key hw:{name}:shards; docs/cluster.md). With `record`, a queue with no
@@ -301,33 +316,33 @@ int hworker_shards(const hworker *h);
  * enqueues check (and record) by themselves; this is for inspection tools
  * that must not read or change the wrong keys. One round trip until they
  * agree, none after. Thread-safe. */
-int hworker_check_shards(hworker *h, int record, char *err, size_t errlen);
+HWORKER_API int hworker_check_shards(hworker *h, int record, char *err, size_t errlen);
 
 /** Moves failed or broken records (`part` is HWORKER_FAILED or
  * HWORKER_BROKEN) back to the back of pending: every record if `all`, else
  * those whose record id or job id is one of the n `ids`. A failed job keeps
  * its attempt and recovery counts; a broken payload goes back as found.
  * *count gets how many moved. One atomic script, O(records kept). */
-int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
-                    long *count, char *err, size_t errlen);
+HWORKER_API int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
+                                long *count, char *err, size_t errlen);
 
 /** Deletes failed or broken records, selected as for hworker_requeue(). */
-int hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
-                   long *count, char *err, size_t errlen);
+HWORKER_API int hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
+                               long *count, char *err, size_t errlen);
 
 /** Loads the job file again (as SIGHUP does in hworker-lua): it is first
  * loaded into a scratch state; if that fails, nothing changes and the
  * message says why. Otherwise every running worker switches to a fresh state
  * of the new file before its next job (jobs in progress finish on the old
  * one). Thread-safe. */
-int hworker_reload(hworker *h, char *err, size_t errlen);
+HWORKER_API int hworker_reload(hworker *h, char *err, size_t errlen);
 
 /** Deletes every key of the queue (jobs, records, counters). Running workers
  * of this handle keep running; stop them first to be sure nothing is left. */
-int hworker_destroy(hworker *h, char *err, size_t errlen);
+HWORKER_API int hworker_destroy(hworker *h, char *err, size_t errlen);
 
 /** The library version, e.g. "0.1.0". Thread-safe. */
-const char *hworker_version(void);
+HWORKER_API const char *hworker_version(void);
 
 #ifdef __cplusplus
 }

@@ -6,13 +6,6 @@
 #include "internal.h"
 #include "server_version.h"
 
-int hw_redis_too_old(const char *version)
-{
-    int major = 0, minor = 0;
-    if (sscanf(version, "%d.%d", &major, &minor) != 2) return 0;
-    return major < 6 || (major == 6 && minor < 2);
-}
-
 static void config_value(hworker *h, const char *name, char *out, size_t outlen)
 {
     const char *argv[3] = {"CONFIG", "GET", name};

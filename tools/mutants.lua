@@ -225,7 +225,7 @@ return {
     to = "strcmp(f->appendonly, \"yes\") == 0",
     spec = "spec/promises_spec.lua", filter = "appendonly" },
   { name = "Redis 6.0 is taken as new enough",
-    file = "core/server_facts.c",
+    file = "core/server_version.c",
     from = "return major < 6 || (major == 6 && minor < 2);",
     to = "return major < 6;",
     spec = "spec/promises_spec.lua", filter = "older.than" },
