@@ -83,7 +83,7 @@ describe("a job stuck in a C function #standalone", function()
     local q, name = H.queue(server, { shards = 1 })
     q:queue { block = 3600 }
     -- A time limit of 600 s: only the stop's own slack can end this run.
-    local out = run_host(name, 600, 0.2, "running")
+    local out = run_host(name, 600, 0.2, "blocked")
     assert.matches("stopped", out)
     local s = q:stats()
     assert.are.equal(1, s.pending)
@@ -97,7 +97,7 @@ describe("a job stuck in a C function #standalone", function()
   it("calls no host log callback once the handle is freed, when an abandoned thread comes back later", function()
     local q, name = H.queue(server, { shards = 1 })
     q:queue { block = 3 }
-    local out = run_host(name, 600, 0.2, "running", "wait-threads")
+    local out = run_host(name, 600, 0.2, "blocked", "wait-threads")
     assert.matches("freed", out)
     assert.matches("still stuck in C functions", out)
     assert.matches("threads ended", out)

@@ -4,7 +4,8 @@
  * call that acted. Used by spec/stuck_spec.lua.
  * Usage: stuck_host REDIS_URL NAME JOB_FILE TIMEOUT_S GRACE_S UNTIL
  * Runs one worker and one monitor until UNTIL jobs have reached an outcome
- * (succeeded + failed), or with UNTIL "running" until a job is in flight (at
+ * (succeeded + failed), with UNTIL "running" until a job is in flight, or
+ * with UNTIL "blocked" until a job is inside host.block (at
  * most 60 s either way), then stops with GRACE_S and prints "stopped" once
  * hworker_stop has returned, and "freed" once hworker_free has. Log lines
  * print as "log: MSG", or as "log after free: MSG" if the engine still
@@ -20,9 +21,11 @@
 
 #include "hworker.h"
 
+/* Upvalue 1 (the registration's ud): a flag set once a job is inside. */
 static int host_block(lua_State *L)
 {
     double seconds = luaL_checknumber(L, 1);
+    atomic_store((atomic_int *)lua_touserdata(L, lua_upvalueindex(1)), 1);
     struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
     while (nanosleep(&ts, &ts) != 0) {}
     return 0;
@@ -78,10 +81,11 @@ int main(int argc, char **argv)
     atomic_int freed = 0;
     cfg.log = log_line;
     cfg.log_ud = &freed;
-    int running = strcmp(argv[6], "running") == 0;
+    int running = strcmp(argv[6], "running") == 0, blocked_wanted = strcmp(argv[6], "blocked") == 0;
+    atomic_int blocked = 0;
     long wait_for = atol(argv[6]);
     hworker *h = hworker_create(&cfg, err, sizeof err);
-    if (h == NULL || hworker_register(h, "block", host_block, NULL, err, sizeof err) != 0 ||
+    if (h == NULL || hworker_register(h, "block", host_block, &blocked, err, sizeof err) != 0 ||
         hworker_register(h, "note", host_note, NULL, err, sizeof err) != 0 ||
         hworker_start(h, 1, 1, err, sizeof err) != 0) {
         fprintf(stderr, "stuck_host: %s\n", err);
@@ -90,7 +94,9 @@ int main(int argc, char **argv)
     hworker_stats st = {0};
     for (int i = 0; i < 6000; i++) {
         if (hworker_get_stats(h, &st, err, sizeof err) == 0 &&
-            (running ? st.inflight > 0 : st.succeeded + st.failed >= wait_for))
+            (blocked_wanted ? atomic_load(&blocked)
+             : running      ? st.inflight > 0
+                            : st.succeeded + st.failed >= wait_for))
             break;
         sleep_ms(10);
     }
