@@ -48,12 +48,6 @@ local function declared(header)
   return names
 end
 
-local function set(list)
-  local s = {}
-  for _, v in ipairs(list) do s[v] = true end
-  return s
-end
-
 describe("the public surface", function()
   local dir
   lazy_setup(function() dir = H.tmpdir() end)
@@ -96,7 +90,8 @@ describe("the public surface", function()
   end)
 
   for language, cc in pairs(compilers) do
-    it("each public header compiles alone as " .. language .. " without Lua's or hiredis's include directory", function()
+    it("each public header compiles alone as " .. language .. " without Lua's or hiredis's include directory",
+      function()
       local source = H.file(dir, "lua_only.h", "#include <lua.h>\n")
       local out, code = run(("%s -fsyntax-only -x %s %s %s"):format(cc, language == "C" and "c" or "c++", include,
         H.quote(source)))
