@@ -134,12 +134,12 @@ static int refuse(const hw_option *o, double value, const char *as, char *err, s
         return -1;
     }
     if (o->above_min ? !(value > o->min) : !(value >= o->min)) {
-        snprintf(err, errlen, "%s must be %s %g%s%s (got %g)", as, o->above_min ? ">" : "at least", o->min, space, unit,
-                 value);
+        snprintf(err, errlen, "%s must be %s %.15g%s%s (got %g)", as, o->above_min ? ">" : "at least", o->min, space,
+                 unit, value);
         return -1;
     }
     if (value > o->max) {
-        snprintf(err, errlen, "%s must be at most %g%s%s (got %g)", as, o->max, space, unit, value);
+        snprintf(err, errlen, "%s must be at most %.15g%s%s (got %g)", as, o->max, space, unit, value);
         return -1;
     }
     return 0;
