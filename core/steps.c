@@ -20,14 +20,26 @@ static redisReply *step(hworker *h, hw_script s, int nkeys, hw_args *args, const
     return r;
 }
 
-int hworker_step_claim(hworker *h, int n, const char *holder, hworker_claim_fn fn, void *ud, char *err, size_t errlen)
+/* The keys of `shard`, or NULL with a message naming the range. */
+static const hw_keys *shard_keys(const hworker *h, int shard, char *err, size_t errlen)
 {
+    if (shard >= 0 && shard < h->nshards) return &h->shard[shard];
+    snprintf(err, errlen, "shard must be from 0 to %d: the queue has %d shard(s) (got %d)", h->nshards - 1, h->nshards,
+             shard);
+    return NULL;
+}
+
+int hworker_step_claim(hworker *h, int shard, int n, const char *holder, hworker_claim_fn fn, void *ud, char *err,
+                       size_t errlen)
+{
+    const hw_keys *keys = shard_keys(h, shard, err, errlen);
+    if (keys == NULL) return -1;
     if (n < 1 || n > 1000 || holder == NULL || strchr(holder, '|')) {
         snprintf(err, errlen, "claim: n must be 1..1000 and the holder must not contain '|'");
         return -1;
     }
     hw_args args = {0};
-    int nkeys = hw_claim_args(&args, &h->shard[0], &h->cfg, n, holder);
+    int nkeys = hw_claim_args(&args, keys, &h->cfg, n, holder);
     redisReply *r = step(h, HW_SCRIPT_CLAIM, nkeys, &args, "cannot claim", err, errlen);
     if (r == NULL) return -1;
     for (size_t i = 0; i < r->elements; i++) fn(ud, r->element[i]->str, r->element[i]->len);
@@ -35,11 +47,13 @@ int hworker_step_claim(hworker *h, int n, const char *holder, hworker_claim_fn f
     return 0;
 }
 
-int hworker_step_finish(hworker *h, const char *claim, size_t len, hworker_outcome outcome, const char *reason,
-                        double retry_delay, int *applied, char *err, size_t errlen)
+int hworker_step_finish(hworker *h, int shard, const char *claim, size_t len, hworker_outcome outcome,
+                        const char *reason, double retry_delay, int *applied, char *err, size_t errlen)
 {
+    const hw_keys *keys = shard_keys(h, shard, err, errlen);
+    if (keys == NULL) return -1;
     hw_args args = {0};
-    int nkeys = hw_finish_args(&args, &h->shard[0], &h->cfg);
+    int nkeys = hw_finish_args(&args, keys, &h->cfg);
     hw_finish_add(&args, (char)outcome, claim, len, reason, (long long)(retry_delay * 1000.0));
     redisReply *r = step(h, HW_SCRIPT_FINISH, nkeys, &args, "cannot report the outcome", err, errlen);
     if (r == NULL) return -1;
@@ -48,10 +62,12 @@ int hworker_step_finish(hworker *h, const char *claim, size_t len, hworker_outco
     return 0;
 }
 
-int hworker_step_renew(hworker *h, const char *claim, size_t len, int *renewed, char *err, size_t errlen)
+int hworker_step_renew(hworker *h, int shard, const char *claim, size_t len, int *renewed, char *err, size_t errlen)
 {
+    const hw_keys *keys = shard_keys(h, shard, err, errlen);
+    if (keys == NULL) return -1;
     hw_args args = {0};
-    int nkeys = hw_renew_args(&args, &h->shard[0], &h->cfg, 1); /* the caller reports nothing meanwhile */
+    int nkeys = hw_renew_args(&args, keys, &h->cfg, 1); /* the caller reports nothing meanwhile */
     hw_args_add(&args, claim, len);
     redisReply *r = step(h, HW_SCRIPT_RENEW, nkeys, &args, "cannot renew", err, errlen);
     if (r == NULL) return -1;
@@ -60,10 +76,13 @@ int hworker_step_renew(hworker *h, const char *claim, size_t len, int *renewed, 
     return 0;
 }
 
-int hworker_step_hand_back(hworker *h, const char *claim, size_t len, int *applied, char *err, size_t errlen)
+int hworker_step_hand_back(hworker *h, int shard, const char *claim, size_t len, int *applied, char *err,
+                           size_t errlen)
 {
+    const hw_keys *keys = shard_keys(h, shard, err, errlen);
+    if (keys == NULL) return -1;
     hw_args args = {0};
-    int nkeys = hw_handback_args(&args, &h->shard[0]);
+    int nkeys = hw_handback_args(&args, keys);
     hw_args_add(&args, claim, len);
     redisReply *r = step(h, HW_SCRIPT_HANDBACK, nkeys, &args, "cannot hand back", err, errlen);
     if (r == NULL) return -1;
@@ -72,10 +91,12 @@ int hworker_step_hand_back(hworker *h, const char *claim, size_t len, int *appli
     return 0;
 }
 
-int hworker_step_sweep(hworker *h, long batch, long *recovered, long *promoted, char *err, size_t errlen)
+int hworker_step_sweep(hworker *h, int shard, long batch, long *recovered, long *promoted, char *err, size_t errlen)
 {
+    const hw_keys *keys = shard_keys(h, shard, err, errlen);
+    if (keys == NULL) return -1;
     hw_args args = {0};
-    int nkeys = hw_sweep_args(&args, &h->shard[0], &h->cfg, batch > 0 ? batch : 100);
+    int nkeys = hw_sweep_args(&args, keys, &h->cfg, batch > 0 ? batch : 100);
     redisReply *r = step(h, HW_SCRIPT_RECOVER, nkeys, &args, "cannot sweep", err, errlen);
     if (r == NULL) return -1;
     *recovered = (long)r->element[0]->integer;

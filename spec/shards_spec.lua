@@ -37,6 +37,27 @@ describe("sharded queues", function()
     for k = 0, 3 do assert.are.equal(250, q:stats { shard = k }.counters.succeeded) end
   end)
 
+  it("take the shard each single step acts on, and refuse one the queue does not have", function()
+    local q = R.queue(server, { shards = 3 })
+    -- Each batch goes to the next shard in turn.
+    q:queue_many(jobs(6, 0))
+    q:queue_many(jobs(6, 6))
+    q:queue_many(jobs(6, 12))
+    for k = 0, 2 do
+      local claims = q:step_claim(10, "me", k)
+      assert.are.equal(6, #claims, "shard " .. k)
+      -- A claim is live on its own shard only.
+      assert.is_false(q:step_renew(claims[1], (k + 1) % 3))
+      assert.is_true(q:step_renew(claims[1], k))
+      for _, claim in ipairs(claims) do assert.is_true(q:step_finish(claim, "success", "", 0, k)) end
+      assert.are.equal(6, q:stats { shard = k }.counters.succeeded)
+    end
+    assert.are.equal(0, q:stats().pending)
+    local ok, err = pcall(q.step_claim, q, 1, "me", 3)
+    assert.is_false(ok)
+    assert.matches("shard must be from 0 to 2: the queue has 3 shard%(s%) %(got 3%)", err)
+  end)
+
   it("start a lone job on each shard, though one worker calls only one of them home", function()
     local q, runs, config = R.queue(server, { shards = 4, block_timeout = 0.1 })
     q:start { job_file = record, config = config, workers = 1, monitors = 0 }

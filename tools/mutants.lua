@@ -206,6 +206,12 @@ return {
     to = "if (0 && hw_conn_wait_replicas(conn, \"job outcomes\", why, sizeof why))",
     spec = "spec/promises_spec.lua", filter = "WAITs" },
 
+  { name = "the single steps act on shard 0 whatever they are given",
+    file = "core/steps.c",
+    from = "    if (shard >= 0 && shard < h->nshards) return &h->shard[shard];",
+    to = "    if (shard >= 0 && shard < h->nshards) return &h->shard[0];",
+    spec = "spec/shards_spec.lua", filter = "single.step" },
+
   -- Settings (docs/configuration.md) -------------------------------------------------
   { name = "a setting's maximum is not checked",
     file = "core/options.c",

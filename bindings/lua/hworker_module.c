@@ -493,21 +493,25 @@ static void push_claim(void *ud, const char *claim, size_t len)
     lua_rawseti(c->L, -2, ++c->n);
 }
 
-/* q:step_claim(n, holder) -> { claim, ... } */
+/* Each step's last argument: the shard it acts on (default 0). */
+static int shard_arg(lua_State *L, int arg) { return (int)luaL_optinteger(L, arg, 0); }
+
+/* q:step_claim(n, holder [, shard]) -> { claim, ... } */
 static int l_step_claim(lua_State *L)
 {
     lqueue *q = check_queue(L);
     int n = (int)luaL_optinteger(L, 2, 1);
     const char *holder = luaL_optstring(L, 3, "step");
+    int shard = shard_arg(L, 4);
     lua_newtable(L);
     list_ctx c = {L, 0};
     char err[512];
-    if (hworker_step_claim(q->h, n, holder, push_claim, &c, err, sizeof err) != 0)
+    if (hworker_step_claim(q->h, shard, n, holder, push_claim, &c, err, sizeof err) != 0)
         return luaL_error(L, "hworker: %s", err);
     return 1;
 }
 
-/* q:step_finish(claim, "success"|"retry"|"failure"|"broken" [, reason [, delay]]) -> applied */
+/* q:step_finish(claim, "success"|"retry"|"failure"|"broken" [, reason [, delay [, shard]]]) -> applied */
 static int l_step_finish(lua_State *L)
 {
     lqueue *q = check_queue(L);
@@ -522,14 +526,15 @@ static int l_step_finish(lua_State *L)
     double delay = luaL_optnumber(L, 5, 0);
     int applied = 0;
     char err[512];
-    if (hworker_step_finish(q->h, claim, len, outcomes[o], reason, delay, &applied, err, sizeof err) != 0)
+    if (hworker_step_finish(q->h, shard_arg(L, 6), claim, len, outcomes[o], reason, delay, &applied, err, sizeof err))
         return luaL_error(L, "hworker: %s", err);
     lua_pushboolean(L, applied);
     return 1;
 }
 
 /* A step on one claim that answers whether the claim was still live. */
-typedef int (*claim_step_fn)(hworker *h, const char *claim, size_t len, int *live, char *err, size_t errlen);
+typedef int (*claim_step_fn)(hworker *h, int shard, const char *claim, size_t len, int *live, char *err,
+                             size_t errlen);
 
 static int claim_step(lua_State *L, claim_step_fn fn)
 {
@@ -538,22 +543,23 @@ static int claim_step(lua_State *L, claim_step_fn fn)
     const char *claim = luaL_checklstring(L, 2, &len);
     int live = 0;
     char err[512];
-    if (fn(q->h, claim, len, &live, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    if (fn(q->h, shard_arg(L, 3), claim, len, &live, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
     lua_pushboolean(L, live);
     return 1;
 }
 
-/* q:step_renew(claim) -> still held; q:step_hand_back(claim) -> handed back */
+/* q:step_renew(claim [, shard]) -> still held; q:step_hand_back(claim [, shard]) -> handed back */
 static int l_step_renew(lua_State *L) { return claim_step(L, hworker_step_renew); }
 static int l_step_hand_back(lua_State *L) { return claim_step(L, hworker_step_hand_back); }
 
-/* q:step_sweep() -> recovered, promoted */
+/* q:step_sweep([batch [, shard]]) -> recovered, promoted */
 static int l_step_sweep(lua_State *L)
 {
     lqueue *q = check_queue(L);
     long recovered = 0, promoted = 0;
     char err[512];
-    if (hworker_step_sweep(q->h, (long)luaL_optinteger(L, 2, 100), &recovered, &promoted, err, sizeof err) != 0)
+    if (hworker_step_sweep(q->h, shard_arg(L, 3), (long)luaL_optinteger(L, 2, 100), &recovered, &promoted, err,
+                           sizeof err) != 0)
         return luaL_error(L, "hworker: %s", err);
     lua_pushinteger(L, recovered);
     lua_pushinteger(L, promoted);
