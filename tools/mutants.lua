@@ -212,6 +212,12 @@ return {
     to = "    if (shard >= 0 && shard < h->nshards) return &h->shard[0];",
     spec = "spec/shards_spec.lua", filter = "single.step" },
 
+  { name = "the Lua module's queue_many ignores its unique keys",
+    file = "bindings/lua/hworker_module.c",
+    from = "            if (lua_type(L, -1) == LUA_TSTRING) jobs[i].unique = lua_tostring(L, -1);",
+    to = "            if (0) jobs[i].unique = lua_tostring(L, -1);",
+    spec = "spec/api_spec.lua", filter = "unique.key.per.job" },
+
   -- Settings (docs/configuration.md) -------------------------------------------------
   { name = "a setting's maximum is not checked",
     file = "core/options.c",

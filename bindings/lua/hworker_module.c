@@ -236,7 +236,7 @@ static queue_opts opts_of(lua_State *L, int idx, int allow_unique)
     if (lua_isnoneornil(L, idx)) return o;
     luaL_checktype(L, idx, LUA_TTABLE);
     static const char *const single[] = {"delay", "at", "unique", NULL};
-    static const char *const batch[] = {"delay", "at", NULL};
+    static const char *const batch[] = {"delay", "at", "unique", NULL};
     check_known(L, idx, allow_unique ? single : batch, allow_unique ? "queue options" : "queue_many options");
     o.delay = opt_number(L, idx, "delay", 0);
     o.at = opt_number(L, idx, "at", 0);
@@ -252,6 +252,33 @@ static int queue_one(lua_State *L, lqueue *q, const char *json, size_t len, cons
         return luaL_error(L, "hworker: %s", err);
     lua_pushstring(L, id);
     return 1;
+}
+
+/* Fills jobs[i].unique from the list opts.unique of the options table at
+ * idx (the strings stay alive in it). Returns NULL, or what is wrong. */
+static const char *unique_keys(lua_State *L, int idx, hworker_job *jobs, size_t n)
+{
+    if (lua_isnoneornil(L, idx)) return NULL;
+    lua_getfield(L, idx, "unique");
+    int list = lua_gettop(L);
+    const char *bad = NULL;
+    if (lua_isnil(L, list)) {
+        /* no unique keys */
+    } else if (!lua_istable(L, list)) {
+        bad = "queue_many's unique must be a list of keys, one per job (false for none)";
+    } else if (lua_objlen(L, list) > n) {
+        bad = "queue_many's unique has more keys than there are jobs";
+    } else {
+        for (size_t i = 0; i < n && !bad; i++) {
+            lua_rawgeti(L, list, (int)i + 1);
+            if (lua_type(L, -1) == LUA_TSTRING) jobs[i].unique = lua_tostring(L, -1);
+            else if (!lua_isnil(L, -1) && !(lua_isboolean(L, -1) && !lua_toboolean(L, -1)))
+                bad = "queue_many's unique keys must be strings (false for none)";
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return bad;
 }
 
 static int push_ids(lua_State *L, const char *ids, size_t n)
@@ -285,7 +312,10 @@ static int l_queue_json(lua_State *L)
     return queue_one(L, q, json, len, &o);
 }
 
-/* q:queue_many{t1, t2, ...} -> {id1, id2, ...}: one atomic round trip. */
+/* q:queue_many{t1, t2, ...} [, {delay =, at =, unique = {key1, key2, ...}}]
+ * -> {id1, id2, ...}: one atomic round trip. unique[i] (a string, or false
+ * for none) is job i's unique key; a job whose key is held gets the
+ * holder's id. */
 static int l_queue_many(lua_State *L)
 {
     lqueue *q = check_queue(L);
@@ -315,6 +345,11 @@ static int l_queue_many(lua_State *L)
     hworker_job *jobs = malloc(n * sizeof *jobs);
     if (jobs == NULL) { free(json); free(lens); free(ids); return luaL_error(L, "hworker: out of memory"); }
     for (size_t i = 0; i < n; i++) jobs[i] = (hworker_job){json[i], lens[i], NULL};
+    const char *bad_unique = unique_keys(L, 3, jobs, n);
+    if (bad_unique) {
+        free(jobs); free(json); free(lens); free(ids);
+        return luaL_error(L, "hworker: %s", bad_unique);
+    }
     int rc = hworker_enqueue(q->h, jobs, n, o.delay, o.at, ids, err, sizeof err);
     free(jobs);
     free(json);
@@ -438,6 +473,57 @@ static int l_destroy(lua_State *L)
     char err[512];
     if (hworker_destroy(q->h, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
     return 0;
+}
+
+/* The records one of q:requeue / q:delete acts on: part ("failed" or
+ * "broken") at arg 2, then "all" or a list of ids at arg 3. */
+typedef int (*records_fn)(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count,
+                          char *err, size_t errlen);
+
+static int on_records(lua_State *L, records_fn fn)
+{
+    lqueue *q = check_queue(L);
+    static const char *const parts[] = {"failed", "broken", NULL};
+    int p = luaL_checkoption(L, 2, NULL, parts);
+    int all = lua_type(L, 3) == LUA_TSTRING && strcmp(lua_tostring(L, 3), "all") == 0;
+    if (!all && !lua_istable(L, 3)) return luaL_argerror(L, 3, "\"all\" or a list of record or job ids");
+    size_t n = all ? 0 : lua_objlen(L, 3);
+    const char **ids = calloc(n + 1, sizeof *ids);
+    if (ids == NULL) return luaL_error(L, "hworker: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 3, (int)i + 1);
+        /* Strings only: a number converted here would be a new string
+         * that nothing keeps alive. A string of the table lives with it. */
+        ids[i] = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        lua_pop(L, 1);
+        if (ids[i] == NULL) {
+            free(ids);
+            return luaL_argerror(L, 3, "the ids must be strings");
+        }
+    }
+    long count = 0;
+    char err[512];
+    int rc = fn(q->h, p == 0 ? HWORKER_FAILED : HWORKER_BROKEN, all, ids, n, &count, err, sizeof err);
+    free(ids);
+    if (rc != 0) return luaL_error(L, "hworker: %s", err);
+    lua_pushinteger(L, count);
+    return 1;
+}
+
+/* q:requeue("failed"|"broken", "all"|{id, ...}) -> how many went back to pending */
+static int l_requeue(lua_State *L) { return on_records(L, hworker_requeue); }
+/* q:delete("failed"|"broken", "all"|{id, ...}) -> how many were deleted */
+static int l_delete(lua_State *L) { return on_records(L, hworker_delete); }
+
+/* q:reload() -> true: workers switch to a fresh load of the job file
+ * between jobs; a file that does not load raises and changes nothing. */
+static int l_reload(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    char err[512];
+    if (hworker_reload(q->h, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 /* ---- running workers ---------------------------------------------------- */
@@ -616,7 +702,8 @@ static const luaL_Reg queue_methods[] = {
     {"destroy", l_destroy},     {"start", l_start},           {"stop", l_stop},
     {"close", l_close},         {"step_claim", l_step_claim}, {"step_finish", l_step_finish},
     {"step_renew", l_step_renew}, {"step_hand_back", l_step_hand_back}, {"step_sweep", l_step_sweep},
-    {"settings", l_settings},   {NULL, NULL}};
+    {"settings", l_settings},   {"requeue", l_requeue},       {"delete", l_delete},
+    {"reload", l_reload},       {NULL, NULL}};
 
 /* Registers fns with the two cjson upvalues on the stack top. */
 static void register_with_json(lua_State *L, const luaL_Reg *fns)
