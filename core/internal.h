@@ -157,14 +157,18 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen);
 
 /* Length of the ids hworker makes (producer.c says why). */
 #define HW_ID_LEN 17
+/* debugger.c: logs pending and in-flight jobs every interval until stop. */
 int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
 
-/* Registration of running workers (engine.c): the first worker starts the
- * lease keeper, the last one to leave stops it. */
+/* Registration of running workers (registry.c): the first worker starts
+ * the lease keeper, the last one to leave stops it. */
 void hw_worker_register(hworker *h, hw_worker *w, long *number);
 void hw_worker_unregister(hworker *h, hw_worker *w);
 /* Stops the keeper thread's loop (under threads_lock). */
 void hw_keeper_signal_stop(hworker *h);
+/* Joins a keeper asked to stop; called and returns with threads_lock held
+ * (it is let go while joining). */
+void hw_join_keeper_locked(hworker *h);
 /* How many workers are registered now (under threads_lock). */
 size_t hw_worker_count(hworker *h);
 

@@ -1,9 +1,11 @@
-/* Enqueueing: one script call per batch, ids made on the client. */
+/* The handle's producer connection: enqueueing (one script call per batch,
+ * ids made on the client), and any other command sent on it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "hworker_steps.h"
 #include "internal.h"
 #include "json.h"
 #include "script_args.h"
@@ -238,4 +240,12 @@ int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len
     }
     pthread_mutex_unlock(&h->producer_lock);
     return rc;
+}
+
+/* hworker_command (hworker_steps.h): any command, on the producer's
+ * connection like the other calls of this file. */
+struct redisReply *hworker_command(hworker *h, int argc, const char **argv, const size_t *lens, char *err,
+                                   size_t errlen)
+{
+    return hw_producer_command(h, argc, argv, lens, "command failed", err, errlen);
 }

@@ -104,9 +104,3 @@ int hworker_step_sweep(hworker *h, int shard, long batch, long *recovered, long 
     freeReplyObject(r);
     return 0;
 }
-
-struct redisReply *hworker_command(hworker *h, int argc, const char **argv, const size_t *lens, char *err,
-                                   size_t errlen)
-{
-    return hw_producer_command(h, argc, argv, lens, "command failed", err, errlen);
-}
