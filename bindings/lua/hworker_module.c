@@ -91,13 +91,18 @@ static void set_options(lua_State *L, int t, hworker_config *cfg)
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         int own = 0;
         for (const char *const *p = open_own_options; k && *p && !own; p++) own = strcmp(*p, k) == 0;
-        const hw_option *o = k && !own ? hw_option_find(k) : NULL;
-        if (!own && o == NULL) luaL_error(L, "hworker: unknown option '%s' for hworker.open", k ? k : "(not a string)");
+        if (own) { /* read by l_open itself */
+            lua_pop(L, 1);
+            continue;
+        }
+        const hw_option *o = k ? hw_option_find(k) : NULL;
+        if (o == NULL) {
+            luaL_error(L, "hworker: unknown option '%s' for hworker.open", k ? k : "(not a string)");
+            return;
+        }
         char err[256];
         int bad = 0;
-        if (own) {
-            /* read by l_open itself */
-        } else if (lua_type(L, -1) == LUA_TNUMBER) {
+        if (lua_type(L, -1) == LUA_TNUMBER) {
             bad = hw_option_set(cfg, o, lua_tonumber(L, -1), k, err, sizeof err);
         } else if (lua_type(L, -1) == LUA_TSTRING) {
             bad = hw_option_set_text(cfg, o, lua_tostring(L, -1), k, err, sizeof err);
