@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 typedef struct hw_buf {
-    char *data;   /* always NUL-terminated when not NULL */
+    char *data; /* always NUL-terminated when not NULL */
     size_t len, cap;
 } hw_buf;
 

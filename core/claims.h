@@ -11,20 +11,20 @@
 #include "buf.h"
 
 typedef struct hw_claim {
-    char *data;              /* the inflight member, exactly */
+    char *data; /* the inflight member, exactly */
     size_t len;
-    const char *envelope;    /* inside data */
+    const char *envelope; /* inside data */
     size_t envelope_len;
-    const char *job;         /* the job JSON, inside data; NULL if broken */
+    const char *job; /* the job JSON, inside data; NULL if broken */
     size_t job_len;
-    char id[80];             /* job id (truncated for display if longer) */
-    long attempt;            /* 1 + retries so far */
+    char id[80];  /* job id (truncated for display if longer) */
+    long attempt; /* 1 + retries so far */
     long recoveries;
     long long enqueued_at;
-    const char *broken;      /* why the envelope does not parse, or NULL */
-    atomic_int lost;         /* set by the lease keeper when renewal found it gone */
-    atomic_int reporting;    /* set by its worker before it sends the claim's outcome or hands it back */
-    int shard;               /* the shard it was claimed from (set by the claimer) */
+    const char *broken;   /* why the envelope does not parse, or NULL */
+    atomic_int lost;      /* set by the lease keeper when renewal found it gone */
+    atomic_int reporting; /* set by its worker before it sends the claim's outcome or hands it back */
+    int shard;            /* the shard it was claimed from (set by the claimer) */
 } hw_claim;
 
 /* Copies a claim string and parses it. Never fails (aborts on OOM); a claim
@@ -35,11 +35,12 @@ void hw_claim_free(hw_claim *c);
 /* Parses an envelope "<header JSON>\n<job JSON>" (also used by listings).
  * Zero `e` before its first parse: e->id is a buffer reused across calls. */
 typedef struct hw_envelope {
-    const char *job; size_t job_len;
+    const char *job;
+    size_t job_len;
     hw_buf id;
     long attempt, recoveries;
     long long enqueued_at;
-    const char *broken;      /* NULL when it parses */
+    const char *broken; /* NULL when it parses */
 } hw_envelope;
 void hw_envelope_parse(hw_envelope *e, const char *text, size_t len);
 void hw_envelope_free(hw_envelope *e);

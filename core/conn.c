@@ -36,8 +36,8 @@ static void guard_end(pipe_guard *g, int failed)
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
-void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud,
-                  hw_logger *log, const char *queue, const char *role, double timeout)
+void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud, hw_logger *log,
+                  const char *queue, const char *role, double timeout)
 {
     memset(c, 0, sizeof *c);
     c->target = target;
@@ -86,11 +86,10 @@ void hw_conn_free(hw_conn *c)
 static int set_error(hw_conn *c, const char *what, const redisReply *r)
 {
     if (r == NULL)
-        snprintf(c->errstr, sizeof c->errstr, "%s: %s", what, c->ctx && c->ctx->errstr[0] ? c->ctx->errstr : "connection lost");
-    else if (r->type == REDIS_REPLY_ERROR)
-        snprintf(c->errstr, sizeof c->errstr, "%s: %s", what, r->str);
-    else
-        snprintf(c->errstr, sizeof c->errstr, "%s: unexpected reply type %d", what, r->type);
+        snprintf(c->errstr, sizeof c->errstr, "%s: %s", what,
+                 c->ctx && c->ctx->errstr[0] ? c->ctx->errstr : "connection lost");
+    else if (r->type == REDIS_REPLY_ERROR) snprintf(c->errstr, sizeof c->errstr, "%s: %s", what, r->str);
+    else snprintf(c->errstr, sizeof c->errstr, "%s: unexpected reply type %d", what, r->type);
     return -1;
 }
 
@@ -177,8 +176,8 @@ static int conn_open(hw_conn *c)
         free(c->node_host);
         c->node_host = NULL;
         c->map_stale = 1;
-        snprintf(c->errstr, sizeof c->errstr, "cannot connect to Redis at %s: %s", c->connect ? "(host connection factory)" : where,
-                 c->ctx ? c->ctx->errstr : "no connection");
+        snprintf(c->errstr, sizeof c->errstr, "cannot connect to Redis at %s: %s",
+                 c->connect ? "(host connection factory)" : where, c->ctx ? c->ctx->errstr : "no connection");
         hw_conn_close(c);
         return -1;
     }
@@ -193,9 +192,10 @@ static int conn_open(hw_conn *c)
          * empty one: Redis takes any password for a user that is nopass. */
         const char *user = c->target->user, *password = c->target->password ? c->target->password : "";
         const char *argv[3] = {"AUTH", user ? user : password, password};
-        if (setup_command(c, c->target->password ? "authentication refused"
-                                                 : "authentication refused (the URL names a user and no password, "
-                                                   "which Redis takes only for a user that is nopass)",
+        if (setup_command(c,
+                          c->target->password ? "authentication refused"
+                                              : "authentication refused (the URL names a user and no password, "
+                                                "which Redis takes only for a user that is nopass)",
                           user ? 3 : 2, argv))
             goto fail;
     }
@@ -249,7 +249,8 @@ int hw_conn_ensure(hw_conn *c, hw_signal *stop)
     for (;;) {
         if (hw_conn_open(c) == 0) {
             if (c->failures > 0)
-                hw_log(c->log, HWORKER_LOG_INFO, "%s: connected to Redis again after %d failed attempts", c->role, c->failures);
+                hw_log(c->log, HWORKER_LOG_INFO, "%s: connected to Redis again after %d failed attempts", c->role,
+                       c->failures);
             c->failures = 0;
             return 0;
         }
@@ -400,7 +401,7 @@ static redisReply *ask(hw_conn *c, const char *redirect, const char *cmd, size_t
 static int redirection(const char *err)
 {
     return strncmp(err, "MOVED ", 6) == 0 || strncmp(err, "ASK ", 4) == 0 || strncmp(err, "TRYAGAIN", 8) == 0 ||
-           strncmp(err, "CLUSTERDOWN", 11) == 0;
+        strncmp(err, "CLUSTERDOWN", 11) == 0;
 }
 
 /* Sends a formatted command, following a Redis Cluster where it points.
@@ -506,8 +507,7 @@ int hw_conn_wait_replicas(hw_conn *c, const char *what, char *err, size_t errlen
         if (r && r->type == REDIS_REPLY_INTEGER)
             snprintf(err, errlen, "%s: reached %lld of %d replicas within %g s (min_replicas)", what, r->integer,
                      c->min_replicas, c->min_replicas_timeout);
-        else
-            hw_conn_explain(c, r, what, err, errlen);
+        else hw_conn_explain(c, r, what, err, errlen);
     }
     if (r) freeReplyObject(r);
     return ok ? 0 : -1;

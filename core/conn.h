@@ -18,23 +18,23 @@
 #include "url.h"
 
 typedef struct hw_conn {
-    redisContext *ctx;             /* NULL while disconnected */
-    const hw_target *target;       /* shared, read-only */
-    hworker_connect_fn connect;    /* host factory, or NULL */
+    redisContext *ctx;          /* NULL while disconnected */
+    const hw_target *target;    /* shared, read-only */
+    hworker_connect_fn connect; /* host factory, or NULL */
     void *connect_ud;
     hw_logger *log;
-    char role[64];                 /* e.g. "worker 2": for CLIENT SETNAME and log lines */
-    const char *queue;             /* queue name, for CLIENT SETNAME */
-    double timeout;                /* socket timeout in seconds, 0 for none */
+    char role[64];     /* e.g. "worker 2": for CLIENT SETNAME and log lines */
+    const char *queue; /* queue name, for CLIENT SETNAME */
+    double timeout;    /* socket timeout in seconds, 0 for none */
     char sha[HW_SCRIPT_COUNT][41];
-    atomic_llong client_id;        /* read by hworker_stop() from another thread */
-    char errstr[512];              /* why the last call failed */
-    int failures;                  /* consecutive failed connects, for back-off */
-    hw_buf resp;                   /* the last script call, as RESP (reused) */
-    hw_buf cmd;                    /* the last other command, as RESP (reused) */
-    char *node_host;               /* cluster: the node the last MOVED named, or NULL */
+    atomic_llong client_id; /* read by hworker_stop() from another thread */
+    char errstr[512];       /* why the last call failed */
+    int failures;           /* consecutive failed connects, for back-off */
+    hw_buf resp;            /* the last script call, as RESP (reused) */
+    hw_buf cmd;             /* the last other command, as RESP (reused) */
+    char *node_host;        /* cluster: the node the last MOVED named, or NULL */
     int node_port;
-    char *cur_host;                /* cluster: the node ctx is connected to */
+    char *cur_host; /* cluster: the node ctx is connected to */
     int cur_port;
     /* Cluster: connections to other nodes, kept while this one talks to
      * another node, so a thread that works several shards (on several
@@ -46,15 +46,15 @@ typedef struct hw_conn {
         long long client_id;
     } parked[8];
     int nparked;
-    hw_slot_map *map;              /* cluster: slot -> node, from CLUSTER SLOTS and MOVED */
-    int map_stale;                 /* cluster: a node of the map could not be reached */
-    int next_seed;                 /* cluster: the seed to try next without a node */
-    int min_replicas;              /* replicas a durable write must reach (WAIT), 0 = none */
-    double min_replicas_timeout;   /* seconds */
+    hw_slot_map *map;            /* cluster: slot -> node, from CLUSTER SLOTS and MOVED */
+    int map_stale;               /* cluster: a node of the map could not be reached */
+    int next_seed;               /* cluster: the seed to try next without a node */
+    int min_replicas;            /* replicas a durable write must reach (WAIT), 0 = none */
+    double min_replicas_timeout; /* seconds */
 } hw_conn;
 
-void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud,
-                  hw_logger *log, const char *queue, const char *role, double timeout);
+void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud, hw_logger *log,
+                  const char *queue, const char *role, double timeout);
 /* Connects once (closing any old context). Returns 0, or -1 with errstr set. */
 int hw_conn_open(hw_conn *c);
 /* Connects if needed, retrying with capped exponential back-off (0.05 s

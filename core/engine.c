@@ -31,7 +31,11 @@ static char *dup_or_null(const char *s)
 
 static int check_config(const hworker_config *c, char *err, size_t errlen)
 {
-#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+#define BAD(...)                            \
+    do {                                    \
+        snprintf(err, errlen, __VA_ARGS__); \
+        return -1;                          \
+    } while (0)
     if (c->name == NULL) BAD("config: name is required (the queue's name)");
     char why[160];
     if (hw_queue_name_check(c->name, strlen(c->name), why, sizeof why)) BAD("config: %s", why);
@@ -43,7 +47,10 @@ static int check_config(const hworker_config *c, char *err, size_t errlen)
 hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     if (cfg == NULL) {
         snprintf(err, errlen, "config: NULL");
         return NULL;
@@ -61,7 +68,10 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
     h->cfg.job_file = h->job_file;
     h->cfg.init_config = h->init_config;
     if (!cfg->connect && hw_target_parse(&h->target, h->redis_url, err, errlen)) {
-        free(h->name); free(h->redis_url); free(h->job_file); free(h->init_config);
+        free(h->name);
+        free(h->redis_url);
+        free(h->job_file);
+        free(h->init_config);
         free(h);
         return NULL;
     }
@@ -85,7 +95,8 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
     h->pid = (int)getpid();
     pthread_mutex_init(&h->producer_lock, NULL);
     hw_shard_cache_init(&h->follow_ups);
-    hw_conn_init(&h->producer, &h->target, cfg->connect, cfg->connect_ud, &h->log, h->name, "producer", cfg->redis_timeout);
+    hw_conn_init(&h->producer, &h->target, cfg->connect, cfg->connect_ud, &h->log, h->name, "producer",
+                 cfg->redis_timeout);
     h->producer.min_replicas = cfg->min_replicas;
     h->producer.min_replicas_timeout = cfg->min_replicas_timeout;
     hw_signal_init(&h->stop);
@@ -115,7 +126,9 @@ int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, c
     for (const char *p = name ? name : ""; *p && ok; p++)
         ok = *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
     if (!ok) {
-        if (err) snprintf(err, errlen, "hworker_register: \"%s\" is not a Lua identifier (or fn is NULL)", name ? name : "(null)");
+        if (err)
+            snprintf(err, errlen, "hworker_register: \"%s\" is not a Lua identifier (or fn is NULL)",
+                     name ? name : "(null)");
         return -1;
     }
     pthread_mutex_lock(&h->threads_lock);
@@ -144,7 +157,10 @@ int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, c
 int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     char why[200];
     if (init_config && hw_json_check(init_config, strlen(init_config), why, sizeof why)) {
         snprintf(err, errlen, "the init config is not valid JSON: %s", why);
@@ -169,7 +185,10 @@ int hworker_set_job_file(hworker *h, const char *job_file, const char *init_conf
 int hworker_reload(hworker *h, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     /* Load it once where nothing depends on it: a file that does not load
      * leaves every worker as it is. */
     hw_sandbox trial;
@@ -224,7 +243,10 @@ static void *monitor_main(void *h)
 int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     if (workers < 0 || monitors < 0 || workers + monitors > 4096) {
         snprintf(err, errlen, "hworker_start: workers and monitors must be from 0 to 4096");
         return -1;
@@ -245,8 +267,7 @@ int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errle
         hw_signal_reset(&h->stop);
         atomic_store(&h->abort_jobs, 0);
     }
-    if ((workers > 0 || monitors > 0) && (hw_check_server(h, err, errlen) || check_shards(h, err, errlen)))
-        return -1;
+    if ((workers > 0 || monitors > 0) && (hw_check_server(h, err, errlen) || check_shards(h, err, errlen))) return -1;
     /* Every worker's Lua state is made here, one after another, so a job
      * file that does not load fails the start with its message. */
     hw_worker **made = calloc((size_t)workers + 1, sizeof *made);
@@ -341,7 +362,8 @@ int hworker_stop(hworker *h, double grace)
         left = wait_workers_gone(h, step < 0.1 ? (step > 0 ? step : 0) : 0.1);
     } while (left > 0 && hw_monotonic() < until);
     if (left > 0) {
-        hw_log(&h->log, HWORKER_LOG_INFO, "grace period of %gs over: stopping running jobs and handing them back", grace);
+        hw_log(&h->log, HWORKER_LOG_INFO, "grace period of %gs over: stopping running jobs and handing them back",
+               grace);
         atomic_store(&h->abort_jobs, 1);
         unblock_workers(h);
         /* A job stops within microseconds of the abort unless a C function
@@ -374,7 +396,10 @@ int hworker_stop(hworker *h, double grace)
 int hworker_worker(hworker *h, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     if (check_shards(h, err, errlen)) return -1;
     hw_worker *w = hw_worker_new(h, err, errlen);
     if (w == NULL) return -1;
@@ -385,7 +410,10 @@ int hworker_worker(hworker *h, char *err, size_t errlen)
 int hworker_monitor(hworker *h, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     if (check_shards(h, err, errlen)) return -1;
     return hw_monitor_run(h, err, errlen);
 }
@@ -393,7 +421,10 @@ int hworker_monitor(hworker *h, char *err, size_t errlen)
 int hworker_debugger(hworker *h, double interval, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     return hw_debugger_run(h, interval, err, errlen);
 }
 
@@ -404,9 +435,10 @@ void hworker_free(hworker *h)
     int stuck = atomic_load(&h->abandoned_live);
     if (stuck > 0) {
         /* Their Lua states point into the handle: it must outlive them. */
-        hw_log(&h->log, HWORKER_LOG_ERROR,
-               "%d worker thread(s) are still stuck in C functions: the handle is not freed (its memory stays allocated)",
-               stuck);
+        hw_log(
+            &h->log, HWORKER_LOG_ERROR,
+            "%d worker thread(s) are still stuck in C functions: the handle is not freed (its memory stays allocated)",
+            stuck);
         /* The host frees what its callback uses once this returns. */
         hw_logger_detach(&h->log);
         return;

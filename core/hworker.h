@@ -69,63 +69,63 @@ typedef struct redisContext *(*hworker_connect_fn)(void *ud);
 
 /** What a Lua error in a handler (or a stop at a limit) counts as. */
 typedef enum {
-    HWORKER_EXCEPTION_FAILS = 0,   /**< a Lua error counts as failure (default) */
-    HWORKER_EXCEPTION_RETRIES = 1  /**< a Lua error counts as retry */
+    HWORKER_EXCEPTION_FAILS = 0,  /**< a Lua error counts as failure (default) */
+    HWORKER_EXCEPTION_RETRIES = 1 /**< a Lua error counts as retry */
 } hworker_exception_behavior;
 
 /** Configuration. Fill it with hworker_config_init(), then change fields. */
 typedef struct hworker_config {
-    const char *name;            /**< queue name; required; keys are hw:{name}:ROLE. 1 to 200
+    const char *name;                        /**< queue name; required; keys are hw:{name}:ROLE. 1 to 200
                                     bytes, without control characters, '{' or '}' */
-    const char *redis_url;       /**< "redis://[user[:pass]@]host:port/db" (host may be "[IPv6]"),
+    const char *redis_url;                   /**< "redis://[user[:pass]@]host:port/db" (host may be "[IPv6]"),
                                     "unix:///path?db=N" or "redis+cluster://host:port,...";
                                     default "redis://127.0.0.1:6379/0". "user@host" is an ACL
                                     user. No message shows its password. */
-    const char *password;        /**< if set, used instead of the URL's password (the URL's
+    const char *password;                    /**< if set, used instead of the URL's password (the URL's
                                     user, if any, stays) */
-    hworker_connect_fn connect;  /**< if set, used instead of redis_url */
-    void *connect_ud;            /**< passed to connect */
-    const char *job_file;        /**< Lua file defining job(state, t, meta); needed to run workers */
-    const char *init_config;     /**< JSON given to the job file's init(config); default "{}" */
-    double job_timeout;          /**< seconds a handler may run before it is stopped; 120 */
-    double lease;                /**< seconds a claim lives without renewal; 30 */
-    double monitor_interval;     /**< longest pause between monitor sweeps, seconds; 5 */
-    double block_timeout;        /**< an idle worker wakes this often, seconds; 2 */
-    int shards;                  /**< key sets the queue is spread over, 1 to 1024; 1. With S > 1
+    hworker_connect_fn connect;              /**< if set, used instead of redis_url */
+    void *connect_ud;                        /**< passed to connect */
+    const char *job_file;                    /**< Lua file defining job(state, t, meta); needed to run workers */
+    const char *init_config;                 /**< JSON given to the job file's init(config); default "{}" */
+    double job_timeout;                      /**< seconds a handler may run before it is stopped; 120 */
+    double lease;                            /**< seconds a claim lives without renewal; 30 */
+    double monitor_interval;                 /**< longest pause between monitor sweeps, seconds; 5 */
+    double block_timeout;                    /**< an idle worker wakes this often, seconds; 2 */
+    int shards;                              /**< key sets the queue is spread over, 1 to 1024; 1. With S > 1
                                     the keys are hw:{name#0}:ROLE to hw:{name#S-1}:ROLE, which a
                                     Redis Cluster spreads over its masters; every process of a
                                     queue must use the same S (docs/cluster.md) */
-    int min_replicas;            /**< after each enqueue and each batch of outcomes, wait until
+    int min_replicas;                        /**< after each enqueue and each batch of outcomes, wait until
                                     this many replicas have the write (Redis WAIT); 0 = don't.
                                     An enqueue that reaches fewer within min_replicas_timeout
                                     fails with a message saying so (the job may still be there) */
-    double min_replicas_timeout; /**< seconds to wait for min_replicas; 1 */
-    double redis_timeout;        /**< seconds a Redis reply may take before the connection is
+    double min_replicas_timeout;             /**< seconds to wait for min_replicas; 1 */
+    double redis_timeout;                    /**< seconds a Redis reply may take before the connection is
                                     dropped and made again (a worker's blocking wait adds
                                     block_timeout); 30 */
-    long failed_cap;             /**< records kept in failed; 1000 (at least 1) */
-    long broken_cap;             /**< records kept in broken; 1000 (at least 1) */
-    long max_recoveries;         /**< a job recovered more often goes to failed; 3; 0 = unlimited */
-    long max_attempts;           /**< runs a job gets before a retry fails it ("retries
+    long failed_cap;                         /**< records kept in failed; 1000 (at least 1) */
+    long broken_cap;                         /**< records kept in broken; 1000 (at least 1) */
+    long max_recoveries;                     /**< a job recovered more often goes to failed; 3; 0 = unlimited */
+    long max_attempts;                       /**< runs a job gets before a retry fails it ("retries
                                     exhausted: MESSAGE"); 25; 0 = unlimited */
-    double retry_base;           /**< back-off of the first retry, seconds; 1 */
-    double retry_factor;         /**< each further retry waits this many times longer; 2 */
-    double retry_max_delay;      /**< the longest back-off, seconds; 3600. A retry waits
+    double retry_base;                       /**< back-off of the first retry, seconds; 1 */
+    double retry_factor;                     /**< each further retry waits this many times longer; 2 */
+    double retry_max_delay;                  /**< the longest back-off, seconds; 3600. A retry waits
                                     between half and all of min(max, base * factor^(n-1)) */
-    double failed_max_age;       /**< seconds a failed record is kept; 0 = no age limit */
-    double broken_max_age;       /**< seconds a broken record is kept; 0 = no age limit */
+    double failed_max_age;                   /**< seconds a failed record is kept; 0 = no age limit */
+    double broken_max_age;                   /**< seconds a broken record is kept; 0 = no age limit */
     hworker_exception_behavior on_exception; /**< HWORKER_EXCEPTION_FAILS */
-    size_t memory_limit;         /**< bytes per Lua state; 64 MiB */
-    int prefetch;                /**< most jobs a worker claims at once; 64. Each worker starts
+    size_t memory_limit;                     /**< bytes per Lua state; 64 MiB */
+    int prefetch;                            /**< most jobs a worker claims at once; 64. Each worker starts
                                     at 1 and doubles while batches finish within 10 ms; a batch
                                     that takes over 100 ms cuts it to a quarter. 1 turns it off. */
-    int trusted;                 /**< 0: the strict sandbox (default). 1: trusted handlers get
+    int trusted;                             /**< 0: the strict sandbox (default). 1: trusted handlers get
                                     the whole standard library, require of Lua and C modules,
                                     ffi and the JIT; the time limit then cannot stop a loop
                                     the JIT compiled (the lease still protects the queue) */
-    hworker_log_fn log;          /**< default: lines on stdout */
-    void *log_ud;                /**< passed to log */
-    hworker_log_level log_level; /**< lines below this level are dropped; INFO */
+    hworker_log_fn log;                      /**< default: lines on stdout */
+    void *log_ud;                            /**< passed to log */
+    hworker_log_level log_level;             /**< lines below this level are dropped; INFO */
 } hworker_config;
 
 /** Fills `cfg` with the defaults above (name NULL). Thread-safe; no errors. */
@@ -145,8 +145,7 @@ HWORKER_API hworker *hworker_create(const hworker_config *cfg, char *err, size_t
  * (the job is recorded as timed out, another thread takes the slot); the
  * abandoned thread ends by itself if `fn` ever returns. Fails if workers are
  * running or the name is not an identifier. */
-HWORKER_API int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud,
-                                 char *err, size_t errlen);
+HWORKER_API int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, char *err, size_t errlen);
 
 /** Enqueues one job: `json` (len bytes) must be one JSON value. Writes the new
  * job's id into `id` (HWORKER_ID_SIZE bytes) if not NULL. Fails on invalid
@@ -154,20 +153,19 @@ HWORKER_API int hworker_register(hworker *h, const char *name, lua_CFunction fn,
  * refuses the write (message gives Redis's reply). After a connection loss it
  * retries once, so a job may, rarely, be enqueued twice; it is never lost
  * once this returns 0. Thread-safe. */
-HWORKER_API int hworker_queue(hworker *h, const char *json, size_t len, char *id,
-                              char *err, size_t errlen);
+HWORKER_API int hworker_queue(hworker *h, const char *json, size_t len, char *id, char *err, size_t errlen);
 
 /** Enqueues `n` jobs atomically in one round trip: all or none. `ids` receives
  * n ids (n * HWORKER_ID_SIZE bytes) if not NULL. `delay` > 0 schedules the
  * jobs that many seconds from now (Redis time). Same errors as above. */
-HWORKER_API int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens,
-                                   double delay, char *ids, char *err, size_t errlen);
+HWORKER_API int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens, double delay,
+                                   char *ids, char *err, size_t errlen);
 
 /** One job for hworker_enqueue(). */
 typedef struct hworker_job {
-    const char *json;    /**< one JSON value */
-    size_t len;          /**< its length */
-    const char *unique;  /**< NULL or "" for none; else while a job with this key is
+    const char *json;   /**< one JSON value */
+    size_t len;         /**< its length */
+    const char *unique; /**< NULL or "" for none; else while a job with this key is
                             pending, scheduled or in flight, enqueueing another adds
                             nothing and gives the existing job's id */
 } hworker_job;
@@ -179,8 +177,8 @@ typedef struct hworker_job {
  * `delay` > 0 runs them that many seconds from now. `ids` (n *
  * HWORKER_ID_SIZE bytes, or NULL) receives each job's id, or the id of the
  * job that holds its unique key. Errors as for hworker_queue(). */
-HWORKER_API int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at,
-                                char *ids, char *err, size_t errlen);
+HWORKER_API int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at, char *ids,
+                                char *err, size_t errlen);
 
 /** Enqueues one job on another queue (`queue` is its name) through this
  * handle's connection, e.g. a follow-up job. The queue's shard count is read
@@ -188,16 +186,16 @@ HWORKER_API int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, d
  * recorded as unsharded), and the job goes to one of its shards. Fails on a
  * name the rule of hworker_config.name refuses. Same contract as
  * hworker_queue otherwise. */
-HWORKER_API int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len,
-                                 char *id, char *err, size_t errlen);
+HWORKER_API int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len, char *id, char *err,
+                                 size_t errlen);
 
 /** Sets the job file and the JSON for its init(config) (either may be NULL to
  * keep the current one). Workers started afterwards load it, and so does a
  * running worker that must rebuild its Lua state (after a job left it full);
  * other running workers keep theirs. Fails if `init_config` is not valid
  * JSON. Thread-safe. */
-HWORKER_API int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config,
-                                     char *err, size_t errlen);
+HWORKER_API int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config, char *err,
+                                     size_t errlen);
 
 /** Starts `workers` worker threads, `monitors` monitor threads and, when
  * workers > 0, the lease keeper. Every worker's Lua state is created before
@@ -248,19 +246,19 @@ typedef enum {
 /** One listed entry. Pointers are valid only during the callback. Fields that
  * do not apply are NULL or -1. */
 typedef struct hworker_entry {
-    const char *id;          /**< job id, or NULL if the entry does not parse */
-    const char *job;         /**< job JSON (broken: the raw payload) */
-    size_t job_len;          /**< its length */
-    long attempt;            /**< 1 for a job that has not been retried */
-    long recoveries;         /**< times it was recovered from a dead worker */
-    long long enqueued_at;   /**< ms since the epoch, Redis time */
-    long long time;          /**< inflight: lease expiry; scheduled: due time;
+    const char *id;        /**< job id, or NULL if the entry does not parse */
+    const char *job;       /**< job JSON (broken: the raw payload) */
+    size_t job_len;        /**< its length */
+    long attempt;          /**< 1 for a job that has not been retried */
+    long recoveries;       /**< times it was recovered from a dead worker */
+    long long enqueued_at; /**< ms since the epoch, Redis time */
+    long long time;        /**< inflight: lease expiry; scheduled: due time;
                                 failed/broken: when it got there (ms) */
-    const char *holder;      /**< inflight: host:pid:thread of the worker */
-    const char *reason;      /**< failed/broken: why */
-    const char *record;      /**< failed/broken: the record's id (unique per record) */
-    const char *raw;         /**< the stored entry, exactly */
-    size_t raw_len;          /**< its length */
+    const char *holder;    /**< inflight: host:pid:thread of the worker */
+    const char *reason;    /**< failed/broken: why */
+    const char *record;    /**< failed/broken: the record's id (unique per record) */
+    const char *raw;       /**< the stored entry, exactly */
+    size_t raw_len;        /**< its length */
 } hworker_entry;
 
 /** Receives each listed entry; returns nonzero to stop listing early. */
@@ -269,8 +267,8 @@ typedef int (*hworker_entry_fn)(void *ud, const hworker_entry *entry);
 /** Lists one part, newest first, skipping `offset` entries and giving at most
  * `limit` (limit <= 0 means 100). In-flight is ordered by lease expiry, latest
  * first; scheduled by due time, latest first. Thread-safe. */
-HWORKER_API int hworker_list(hworker *h, hworker_part part, long offset, long limit,
-                             hworker_entry_fn fn, void *ud, char *err, size_t errlen);
+HWORKER_API int hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker_entry_fn fn, void *ud,
+                             char *err, size_t errlen);
 
 /** Sizes of a queue's parts and its counters (hworker_get_stats()). */
 typedef struct hworker_stats {
@@ -323,12 +321,12 @@ HWORKER_API int hworker_check_shards(hworker *h, int record, char *err, size_t e
  * those whose record id or job id is one of the n `ids`. A failed job keeps
  * its attempt and recovery counts; a broken payload goes back as found.
  * *count gets how many moved. One atomic script, O(records kept). */
-HWORKER_API int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
-                                long *count, char *err, size_t errlen);
+HWORKER_API int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count,
+                                char *err, size_t errlen);
 
 /** Deletes failed or broken records, selected as for hworker_requeue(). */
-HWORKER_API int hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
-                               long *count, char *err, size_t errlen);
+HWORKER_API int hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count,
+                               char *err, size_t errlen);
 
 /** Loads the job file again (as SIGHUP does in hworker-lua): it is first
  * loaded into a scratch state; if that fails, nothing changes and the

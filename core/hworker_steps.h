@@ -20,34 +20,33 @@ extern "C" {
 typedef void (*hworker_claim_fn)(void *ud, const char *claim, size_t len);
 
 /** Claims up to n jobs for `holder` (no '|'), leased for the configured lease. */
-HWORKER_API int hworker_step_claim(hworker *h, int shard, int n, const char *holder, hworker_claim_fn fn,
-                                   void *ud, char *err, size_t errlen);
+HWORKER_API int hworker_step_claim(hworker *h, int shard, int n, const char *holder, hworker_claim_fn fn, void *ud,
+                                   char *err, size_t errlen);
 
 typedef enum {
     HWORKER_OUTCOME_SUCCESS = 's',
     HWORKER_OUTCOME_RETRY = 'r',
     HWORKER_OUTCOME_FAILURE = 'f',
     HWORKER_OUTCOME_BROKEN = 'b',
-    HWORKER_OUTCOME_EXHAUSTED = 'x'   /**< failure because the retries ran out */
+    HWORKER_OUTCOME_EXHAUSTED = 'x' /**< failure because the retries ran out */
 } hworker_outcome;
 
 /** Reports one outcome. *applied is 1 if the claim was still live, 0 if the
  * lease was lost (then nothing changed). */
 HWORKER_API int hworker_step_finish(hworker *h, int shard, const char *claim, size_t len, hworker_outcome outcome,
-                                    const char *reason, double retry_delay, int *applied,
-                                    char *err, size_t errlen);
+                                    const char *reason, double retry_delay, int *applied, char *err, size_t errlen);
 
 /** Renews one claim's lease; *renewed is 1 if it was still live. */
-HWORKER_API int hworker_step_renew(hworker *h, int shard, const char *claim, size_t len, int *renewed,
-                                   char *err, size_t errlen);
+HWORKER_API int hworker_step_renew(hworker *h, int shard, const char *claim, size_t len, int *renewed, char *err,
+                                   size_t errlen);
 
 /** Hands one claim back to the front of pending; *applied as above. */
-HWORKER_API int hworker_step_hand_back(hworker *h, int shard, const char *claim, size_t len, int *applied,
-                                       char *err, size_t errlen);
+HWORKER_API int hworker_step_hand_back(hworker *h, int shard, const char *claim, size_t len, int *applied, char *err,
+                                       size_t errlen);
 
 /** One monitor sweep (at most `batch` entries of each kind). */
-HWORKER_API int hworker_step_sweep(hworker *h, int shard, long batch, long *recovered, long *promoted,
-                                   char *err, size_t errlen);
+HWORKER_API int hworker_step_sweep(hworker *h, int shard, long batch, long *recovered, long *promoted, char *err,
+                                   size_t errlen);
 
 /** Sends any Redis command on the handle's connection (e.g. to push a raw
  * payload or read INFO). Returns the hiredis reply, which the caller frees
@@ -55,8 +54,8 @@ HWORKER_API int hworker_step_sweep(hworker *h, int shard, long batch, long *reco
  * with a message when Redis cannot be reached. Only declared here: a caller
  * that reads the reply's fields includes <hiredis/hiredis.h> itself. */
 struct redisReply;
-HWORKER_API struct redisReply *hworker_command(hworker *h, int argc, const char **argv,
-                                               const size_t *lens, char *err, size_t errlen);
+HWORKER_API struct redisReply *hworker_command(hworker *h, int argc, const char **argv, const size_t *lens, char *err,
+                                               size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -89,7 +89,10 @@ int hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker
                  size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     if (offset < 0) offset = 0;
     if (limit <= 0) limit = 100;
     static const hw_key part_keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN};
@@ -188,7 +191,10 @@ int hworker_shards(const hworker *h) { return h->nshards; }
 int hworker_get_shard_stats(hworker *h, int shard, hworker_stats *out, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     if (shard < 0 || shard >= h->nshards) {
         snprintf(err, errlen, "hworker_get_shard_stats: shard %d does not exist (the queue has %d)", shard, h->nshards);
         return -1;
@@ -200,7 +206,10 @@ int hworker_get_shard_stats(hworker *h, int shard, hworker_stats *out, char *err
 int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     memset(out, 0, sizeof *out);
     /* Each shard is read atomically; the sum is not one instant's. */
     for (int k = 0; k < h->nshards; k++)
@@ -211,7 +220,10 @@ int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
 int hworker_destroy(hworker *h, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     /* One DEL per shard: a shard's keys share a slot, shards do not. */
     for (int k = 0; k < h->nshards; k++) {
         const char *argv[HW_KEY_COUNT + 1];
@@ -243,7 +255,10 @@ static int act_on_records(hworker *h, hw_script script, hworker_part part, int a
                           long *count, const char *what, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     if (part != HWORKER_FAILED && part != HWORKER_BROKEN) {
         snprintf(err, errlen, "%s: only failed and broken records can be acted on", what);
         return -1;

@@ -49,11 +49,11 @@ char *hw_keys_shards(const char *queue);
 
 struct hworker {
     /* Read-only after hworker_create(). */
-    hworker_config cfg;          /* its strings point at the owned copies below */
+    hworker_config cfg; /* its strings point at the owned copies below */
     char *name, *redis_url, *job_file, *init_config;
     hw_target target;
     hw_logger log;
-    hw_keys *shard;              /* nshards key sets; shard[0] is hw:{name}:... when unsharded */
+    hw_keys *shard; /* nshards key sets; shard[0] is hw:{name}:... when unsharded */
     int nshards;
     char hostname[64];
     int pid;
@@ -84,14 +84,14 @@ struct hworker {
 
     /* Guards everything below. */
     pthread_mutex_t threads_lock;
-    pthread_cond_t threads_changed;  /* a worker came or went */
-    hw_host_function *functions;     /* frozen while workers run */
+    pthread_cond_t threads_changed; /* a worker came or went */
+    hw_host_function *functions;    /* frozen while workers run */
     size_t nfunctions;
     hw_sandbox_env sandbox_env;
-    hw_worker **workers;             /* registered workers: CLIENT UNBLOCK, the watchdog */
+    hw_worker **workers; /* registered workers: CLIENT UNBLOCK, the watchdog */
     size_t nworkers, worker_cap;
-    long next_worker;                /* numbering for holder names */
-    pthread_t *threads;              /* started by hworker_start() */
+    long next_worker;   /* numbering for holder names */
+    pthread_t *threads; /* started by hworker_start() */
     size_t nthreads;
     int keeper_running;
     pthread_t keeper;

@@ -22,10 +22,7 @@ static int fail(checker *c, const char *why)
     return -1;
 }
 
-static int is_hex(char ch)
-{
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
+static int is_hex(char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'); }
 
 /* Length of the UTF-8 sequence at p, or 0 if it is not valid UTF-8. */
 static size_t utf8_len(const unsigned char *p, const unsigned char *end)
@@ -35,10 +32,19 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
     unsigned min;
     unsigned cp;
     if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2;
+        cp = c & 0x1F;
+        min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3;
+        cp = c & 0x0F;
+        min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4;
+        cp = c & 0x07;
+        min = 0x10000;
+    } else return 0;
     if ((size_t)(end - p) < n) return 0;
     for (size_t i = 1; i < n; i++) {
         if ((p[i] & 0xC0) != 0x80) return 0;
@@ -70,7 +76,10 @@ static int check_string(checker *c)
             c->p++;
         if (c->p >= c->end) break;
         unsigned char ch = (unsigned char)*c->p;
-        if (ch == '"') { c->p++; return 0; }
+        if (ch == '"') {
+            c->p++;
+            return 0;
+        }
         if (ch < 0x20) return fail(c, "control character inside a string (escape it)");
         if (ch == '\\') {
             c->p++;
@@ -84,8 +93,8 @@ static int check_string(checker *c)
                 c->p += 5;
                 if (cp >= 0xDC00 && cp <= 0xDFFF) return fail(c, "a \\u escape of a lone low surrogate");
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    unsigned low = (c->p + 1 < c->end && c->p[0] == '\\' && c->p[1] == 'u')
-                                       ? hex4(c->p + 2, c->end) : 0x10000;
+                    unsigned low =
+                        (c->p + 1 < c->end && c->p[0] == '\\' && c->p[1] == 'u') ? hex4(c->p + 2, c->end) : 0x10000;
                     if (!(low >= 0xDC00 && low <= 0xDFFF))
                         return fail(c, "a \\u escape of a high surrogate without its low one");
                     c->p += 6;
@@ -108,7 +117,8 @@ static int check_number(checker *c)
     if (c->p < c->end && *c->p == '-') c->p++;
     if (c->p >= c->end) return fail(c, "incomplete number");
     if (*c->p == '0') c->p++;
-    else if (*c->p >= '1' && *c->p <= '9') while (c->p < c->end && *c->p >= '0' && *c->p <= '9') c->p++;
+    else if (*c->p >= '1' && *c->p <= '9')
+        while (c->p < c->end && *c->p >= '0' && *c->p <= '9') c->p++;
     else return fail(c, "invalid number");
     if (c->p < c->end && *c->p == '.') {
         c->p++;
@@ -134,7 +144,10 @@ static int check_value(checker *c, int depth)
         char close = ch == '{' ? '}' : ']';
         c->p++;
         skip_ws(c);
-        if (c->p < c->end && *c->p == close) { c->p++; return 0; }
+        if (c->p < c->end && *c->p == close) {
+            c->p++;
+            return 0;
+        }
         for (;;) {
             skip_ws(c);
             if (ch == '{') {
@@ -146,8 +159,14 @@ static int check_value(checker *c, int depth)
             }
             if (check_value(c, depth + 1)) return -1;
             skip_ws(c);
-            if (c->p < c->end && *c->p == ',') { c->p++; continue; }
-            if (c->p < c->end && *c->p == close) { c->p++; return 0; }
+            if (c->p < c->end && *c->p == ',') {
+                c->p++;
+                continue;
+            }
+            if (c->p < c->end && *c->p == close) {
+                c->p++;
+                return 0;
+            }
             return fail(c, ch == '{' ? "',' or '}' expected" : "',' or ']' expected");
         }
     }
@@ -156,7 +175,10 @@ static int check_value(checker *c, int depth)
     static const char *const words[] = {"true", "false", "null"};
     for (size_t i = 0; i < 3; i++) {
         size_t n = strlen(words[i]);
-        if ((size_t)(c->end - c->p) >= n && memcmp(c->p, words[i], n) == 0) { c->p += n; return 0; }
+        if ((size_t)(c->end - c->p) >= n && memcmp(c->p, words[i], n) == 0) {
+            c->p += n;
+            return 0;
+        }
     }
     unsigned char bad = (unsigned char)ch;
     if (bad >= 0x20 && bad < 0x7f) snprintf(c->why_buf, sizeof c->why_buf, "value expected, found '%c'", bad);
@@ -175,7 +197,10 @@ int hw_json_check(const char *text, size_t len, char *err, size_t errlen)
     if (err && errlen) {
         long line = 1, col = 1;
         for (const char *q = text; q < c.p; q++) {
-            if (*q == '\n') { line++; col = 1; } else col++;
+            if (*q == '\n') {
+                line++;
+                col = 1;
+            } else col++;
         }
         snprintf(err, errlen, "line %ld, column %ld: %s", line, col, c.why);
     }
@@ -192,8 +217,7 @@ static int only_ws_after(checker *c)
     return c->p == c->end ? 0 : -1;
 }
 
-int hw_json_flat_object(const char *text, size_t len,
-                        void (*fn)(void *ud, const hw_json_field *f), void *ud)
+int hw_json_flat_object(const char *text, size_t len, void (*fn)(void *ud, const hw_json_field *f), void *ud)
 {
     checker c = {text, text + len, text, NULL, {0}};
     skip_ws(&c);
@@ -220,7 +244,10 @@ int hw_json_flat_object(const char *text, size_t len,
         f.value_len = (size_t)(c.p - v) - (f.is_string ? 2 : 0);
         fn(ud, &f);
         skip_ws(&c);
-        if (c.p < c.end && *c.p == ',') { c.p++; continue; }
+        if (c.p < c.end && *c.p == ',') {
+            c.p++;
+            continue;
+        }
         if (c.p < c.end && *c.p == '}') return only_ws_after(&c);
         return -1;
     }
@@ -230,14 +257,24 @@ static void add_utf8(hw_buf *out, unsigned cp)
 {
     char tmp[4];
     size_t n;
-    if (cp < 0x80) { tmp[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { tmp[0] = (char)(0xC0 | (cp >> 6)); tmp[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
-    else if (cp < 0x10000) {
-        tmp[0] = (char)(0xE0 | (cp >> 12)); tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
+    if (cp < 0x80) {
+        tmp[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        tmp[0] = (char)(0xC0 | (cp >> 6));
+        tmp[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        tmp[0] = (char)(0xE0 | (cp >> 12));
+        tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        tmp[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
     } else {
-        tmp[0] = (char)(0xF0 | (cp >> 18)); tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); tmp[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+        tmp[0] = (char)(0xF0 | (cp >> 18));
+        tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        tmp[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
     }
     hw_buf_add(out, tmp, n);
 }
@@ -246,7 +283,10 @@ void hw_json_unescape(hw_buf *out, const char *s, size_t len)
 {
     hw_buf_reserve(out, len);
     for (size_t i = 0; i < len; i++) {
-        if (s[i] != '\\' || i + 1 >= len) { hw_buf_add(out, s + i, 1); continue; }
+        if (s[i] != '\\' || i + 1 >= len) {
+            hw_buf_add(out, s + i, 1);
+            continue;
+        }
         char e = s[++i];
         switch (e) {
         case 'b': hw_buf_add(out, "\b", 1); break;
@@ -262,7 +302,10 @@ void hw_json_unescape(hw_buf *out, const char *s, size_t len)
             i += 4;
             if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < len && s[i + 1] == '\\' && s[i + 2] == 'u') {
                 unsigned lo = hex4(s + i + 3, s + len);
-                if (lo >= 0xDC00 && lo < 0xE000) { cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00); i += 6; }
+                if (lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                }
             }
             add_utf8(out, cp);
             break;
@@ -279,7 +322,12 @@ void hw_json_quote(hw_buf *out, const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         unsigned char ch = *p;
-        if (ch == '"' || ch == '\\') { hw_buf_add(out, "\\", 1); hw_buf_add(out, (const char *)p, 1); p++; continue; }
+        if (ch == '"' || ch == '\\') {
+            hw_buf_add(out, "\\", 1);
+            hw_buf_add(out, (const char *)p, 1);
+            p++;
+            continue;
+        }
         if (ch < 0x20) {
             if (ch == '\n') hw_buf_add(out, "\\n", 2);
             else if (ch == '\t') hw_buf_add(out, "\\t", 2);
@@ -289,7 +337,11 @@ void hw_json_quote(hw_buf *out, const char *s, size_t len)
             continue;
         }
         size_t n = utf8_len(p, end);
-        if (n == 0) { hw_buf_addf(out, "\\u%04x", ch); p++; continue; }
+        if (n == 0) {
+            hw_buf_addf(out, "\\u%04x", ch);
+            p++;
+            continue;
+        }
         hw_buf_add(out, (const char *)p, n);
         p += n;
     }

@@ -25,8 +25,10 @@ int hw_json_check(const char *text, size_t len, char *err, size_t errlen);
 
 /* One member of a flat JSON object whose values are strings or numbers. */
 typedef struct hw_json_field {
-    const char *key; size_t key_len;
-    const char *value; size_t value_len;  /* raw text; a string without quotes, still escaped */
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len; /* raw text; a string without quotes, still escaped */
     int is_string;
 } hw_json_field;
 
@@ -34,8 +36,7 @@ typedef struct hw_json_field {
  * Calls fn for each member; returns 0, or -1 if the text is not such an
  * object with nothing but white space around it. Keys are passed raw (still
  * escaped), like string values. */
-int hw_json_flat_object(const char *text, size_t len,
-                        void (*fn)(void *ud, const hw_json_field *f), void *ud);
+int hw_json_flat_object(const char *text, size_t len, void (*fn)(void *ud, const hw_json_field *f), void *ud);
 
 /* Decodes the escapes of a JSON string body (no quotes) into out. */
 void hw_json_unescape(hw_buf *out, const char *s, size_t len);

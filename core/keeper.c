@@ -34,11 +34,12 @@ static void refused(keeper *k, size_t n, const redisReply *r)
     if (k->failing && now - k->logged_at < HW_KEEPER_LOG_EVERY) return;
     const char *why = r && r->type == REDIS_REPLY_ERROR ? r->str : k->conn.errstr;
     if (k->failing)
-        hw_log(&k->h->log, HWORKER_LOG_WARN, "lease keeper: still cannot renew %zu lease(s) (%ld tries since the last warning): %s",
-               n, k->refused, why);
-    else
-        hw_log(&k->h->log, HWORKER_LOG_WARN, "lease keeper: cannot renew %zu lease(s): %s; the leases lapse if this lasts", n,
+        hw_log(&k->h->log, HWORKER_LOG_WARN,
+               "lease keeper: still cannot renew %zu lease(s) (%ld tries since the last warning): %s", n, k->refused,
                why);
+    else
+        hw_log(&k->h->log, HWORKER_LOG_WARN,
+               "lease keeper: cannot renew %zu lease(s): %s; the leases lapse if this lasts", n, why);
     k->failing = 1;
     k->logged_at = now;
     k->refused = 0;

@@ -14,7 +14,6 @@ const char *hw_log_level_name(hworker_log_level level)
     return level <= HWORKER_LOG_ERROR ? hw_log_level_names[level] : "error";
 }
 
-
 void hw_log_stdout(void *ud, hworker_log_level level, const char *msg)
 {
     const char *name = ud ? (const char *)ud : "";

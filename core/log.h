@@ -16,7 +16,7 @@ typedef struct hw_logger {
     hworker_log_fn fn;
     void *ud;
     hworker_log_level level;
-    const char *name;  /* queue name, prefixed to default-format lines */
+    const char *name; /* queue name, prefixed to default-format lines */
     /* Held for reading around each callback, for writing to detach. */
     pthread_rwlock_t gate;
     int detached; /* under gate */
@@ -37,8 +37,7 @@ void hw_logger_destroy(hw_logger *log);
  * than tab are escaped ('\n' as \n, '\r' as \r, others as \xNN), so no
  * message, whatever a job put in it, can start a line of its own in a text
  * log; a JSON sink quotes the escaped text as any other. Thread-safe. */
-void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The default callback: "hworker[<queue>] <level>: <msg>" on stdout, one
  * write per line so lines of different threads do not mix. */
 void hw_log_stdout(void *ud, hworker_log_level level, const char *msg);

@@ -129,8 +129,7 @@ static const char *item_end(matcher *m, const char *p)
         } while (*p != ']');
         tick(m, (size_t)(p - start) / 32);
         return p + 1;
-    default:
-        return p;
+    default: return p;
     }
 }
 
@@ -140,9 +139,7 @@ static int single(matcher *m, unsigned c, const char *p, const char *ep)
     switch (*p) {
     case '.': return 1;
     case '%': return in_class(c, (unsigned char)p[1]);
-    case '[':
-        tick(m, (size_t)(ep - p) / 32);
-        return in_set(c, p, ep - 1);
+    case '[': tick(m, (size_t)(ep - p) / 32); return in_set(c, p, ep - 1);
     default: return (unsigned char)*p == c;
     }
 }
@@ -239,14 +236,11 @@ static const char *match_here(matcher *m, const char *s, const char *p)
     for (;;) {
         tick(m, 1);
         switch (*p) {
-        case '\0':
-            goto done;
+        case '\0': goto done;
         case '(':
             s = p[1] == ')' ? open_capture(m, s, p + 2, CAP_POSITION) : open_capture(m, s, p + 1, CAP_OPEN);
             goto done;
-        case ')':
-            s = close_capture(m, s, p + 1);
-            goto done;
+        case ')': s = close_capture(m, s, p + 1); goto done;
         case '$':
             if (p[1] == '\0') { /* only the last '$' anchors */
                 if (s != m->subject_end) s = NULL;
@@ -280,8 +274,7 @@ static const char *match_here(matcher *m, const char *s, const char *p)
                 continue;
             }
             break;
-        default:
-            break;
+        default: break;
         }
         /* A single-character item, maybe with a quantifier. */
         const char *ep = item_end(m, p);
@@ -297,15 +290,9 @@ static const char *match_here(matcher *m, const char *s, const char *p)
             }
             p = ep + 1;
             continue;
-        case '+':
-            s = here ? match_greedy(m, s + 1, p, ep) : NULL;
-            goto done;
-        case '*':
-            s = match_greedy(m, s, p, ep);
-            goto done;
-        case '-':
-            s = match_lazy(m, s, p, ep);
-            goto done;
+        case '+': s = here ? match_greedy(m, s + 1, p, ep) : NULL; goto done;
+        case '*': s = match_greedy(m, s, p, ep); goto done;
+        case '-': s = match_lazy(m, s, p, ep); goto done;
         default:
             if (!here) {
                 s = NULL;
@@ -610,8 +597,7 @@ static int l_gsub(lua_State *L)
     const char *p = luaL_checkstring(L, 2);
     int repl_type = lua_type(L, 3);
     lua_Integer max = arg_low32(L, 4, (lua_Integer)slen + 1);
-    if (repl_type != LUA_TNUMBER && repl_type != LUA_TSTRING && repl_type != LUA_TFUNCTION &&
-        repl_type != LUA_TTABLE)
+    if (repl_type != LUA_TNUMBER && repl_type != LUA_TSTRING && repl_type != LUA_TFUNCTION && repl_type != LUA_TTABLE)
         luaL_argerror(L, 3, "string/function/table expected");
     matcher m;
     matcher_init(&m, L, lua_upvalueindex(1), s, slen);

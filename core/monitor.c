@@ -22,7 +22,7 @@
 #define HW_SWEEP_LOG_EVERY 30.0
 
 typedef struct shard_sweep {
-    hw_args args;     /* never change: made once */
+    hw_args args; /* never change: made once */
     int nkeys;
     double retry_at;  /* monotonic time before which a refused shard is skipped */
     double backoff;   /* 0 while sweeps succeed */
@@ -47,8 +47,7 @@ static double sweep(hworker *h, hw_conn *conn, shard_sweep *s, int shard)
         if (recovered > 0)
             hw_log(&h->log, HWORKER_LOG_INFO, "monitor: recovered %lld job(s) whose worker stopped renewing its lease",
                    recovered);
-        if (s->backoff > 0)
-            hw_log(&h->log, HWORKER_LOG_INFO, "monitor: sweeps of shard %d work again", shard);
+        if (s->backoff > 0) hw_log(&h->log, HWORKER_LOG_INFO, "monitor: sweeps of shard %d work again", shard);
         s->backoff = 0;
         if (full) wait = 0;
         else if (next_ms >= 0 && next_ms / 1000.0 < wait) wait = next_ms / 1000.0 + 0.002;
@@ -62,11 +61,13 @@ static double sweep(hworker *h, hw_conn *conn, shard_sweep *s, int shard)
         if (first || now - s->logged_at >= HW_SWEEP_LOG_EVERY) {
             const char *why = r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
             if (first)
-                hw_log(&h->log, HWORKER_LOG_WARN, "monitor: cannot sweep shard %d: %s; retrying with back-off up to %gs",
-                       shard, why, h->cfg.monitor_interval);
+                hw_log(&h->log, HWORKER_LOG_WARN,
+                       "monitor: cannot sweep shard %d: %s; retrying with back-off up to %gs", shard, why,
+                       h->cfg.monitor_interval);
             else
-                hw_log(&h->log, HWORKER_LOG_WARN, "monitor: still cannot sweep shard %d (%ld tries since the last warning): %s",
-                       shard, s->refused, why);
+                hw_log(&h->log, HWORKER_LOG_WARN,
+                       "monitor: still cannot sweep shard %d (%ld tries since the last warning): %s", shard, s->refused,
+                       why);
             s->logged_at = now;
             s->refused = 0;
         }
@@ -80,7 +81,8 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen)
     (void)err;
     (void)errlen;
     hw_conn conn;
-    hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "monitor", h->cfg.redis_timeout);
+    hw_conn_init(&conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "monitor",
+                 h->cfg.redis_timeout);
     shard_sweep *shards = calloc((size_t)h->nshards, sizeof *shards);
     if (shards == NULL) abort();
     for (int k = 0; k < h->nshards; k++)

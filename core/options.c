@@ -11,57 +11,47 @@
 _Static_assert(sizeof(hworker_log_level) == sizeof(int), "log_level is stored as an int");
 _Static_assert(sizeof(hworker_exception_behavior) == sizeof(int), "on_exception is stored as an int");
 
-static const char *const exception_choices[] = {"failure", "retry", NULL};   /* HWORKER_EXCEPTION_* order */
-static const char *const sandbox_choices[] = {"strict", "trusted", NULL};    /* trusted = 0, 1 */
+static const char *const exception_choices[] = {"failure", "retry", NULL}; /* HWORKER_EXCEPTION_* order */
+static const char *const sandbox_choices[] = {"strict", "trusted", NULL};  /* trusted = 0, 1 */
 
 /* Longest time or count a setting takes: far beyond any sensible value, and
  * it keeps `inf` and values that would overflow a millisecond count out. */
 #define FAR 1e9
 
-#define OPT(name_, alias_, field_, kind_, def_, min_, max_, above_, choices_, help_)                     \
-    {name_, alias_, #field_, kind_, offsetof(hworker_config, field_), def_, min_, max_, above_, choices_, help_}
+#define OPT(name_, alias_, field_, kind_, def_, min_, max_, above_, choices_, help_)                               \
+    {                                                                                                              \
+        name_, alias_, #field_, kind_, offsetof(hworker_config, field_), def_, min_, max_, above_, choices_, help_ \
+    }
 
 const hw_option hw_options[] = {
-    OPT("timeout", "job_timeout", job_timeout, HW_OPT_SECONDS, 120, 0, FAR, 1, NULL,
-        "a job's time limit"),
-    OPT("lease", NULL, lease, HW_OPT_SECONDS, 30, 0.1, FAR, 0, NULL,
-        "a claim's lease, renewed while its job runs"),
+    OPT("timeout", "job_timeout", job_timeout, HW_OPT_SECONDS, 120, 0, FAR, 1, NULL, "a job's time limit"),
+    OPT("lease", NULL, lease, HW_OPT_SECONDS, 30, 0.1, FAR, 0, NULL, "a claim's lease, renewed while its job runs"),
     OPT("memory_limit", "memory_limit_mb", memory_limit, HW_OPT_MIB, 64, 1, 1048576, 0, NULL,
         "memory cap of each worker's Lua state"),
-    OPT("prefetch", NULL, prefetch, HW_OPT_INT, 64, 1, 1000, 0, NULL,
-        "most jobs a worker claims at once; adapts"),
-    OPT("on_exception", NULL, on_exception, HW_OPT_CHOICE, 0, 0, 1, 0, exception_choices,
-        "what a Lua error counts as"),
-    OPT("sandbox", NULL, trusted, HW_OPT_CHOICE, 0, 0, 1, 0, sandbox_choices,
-        "the sandbox (see below)"),
+    OPT("prefetch", NULL, prefetch, HW_OPT_INT, 64, 1, 1000, 0, NULL, "most jobs a worker claims at once; adapts"),
+    OPT("on_exception", NULL, on_exception, HW_OPT_CHOICE, 0, 0, 1, 0, exception_choices, "what a Lua error counts as"),
+    OPT("sandbox", NULL, trusted, HW_OPT_CHOICE, 0, 0, 1, 0, sandbox_choices, "the sandbox (see below)"),
     OPT("max_attempts", NULL, max_attempts, HW_OPT_LONG, 25, 0, FAR, 0, NULL,
         "runs before a retry fails the job; 0: no limit"),
-    OPT("retry_base", NULL, retry_base, HW_OPT_SECONDS, 1, 0, FAR, 0, NULL,
-        "back-off of the first retry"),
+    OPT("retry_base", NULL, retry_base, HW_OPT_SECONDS, 1, 0, FAR, 0, NULL, "back-off of the first retry"),
     OPT("retry_factor", NULL, retry_factor, HW_OPT_NUMBER, 2, 1, 1e6, 0, NULL,
         "each further retry waits X times longer"),
-    OPT("retry_max_delay", NULL, retry_max_delay, HW_OPT_SECONDS, 3600, 0, FAR, 0, NULL,
-        "the longest back-off"),
+    OPT("retry_max_delay", NULL, retry_max_delay, HW_OPT_SECONDS, 3600, 0, FAR, 0, NULL, "the longest back-off"),
     OPT("max_recoveries", NULL, max_recoveries, HW_OPT_LONG, 3, 0, FAR, 0, NULL,
         "recoveries from dead workers before failing"),
-    OPT("failed_cap", NULL, failed_cap, HW_OPT_LONG, 1000, 1, FAR, 0, NULL,
-        "failed records kept"),
-    OPT("broken_cap", NULL, broken_cap, HW_OPT_LONG, 1000, 1, FAR, 0, NULL,
-        "broken records kept"),
+    OPT("failed_cap", NULL, failed_cap, HW_OPT_LONG, 1000, 1, FAR, 0, NULL, "failed records kept"),
+    OPT("broken_cap", NULL, broken_cap, HW_OPT_LONG, 1000, 1, FAR, 0, NULL, "broken records kept"),
     OPT("failed_max_age", NULL, failed_max_age, HW_OPT_SECONDS, 0, 0, FAR, 0, NULL,
         "drop older failed records; 0: keep all"),
     OPT("broken_max_age", NULL, broken_max_age, HW_OPT_SECONDS, 0, 0, FAR, 0, NULL,
         "drop older broken records; 0: keep all"),
-    OPT("shards", NULL, shards, HW_OPT_INT, 1, 1, 1024, 0, NULL,
-        "key sets the queue is spread over"),
-    OPT("min_replicas", NULL, min_replicas, HW_OPT_INT, 0, 0, 1000, 0, NULL,
-        "replicas each write must reach; 0: none"),
+    OPT("shards", NULL, shards, HW_OPT_INT, 1, 1, 1024, 0, NULL, "key sets the queue is spread over"),
+    OPT("min_replicas", NULL, min_replicas, HW_OPT_INT, 0, 0, 1000, 0, NULL, "replicas each write must reach; 0: none"),
     OPT("min_replicas_timeout", NULL, min_replicas_timeout, HW_OPT_SECONDS, 1, 0, FAR, 1, NULL,
         "how long to wait for min_replicas"),
     OPT("monitor_interval", NULL, monitor_interval, HW_OPT_SECONDS, 5, 0, FAR, 1, NULL,
         "longest pause between monitor sweeps"),
-    OPT("block_timeout", NULL, block_timeout, HW_OPT_SECONDS, 2, 0.01, FAR, 0, NULL,
-        "how often an idle worker wakes"),
+    OPT("block_timeout", NULL, block_timeout, HW_OPT_SECONDS, 2, 0.01, FAR, 0, NULL, "how often an idle worker wakes"),
     OPT("redis_timeout", NULL, redis_timeout, HW_OPT_SECONDS, 30, 0.1, FAR, 0, NULL,
         "wait this long for a reply, then reconnect"),
     OPT("log_level", NULL, log_level, HW_OPT_CHOICE, HWORKER_LOG_INFO, 0, HW_LOG_SILENT, 0, hw_log_level_names,
@@ -204,8 +194,7 @@ void hw_option_format(const hw_option *o, double value, char *out, size_t outlen
 {
     if (o->kind == HW_OPT_CHOICE && value >= 0 && value < (double)choice_count(o))
         snprintf(out, outlen, "%s", o->choices[(size_t)value]);
-    else
-        snprintf(out, outlen, "%g", value);
+    else snprintf(out, outlen, "%g", value);
 }
 
 void hw_options_defaults(hworker_config *cfg)
@@ -243,9 +232,9 @@ void hw_options_values_json(const hworker_config *cfg, hw_buf *out)
 
 static const char *kind_name(hw_option_kind kind)
 {
-    static const char *const names[] = {[HW_OPT_SECONDS] = "seconds", [HW_OPT_NUMBER] = "number",
-                                        [HW_OPT_INT] = "integer",     [HW_OPT_LONG] = "integer",
-                                        [HW_OPT_MIB] = "MiB",         [HW_OPT_CHOICE] = "choice"};
+    static const char *const names[] = {
+        [HW_OPT_SECONDS] = "seconds", [HW_OPT_NUMBER] = "number", [HW_OPT_INT] = "integer",
+        [HW_OPT_LONG] = "integer",    [HW_OPT_MIB] = "MiB",       [HW_OPT_CHOICE] = "choice"};
     return names[kind];
 }
 
@@ -282,8 +271,9 @@ void hw_options_table_json(hw_buf *out)
 
 void hw_options_table_markdown(hw_buf *out)
 {
-    hw_buf_adds(out, "| setting | flag | C field | unit | default | allowed | what it is |\n"
-                     "|---|---|---|---|---|---|---|\n");
+    hw_buf_adds(out,
+                "| setting | flag | C field | unit | default | allowed | what it is |\n"
+                "|---|---|---|---|---|---|---|\n");
     for (const hw_option *o = hw_options; o->name; o++) {
         hw_buf_addf(out, "| `%s`", o->name);
         if (o->alias) hw_buf_addf(out, " (or `%s`)", o->alias);

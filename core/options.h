@@ -22,14 +22,14 @@ typedef enum {
 } hw_option_kind;
 
 typedef struct hw_option {
-    const char *name;   /* Lua key; the flag is --name with '-' for '_' */
-    const char *alias;  /* an older name still taken, or NULL */
-    const char *field;  /* the hworker_config field */
+    const char *name;  /* Lua key; the flag is --name with '-' for '_' */
+    const char *alias; /* an older name still taken, or NULL */
+    const char *field; /* the hworker_config field */
     hw_option_kind kind;
-    size_t offset;      /* of the field in hworker_config */
-    double def;         /* default (a choice's index) */
-    double min, max;    /* the range, inclusive unless above_min */
-    int above_min;      /* the value must be > min, not >= min */
+    size_t offset;              /* of the field in hworker_config */
+    double def;                 /* default (a choice's index) */
+    double min, max;            /* the range, inclusive unless above_min */
+    int above_min;              /* the value must be > min, not >= min */
     const char *const *choices; /* HW_OPT_CHOICE: the names, NULL-ended */
     const char *help;
 } hw_option;

@@ -66,8 +66,7 @@ redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args
 }
 
 int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-               const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
-               size_t errlen)
+               const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err, size_t errlen)
 {
     if (n == 0) return 0;
     if (!(delay >= 0) || !(at >= 0)) {
@@ -78,8 +77,9 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
         char why[200];
         if (json[i] == NULL || hw_json_check(json[i], lens[i], why, sizeof why)) {
             if (n == 1) snprintf(err, errlen, "the job is not valid JSON: %s", json[i] ? why : "NULL");
-            else snprintf(err, errlen, "job %zu of %zu is not valid JSON: %s (nothing was enqueued)", i + 1, n,
-                          json[i] ? why : "NULL");
+            else
+                snprintf(err, errlen, "job %zu of %zu is not valid JSON: %s (nothing was enqueued)", i + 1, n,
+                         json[i] ? why : "NULL");
             return -1;
         }
     }
@@ -115,7 +115,8 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
         } else if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
             /* A job whose unique key was held gets the holder's id. */
             for (size_t i = 0; i < n; i++)
-                snprintf(out + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE, "%s", r->element[i]->str ? r->element[i]->str : "");
+                snprintf(out + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE, "%s",
+                         r->element[i]->str ? r->element[i]->str : "");
             rc = 0;
         } else {
             hw_conn_explain(conn, r, "cannot enqueue", err, errlen);
@@ -144,8 +145,7 @@ static int shard_for(const hworker *h, const char *const *uniques, size_t i, int
 }
 
 static int enqueue_sharded(hworker *h, size_t n, const char *const *json, const size_t *lens,
-                           const char *const *uniques, double delay, double at, char *ids, char *err,
-                           size_t errlen)
+                           const char *const *uniques, double delay, double at, char *ids, char *err, size_t errlen)
 {
     /* Once per handle: a producer with another shard count than the
      * queue's workers would put jobs where none of them looks. */
@@ -172,30 +172,43 @@ static int enqueue_sharded(hworker *h, size_t n, const char *const *json, const 
         for (int k = 0; k < h->nshards && rc == 0; k++) {
             size_t m = 0;
             for (size_t i = 0; i < n; i++)
-                if (shard_for(h, uniques, i, rr) == k) { sj[m] = json[i]; sl[m] = lens[i]; su[m] = uniques[i]; pos[m++] = i; }
+                if (shard_for(h, uniques, i, rr) == k) {
+                    sj[m] = json[i];
+                    sl[m] = lens[i];
+                    su[m] = uniques[i];
+                    pos[m++] = i;
+                }
             if (m == 0) continue;
             rc = hw_enqueue(&h->producer, &h->shard[k], m, sj, sl, su, delay, at, sids, 1, err, errlen);
             if (rc == 0) {
                 done++;
                 if (ids)
-                    for (size_t j = 0; j < m; j++) memcpy(ids + pos[j] * HWORKER_ID_SIZE, sids + j * HWORKER_ID_SIZE, HWORKER_ID_SIZE);
+                    for (size_t j = 0; j < m; j++)
+                        memcpy(ids + pos[j] * HWORKER_ID_SIZE, sids + j * HWORKER_ID_SIZE, HWORKER_ID_SIZE);
             } else if (done > 0) {
                 size_t used = strlen(err);
                 snprintf(err + used, errlen > used ? errlen - used : 0,
                          " (the jobs of %d other shard(s) were enqueued)", done);
             }
         }
-        free(sj); free(su); free(sl); free(pos); free(sids);
+        free(sj);
+        free(su);
+        free(sl);
+        free(pos);
+        free(sids);
     }
     pthread_mutex_unlock(&h->producer_lock);
     return rc;
 }
 
-int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens, double delay,
-                       char *ids, char *err, size_t errlen)
+int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens, double delay, char *ids,
+                       char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     return enqueue_sharded(h, n, json, lens, NULL, delay, 0, ids, err, errlen);
 }
 
@@ -203,7 +216,10 @@ int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay,
                     size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     const char **json = malloc((n ? n : 1) * sizeof *json);
     const char **uniques = malloc((n ? n : 1) * sizeof *uniques);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
@@ -225,11 +241,13 @@ int hworker_queue(hworker *h, const char *json, size_t len, char *id, char *err,
     return hworker_queue_many(h, 1, &json, &len, 0, id, err, errlen);
 }
 
-int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len, char *id, char *err,
-                     size_t errlen)
+int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len, char *id, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     if (hw_queue_name_check(queue, queue ? strlen(queue) : 0, err, errlen)) return -1;
     hw_keys keys;
     pthread_mutex_lock(&h->producer_lock);

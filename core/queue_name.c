@@ -5,7 +5,10 @@
 int hw_queue_name_check(const char *name, size_t len, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     if (name == NULL || len == 0) {
         snprintf(err, errlen, "queue name is empty");
         return -1;

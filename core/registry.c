@@ -41,7 +41,9 @@ void hw_worker_register(hworker *h, hw_worker *w, long *number)
     if (!h->keeper_running) {
         hw_signal_reset(&h->keeper_stop);
         if (hw_thread_start(&h->keeper, hw_keeper_main, h) == 0) h->keeper_running = 1;
-        else hw_log(&h->log, HWORKER_LOG_ERROR, "cannot start the lease keeper thread: long jobs may be recovered while they run");
+        else
+            hw_log(&h->log, HWORKER_LOG_ERROR,
+                   "cannot start the lease keeper thread: long jobs may be recovered while they run");
     }
     if (h->nworkers == h->worker_cap) {
         h->worker_cap = h->worker_cap ? h->worker_cap * 2 : 8;

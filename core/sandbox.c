@@ -88,15 +88,13 @@ static size_t stack_used(const hw_sandbox *sb)
     return base > now ? base - now : 0;
 }
 
-static int stack_exhausted(const hw_sandbox *sb)
-{
-    return sb->stack_base != NULL && stack_used(sb) > sb->stack_limit;
-}
+static int stack_exhausted(const hw_sandbox *sb) { return sb->stack_base != NULL && stack_used(sb) > sb->stack_limit; }
 
 static int raise_stack(lua_State *L)
 {
-    return luaL_error(L, "C stack limit: calls through C functions (coroutines, callbacks, metamethods) nested too "
-                         "deeply");
+    return luaL_error(L,
+                      "C stack limit: calls through C functions (coroutines, callbacks, metamethods) nested too "
+                      "deeply");
 }
 
 /* The C stack the running code may use: HW_C_STACK_BUDGET, or half of what
@@ -195,15 +193,14 @@ void hw_sandbox_reserve(lua_State *L, size_t bytes)
     sb->used += bytes;
 }
 
-void hw_sandbox_unreserve(lua_State *L, size_t bytes)
-{
-    hw_sandbox_of(L)->used -= bytes;
-}
+void hw_sandbox_unreserve(lua_State *L, size_t bytes) { hw_sandbox_of(L)->used -= bytes; }
 
 /* Host functions are called through this trampoline, which checks for a
  * stop first. Upvalue 1 stays the host's ud (the documented contract);
  * upvalue 2 holds the function. */
-typedef struct host_fn_box { lua_CFunction fn; } host_fn_box;
+typedef struct host_fn_box {
+    lua_CFunction fn;
+} host_fn_box;
 
 static int call_host(lua_State *L)
 {
@@ -216,14 +213,14 @@ static int call_host(lua_State *L)
  * them, so the engine trusts its bytes and nothing a job could alter. */
 typedef struct result_value {
     hw_result_kind kind;
-    double delay;            /* seconds, or -1: the back-off decides */
+    double delay; /* seconds, or -1: the back-off decides */
     size_t len;
     char message[];
 } result_value;
 
 static const char *const result_kinds[] = {
-    [HW_RESULT_SUCCESS] = "success", [HW_RESULT_RETRY] = "retry", [HW_RESULT_FAILURE] = "failure",
-    [HW_RESULT_BROKEN] = "broken", [HW_RESULT_STOPPED] = "stopped",
+    [HW_RESULT_SUCCESS] = "success", [HW_RESULT_RETRY] = "retry",     [HW_RESULT_FAILURE] = "failure",
+    [HW_RESULT_BROKEN] = "broken",   [HW_RESULT_STOPPED] = "stopped",
 };
 
 static void push_result(lua_State *L, hw_result_kind kind, const char *msg, size_t len, double delay)
@@ -262,8 +259,8 @@ static int result_new(lua_State *L, hw_result_kind kind)
     double delay = -1;
     if (lua_istable(L, 2)) {
         lua_getfield(L, 2, "delay");
-        if (!lua_isnil(L, -1) && (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0) ||
-                                  lua_tonumber(L, -1) > HW_MAX_RETRY_DELAY))
+        if (!lua_isnil(L, -1) &&
+            (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0) || lua_tonumber(L, -1) > HW_MAX_RETRY_DELAY))
             return luaL_error(L, "hworker.%s: opts.delay must be a number of seconds from 0 to %d", name,
                               HW_MAX_RETRY_DELAY);
         if (!lua_isnil(L, -1)) delay = lua_tonumber(L, -1);
@@ -277,7 +274,11 @@ static int result_new(lua_State *L, hw_result_kind kind)
 
 static int l_retry(lua_State *L) { return result_new(L, HW_RESULT_RETRY); }
 static int l_failure(lua_State *L) { return result_new(L, HW_RESULT_FAILURE); }
-static int l_result_call(lua_State *L) { lua_settop(L, 1); return 1; }
+static int l_result_call(lua_State *L)
+{
+    lua_settop(L, 1);
+    return 1;
+}
 
 /* r.kind, r.message and r.delay, for job code that looks at a result. */
 static int l_result_index(lua_State *L)
@@ -385,7 +386,8 @@ static int l_queue(lua_State *L)
     size_t queue_len;
     const char *queue = luaL_checklstring(L, 1, &queue_len);
     luaL_checkany(L, 2);
-    if (sb->queue == NULL) return luaL_error(L, "hworker.queue: not available while the job file is only being checked");
+    if (sb->queue == NULL)
+        return luaL_error(L, "hworker.queue: not available while the job file is only being checked");
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_encode);
     lua_pushvalue(L, 2);
     lua_call(L, 1, 1);
@@ -434,7 +436,10 @@ static int l_xpcall(lua_State *L)
  * sandbox. */
 /* The reader at stack slot `fn`; each piece it returns is kept alive in
  * slot `piece` (reserved by l_load) until the parser asks for the next. */
-typedef struct reader_state { lua_State *L; int fn, piece; } reader_state;
+typedef struct reader_state {
+    lua_State *L;
+    int fn, piece;
+} reader_state;
 
 static const char *call_reader(lua_State *L, void *ud, size_t *size)
 {
@@ -442,14 +447,17 @@ static const char *call_reader(lua_State *L, void *ud, size_t *size)
     reader_state *rs = ud;
     lua_pushvalue(L, rs->fn);
     lua_call(L, 0, 1);
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); *size = 0; return NULL; }
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        *size = 0;
+        return NULL;
+    }
     if (!lua_isstring(L, -1)) luaL_error(L, "reader function must return a string");
     lua_replace(L, rs->piece);
     return lua_tolstring(L, rs->piece, size);
 }
 
-static const char binary_refused[] =
-    "binary chunks cannot be loaded in the hworker sandbox (load Lua source text)";
+static const char binary_refused[] = "binary chunks cannot be loaded in the hworker sandbox (load Lua source text)";
 
 static int finish_load(lua_State *L, int status, int env_index)
 {
@@ -519,7 +527,7 @@ static int l_require(lua_State *L)
     int ok = name[0] != '\0' && name[0] != '.';
     for (const char *p = name; *p && ok; p++)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-             *p == '-' || (*p == '.' && p[1] != '.');
+            *p == '-' || (*p == '.' && p[1] != '.');
     if (!ok) return luaL_error(L, "module '%s' not found: module names are letters, digits, '_', '-' and '.'", name);
     const char *file = sb->job_file;
     const char *slash = strrchr(file, '/');
@@ -529,8 +537,10 @@ static int l_require(lua_State *L)
     hw_buf_adds(&path, ".lua");
     hw_buf text = {0};
     if (hw_read_file(path.data, &text)) {
-        lua_pushfstring(L, "module '%s' not found: job files may require only Lua source modules "
-                           "beside them (no %s)", name, path.data);
+        lua_pushfstring(L,
+                        "module '%s' not found: job files may require only Lua source modules "
+                        "beside them (no %s)",
+                        name, path.data);
         hw_buf_free(&text);
         hw_buf_free(&path);
         return lua_error(L);
@@ -542,7 +552,10 @@ static int l_require(lua_State *L)
     if (status != 0) return lua_error(L);
     lua_pushstring(L, name);
     lua_call(L, 1, 1);
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushboolean(L, 1); }
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+    }
     lua_pushvalue(L, -1);
     lua_setfield(L, loaded, name);
     return 1;
@@ -558,7 +571,7 @@ typedef struct run_ctx {
     const char *job;
     size_t len;
     const hw_job_meta *meta;
-    int decoded;   /* the job JSON was decoded: later errors are the job's */
+    int decoded; /* the job JSON was decoded: later errors are the job's */
 } run_ctx;
 
 static int run_protected(lua_State *L)
@@ -631,8 +644,8 @@ static void open_strict(lua_State *L)
     lua_pop(L, 1);
 
     static const char *const removed[] = {"dofile", "loadfile", "getfenv", "setfenv", "collectgarbage",
-                                          "gcinfo", "newproxy", "module", "jit", "ffi", "debug", "io",
-                                          "package"};
+                                          "gcinfo", "newproxy", "module",  "jit",     "ffi",
+                                          "debug",  "io",       "package"};
     for (size_t i = 0; i < sizeof removed / sizeof *removed; i++) set_global_nil(L, removed[i]);
     /* string.dump is removed from the real string table, which is also the
      * strings' __index, so ("").dump cannot reach it either; the string
@@ -696,9 +709,8 @@ static void open_hworker(lua_State *L, hw_sandbox *sb)
     lua_createtable(L, 0, 9);
     push_result(L, HW_RESULT_SUCCESS, "", 0, -1);
     lua_setfield(L, -2, "success");
-    static const luaL_Reg fns[] = {{"retry", l_retry}, {"failure", l_failure}, {"log", l_log},
-                                   {"now", l_now},     {"queue", l_queue},     {"sleep", l_sleep},
-                                   {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"retry", l_retry}, {"failure", l_failure}, {"log", l_log}, {"now", l_now},
+                                   {"queue", l_queue}, {"sleep", l_sleep},     {NULL, NULL}};
     for (const luaL_Reg *r = fns; r->name; r++) {
         lua_pushcfunction(L, r->func);
         lua_setfield(L, -2, r->name);
@@ -829,8 +841,8 @@ static void error_message(hw_sandbox *sb, hw_buf *out)
     lua_pop(L, 1);
 }
 
-int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue, void *queue_ud,
-                    char *err, size_t errlen)
+int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue, void *queue_ud, char *err,
+                    size_t errlen)
 {
     memset(sb, 0, sizeof *sb);
     sb->env = env;
@@ -881,7 +893,8 @@ int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue
     }
     lua_getglobal(L, "job");
     if (!lua_isfunction(L, -1)) {
-        snprintf(err, errlen, "%s: the job file defines no job function (expected: function job(state, t, meta) ... end)",
+        snprintf(err, errlen,
+                 "%s: the job file defines no job function (expected: function job(state, t, meta) ... end)",
                  env->job_file);
         goto fail;
     }
@@ -978,13 +991,14 @@ static void run_result(hw_sandbox *sb, hw_result *out)
         return;
     }
     out->kind = HW_RESULT_FAILURE;
-    hw_buf_addf(&out->message,
-                "bad result: job returned a %s; return nothing, hworker.success, hworker.retry(msg) or hworker.failure(msg)",
-                lua_typename(L, t));
+    hw_buf_addf(
+        &out->message,
+        "bad result: job returned a %s; return nothing, hworker.success, hworker.retry(msg) or hworker.failure(msg)",
+        lua_typename(L, t));
 }
 
-void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta,
-                    atomic_int *lost, hw_result *out)
+void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta, atomic_int *lost,
+                    hw_result *out)
 {
     lua_State *L = sb->L;
     out->kind = HW_RESULT_SUCCESS;
@@ -1050,10 +1064,7 @@ done:
     }
 }
 
-int hw_sandbox_exhausted(hw_sandbox *sb)
-{
-    return sb->used > sb->env->memory_limit / 4 * 3;
-}
+int hw_sandbox_exhausted(hw_sandbox *sb) { return sb->used > sb->env->memory_limit / 4 * 3; }
 
 void hw_sandbox_close(hw_sandbox *sb)
 {

@@ -24,33 +24,27 @@ typedef struct hw_host_function {
  * a handle; `queue` must be thread-safe with respect to different `ud`s. */
 typedef struct hw_sandbox_env {
     const char *job_file;
-    const char *init_config;          /* JSON */
-    size_t memory_limit;              /* bytes */
-    double job_timeout;               /* seconds */
+    const char *init_config; /* JSON */
+    size_t memory_limit;     /* bytes */
+    double job_timeout;      /* seconds */
     hw_logger *log;
     const hw_host_function *functions;
     size_t nfunctions;
-    atomic_int *abort;                /* raised to stop the running job (shutdown) */
-    int trusted;                      /* the full standard library, ffi and the JIT */
+    atomic_int *abort; /* raised to stop the running job (shutdown) */
+    int trusted;       /* the full standard library, ffi and the JIT */
 } hw_sandbox_env;
 
 /* Enqueues a follow-up job for hworker.queue(name, t); `ud` is the worker.
  * The name comes with its length, so a NUL in it is seen, never cut at. */
-typedef int (*hw_queue_fn)(void *ud, const char *queue, size_t queue_len, const char *json, size_t len,
-                           char *id, char *err, size_t errlen);
+typedef int (*hw_queue_fn)(void *ud, const char *queue, size_t queue_len, const char *json, size_t len, char *id,
+                           char *err, size_t errlen);
 
-typedef enum {
-    HW_STOP_NONE = 0,
-    HW_STOP_TIMEOUT,
-    HW_STOP_MEMORY,
-    HW_STOP_LEASE_LOST,
-    HW_STOP_ABORT
-} hw_stop_reason;
+typedef enum { HW_STOP_NONE = 0, HW_STOP_TIMEOUT, HW_STOP_MEMORY, HW_STOP_LEASE_LOST, HW_STOP_ABORT } hw_stop_reason;
 
 typedef struct hw_sandbox {
     lua_State *L;
     const hw_sandbox_env *env;
-    char *job_file;         /* own copy: the env's may change for later states */
+    char *job_file; /* own copy: the env's may change for later states */
     hw_queue_fn queue;
     void *queue_ud;
     size_t used;            /* bytes allocated by the state */
@@ -64,17 +58,17 @@ typedef struct hw_sandbox {
     void *stack_low;        /* the lowest address of that thread's stack, if known */
     pthread_t stack_thread; /* the thread stack_low belongs to */
     int stack_known;
-    size_t stack_limit;     /* how much C stack below it the code may use */
-    int co_depth;           /* coroutines resumed inside one another now */
-    int json_dirty;         /* the job changed its cjson's settings */
-    int json_sparse_ratio;  /* the job's cjson.encode_sparse_array ratio and safe */
+    size_t stack_limit;    /* how much C stack below it the code may use */
+    int co_depth;          /* coroutines resumed inside one another now */
+    int json_dirty;        /* the job changed its cjson's settings */
+    int json_sparse_ratio; /* the job's cjson.encode_sparse_array ratio and safe */
     int json_sparse_safe;
-    int json_encode_depth;  /* the job's cjson.encode_max_depth */
-    int random_dirty;       /* the job seeded math.random */
-    int ref_randomseed;     /* the real math.randomseed */
+    int json_encode_depth; /* the job's cjson.encode_max_depth */
+    int random_dirty;      /* the job seeded math.random */
+    int ref_randomseed;    /* the real math.randomseed */
     int ref_job, ref_state, ref_decode, ref_encode, ref_result_mt, ref_tostring, ref_runner;
-    int ref_json_reset;     /* puts the job's cjson settings back */
-    int ref_globals;        /* the job's globals as the job file left them */
+    int ref_json_reset; /* puts the job's cjson settings back */
+    int ref_globals;    /* the job's globals as the job file left them */
 } hw_sandbox;
 
 /* ---- for the sandbox's own library files (sandbox_*.c) ------------------ */
@@ -100,8 +94,8 @@ typedef enum {
     HW_RESULT_SUCCESS,
     HW_RESULT_RETRY,
     HW_RESULT_FAILURE,
-    HW_RESULT_BROKEN,       /* the job JSON did not decode */
-    HW_RESULT_STOPPED       /* lease lost or shutdown: report nothing / hand back */
+    HW_RESULT_BROKEN, /* the job JSON did not decode */
+    HW_RESULT_STOPPED /* lease lost or shutdown: report nothing / hand back */
 } hw_result_kind;
 
 typedef struct hw_result {
@@ -121,13 +115,13 @@ typedef struct hw_job_meta {
 /* Creates the state, loads the job file and runs its init(config). Returns
  * 0, or -1 with "file:line: message" (or another message naming what to
  * fix). On failure nothing needs closing. */
-int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue, void *queue_ud,
-                    char *err, size_t errlen);
+int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue, void *queue_ud, char *err,
+                    size_t errlen);
 
 /* Decodes `job` and runs job(state, t, meta) under the time limit. `lost` is
  * watched while it runs. Fills `out` (its message buffer is reused). */
-void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta,
-                    atomic_int *lost, hw_result *out);
+void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta, atomic_int *lost,
+                    hw_result *out);
 
 /* True when the state holds so much live memory after a collection that the
  * next job could not run (a job kept data in its state): reopen it. */

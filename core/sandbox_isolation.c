@@ -10,8 +10,9 @@
 static int refuse_change(lua_State *L)
 {
     const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
-    return luaL_error(L, "cannot change %s.%s: libraries are read-only in the hworker sandbox (keep your own "
-                         "functions in locals or in state)",
+    return luaL_error(L,
+                      "cannot change %s.%s: libraries are read-only in the hworker sandbox (keep your own "
+                      "functions in locals or in state)",
                       lua_tostring(L, lua_upvalueindex(1)), key);
 }
 

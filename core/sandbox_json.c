@@ -37,7 +37,7 @@ static size_t string_bound(const char *s, size_t len)
     size_t n = len + 2;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) n += 5;                 /* \u00XX */
+        if (c < 0x20 || c == 0x7f) n += 5;                  /* \u00XX */
         else if (c == '"' || c == '\\' || c == '/') n += 1; /* \" */
     }
     return n;
@@ -149,8 +149,13 @@ static int json_encode(lua_State *L)
     /* Upvalue 2: true for the job's instance, whose sparse settings the job
      * may have changed; the engine's keeps cjson's defaults. */
     int job = lua_toboolean(L, lua_upvalueindex(2));
-    walk w = {0, room / 3, 0, job ? sb->json_sparse_ratio : 2, job ? sb->json_sparse_safe : 10,
-              job ? sb->json_encode_depth : HW_JSON_MAX_DEPTH, 0};
+    walk w = {0,
+              room / 3,
+              0,
+              job ? sb->json_sparse_ratio : 2,
+              job ? sb->json_sparse_safe : 10,
+              job ? sb->json_encode_depth : HW_JSON_MAX_DEPTH,
+              0};
     /* Refused before anything is allocated, as errors the job may catch:
      * cjson's own for a nesting it would refuse (a table that holds itself
      * twice doubles the walk at every level), ours for output that cannot
@@ -242,8 +247,9 @@ static int json_setting(lua_State *L)
 static int json_keep_buffer(lua_State *L)
 {
     if (lua_gettop(L) > 0 && lua_toboolean(L, 1))
-        return luaL_error(L, "cjson.encode_keep_buffer: always off in the hworker sandbox (a kept buffer would live "
-                             "outside the memory cap)");
+        return luaL_error(L,
+                          "cjson.encode_keep_buffer: always off in the hworker sandbox (a kept buffer would live "
+                          "outside the memory cap)");
     lua_pushboolean(L, 0);
     return 1;
 }
@@ -275,13 +281,13 @@ static void wrap(lua_State *L, int real_module, const char *name, lua_CFunction 
 static int json_reset(lua_State *L)
 {
     /* cjson's defaults; kinds: b a boolean argument, i an integer. */
-    static const struct { const char *name, *kinds; int args[3]; } defaults[] = {
-        {"encode_sparse_array", "bii", {0, 2, 10}},
-        {"encode_max_depth", "i", {HW_JSON_MAX_DEPTH}},
-        {"decode_max_depth", "i", {HW_JSON_MAX_DEPTH}},
-        {"encode_number_precision", "i", {14}},
-        {"encode_invalid_numbers", "b", {0}},
-        {"decode_invalid_numbers", "b", {1}},
+    static const struct {
+        const char *name, *kinds;
+        int args[3];
+    } defaults[] = {
+        {"encode_sparse_array", "bii", {0, 2, 10}},     {"encode_max_depth", "i", {HW_JSON_MAX_DEPTH}},
+        {"decode_max_depth", "i", {HW_JSON_MAX_DEPTH}}, {"encode_number_precision", "i", {14}},
+        {"encode_invalid_numbers", "b", {0}},           {"decode_invalid_numbers", "b", {1}},
     };
     for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
         lua_getfield(L, lua_upvalueindex(1), defaults[i].name);

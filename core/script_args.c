@@ -9,7 +9,7 @@ static int add_keys(hw_args *a, const hw_keys *k, const hw_key *roles, int n)
     return n;
 }
 
-#define ADD_KEYS(a, k, ...)                                                                                    \
+#define ADD_KEYS(a, k, ...) \
     add_keys(a, k, (const hw_key[]){__VA_ARGS__}, (int)(sizeof((const hw_key[]){__VA_ARGS__}) / sizeof(hw_key)))
 
 static long long ms(double seconds) { return (long long)(seconds * 1000.0); }
@@ -48,7 +48,10 @@ int hw_renew_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, int c
     return nkeys;
 }
 
-int hw_handback_args(hw_args *a, const hw_keys *k) { return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_STATS); }
+int hw_handback_args(hw_args *a, const hw_keys *k)
+{
+    return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_STATS);
+}
 
 int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long batch)
 {

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 typedef struct hw_script_source {
-    const char *name;  /* file name without .lua */
+    const char *name; /* file name without .lua */
     const char *text;
     size_t len;
 } hw_script_source;

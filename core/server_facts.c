@@ -55,8 +55,9 @@ int hw_server_findings(const hw_server_facts *f, hw_finding_fn fn, void *ud)
         bad++;
     }
     if (!f->appendonly[0]) {
-        fn(ud, HW_FINDING_UNKNOWN, "appendonly is unknown (CONFIG GET refused): make sure the server keeps an "
-                                   "append-only file, or acknowledged jobs can be lost if Redis restarts");
+        fn(ud, HW_FINDING_UNKNOWN,
+           "appendonly is unknown (CONFIG GET refused): make sure the server keeps an "
+           "append-only file, or acknowledged jobs can be lost if Redis restarts");
     } else if (strcmp(f->appendonly, "yes") != 0) {
         snprintf(text, sizeof text,
                  "Redis has appendonly %s: acknowledged jobs can be lost if Redis restarts (set appendonly yes)",
@@ -65,8 +66,9 @@ int hw_server_findings(const hw_server_facts *f, hw_finding_fn fn, void *ud)
         bad++;
     }
     if (!f->maxmemory_policy[0]) {
-        fn(ud, HW_FINDING_UNKNOWN, "maxmemory-policy is unknown (CONFIG GET refused): make sure it is noeviction, "
-                                   "or Redis may evict queue keys under memory pressure");
+        fn(ud, HW_FINDING_UNKNOWN,
+           "maxmemory-policy is unknown (CONFIG GET refused): make sure it is noeviction, "
+           "or Redis may evict queue keys under memory pressure");
     } else if (strcmp(f->maxmemory_policy, "noeviction") != 0) {
         snprintf(text, sizeof text,
                  "Redis has maxmemory-policy %s: it may evict queue keys under memory pressure (set noeviction)",

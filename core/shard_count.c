@@ -65,8 +65,7 @@ static int count_of(const redisReply *r)
     return n >= 1 && n <= 1024 ? n : 0;
 }
 
-int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
-                     size_t errlen)
+int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err, size_t errlen)
 {
     char *key = hw_keys_shards(queue);
     hw_args args = {0};
@@ -89,7 +88,8 @@ int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, in
     } else if (r->type != REDIS_REPLY_NIL && (*recorded = count_of(r)) == 0) {
         snprintf(err, errlen,
                  "%s does not hold a shard count from 1 to 1024: set it to the queue's shard count, or delete it "
-                 "if the queue holds no jobs", key);
+                 "if the queue holds no jobs",
+                 key);
         rc = -1;
     }
     if (r) freeReplyObject(r);
@@ -140,15 +140,18 @@ int hw_check_own_shards(hworker *h, int record, char *err, size_t errlen)
 int hworker_check_shards(hworker *h, int record, char *err, size_t errlen)
 {
     char scratch[8];
-    if (err == NULL) { err = scratch; errlen = sizeof scratch; }
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
     int rc = hw_check_own_shards(h, record, err, errlen);
     return rc == HW_SHARDS_UNKNOWN ? -2 : rc;
 }
 
 int hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen)
 {
-    int shards = strcmp(queue, h->name) == 0 && atomic_load(&h->shards_checked) ? h->nshards
-                                                                                 : cache_get(&h->follow_ups, queue);
+    int shards =
+        strcmp(queue, h->name) == 0 && atomic_load(&h->shards_checked) ? h->nshards : cache_get(&h->follow_ups, queue);
     if (shards == 0) {
         /* A queue nobody recorded is unsharded, and is recorded so: a
          * runner started later with more shards is refused instead of

@@ -45,7 +45,6 @@ void hw_shard_cache_destroy(hw_shard_cache *cache);
  * *recorded is 0.
  * Returns 0; -1 with a message when the key holds no count from 1 to 1024;
  * HW_SHARDS_UNKNOWN with the connection's error or Redis's refusal. */
-int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
-                     size_t errlen);
+int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err, size_t errlen);
 
 #endif

@@ -70,8 +70,8 @@ int hw_slot_map_load(hw_slot_map *m, const redisReply *slots)
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 3) continue;
         const redisReply *master = e->element[2];
         if (e->element[0]->type != REDIS_REPLY_INTEGER || e->element[1]->type != REDIS_REPLY_INTEGER ||
-            master->type != REDIS_REPLY_ARRAY || master->elements < 2 || master->element[0]->type != REDIS_REPLY_STRING ||
-            master->element[1]->type != REDIS_REPLY_INTEGER)
+            master->type != REDIS_REPLY_ARRAY || master->elements < 2 ||
+            master->element[0]->type != REDIS_REPLY_STRING || master->element[1]->type != REDIS_REPLY_INTEGER)
             continue;
         int index = node_index(m, master->element[0]->str, master->element[0]->len, (int)master->element[1]->integer);
         for (long long s = e->element[0]->integer; s <= e->element[1]->integer && s < HW_SLOTS; s++)

@@ -17,8 +17,11 @@
 unsigned hw_key_slot(const char *key, size_t len);
 
 typedef struct hw_slot_map {
-    uint8_t node[HW_SLOTS];      /* index into nodes + 1; 0: not known */
-    struct { char *host; int port; } nodes[255];
+    uint8_t node[HW_SLOTS]; /* index into nodes + 1; 0: not known */
+    struct {
+        char *host;
+        int port;
+    } nodes[255];
     int nnodes;
 } hw_slot_map;
 

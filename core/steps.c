@@ -76,8 +76,7 @@ int hworker_step_renew(hworker *h, int shard, const char *claim, size_t len, int
     return 0;
 }
 
-int hworker_step_hand_back(hworker *h, int shard, const char *claim, size_t len, int *applied, char *err,
-                           size_t errlen)
+int hworker_step_hand_back(hworker *h, int shard, const char *claim, size_t len, int *applied, char *err, size_t errlen)
 {
     const hw_keys *keys = shard_keys(h, shard, err, errlen);
     if (keys == NULL) return -1;

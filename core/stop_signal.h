@@ -9,7 +9,7 @@
 
 typedef struct hw_signal {
     pthread_mutex_t lock;
-    pthread_cond_t cond;   /* uses CLOCK_MONOTONIC */
+    pthread_cond_t cond; /* uses CLOCK_MONOTONIC */
     atomic_int raised;
 } hw_signal;
 

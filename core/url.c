@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXPECTED_FORMS                                                                                           \
-    "expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] "                                  \
+#define EXPECTED_FORMS                                                          \
+    "expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] " \
     "or redis+cluster://[user[:password]@]host[:port],host[:port]..."
 
 static char *dup_decoded(const char *s, size_t n)
@@ -164,8 +164,9 @@ static int parse_port(const char *s, size_t len, int *port, const char *url, cha
     /* Without user info, text where the port goes may be a password whose
      * '@host' was forgotten ("redis://alice:hunter2"). */
     if (v == -1 && strspn(s, "0123456789") < len && strchr(url, '@') == NULL)
-        return bad(err, errlen, url, "bad port: the port must be a number from 1 to 65535 (what was there is "
-                                     "not shown: a password goes in user:password@host)");
+        return bad(err, errlen, url,
+                   "bad port: the port must be a number from 1 to 65535 (what was there is "
+                   "not shown: a password goes in user:password@host)");
     if (v < 1 || v > 65535)
         return bad(err, errlen, url, "bad port '%.*s': the port must be a number from 1 to 65535",
                    (int)(len < QUOTE_MAX ? len : QUOTE_MAX), s);
@@ -191,7 +192,8 @@ static int parse_host_port(const char *s, size_t len, hw_node *n, const char *ur
             else if (!isxdigit((unsigned char)host[i]) && host[i] != '.') colons = -1000;
         }
         if (colons < 2)
-            return bad(err, errlen, url, "bad IPv6 address '[%.*s]'", (int)(hostlen < QUOTE_MAX ? hostlen : QUOTE_MAX), host);
+            return bad(err, errlen, url, "bad IPv6 address '[%.*s]'", (int)(hostlen < QUOTE_MAX ? hostlen : QUOTE_MAX),
+                       host);
         after = close + 1;
         if (after < end && *after != ':')
             return bad(err, errlen, url, "'%.*s' after an IPv6 address: only ':port' may follow it",

@@ -12,17 +12,17 @@ typedef struct hw_node {
 } hw_node;
 
 typedef struct hw_target {
-    char *host;      /* TCP host, or NULL for a unix socket (a cluster: the first seed);
+    char *host; /* TCP host, or NULL for a unix socket (a cluster: the first seed);
                         an IPv6 address without its brackets */
     int port;
-    int cluster;     /* redis+cluster://: follow the cluster's redirections */
-    hw_node *seeds;  /* a cluster's seed nodes (host and port above are the first) */
+    int cluster;    /* redis+cluster://: follow the cluster's redirections */
+    hw_node *seeds; /* a cluster's seed nodes (host and port above are the first) */
     int nseeds;
-    char *path;      /* unix socket path, or NULL */
-    char *user;      /* ACL user, or NULL */
-    char *password;  /* or NULL (never empty) */
+    char *path;     /* unix socket path, or NULL */
+    char *user;     /* ACL user, or NULL */
+    char *password; /* or NULL (never empty) */
     int db;
-    char *display;   /* the URL as given, password hidden: what messages show */
+    char *display; /* the URL as given, password hidden: what messages show */
 } hw_target;
 
 /* Parses "redis://[user[:password]@]host[:port][/db]", "unix:///path[?db=N]"

@@ -17,10 +17,7 @@ void hw_watchdog_expect(hworker *h, double at)
     if (at < atomic_load(&h->keeper_wakes_at)) hw_signal_raise(&h->keeper_wake);
 }
 
-void hw_watchdog_thread_ended(hworker *h)
-{
-    atomic_fetch_sub(&h->abandoned_live, 1);
-}
+void hw_watchdog_thread_ended(hworker *h) { atomic_fetch_sub(&h->abandoned_live, 1); }
 
 /* Forgets the engine's own thread of w (under threads_lock): it is never
  * joined, and ends on its own if it ever comes back. */
@@ -45,7 +42,8 @@ static void replace(hworker *h)
     if (hw_signal_raised(&h->stop)) return;
     if (live > HW_MAX_ABANDONED) {
         hw_log(&h->log, HWORKER_LOG_ERROR,
-               "%d abandoned worker threads are still stuck: no new worker replaces this one; restart the process", live);
+               "%d abandoned worker threads are still stuck: no new worker replaces this one; restart the process",
+               live);
         return;
     }
     char err[512];

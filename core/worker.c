@@ -21,24 +21,24 @@
 struct hw_worker {
     hworker *h;
     hw_conn conn;
-    hw_sandbox *sb;            /* on the heap: its Lua state's allocator points at it */
+    hw_sandbox *sb; /* on the heap: its Lua state's allocator points at it */
     long number;
     char holder[128];
-    int generation;            /* of the job file this worker's state runs */
-    hw_claim **batch;          /* claimed, not yet run */
+    int generation;   /* of the job file this worker's state runs */
+    hw_claim **batch; /* claimed, not yet run */
     size_t nbatch, pos;
-    hw_args finish;            /* keys + caps + (outcome, claim, reason, delay)... */
-    int finish_keys;           /* how many of its arguments are keys */
-    hw_claim **finishing;      /* the claims in `finish`, in order */
+    hw_args finish;       /* keys + caps + (outcome, claim, reason, delay)... */
+    int finish_keys;      /* how many of its arguments are keys */
+    hw_claim **finishing; /* the claims in `finish`, in order */
     size_t nfinishing, finishing_cap;
     double first_unflushed;
     hw_result result;
-    unsigned int seed;         /* for the back-off's jitter */
-    int batch_size;            /* jobs to claim next: adapts between 1 and prefetch */
-    double batch_started;      /* when the current batch began to run */
+    unsigned int seed;    /* for the back-off's jitter */
+    int batch_size;       /* jobs to claim next: adapts between 1 and prefetch */
+    double batch_started; /* when the current batch began to run */
     hw_buf reason;
-    int home;                  /* the shard this worker claims from first and waits on */
-    int shard;                 /* the shard of the current batch (and of `finish`) */
+    int home;  /* the shard this worker claims from first and waits on */
+    int shard; /* the shard of the current batch (and of `finish`) */
 
     /* Shared with the watchdog (watchdog.c), under run_lock: the job being
      * run, its deadline, and whether the watchdog gave up on this thread.
@@ -50,7 +50,7 @@ struct hw_worker {
     double run_deadline;
     int abandoned;
     int refs;
-    pthread_t thread;          /* under threads_lock */
+    pthread_t thread; /* under threads_lock */
     int has_thread;
 };
 
@@ -150,8 +150,7 @@ static int report_backoff(hw_worker *w, int attempt)
 
 /* Sends a script that reports on claims, until Redis answers. Returns the
  * reply (caller frees) or NULL if it gave up during shutdown. */
-static redisReply *report_on(hw_worker *w, hw_conn *conn, hw_script script, int nkeys, hw_args *args,
-                             const char *what)
+static redisReply *report_on(hw_worker *w, hw_conn *conn, hw_script script, int nkeys, hw_args *args, const char *what)
 {
     int watchdog = conn != &w->conn;
     for (int attempt = 0;; attempt++) {
@@ -160,7 +159,8 @@ static redisReply *report_on(hw_worker *w, hw_conn *conn, hw_script script, int 
             if (r && r->type == REDIS_REPLY_ERROR) {
                 /* e.g. OOM or a read-only replica: keep the claims, try again. */
                 if (attempt == 0 || attempt % 20 == 0)
-                    hw_log(&w->h->log, HWORKER_LOG_WARN, "%s: cannot %s: Redis refused: %s; retrying", w->holder, what, r->str);
+                    hw_log(&w->h->log, HWORKER_LOG_WARN, "%s: cannot %s: Redis refused: %s; retrying", w->holder, what,
+                           r->str);
                 freeReplyObject(r);
             } else if (r) {
                 return r;
@@ -177,7 +177,6 @@ static redisReply *report_on(hw_worker *w, hw_conn *conn, hw_script script, int 
     }
 }
 
-
 static void flush_on(hw_worker *w, hw_conn *conn)
 {
     if (w->nfinishing == 0) return;
@@ -185,9 +184,10 @@ static void flush_on(hw_worker *w, hw_conn *conn)
     for (size_t i = 0; i < w->nfinishing; i++) {
         hw_claim *c = w->finishing[i];
         if (r && r->type == REDIS_REPLY_ARRAY && i < r->elements && r->element[i]->integer == 0)
-            hw_log(&w->h->log, HWORKER_LOG_WARN,
-                   "%s: lease lost: job %s was recovered by a monitor while it ran here; this run's outcome was discarded",
-                   w->holder, c->id);
+            hw_log(
+                &w->h->log, HWORKER_LOG_WARN,
+                "%s: lease lost: job %s was recovered by a monitor while it ran here; this run's outcome was discarded",
+                w->holder, c->id);
         release(w, c);
     }
     if (r) {
@@ -272,7 +272,8 @@ static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long hand
     if (cfg->max_attempts > 0 && c->attempt >= cfg->max_attempts) {
         hw_buf_clear(&w->reason);
         hw_buf_addf(&w->reason, "retries exhausted: %s", msg);
-        hw_log(&w->h->log, HWORKER_LOG_WARN, "%s: job %s failed after %ld attempts: %s", w->holder, c->id, c->attempt, msg);
+        hw_log(&w->h->log, HWORKER_LOG_WARN, "%s: job %s failed after %ld attempts: %s", w->holder, c->id, c->attempt,
+               msg);
         add_outcome(w, c, 'x', w->reason.data, 0);
         return;
     }
@@ -386,11 +387,12 @@ static int run_one(hw_worker *w, hw_claim *c)
      * fail: start over with a fresh state. */
     if (hw_sandbox_exhausted(w->sb)) {
         char err[512];
-        hw_log(&h->log, HWORKER_LOG_WARN, "%s: the job's Lua state holds %zu bytes after collection; making a fresh one",
-               w->holder, w->sb->used);
+        hw_log(&h->log, HWORKER_LOG_WARN,
+               "%s: the job's Lua state holds %zu bytes after collection; making a fresh one", w->holder, w->sb->used);
         hw_sandbox *fresh = new_sandbox(w, err, sizeof err);
         if (fresh == NULL)
-            hw_log(&h->log, HWORKER_LOG_ERROR, "%s: cannot make a fresh Lua state (%s); keeping the full one", w->holder, err);
+            hw_log(&h->log, HWORKER_LOG_ERROR, "%s: cannot make a fresh Lua state (%s); keeping the full one",
+                   w->holder, err);
         else {
             free_sandbox(w->sb);
             w->sb = fresh;
@@ -476,9 +478,9 @@ static int wait_for_work(hw_worker *w)
         /* Unknown command: a Redis older than 6.2. Anything else (OOM: BLMOVE
          * counts as a write) passes: claim once per block timeout. */
         if (strncmp(r->str, "ERR unknown command", 19) == 0)
-            hw_log(&h->log, HWORKER_LOG_ERROR, "%s: BLMOVE refused (%s): hworker needs Redis 6.2 or later", w->holder, r->str);
-        else
-            hw_log(&h->log, HWORKER_LOG_WARN, "%s: waiting for work refused by Redis: %s", w->holder, r->str);
+            hw_log(&h->log, HWORKER_LOG_ERROR, "%s: BLMOVE refused (%s): hworker needs Redis 6.2 or later", w->holder,
+                   r->str);
+        else hw_log(&h->log, HWORKER_LOG_WARN, "%s: waiting for work refused by Redis: %s", w->holder, r->str);
         hw_signal_wait(&h->stop, h->cfg.block_timeout);
         got = 1;
     }
@@ -523,7 +525,8 @@ void hw_worker_loop(hw_worker *w)
         if (run_one(w, c)) {
             /* The watchdog recorded this job and took the rest; what is
              * left here is this thread's own. */
-            hw_log(&h->log, HWORKER_LOG_WARN, "%s: the abandoned thread came back from job %s and ends", w->holder, c->id);
+            hw_log(&h->log, HWORKER_LOG_WARN, "%s: the abandoned thread came back from job %s and ends", w->holder,
+                   c->id);
             hw_claim_free(c);
             hw_watchdog_thread_ended(h);
             drop_abandoned(w);
@@ -590,7 +593,8 @@ void hw_worker_settle_abandoned(hw_worker *w, hw_conn *conn, int timed_out)
                "%s: job %s is stuck in a C function %.0fs past its time limit: it is recorded as timed out, %zu "
                "prefetched job(s) are handed back, and the thread is abandoned",
                w->holder, copy->id, HW_STUCK_SLACK, rest);
-        const char *why = "timeout: the job ran longer than its time limit inside a C function; its worker thread was abandoned";
+        const char *why =
+            "timeout: the job ran longer than its time limit inside a C function; its worker thread was abandoned";
         if (h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) add_retry(w, copy, why, -1);
         else add_outcome(w, copy, 'f', why, 0);
         flush_on(w, conn);

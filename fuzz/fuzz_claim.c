@@ -37,7 +37,13 @@
 #include "json.h"
 #include "sandbox.h"
 
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "fuzz_claim: %s\n", #cond); abort(); } } while (0)
+#define CHECK(cond)                                     \
+    do {                                                \
+        if (!(cond)) {                                  \
+            fprintf(stderr, "fuzz_claim: %s\n", #cond); \
+            abort();                                    \
+        }                                               \
+    } while (0)
 
 /* LuaJIT keeps pointers tagged inside its own objects, where LeakSanitizer
  * cannot see them: the reference state kept for the whole run would look
@@ -45,7 +51,12 @@
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "detect_leaks=0"; }
 
-static void quiet(void *ud, hworker_log_level level, const char *msg) { (void)ud; (void)level; (void)msg; }
+static void quiet(void *ud, hworker_log_level level, const char *msg)
+{
+    (void)ud;
+    (void)level;
+    (void)msg;
+}
 
 /* The target's one sandbox lives for the whole run (libFuzzer calls the
  * target from one thread). */
@@ -64,8 +75,12 @@ static hw_sandbox *sandbox(void)
     const char *code = "function job(state, t) return end\n";
     CHECK(write(fd, code, strlen(code)) == (ssize_t)strlen(code));
     close(fd);
-    env = (hw_sandbox_env){.job_file = path, .init_config = "{}", .memory_limit = (size_t)64 << 20,
-                           .job_timeout = 10, .log = &log, .abort = &abort_flag};
+    env = (hw_sandbox_env){.job_file = path,
+                           .init_config = "{}",
+                           .memory_limit = (size_t)64 << 20,
+                           .job_timeout = 10,
+                           .log = &log,
+                           .abort = &abort_flag};
     char err[512];
     if (hw_sandbox_open(&sb, &env, NULL, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "fuzz_claim: %s\n", err);
@@ -120,11 +135,14 @@ typedef struct ref_claim {
     size_t envelope_at; /* 0-based, like everything below */
     char verdict[32];
     hw_buf id;
-    double at, rc, eq;  /* NAN: the header has no such number */
+    double at, rc, eq; /* NAN: the header has no such number */
     size_t job_at;
 } ref_claim;
 
-static double number_or_nan(lua_State *L, int idx) { return lua_type(L, idx) == LUA_TNUMBER ? lua_tonumber(L, idx) : NAN; }
+static double number_or_nan(lua_State *L, int idx)
+{
+    return lua_type(L, idx) == LUA_TNUMBER ? lua_tonumber(L, idx) : NAN;
+}
 
 static void ref_claim_read(ref_claim *r, const char *data, size_t size)
 {
@@ -169,7 +187,9 @@ static long long time_of(double x)
 
 /* The reasons of a broken envelope (docs/wire-format.md, "Records"), by
  * the reference's verdict for the same rule. */
-static const struct { const char *verdict, *reason; } broken_reasons[] = {
+static const struct {
+    const char *verdict, *reason;
+} broken_reasons[] = {
     {"no header line", "not an hworker envelope: no header line (expected <header JSON> newline <job JSON>)"},
     {"header not an object", "not an hworker envelope: the header line is not a JSON object"},
     {"version not 1", "unsupported envelope: the header's \"v\" must be 1"},
@@ -185,11 +205,23 @@ static const char *reason_for(const char *verdict)
 
 /* The reasons hw_json_check gives (core/json.h), after "line L, column C: ". */
 static const char *const json_reasons[] = {
-    "control character inside a string (escape it)", "bad \\u escape", "a \\u escape of a lone low surrogate",
-    "a \\u escape of a high surrogate without its low one", "bad escape in a string", "invalid UTF-8 in a string",
-    "unterminated string", "incomplete number", "invalid number", "digit expected after '.'",
-    "digit expected in exponent", "value expected, found end of input", "nested deeper than 1000 levels",
-    "object key (a string) expected", "':' expected after object key", "',' or '}' expected", "',' or ']' expected",
+    "control character inside a string (escape it)",
+    "bad \\u escape",
+    "a \\u escape of a lone low surrogate",
+    "a \\u escape of a high surrogate without its low one",
+    "bad escape in a string",
+    "invalid UTF-8 in a string",
+    "unterminated string",
+    "incomplete number",
+    "invalid number",
+    "digit expected after '.'",
+    "digit expected in exponent",
+    "value expected, found end of input",
+    "nested deeper than 1000 levels",
+    "object key (a string) expected",
+    "':' expected after object key",
+    "',' or '}' expected",
+    "',' or ']' expected",
     "unexpected text after the JSON value",
 };
 
@@ -202,7 +234,10 @@ static const char *json_reason(const char *text, size_t len, const char *why, si
     long l = 1, c = 1;
     size_t i = 0;
     while (i < len && (l < line || (l == line && c < col))) {
-        if (text[i] == '\n') { l++; c = 1; } else c++;
+        if (text[i] == '\n') {
+            l++;
+            c = 1;
+        } else c++;
         i++;
     }
     CHECK(l == line && c == col); /* the position lies inside the text, or just past it */
@@ -221,8 +256,7 @@ static void check_json_reason(const char *text, size_t len, const char *why)
         snprintf(expected, sizeof expected, "value expected, found '%c'", text[at]);
     else if (at < len)
         snprintf(expected, sizeof expected, "value expected, found byte 0x%02x", (unsigned char)text[at]);
-    else
-        expected[0] = '\0';
+    else expected[0] = '\0';
     if (strcmp(what, expected) == 0) return;
     fprintf(stderr, "fuzz_claim: hw_json_check refused with an undocumented reason: %s\n", why);
     abort();
@@ -258,10 +292,12 @@ static int cjson_only(const char *text, size_t len, const char *why)
     size_t at;
     const char *what = json_reason(text, len, why, &at);
     unsigned char here = at < len ? (unsigned char)text[at] : 0;
-    if (strcmp(what, "control character inside a string (escape it)") == 0) return at < len && here >= 0x01 && here < 0x20;
+    if (strcmp(what, "control character inside a string (escape it)") == 0)
+        return at < len && here >= 0x01 && here < 0x20;
     if (strcmp(what, "invalid UTF-8 in a string") == 0) return at < len && utf8_char(text + at, len - at) == 0;
     if (strcmp(what, "unexpected text after the JSON value") == 0) return at < len && here == '\0';
-    if (strcmp(what, "digit expected after '.'") == 0) return at > 0 && text[at - 1] == '.' && !(here >= '0' && here <= '9' && at < len);
+    if (strcmp(what, "digit expected after '.'") == 0)
+        return at > 0 && text[at - 1] == '.' && !(here >= '0' && here <= '9' && at < len);
     if (strcmp(what, "invalid number") == 0) return at > 0 && text[at - 1] == '-' && here == '.' && at < len;
     return 0;
 }
@@ -312,8 +348,10 @@ static void check_accepted(const hw_claim *c, const ref_claim *r)
     CHECK(strlen(c->id) == shown && memcmp(c->id, r->id.data, shown) == 0);
 
     if (c->attempt != 1 + count_of(r->at) || c->recoveries != count_of(r->rc) || c->enqueued_at != time_of(r->eq)) {
-        fprintf(stderr, "fuzz_claim: header numbers differ: engine at %ld rc %ld eq %lld, reference at %.17g rc %.17g eq %.17g\n",
-                c->attempt - 1, c->recoveries, c->enqueued_at, r->at, r->rc, r->eq);
+        fprintf(
+            stderr,
+            "fuzz_claim: header numbers differ: engine at %ld rc %ld eq %lld, reference at %.17g rc %.17g eq %.17g\n",
+            c->attempt - 1, c->recoveries, c->enqueued_at, r->at, r->rc, r->eq);
         abort();
     }
 }

@@ -27,7 +27,13 @@
 
 #include "lua_patterns.h"
 
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "fuzz_patterns: %s\n", #cond); abort(); } } while (0)
+#define CHECK(cond)                                        \
+    do {                                                   \
+        if (!(cond)) {                                     \
+            fprintf(stderr, "fuzz_patterns: %s\n", #cond); \
+            abort();                                       \
+        }                                                  \
+    } while (0)
 
 /* Polls before ours counts as too slow: 200 polls of 4096 steps. */
 #define BUDGET_POLLS 200
@@ -191,9 +197,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2) return 0;
     int op = data[0] % NOPS;
-    static const double odd_inits[] = {2147483648.0, 2147483647.0, 4294967298.0, -2147483653.0, 4294967295.0,
-                                       -2147483648.0, -2147483649.0, 9007199254740992.0, 1e100, -1e100,
-                                       NAN, INFINITY, -INFINITY, 2.5, -2.5, -3.7, 0.5, -0.5};
+    static const double odd_inits[] = {2147483648.0, 2147483647.0,  4294967298.0,  -2147483653.0,
+                                       4294967295.0, -2147483648.0, -2147483649.0, 9007199254740992.0,
+                                       1e100,        -1e100,        NAN,           INFINITY,
+                                       -INFINITY,    2.5,           -2.5,          -3.7,
+                                       0.5,          -0.5};
     int byte = (int8_t)data[1];
     double init = byte >= -100 && byte <= 100 ? byte : odd_inits[data[1] % (sizeof odd_inits / sizeof *odd_inits)];
     const char *end = (const char *)data + size;

@@ -12,7 +12,13 @@
 
 #include "url.h"
 
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "fuzz_url: %s\n", #cond); abort(); } } while (0)
+#define CHECK(cond)                                   \
+    do {                                              \
+        if (!(cond)) {                                \
+            fprintf(stderr, "fuzz_url: %s\n", #cond); \
+            abort();                                  \
+        }                                             \
+    } while (0)
 
 /* A password no other part of an input holds (inputs that hold CRET or
  * @pw are left out). Its ':', '/' and '@' are what a parser could take

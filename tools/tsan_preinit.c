@@ -6,7 +6,4 @@
  * Initialising the runtime from a constructor, before main, avoids that. */
 void __tsan_init(void);
 
-__attribute__((constructor)) static void hw_tsan_preinit(void)
-{
-    __tsan_init();
-}
+__attribute__((constructor)) static void hw_tsan_preinit(void) { __tsan_init(); }

@@ -16,7 +16,7 @@ typedef enum { OPT_FLAG, OPT_STRING, OPT_NUMBER, OPT_INT } cli_opt_kind;
 /* One --flag of a subcommand; `dest` is an int (FLAG, INT), a double or a
  * const char * (STRING). `seen` is set when it was given. */
 typedef struct cli_opt {
-    const char *name;      /* without the leading "--" */
+    const char *name; /* without the leading "--" */
     cli_opt_kind kind;
     void *dest;
     int seen;

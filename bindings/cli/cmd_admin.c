@@ -15,17 +15,29 @@ static int act_on_records(const char *cmd, const char *verb, records_fn fn, int 
     int failed = 0, broken = 0, all = 0, shards = 1, code = CLI_OK;
     cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"failed", OPT_FLAG, &failed, 0},
                       {"broken", OPT_FLAG, &broken, 0}, {"all", OPT_FLAG, &all, 0},
-                      {"shards", OPT_INT, &shards, 0}, {NULL, 0, NULL, 0}};
+                      {"shards", OPT_INT, &shards, 0},  {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos;
     if (pos == NULL) return CLI_FAILED;
-    if (cli_parse(cmd, argc, argv, opts, pos, argc, &npos)) { free(pos); return CLI_USAGE; }
-    if (npos < 1) code = (cli_error(cmd, "a queue name is required: hworker-lua %s NAME --failed|--broken (--all | ID ...)", cmd), CLI_USAGE);
+    if (cli_parse(cmd, argc, argv, opts, pos, argc, &npos)) {
+        free(pos);
+        return CLI_USAGE;
+    }
+    if (npos < 1)
+        code = (cli_error(cmd, "a queue name is required: hworker-lua %s NAME --failed|--broken (--all | ID ...)", cmd),
+                CLI_USAGE);
     else if (failed == broken) code = (cli_error(cmd, "say which records: --failed or --broken"), CLI_USAGE);
-    else if (all == (npos > 1)) code = (cli_error(cmd, "give --all or job/record ids, not %s", all ? "both" : "neither"), CLI_USAGE);
-    if (code != CLI_OK) { free(pos); return code; }
+    else if (all == (npos > 1))
+        code = (cli_error(cmd, "give --all or job/record ids, not %s", all ? "both" : "neither"), CLI_USAGE);
+    if (code != CLI_OK) {
+        free(pos);
+        return code;
+    }
     hworker *h = cli_open_queue(cmd, pos[0], cli_redis_url(redis), shards, 0, &code);
-    if (h == NULL) { free(pos); return code; }
+    if (h == NULL) {
+        free(pos);
+        return code;
+    }
     long count = 0;
     char err[512];
     if (fn(h, failed ? HWORKER_FAILED : HWORKER_BROKEN, all, pos + 1, (size_t)npos - 1, &count, err, sizeof err) != 0) {
@@ -46,12 +58,17 @@ int cmd_destroy(int argc, char **argv)
 {
     const char *redis = NULL;
     int yes = 0, shards = 1, code = CLI_OK;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"yes", OPT_FLAG, &yes, 0}, {"shards", OPT_INT, &shards, 0},
+    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0},
+                      {"yes", OPT_FLAG, &yes, 0},
+                      {"shards", OPT_INT, &shards, 0},
                       {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
     if (cli_parse("destroy", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
-    if (npos != 1) { cli_error("destroy", "a queue name is required: hworker-lua destroy NAME --yes"); return CLI_USAGE; }
+    if (npos != 1) {
+        cli_error("destroy", "a queue name is required: hworker-lua destroy NAME --yes");
+        return CLI_USAGE;
+    }
     if (!yes) {
         cli_error("destroy", "this deletes every job and record of queue %s: add --yes to confirm", pos[0]);
         return CLI_USAGE;
@@ -73,8 +90,8 @@ static void print_finding(void *ud, hw_finding_kind kind, const char *text)
 {
     int *unknown = ud;
     if (kind == HW_FINDING_UNKNOWN) (*unknown)++;
-    static const char *const label[] = {[HW_FINDING_ERROR] = "error", [HW_FINDING_RISK] = "warning",
-                                        [HW_FINDING_UNKNOWN] = "unknown"};
+    static const char *const label[] = {
+        [HW_FINDING_ERROR] = "error", [HW_FINDING_RISK] = "warning", [HW_FINDING_UNKNOWN] = "unknown"};
     printf("%s: %s\n", label[kind], text);
 }
 

@@ -13,25 +13,61 @@ static int print_entry(void *ud, const hworker_entry *e)
     FILE *o = stdout;
     fputc('{', o);
     int first = 1;
-#define SEP() do { if (!first) fputc(',', o); first = 0; } while (0)
-    if (e->id) { SEP(); fputs("\"id\":", o); cli_json_string(o, e->id, strlen(e->id)); }
+#define SEP()                      \
+    do {                           \
+        if (!first) fputc(',', o); \
+        first = 0;                 \
+    } while (0)
+    if (e->id) {
+        SEP();
+        fputs("\"id\":", o);
+        cli_json_string(o, e->id, strlen(e->id));
+    }
     if (part == HWORKER_BROKEN) {
-        SEP(); fputs("\"payload\":", o); cli_json_string(o, e->job, e->job_len);
+        SEP();
+        fputs("\"payload\":", o);
+        cli_json_string(o, e->job, e->job_len);
     } else if (e->job) {
-        SEP(); fputs("\"job\":", o); cli_json_raw_or_string(o, e->job, e->job_len);
+        SEP();
+        fputs("\"job\":", o);
+        cli_json_raw_or_string(o, e->job, e->job_len);
     }
-    if (e->attempt >= 0) { SEP(); fprintf(o, "\"attempt\":%ld", e->attempt); }
-    if (e->recoveries >= 0) { SEP(); fprintf(o, "\"recoveries\":%ld", e->recoveries); }
-    if (e->enqueued_at >= 0) { SEP(); fprintf(o, "\"enqueued_at\":%lld", e->enqueued_at); }
+    if (e->attempt >= 0) {
+        SEP();
+        fprintf(o, "\"attempt\":%ld", e->attempt);
+    }
+    if (e->recoveries >= 0) {
+        SEP();
+        fprintf(o, "\"recoveries\":%ld", e->recoveries);
+    }
+    if (e->enqueued_at >= 0) {
+        SEP();
+        fprintf(o, "\"enqueued_at\":%lld", e->enqueued_at);
+    }
     if (part == HWORKER_INFLIGHT) {
-        if (e->holder) { SEP(); fputs("\"holder\":", o); cli_json_string(o, e->holder, strlen(e->holder)); }
-        SEP(); fprintf(o, "\"lease_expires_at\":%lld", e->time);
+        if (e->holder) {
+            SEP();
+            fputs("\"holder\":", o);
+            cli_json_string(o, e->holder, strlen(e->holder));
+        }
+        SEP();
+        fprintf(o, "\"lease_expires_at\":%lld", e->time);
     }
-    if (part == HWORKER_SCHEDULED) { SEP(); fprintf(o, "\"due_at\":%lld", e->time); }
+    if (part == HWORKER_SCHEDULED) {
+        SEP();
+        fprintf(o, "\"due_at\":%lld", e->time);
+    }
     if (part == HWORKER_FAILED || part == HWORKER_BROKEN) {
-        SEP(); fputs("\"reason\":", o); cli_json_string(o, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0);
-        SEP(); fprintf(o, "\"%s\":%lld", part == HWORKER_FAILED ? "failed_at" : "broken_at", e->time);
-        if (e->record) { SEP(); fputs("\"record\":", o); cli_json_string(o, e->record, strlen(e->record)); }
+        SEP();
+        fputs("\"reason\":", o);
+        cli_json_string(o, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0);
+        SEP();
+        fprintf(o, "\"%s\":%lld", part == HWORKER_FAILED ? "failed_at" : "broken_at", e->time);
+        if (e->record) {
+            SEP();
+            fputs("\"record\":", o);
+            cli_json_string(o, e->record, strlen(e->record));
+        }
     }
 #undef SEP
     fputs("}\n", o);
@@ -40,21 +76,35 @@ static int print_entry(void *ud, const hworker_entry *e)
 
 int cmd_list(const char *cmd, int argc, char **argv)
 {
-    static const struct { const char *name; hworker_part part; } parts[] = {
-        {"jobs", HWORKER_PENDING}, {"inflight", HWORKER_INFLIGHT}, {"scheduled", HWORKER_SCHEDULED},
-        {"failed", HWORKER_FAILED}, {"broken", HWORKER_BROKEN}};
+    static const struct {
+        const char *name;
+        hworker_part part;
+    } parts[] = {{"jobs", HWORKER_PENDING},
+                 {"inflight", HWORKER_INFLIGHT},
+                 {"scheduled", HWORKER_SCHEDULED},
+                 {"failed", HWORKER_FAILED},
+                 {"broken", HWORKER_BROKEN}};
     hworker_part part = HWORKER_PENDING;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         if (strcmp(parts[i].name, cmd) == 0) part = parts[i].part;
     const char *redis = NULL;
     int limit = 100, offset = 0, shards = 1, code = CLI_OK;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"limit", OPT_INT, &limit, 0},
-                      {"offset", OPT_INT, &offset, 0},  {"shards", OPT_INT, &shards, 0}, {NULL, 0, NULL, 0}};
+    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0},
+                      {"limit", OPT_INT, &limit, 0},
+                      {"offset", OPT_INT, &offset, 0},
+                      {"shards", OPT_INT, &shards, 0},
+                      {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
     if (cli_parse(cmd, argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
-    if (npos != 1) { cli_error(cmd, "a queue name is required: hworker-lua %s NAME", cmd); return CLI_USAGE; }
-    if (limit < 1 || offset < 0) { cli_error(cmd, "--limit must be >= 1 and --offset >= 0"); return CLI_USAGE; }
+    if (npos != 1) {
+        cli_error(cmd, "a queue name is required: hworker-lua %s NAME", cmd);
+        return CLI_USAGE;
+    }
+    if (limit < 1 || offset < 0) {
+        cli_error(cmd, "--limit must be >= 1 and --offset >= 0");
+        return CLI_USAGE;
+    }
     hworker *h = cli_open_queue(cmd, pos[0], cli_redis_url(redis), shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
@@ -69,8 +119,9 @@ int cmd_list(const char *cmd, int argc, char **argv)
 /* A sharded queue's per-shard sizes: a JSON array, or a table. */
 static void print_shards(hworker *h, int json)
 {
-    if (!json) printf("\n%-6s %10s %10s %10s %10s %10s %12s\n", "shard", "pending", "in flight", "scheduled", "failed",
-                      "broken", "processed");
+    if (!json)
+        printf("\n%-6s %10s %10s %10s %10s %10s %12s\n", "shard", "pending", "in flight", "scheduled", "failed",
+               "broken", "processed");
     for (int k = 0; k < hworker_shards(h); k++) {
         hworker_stats s;
         char err[256];
@@ -108,10 +159,10 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
         printf("%-12s %12lld    %-12s %12lld\n", "scheduled", s->scheduled, "succeeded", s->succeeded);
         printf("%-12s %12lld    %-12s %12lld\n", "failed", s->failed, "retried", s->retried);
         printf("%-12s %12lld    %-12s %12lld\n", "broken", s->broken, "failed", s->failed_total);
-        const char *names[] = {"broken", "recovered", "lease lost", "handed back", "promoted", "requeued",
-                               "scheduled", "exhausted", "merged"};
-        long long values[] = {s->broken_total, s->recovered, s->lease_lost, s->handed_back, s->promoted, s->requeued,
-                              s->scheduled_total, s->exhausted, s->merged};
+        const char *names[] = {"broken",   "recovered", "lease lost", "handed back", "promoted",
+                               "requeued", "scheduled", "exhausted",  "merged"};
+        long long values[] = {s->broken_total, s->recovered,       s->lease_lost, s->handed_back, s->promoted,
+                              s->requeued,     s->scheduled_total, s->exhausted,  s->merged};
         for (int i = 0; i < 9; i++) printf("%-12s %12s    %-12s %12lld\n", "", "", names[i], values[i]);
         if (sharded) print_shards(sharded, 0);
     }
@@ -123,13 +174,22 @@ int cmd_stats(int argc, char **argv)
     const char *redis = NULL;
     int json = 0, shards = 1, code = CLI_OK;
     double watch = 0;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"json", OPT_FLAG, &json, 0},
-                      {"watch", OPT_NUMBER, &watch, 0}, {"shards", OPT_INT, &shards, 0}, {NULL, 0, NULL, 0}};
+    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0},
+                      {"json", OPT_FLAG, &json, 0},
+                      {"watch", OPT_NUMBER, &watch, 0},
+                      {"shards", OPT_INT, &shards, 0},
+                      {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
     if (cli_parse("stats", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
-    if (npos != 1) { cli_error("stats", "a queue name is required: hworker-lua stats NAME"); return CLI_USAGE; }
-    if (opts[2].seen && !(watch > 0)) { cli_error("stats", "--watch needs a number of seconds > 0"); return CLI_USAGE; }
+    if (npos != 1) {
+        cli_error("stats", "a queue name is required: hworker-lua stats NAME");
+        return CLI_USAGE;
+    }
+    if (opts[2].seen && !(watch > 0)) {
+        cli_error("stats", "--watch needs a number of seconds > 0");
+        return CLI_USAGE;
+    }
     hworker *h = cli_open_queue("stats", pos[0], cli_redis_url(redis), shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
@@ -174,8 +234,14 @@ int cmd_debug(int argc, char **argv)
     const char *pos[1];
     int npos;
     if (cli_parse("debug", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
-    if (npos != 1) { cli_error("debug", "a queue name is required: hworker-lua debug NAME"); return CLI_USAGE; }
-    if (!(interval_ms >= 1)) { cli_error("debug", "--interval must be at least 1 ms"); return CLI_USAGE; }
+    if (npos != 1) {
+        cli_error("debug", "a queue name is required: hworker-lua debug NAME");
+        return CLI_USAGE;
+    }
+    if (!(interval_ms >= 1)) {
+        cli_error("debug", "--interval must be at least 1 ms");
+        return CLI_USAGE;
+    }
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
@@ -189,11 +255,17 @@ int cmd_debug(int argc, char **argv)
     cfg.log = debug_log;
     char err[512];
     hworker *h = hworker_create(&cfg, err, sizeof err);
-    if (h == NULL) { cli_error("debug", "%s", err); return CLI_USAGE; }
+    if (h == NULL) {
+        cli_error("debug", "%s", err);
+        return CLI_USAGE;
+    }
     double seconds = interval_ms / 1000.0;
     void *args[2] = {h, &seconds};
     pthread_t t;
-    if (pthread_create(&t, NULL, debugger_main, args) != 0) { hworker_free(h); return CLI_FAILED; }
+    if (pthread_create(&t, NULL, debugger_main, args) != 0) {
+        hworker_free(h);
+        return CLI_FAILED;
+    }
     int sig;
     sigwait(&signals, &sig);
     hworker_stop(h, 0);

@@ -27,14 +27,17 @@ static int send_batch(hworker *h, size_t n, const char **json, const size_t *len
     char *ids = malloc(n * HWORKER_ID_SIZE);
     hworker_job *jobs = calloc(n ? n : 1, sizeof *jobs);
     char err[512];
-    if (ids == NULL || jobs == NULL) { free(ids); free(jobs); return -1; }
+    if (ids == NULL || jobs == NULL) {
+        free(ids);
+        free(jobs);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) jobs[i] = (hworker_job){json[i], lens[i], unique};
     int rc = hworker_enqueue(h, jobs, n, delay, 0, ids, err, sizeof err);
     free(jobs);
     if (rc == 0)
         for (size_t i = 0; i < n; i++) printf("%s\n", ids + i * HWORKER_ID_SIZE);
-    else
-        cli_error("queue", "%s", err);
+    else cli_error("queue", "%s", err);
     fflush(stdout);
     free(ids);
     return rc;
@@ -45,28 +48,54 @@ int cmd_queue(int argc, char **argv)
     const char *redis = NULL, *at = NULL, *unique = NULL;
     double in = -1;
     int batch = 1000, min_replicas = 0, shards = 1;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"in", OPT_NUMBER, &in, 0},
-                      {"at", OPT_STRING, &at, 0},       {"batch", OPT_INT, &batch, 0},
+    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0},   {"in", OPT_NUMBER, &in, 0},
+                      {"at", OPT_STRING, &at, 0},         {"batch", OPT_INT, &batch, 0},
                       {"unique", OPT_STRING, &unique, 0}, {"min-replicas", OPT_INT, &min_replicas, 0},
-                      {"shards", OPT_INT, &shards, 0},
-                      {NULL, 0, NULL, 0}};
+                      {"shards", OPT_INT, &shards, 0},    {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos, code = CLI_OK;
     if (pos == NULL) return CLI_FAILED;
-    if (cli_parse("queue", argc, argv, opts, pos, argc, &npos)) { free(pos); return CLI_USAGE; }
-    if (npos < 1) { free(pos); cli_error("queue", "a queue name is required: hworker-lua queue NAME [JSON ...]"); return CLI_USAGE; }
-    if (in >= 0 && at) { free(pos); cli_error("queue", "give --in or --at, not both"); return CLI_USAGE; }
-    if (opts[1].seen && in < 0) { free(pos); cli_error("queue", "--in must be >= 0 seconds"); return CLI_USAGE; }
-    if (batch < 1 || batch > 100000) { free(pos); cli_error("queue", "--batch must be from 1 to 100000"); return CLI_USAGE; }
+    if (cli_parse("queue", argc, argv, opts, pos, argc, &npos)) {
+        free(pos);
+        return CLI_USAGE;
+    }
+    if (npos < 1) {
+        free(pos);
+        cli_error("queue", "a queue name is required: hworker-lua queue NAME [JSON ...]");
+        return CLI_USAGE;
+    }
+    if (in >= 0 && at) {
+        free(pos);
+        cli_error("queue", "give --in or --at, not both");
+        return CLI_USAGE;
+    }
+    if (opts[1].seen && in < 0) {
+        free(pos);
+        cli_error("queue", "--in must be >= 0 seconds");
+        return CLI_USAGE;
+    }
+    if (batch < 1 || batch > 100000) {
+        free(pos);
+        cli_error("queue", "--batch must be from 1 to 100000");
+        return CLI_USAGE;
+    }
     long long at_ms = -1;
     if (at && (at_ms = cli_parse_iso8601(at)) < 0) {
         free(pos);
-        cli_error("queue", "--at %s is not an ISO 8601 time (e.g. 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00)", at);
+        cli_error("queue", "--at %s is not an ISO 8601 time (e.g. 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00)",
+                  at);
         return CLI_USAGE;
     }
-    if (min_replicas < 0) { free(pos); cli_error("queue", "--min-replicas must be >= 0"); return CLI_USAGE; }
+    if (min_replicas < 0) {
+        free(pos);
+        cli_error("queue", "--min-replicas must be >= 0");
+        return CLI_USAGE;
+    }
     hworker *h = cli_open_queue("queue", pos[0], cli_redis_url(redis), shards, min_replicas, &code);
-    if (h == NULL) { free(pos); return code; }
+    if (h == NULL) {
+        free(pos);
+        return code;
+    }
     double delay = in > 0 ? in : 0;
     if (at_ms >= 0) {
         long long now = redis_now_ms(h);
@@ -145,7 +174,10 @@ int cmd_queue(int argc, char **argv)
         }
         if (n > 0 && (n == (size_t)batch || got < 0)) {
             for (size_t i = 0; i < n; i++) json[i] = text.data + offsets[i];
-            if (send_batch(h, n, json, lens, delay, NULL)) { code = CLI_FAILED; break; }
+            if (send_batch(h, n, json, lens, delay, NULL)) {
+                code = CLI_FAILED;
+                break;
+            }
             sent += (long)n;
             n = 0;
             hw_buf_clear(&text);

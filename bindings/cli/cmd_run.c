@@ -150,11 +150,14 @@ int cmd_run(int argc, char **argv)
     int threads = cores > 0 ? (int)cores : 2, monitors = 1;
     double grace = 25;
     int print_settings = 0;
-    cli_opt opts[96] = {
-        {"name", OPT_STRING, &name, 0},          {"redis", OPT_STRING, &redis, 0},
-        {"threads", OPT_INT, &threads, 0},       {"monitors", OPT_INT, &monitors, 0},
-        {"config", OPT_STRING, &config, 0},      {"grace", OPT_NUMBER, &grace, 0},
-        {"log-format", OPT_STRING, &log_format, 0}, {"print-settings", OPT_FLAG, &print_settings, 0}};
+    cli_opt opts[96] = {{"name", OPT_STRING, &name, 0},
+                        {"redis", OPT_STRING, &redis, 0},
+                        {"threads", OPT_INT, &threads, 0},
+                        {"monitors", OPT_INT, &monitors, 0},
+                        {"config", OPT_STRING, &config, 0},
+                        {"grace", OPT_NUMBER, &grace, 0},
+                        {"log-format", OPT_STRING, &log_format, 0},
+                        {"print-settings", OPT_FLAG, &print_settings, 0}};
     size_t nopts = 8;
     setting_flags settings;
     add_setting_flags(&settings, opts, &nopts);
@@ -162,8 +165,14 @@ int cmd_run(int argc, char **argv)
     const char *pos[1];
     int npos;
     if (cli_parse("run", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
-    if (npos != 1) { cli_error("run", "a job file is required: hworker-lua run JOBFILE --name NAME"); return CLI_USAGE; }
-    if (!name) { cli_error("run", "--name NAME is required (the queue to work on)"); return CLI_USAGE; }
+    if (npos != 1) {
+        cli_error("run", "a job file is required: hworker-lua run JOBFILE --name NAME");
+        return CLI_USAGE;
+    }
+    if (!name) {
+        cli_error("run", "--name NAME is required (the queue to work on)");
+        return CLI_USAGE;
+    }
     if (threads < 0 || monitors < 0 || threads + monitors == 0) {
         cli_error("run", "--threads and --monitors must be >= 0, and not both 0");
         return CLI_USAGE;
@@ -251,7 +260,8 @@ int cmd_run(int argc, char **argv)
             char msg[200];
             if (!stopping) {
                 stopping = 1;
-                snprintf(msg, sizeof msg, "stopping: no new jobs; running jobs have %gs to finish (signal again to stop now)", grace);
+                snprintf(msg, sizeof msg,
+                         "stopping: no new jobs; running jobs have %gs to finish (signal again to stop now)", grace);
                 run_log_line(&log, HWORKER_LOG_INFO, msg);
                 if (pthread_create(&stop_thread, NULL, stop_main, &stop) != 0) {
                     hworker_stop(h, grace);

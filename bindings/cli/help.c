@@ -8,7 +8,7 @@
 
 /* Flag lines several commands share. */
 #define FLAG_SHARDS "  --shards S                  the queue is spread over S key sets (default 1)\n"
-#define FLAGS_RECORDS \
+#define FLAGS_RECORDS                                       \
     "  --failed                    act on failed records\n" \
     "  --broken                    act on broken records\n" \
     "  --all                       every record\n" FLAG_SHARDS
@@ -88,8 +88,8 @@ static const char *const help_run_tail =
 /* "--lease SEC": the flag and what it takes. */
 static void setting_flag(const hw_option *o, hw_buf *out)
 {
-    static const char *const metavar[] = {[HW_OPT_SECONDS] = "SEC", [HW_OPT_NUMBER] = "X", [HW_OPT_INT] = "N",
-                                          [HW_OPT_LONG] = "N", [HW_OPT_MIB] = "MIB"};
+    static const char *const metavar[] = {
+        [HW_OPT_SECONDS] = "SEC", [HW_OPT_NUMBER] = "X", [HW_OPT_INT] = "N", [HW_OPT_LONG] = "N", [HW_OPT_MIB] = "MIB"};
     hw_buf_adds(out, "--");
     for (const char *c = o->name; *c; c++) hw_buf_add(out, *c == '_' ? "-" : c, 1);
     hw_buf_adds(out, " ");
@@ -129,23 +129,20 @@ static const char *const help_queue =
     "  --unique KEY                while a job with KEY is pending, scheduled or in flight,\n"
     "                              add nothing and print that job's id (one JSON argument)\n"
     "  --min-replicas N            acknowledge only once N replicas have the jobs (WAIT);\n"
-    "                              fewer within 1 s is an error (the jobs may be there)\n"
-    FLAG_SHARDS;
+    "                              fewer within 1 s is an error (the jobs may be there)\n" FLAG_SHARDS;
 
-static const char *const help_list =
-    "usage: hworker-lua jobs|inflight|scheduled|failed|broken NAME [flags]\n"
-    "\n"
-    "Lists one part of a queue as JSON lines, newest first. Every line has id, job\n"
-    "(the job's JSON), attempt, recoveries and enqueued_at (ms since the epoch).\n"
-    "inflight adds holder and lease_expires_at; scheduled adds due_at; failed adds\n"
-    "reason, failed_at and record; broken has payload (the raw text), reason,\n"
-    "broken_at and record, and id when the payload has one.\n"
-    "\n"
-    "flags:\n"
-    "  --redis URL                 Redis address\n"
-    "  --limit N                   at most N entries (default 100)\n"
-    "  --offset N                  skip the N newest (default 0)\n"
-    FLAG_SHARDS;
+static const char *const help_list = "usage: hworker-lua jobs|inflight|scheduled|failed|broken NAME [flags]\n"
+                                     "\n"
+                                     "Lists one part of a queue as JSON lines, newest first. Every line has id, job\n"
+                                     "(the job's JSON), attempt, recoveries and enqueued_at (ms since the epoch).\n"
+                                     "inflight adds holder and lease_expires_at; scheduled adds due_at; failed adds\n"
+                                     "reason, failed_at and record; broken has payload (the raw text), reason,\n"
+                                     "broken_at and record, and id when the payload has one.\n"
+                                     "\n"
+                                     "flags:\n"
+                                     "  --redis URL                 Redis address\n"
+                                     "  --limit N                   at most N entries (default 100)\n"
+                                     "  --offset N                  skip the N newest (default 0)\n" FLAG_SHARDS;
 
 static const char *const help_stats =
     "usage: hworker-lua stats NAME [flags]\n"
@@ -168,29 +165,24 @@ static const char *const help_requeue =
     "a record id (as listed by failed and broken). Prints how many moved.\n"
     "\n"
     "flags:\n"
-    "  --redis URL                 Redis address\n"
-    FLAGS_RECORDS;
+    "  --redis URL                 Redis address\n" FLAGS_RECORDS;
 
-static const char *const help_delete =
-    "usage: hworker-lua delete NAME --failed|--broken (--all | ID ...) [flags]\n"
-    "\n"
-    "Deletes failed or broken records. ID is a job id or a record id (as listed by\n"
-    "failed and broken). Prints how many were deleted.\n"
-    "\n"
-    "flags:\n"
-    "  --redis URL                 Redis address\n"
-    FLAGS_RECORDS;
+static const char *const help_delete = "usage: hworker-lua delete NAME --failed|--broken (--all | ID ...) [flags]\n"
+                                       "\n"
+                                       "Deletes failed or broken records. ID is a job id or a record id (as listed by\n"
+                                       "failed and broken). Prints how many were deleted.\n"
+                                       "\n"
+                                       "flags:\n"
+                                       "  --redis URL                 Redis address\n" FLAGS_RECORDS;
 
-static const char *const help_destroy =
-    "usage: hworker-lua destroy NAME --yes [flags]\n"
-    "\n"
-    "Deletes every key of queue NAME: pending, in-flight, scheduled, failed and\n"
-    "broken jobs and the counters. Stop its workers first.\n"
-    "\n"
-    "flags:\n"
-    "  --redis URL                 Redis address\n"
-    "  --yes                       confirm\n"
-    FLAG_SHARDS;
+static const char *const help_destroy = "usage: hworker-lua destroy NAME --yes [flags]\n"
+                                        "\n"
+                                        "Deletes every key of queue NAME: pending, in-flight, scheduled, failed and\n"
+                                        "broken jobs and the counters. Stop its workers first.\n"
+                                        "\n"
+                                        "flags:\n"
+                                        "  --redis URL                 Redis address\n"
+                                        "  --yes                       confirm\n" FLAG_SHARDS;
 
 static const char *const help_debug =
     "usage: hworker-lua debug NAME [flags]\n"
@@ -202,16 +194,15 @@ static const char *const help_debug =
     "  --redis URL                 Redis address\n"
     "  --interval MS               milliseconds between lines (default 1000)\n";
 
-static const char *const help_check =
-    "usage: hworker-lua check [flags]\n"
-    "\n"
-    "Connects to Redis, prints its version and the settings that matter, and warns\n"
-    "(exit 1) when at-least-once is at risk: appendonly off, an eviction policy\n"
-    "other than noeviction, or a replica. A setting the server will not show\n"
-    "(CONFIG GET refused) is reported as unknown and does not fail the check.\n"
-    "\n"
-    "flags:\n"
-    "  --redis URL                 Redis address\n";
+static const char *const help_check = "usage: hworker-lua check [flags]\n"
+                                      "\n"
+                                      "Connects to Redis, prints its version and the settings that matter, and warns\n"
+                                      "(exit 1) when at-least-once is at risk: appendonly off, an eviction policy\n"
+                                      "other than noeviction, or a replica. A setting the server will not show\n"
+                                      "(CONFIG GET refused) is reported as unknown and does not fail the check.\n"
+                                      "\n"
+                                      "flags:\n"
+                                      "  --redis URL                 Redis address\n";
 
 char *cli_help_text(const char *cmd)
 {
@@ -222,12 +213,14 @@ char *cli_help_text(const char *cmd)
         hw_buf_adds(&out, help_run_tail);
         return out.data;
     }
-    static const struct { const char *name; const char *const *text; } table[] = {
-        {"queue", &help_queue},     {"jobs", &help_list},
-        {"inflight", &help_list},   {"scheduled", &help_list},  {"failed", &help_list},
-        {"broken", &help_list},     {"stats", &help_stats},     {"requeue", &help_requeue},
-        {"delete", &help_delete},   {"destroy", &help_destroy}, {"debug", &help_debug},
-        {"check", &help_check},     {"options", &help_options},
+    static const struct {
+        const char *name;
+        const char *const *text;
+    } table[] = {
+        {"queue", &help_queue},     {"jobs", &help_list},       {"inflight", &help_list}, {"scheduled", &help_list},
+        {"failed", &help_list},     {"broken", &help_list},     {"stats", &help_stats},   {"requeue", &help_requeue},
+        {"delete", &help_delete},   {"destroy", &help_destroy}, {"debug", &help_debug},   {"check", &help_check},
+        {"options", &help_options},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, cmd) == 0) {

@@ -6,8 +6,9 @@
 
 int main(int argc, char **argv)
 {
-    static const char *const commands[] = {"run", "queue", "jobs", "inflight", "scheduled", "failed", "broken",
-                                           "stats", "requeue", "delete", "destroy", "debug", "check", "options", NULL};
+    static const char *const commands[] = {"run",     "queue",  "jobs",  "inflight", "scheduled",
+                                           "failed",  "broken", "stats", "requeue",  "delete",
+                                           "destroy", "debug",  "check", "options",  NULL};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(cli_help_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;

@@ -43,7 +43,10 @@ const char *cli_nearest(const char *word, const char *const *names)
     size_t best_d = 99;
     for (const char *const *n = names; *n; n++) {
         size_t d = distance(word, *n);
-        if (d < best_d) { best_d = d; best = *n; }
+        if (d < best_d) {
+            best_d = d;
+            best = *n;
+        }
     }
     /* Close enough to be a typo: at most a third of the word changed. */
     return best && best_d <= 1 + strlen(word) / 3 ? best : NULL;
@@ -62,9 +65,7 @@ static int set_value(const char *cmd, cli_opt *o, const char *value)
 {
     char *end;
     switch (o->kind) {
-    case OPT_STRING:
-        *(const char **)o->dest = value;
-        return 0;
+    case OPT_STRING: *(const char **)o->dest = value; return 0;
     case OPT_NUMBER: {
         double v = strtod(value, &end);
         if (*value == '\0' || *end != '\0') {
@@ -83,8 +84,7 @@ static int set_value(const char *cmd, cli_opt *o, const char *value)
         *(int *)o->dest = (int)v;
         return 0;
     }
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -102,7 +102,10 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, const char 
             pos[(*npos)++] = a;
             continue;
         }
-        if (strcmp(a, "--") == 0) { flags_done = 1; continue; }
+        if (strcmp(a, "--") == 0) {
+            flags_done = 1;
+            continue;
+        }
         const char *name = a + (a[1] == '-' ? 2 : 1);
         const char *eq = strchr(name, '=');
         size_t n = eq ? (size_t)(eq - name) : strlen(name);

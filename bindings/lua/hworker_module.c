@@ -39,7 +39,8 @@ static const char *encode(lua_State *L, int idx, size_t *len)
     idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
     lua_pushvalue(L, UV_ENCODE);
     lua_pushvalue(L, idx);
-    if (lua_pcall(L, 1, 1, 0) != 0) luaL_error(L, "hworker: the job cannot be encoded as JSON: %s", lua_tostring(L, -1));
+    if (lua_pcall(L, 1, 1, 0) != 0)
+        luaL_error(L, "hworker: the job cannot be encoded as JSON: %s", lua_tostring(L, -1));
     return lua_tolstring(L, -1, len);
 }
 
@@ -73,7 +74,10 @@ static const char *opt_string(lua_State *L, int t, const char *key, const char *
 static const char *opt_config(lua_State *L, int t)
 {
     lua_getfield(L, t, "config");
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); return NULL; }
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
     if (lua_type(L, -1) == LUA_TSTRING) return lua_tostring(L, -1); /* left on the stack */
     size_t len;
     return encode(L, -1, &len);
@@ -327,11 +331,19 @@ static int l_queue_many(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     queue_opts o = opts_of(L, 3, 0);
     size_t n = lua_objlen(L, 2);
-    if (n == 0) { lua_newtable(L); return 1; }
+    if (n == 0) {
+        lua_newtable(L);
+        return 1;
+    }
     const char **json = malloc(n * sizeof *json);
     size_t *lens = malloc(n * sizeof *lens);
     char *ids = malloc(n * HWORKER_ID_SIZE);
-    if (!json || !lens || !ids) { free(json); free(lens); free(ids); return luaL_error(L, "hworker: out of memory"); }
+    if (!json || !lens || !ids) {
+        free(json);
+        free(lens);
+        free(ids);
+        return luaL_error(L, "hworker: out of memory");
+    }
     /* Encoded strings are kept in a table so they stay alive. */
     lua_createtable(L, (int)n, 0);
     int keep = lua_gettop(L);
@@ -340,7 +352,9 @@ static int l_queue_many(lua_State *L)
         lua_pushvalue(L, UV_ENCODE);
         lua_insert(L, -2);
         if (lua_pcall(L, 1, 1, 0) != 0) {
-            free(json); free(lens); free(ids);
+            free(json);
+            free(lens);
+            free(ids);
             return luaL_error(L, "hworker: job %d cannot be encoded as JSON: %s", (int)i + 1, lua_tostring(L, -1));
         }
         json[i] = lua_tolstring(L, -1, &lens[i]);
@@ -348,18 +362,29 @@ static int l_queue_many(lua_State *L)
     }
     char err[512];
     hworker_job *jobs = malloc(n * sizeof *jobs);
-    if (jobs == NULL) { free(json); free(lens); free(ids); return luaL_error(L, "hworker: out of memory"); }
+    if (jobs == NULL) {
+        free(json);
+        free(lens);
+        free(ids);
+        return luaL_error(L, "hworker: out of memory");
+    }
     for (size_t i = 0; i < n; i++) jobs[i] = (hworker_job){json[i], lens[i], NULL};
     const char *bad_unique = unique_keys(L, 3, jobs, n);
     if (bad_unique) {
-        free(jobs); free(json); free(lens); free(ids);
+        free(jobs);
+        free(json);
+        free(lens);
+        free(ids);
         return luaL_error(L, "hworker: %s", bad_unique);
     }
     int rc = hworker_enqueue(q->h, jobs, n, o.delay, o.at, ids, err, sizeof err);
     free(jobs);
     free(json);
     free(lens);
-    if (rc != 0) { free(ids); return luaL_error(L, "hworker: %s", err); }
+    if (rc != 0) {
+        free(ids);
+        return luaL_error(L, "hworker: %s", err);
+    }
     push_ids(L, ids, n);
     free(ids);
     return 1;
@@ -384,7 +409,10 @@ static int push_entry(void *ud, const hworker_entry *e)
     list_ctx *c = ud;
     lua_State *L = c->L;
     lua_createtable(L, 0, 14);
-    if (e->id) { lua_pushstring(L, e->id); lua_setfield(L, -2, "id"); }
+    if (e->id) {
+        lua_pushstring(L, e->id);
+        lua_setfield(L, -2, "id");
+    }
     if (e->job) {
         lua_pushlstring(L, e->job, e->job_len);
         lua_setfield(L, -2, "job_json");
@@ -397,9 +425,18 @@ static int push_entry(void *ud, const hworker_entry *e)
     set_int(L, "recoveries", e->recoveries);
     set_int(L, "enqueued_at", e->enqueued_at);
     set_int(L, "time", e->time);
-    if (e->holder) { lua_pushstring(L, e->holder); lua_setfield(L, -2, "holder"); }
-    if (e->reason) { lua_pushstring(L, e->reason); lua_setfield(L, -2, "reason"); }
-    if (e->record) { lua_pushstring(L, e->record); lua_setfield(L, -2, "record"); }
+    if (e->holder) {
+        lua_pushstring(L, e->holder);
+        lua_setfield(L, -2, "holder");
+    }
+    if (e->reason) {
+        lua_pushstring(L, e->reason);
+        lua_setfield(L, -2, "reason");
+    }
+    if (e->record) {
+        lua_pushstring(L, e->record);
+        lua_setfield(L, -2, "record");
+    }
     lua_pushlstring(L, e->raw, e->raw_len);
     lua_setfield(L, -2, "raw");
     lua_rawseti(L, -2, ++c->n);
@@ -609,9 +646,8 @@ static int l_step_finish(lua_State *L)
     size_t len;
     const char *claim = luaL_checklstring(L, 2, &len);
     static const char *const names[] = {"success", "retry", "failure", "broken", "exhausted", NULL};
-    static const hworker_outcome outcomes[] = {HWORKER_OUTCOME_SUCCESS, HWORKER_OUTCOME_RETRY,
-                                               HWORKER_OUTCOME_FAILURE, HWORKER_OUTCOME_BROKEN,
-                                               HWORKER_OUTCOME_EXHAUSTED};
+    static const hworker_outcome outcomes[] = {HWORKER_OUTCOME_SUCCESS, HWORKER_OUTCOME_RETRY, HWORKER_OUTCOME_FAILURE,
+                                               HWORKER_OUTCOME_BROKEN, HWORKER_OUTCOME_EXHAUSTED};
     int o = luaL_checkoption(L, 3, NULL, names);
     const char *reason = luaL_optstring(L, 4, "");
     double delay = luaL_optnumber(L, 5, 0);
@@ -624,8 +660,7 @@ static int l_step_finish(lua_State *L)
 }
 
 /* A step on one claim that answers whether the claim was still live. */
-typedef int (*claim_step_fn)(hworker *h, int shard, const char *claim, size_t len, int *live, char *err,
-                             size_t errlen);
+typedef int (*claim_step_fn)(hworker *h, int shard, const char *claim, size_t len, int *live, char *err, size_t errlen);
 
 static int claim_step(lua_State *L, claim_step_fn fn)
 {
@@ -668,7 +703,10 @@ static void push_reply(lua_State *L, const redisReply *r)
         lua_createtable(L, (int)r->elements, 0);
         for (size_t i = 0; i < r->elements; i++) {
             push_reply(L, r->element[i]);
-            if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushboolean(L, 0); }
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushboolean(L, 0);
+            }
             lua_rawseti(L, -2, (int)i + 1);
         }
         break;
@@ -699,16 +737,30 @@ static int l_command(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg queue_methods[] = {
-    {"command", l_command},
-    {"queue", l_queue},         {"queue_json", l_queue_json}, {"queue_many", l_queue_many},
-    {"jobs", l_jobs},           {"inflight", l_inflight},     {"scheduled", l_scheduled},
-    {"failed", l_failed},       {"broken", l_broken},         {"stats", l_stats},
-    {"destroy", l_destroy},     {"start", l_start},           {"stop", l_stop},
-    {"close", l_close},         {"step_claim", l_step_claim}, {"step_finish", l_step_finish},
-    {"step_renew", l_step_renew}, {"step_hand_back", l_step_hand_back}, {"step_sweep", l_step_sweep},
-    {"settings", l_settings},   {"requeue", l_requeue},       {"delete", l_delete},
-    {"reload", l_reload},       {NULL, NULL}};
+static const luaL_Reg queue_methods[] = {{"command", l_command},
+                                         {"queue", l_queue},
+                                         {"queue_json", l_queue_json},
+                                         {"queue_many", l_queue_many},
+                                         {"jobs", l_jobs},
+                                         {"inflight", l_inflight},
+                                         {"scheduled", l_scheduled},
+                                         {"failed", l_failed},
+                                         {"broken", l_broken},
+                                         {"stats", l_stats},
+                                         {"destroy", l_destroy},
+                                         {"start", l_start},
+                                         {"stop", l_stop},
+                                         {"close", l_close},
+                                         {"step_claim", l_step_claim},
+                                         {"step_finish", l_step_finish},
+                                         {"step_renew", l_step_renew},
+                                         {"step_hand_back", l_step_hand_back},
+                                         {"step_sweep", l_step_sweep},
+                                         {"settings", l_settings},
+                                         {"requeue", l_requeue},
+                                         {"delete", l_delete},
+                                         {"reload", l_reload},
+                                         {NULL, NULL}};
 
 /* Registers fns with the two cjson upvalues on the stack top. */
 static void register_with_json(lua_State *L, const luaL_Reg *fns)

@@ -20,9 +20,12 @@ int main(int argc, char **argv)
     size_t n = (size_t)atoi(argv[4]);
     char err[512];
     hworker *h = hworker_create(&cfg, err, sizeof err);
-    if (h == NULL) { fprintf(stderr, "%s\n", err); return 1; }
+    if (h == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     hworker_job *jobs = calloc(n, sizeof *jobs);
-    char (*json)[32] = calloc(n, 32), (*keys)[32] = calloc(n, 32);
+    char(*json)[32] = calloc(n, 32), (*keys)[32] = calloc(n, 32);
     char *ids = calloc(n, HWORKER_ID_SIZE);
     if (!jobs || !json || !keys || !ids) return 1;
     for (size_t i = 0; i < n; i++) {
@@ -32,11 +35,17 @@ int main(int argc, char **argv)
         jobs[i].unique = keys[i];
     }
     for (int round = 0; round < 2; round++) {
-        if (hworker_enqueue(h, jobs, n, 0, 0, ids, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+        if (hworker_enqueue(h, jobs, n, 0, 0, ids, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
         for (size_t i = 0; i < n; i++) printf("%s\n", ids + i * HWORKER_ID_SIZE);
         if (round == 0) printf("\n");
     }
-    free(jobs); free(json); free(keys); free(ids);
+    free(jobs);
+    free(json);
+    free(keys);
+    free(ids);
     hworker_free(h);
     return 0;
 }

@@ -17,7 +17,10 @@ int main(int argc, char **argv)
     cfg.log_level = HWORKER_LOG_ERROR;
     char err[512];
     hworker *h = hworker_create(&cfg, err, sizeof err);
-    if (h == NULL) { fprintf(stderr, "%s\n", err); return 1; }
+    if (h == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     int rc = 0;
     for (int i = 0; i < atoi(argv[4]) && rc == 0; i++) {
         char json[32], id[HWORKER_ID_SIZE];

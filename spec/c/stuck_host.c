@@ -95,7 +95,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 6000; i++) {
         if (hworker_get_stats(h, &st, err, sizeof err) == 0 &&
             (blocked_wanted ? atomic_load(&blocked)
-             : running      ? st.inflight > 0
+                 : running  ? st.inflight > 0
                             : st.succeeded + st.failed >= wait_for))
             break;
         sleep_ms(10);

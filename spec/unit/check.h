@@ -25,8 +25,8 @@ static int check_total, check_failed;
  * both: what a message said is what one needs to see. got may be NULL (a
  * failure, not a crash). mode: 0 equal, 1 got holds want, 2 got lacks want
  * (both then NUL-terminated). */
-static inline void check_bytes(const char *file, int line, const char *expr, int mode, const char *got,
-                               size_t got_len, const char *want, size_t want_len)
+static inline void check_bytes(const char *file, int line, const char *expr, int mode, const char *got, size_t got_len,
+                               const char *want, size_t want_len)
 {
     int ok;
     check_total++;
@@ -38,14 +38,16 @@ static inline void check_bytes(const char *file, int line, const char *expr, int
     check_failed++;
     fprintf(stderr, "%s:%d: CHECK failed: %s\n  got:  \"%.*s\" (%zu bytes)\n  %s \"%.*s\"\n", file, line, expr,
             got ? (int)got_len : 6, got ? got : "(null)", got ? got_len : 0,
-            mode == 0 ? "want:" : mode == 1 ? "holding:" : "lacking:", (int)want_len, want);
+            mode == 0       ? "want:"
+                : mode == 1 ? "holding:"
+                            : "lacking:",
+            (int)want_len, want);
 }
 
-#define CHECK_TEXT_(mode, got, want, what)                                                             \
-    do {                                                                                               \
-        const char *got_ = (got), *want_ = (want);                                                     \
-        check_bytes(__FILE__, __LINE__, #got what #want, mode, got_, got_ ? strlen(got_) : 0, want_,   \
-                    strlen(want_));                                                                    \
+#define CHECK_TEXT_(mode, got, want, what)                                                                           \
+    do {                                                                                                             \
+        const char *got_ = (got), *want_ = (want);                                                                   \
+        check_bytes(__FILE__, __LINE__, #got what #want, mode, got_, got_ ? strlen(got_) : 0, want_, strlen(want_)); \
     } while (0)
 
 /* The NUL-terminated got equals want. */

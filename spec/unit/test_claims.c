@@ -75,10 +75,10 @@ static void test_envelope_counts_clamped(void)
 #define BAD_VERSION "unsupported envelope: the header's \"v\" must be 1"
 #define NO_ID "not an hworker envelope: the header has no string \"id\" (or an empty one)"
 
-#define BROKEN(e, lit, why)                          \
-    do {                                             \
-        PARSE(e, lit);                               \
-        CHECK_STR((e)->broken, why);                 \
+#define BROKEN(e, lit, why)                           \
+    do {                                              \
+        PARSE(e, lit);                                \
+        CHECK_STR((e)->broken, why);                  \
         CHECK((e)->job == NULL && (e)->job_len == 0); \
     } while (0)
 

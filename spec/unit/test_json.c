@@ -18,18 +18,18 @@ static int json_check(const char *text, size_t len, char *err, size_t errlen)
     return rc;
 }
 
-#define JSON_OK(lit)                                                   \
-    do {                                                               \
-        char err_[200];                                                \
+#define JSON_OK(lit)                                                     \
+    do {                                                                 \
+        char err_[200];                                                  \
         CHECK(json_check(lit, sizeof(lit) - 1, err_, sizeof err_) == 0); \
-        CHECK_STR(err_, "");                                           \
+        CHECK_STR(err_, "");                                             \
     } while (0)
 
-#define JSON_ERR(lit, want)                                             \
-    do {                                                                \
-        char err_[200];                                                 \
+#define JSON_ERR(lit, want)                                               \
+    do {                                                                  \
+        char err_[200];                                                   \
         CHECK(json_check(lit, sizeof(lit) - 1, err_, sizeof err_) == -1); \
-        CHECK_STR(err_, want);                                          \
+        CHECK_STR(err_, want);                                            \
     } while (0)
 
 static void test_check_accepts_json(void)
@@ -81,10 +81,10 @@ static void test_check_names_the_fault(void)
     JSON_ERR("\"\\ud800\\u0041\"", "line 1, column 8: a \\u escape of a high surrogate without its low one");
     JSON_ERR("\"\\ud800\\u", "line 1, column 8: a \\u escape of a high surrogate without its low one");
     JSON_ERR("\"\xff\"", "line 1, column 2: invalid UTF-8 in a string");
-    JSON_ERR("\"\xc0\xaf\"", "line 1, column 2: invalid UTF-8 in a string");     /* overlong '/' */
-    JSON_ERR("\"\xed\xa0\x80\"", "line 1, column 2: invalid UTF-8 in a string"); /* a surrogate */
+    JSON_ERR("\"\xc0\xaf\"", "line 1, column 2: invalid UTF-8 in a string");         /* overlong '/' */
+    JSON_ERR("\"\xed\xa0\x80\"", "line 1, column 2: invalid UTF-8 in a string");     /* a surrogate */
     JSON_ERR("\"\xf4\x90\x80\x80\"", "line 1, column 2: invalid UTF-8 in a string"); /* past U+10FFFF */
-    JSON_ERR("\"\xe2\x82", "line 1, column 2: invalid UTF-8 in a string");       /* cut short */
+    JSON_ERR("\"\xe2\x82", "line 1, column 2: invalid UTF-8 in a string");           /* cut short */
     JSON_ERR("-", "line 1, column 2: incomplete number");
     JSON_ERR("-a", "line 1, column 2: invalid number");
     JSON_ERR("1.", "line 1, column 3: digit expected after '.'");
@@ -223,12 +223,12 @@ static void test_unescape(void)
 }
 
 /* hw_json_quote of the bytes of a literal. */
-#define QUOTE(out, lit)                                    \
-    do {                                                   \
-        char *copy_ = exact_copy(lit, sizeof(lit) - 1);    \
-        hw_buf_clear(out);                                 \
-        hw_json_quote(out, copy_, sizeof(lit) - 1);        \
-        free(copy_);                                       \
+#define QUOTE(out, lit)                                 \
+    do {                                                \
+        char *copy_ = exact_copy(lit, sizeof(lit) - 1); \
+        hw_buf_clear(out);                              \
+        hw_json_quote(out, copy_, sizeof(lit) - 1);     \
+        free(copy_);                                    \
     } while (0)
 
 static void test_quote(void)
@@ -268,8 +268,14 @@ static void test_quote(void)
 static void test_quote_round_trip(void)
 {
     static const char *const samples[] = {
-        "", "plain", "\"\\/", "\n\r\t\b\f", "\x01\x02\x1f\x7f", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
-        "{\"json\": [1, 2]}", "tab\tand \"quotes\"",
+        "",
+        "plain",
+        "\"\\/",
+        "\n\r\t\b\f",
+        "\x01\x02\x1f\x7f",
+        "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+        "{\"json\": [1, 2]}",
+        "tab\tand \"quotes\"",
     };
     hw_buf quoted = {0}, back = {0};
     char err[200];

@@ -94,7 +94,8 @@ static void test_text_choices_and_units(void)
     const hw_option *level = hw_option_find("log_level");
     CHECK(hw_option_set_text(&cfg, level, "silent", "log_level", err, sizeof err) == 0);
     CHECK(cfg.log_level > HWORKER_LOG_ERROR);
-    CHECK(hw_option_set_text(&cfg, level, "warn", "log_level", err, sizeof err) == 0 && cfg.log_level == HWORKER_LOG_WARN);
+    CHECK(hw_option_set_text(&cfg, level, "warn", "log_level", err, sizeof err) == 0 &&
+          cfg.log_level == HWORKER_LOG_WARN);
     CHECK(hw_option_set_text(&cfg, level, "loud", "--log-level", err, sizeof err) == -1);
     CHECK_STR(err, "--log-level must be \"debug\", \"info\", \"warn\", \"error\" or \"silent\" (got \"loud\")");
 

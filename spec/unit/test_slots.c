@@ -151,10 +151,10 @@ static void test_map_load(void)
 {
     hw_slot_map *m = hw_slot_map_new();
     redisReply *reply = r_arr(3,
-        r_arr(4, r_int(0), r_int(5460), r_arr(3, r_str("10.0.0.1"), r_int(7000), r_str("id1")),
-              r_arr(3, r_str("10.0.0.4"), r_int(7003), r_str("replica"))),
-        r_arr(3, r_int(5461), r_int(10922), r_arr(2, r_str("10.0.0.2"), r_int(7001))),
-        r_arr(3, r_int(10923), r_int(16383), r_arr(2, r_str("10.0.0.3"), r_int(7002))));
+                              r_arr(4, r_int(0), r_int(5460), r_arr(3, r_str("10.0.0.1"), r_int(7000), r_str("id1")),
+                                    r_arr(3, r_str("10.0.0.4"), r_int(7003), r_str("replica"))),
+                              r_arr(3, r_int(5461), r_int(10922), r_arr(2, r_str("10.0.0.2"), r_int(7001))),
+                              r_arr(3, r_int(10923), r_int(16383), r_arr(2, r_str("10.0.0.3"), r_int(7002))));
     CHECK(hw_slot_map_load(m, reply) == 3);
     int port = 0;
     CHECK_STR(hw_slot_map_get(m, 0, &port), "10.0.0.1");
@@ -181,14 +181,12 @@ static void test_map_load_bad_replies(void)
     r_free(not_array);
 
     /* Malformed entries are skipped; the good one among them is loaded. */
-    redisReply *reply = r_arr(7,
-        r_str("junk"),
-        r_arr(2, r_int(0), r_int(10)),
-        r_arr(3, r_str("0"), r_int(10), r_arr(2, r_str("x"), r_int(1))),
-        r_arr(3, r_int(0), r_int(10), r_str("x:1")),
-        r_arr(3, r_int(0), r_int(10), r_arr(1, r_str("x"))),
-        r_arr(3, r_int(0), r_int(10), r_arr(2, r_int(1), r_int(1))),
-        r_arr(3, r_int(100), r_int(100), r_arr(2, r_str("good"), r_int(6000))));
+    redisReply *reply =
+        r_arr(7, r_str("junk"), r_arr(2, r_int(0), r_int(10)),
+              r_arr(3, r_str("0"), r_int(10), r_arr(2, r_str("x"), r_int(1))),
+              r_arr(3, r_int(0), r_int(10), r_str("x:1")), r_arr(3, r_int(0), r_int(10), r_arr(1, r_str("x"))),
+              r_arr(3, r_int(0), r_int(10), r_arr(2, r_int(1), r_int(1))),
+              r_arr(3, r_int(100), r_int(100), r_arr(2, r_str("good"), r_int(6000))));
     CHECK(hw_slot_map_load(m, reply) == 1);
     CHECK(hw_slot_map_get(m, 0, &port) == NULL);
     CHECK(hw_slot_map_get(m, 99, &port) == NULL);

@@ -189,7 +189,8 @@ static void test_parse_errors(void)
     BAD("redis://h/-1", "bad database '-1'");
     BAD("redis://h/1x", "bad database '1x'");
     /* A long bad part is quoted cut to 40 bytes. */
-    BAD("redis://h/0123456789012345678901234567890123456789TAIL", "bad database '0123456789012345678901234567890123456789'");
+    BAD("redis://h/0123456789012345678901234567890123456789TAIL",
+        "bad database '0123456789012345678901234567890123456789'");
     BAD("redis://a,b", "several hosts need redis+cluster://");
     BAD("redis+cluster://a,b/1", "a Redis Cluster has database 0 only");
     BAD("redis+cluster://a,", "no host");
@@ -239,11 +240,11 @@ static void test_err_buffer(void)
     CHECK_STR(err, "bad Redis URL \"");
 }
 
-#define REDACT(url, want)                                  \
-    do {                                                   \
-        char out_[256];                                    \
-        hw_url_redact(url, out_, sizeof out_);             \
-        CHECK_STR(out_, want);                             \
+#define REDACT(url, want)                      \
+    do {                                       \
+        char out_[256];                        \
+        hw_url_redact(url, out_, sizeof out_); \
+        CHECK_STR(out_, want);                 \
     } while (0)
 
 static void test_redact(void)
