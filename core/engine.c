@@ -17,6 +17,25 @@ void hworker_config_init(hworker_config *cfg)
     hw_options_defaults(cfg);
 }
 
+int hworker_config_set(hworker_config *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
+    const hw_option *o = name ? hw_option_find(name) : NULL;
+    if (o == NULL) {
+        snprintf(err, errlen, "config: no setting is called \"%s\" (hworker-lua options lists them)", name ? name : "");
+        return -1;
+    }
+    if (value == NULL) {
+        snprintf(err, errlen, "config: %s: no value", o->name);
+        return -1;
+    }
+    return hw_option_set_text(cfg, o, value, o->name, err, errlen);
+}
+
 const char *hworker_version(void) { return HWORKER_VERSION; }
 
 const hworker_config *hw_config_of(const hworker *h) { return &h->cfg; }

@@ -131,6 +131,16 @@ typedef struct hworker_config {
 /** Fills `cfg` with the defaults above (name NULL). Thread-safe; no errors. */
 HWORKER_API void hworker_config_init(hworker_config *cfg);
 
+/** Sets one setting of `cfg` by its name, as hworker.open and hworker-lua
+ * run take it ("lease", "memory_limit", "on_exception"; '-' and '_' alike;
+ * docs/configuration.md lists them), from text as a user would write it
+ * ("30", "64", "retry"): for hosts that read settings from a file or the
+ * environment. A memory_limit is in MiB here, as everywhere but the field.
+ * Returns 0, or -1 with a message naming the setting and what it takes (an
+ * unknown name, text that is not a number or a choice, a value out of
+ * range); cfg is then unchanged. Not thread-safe on the same cfg. */
+HWORKER_API int hworker_config_set(hworker_config *cfg, const char *name, const char *value, char *err, size_t errlen);
+
 /** Checks the configuration and makes a handle; it does not connect (the first
  * call that needs Redis does). Returns NULL on a bad configuration. The
  * caller owns the handle and releases it with hworker_free(). */

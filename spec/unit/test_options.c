@@ -110,6 +110,27 @@ static void test_text_choices_and_units(void)
     CHECK(hw_option_set(&cfg, onx, 2, "on_exception", err, sizeof err) == -1);
 }
 
+/* The public setter reads what a user writes, by the setting's name. */
+static void test_config_set(void)
+{
+    hworker_config cfg;
+    hworker_config_init(&cfg);
+    char err[256] = "";
+    CHECK(hworker_config_set(&cfg, "lease", "45", err, sizeof err) == 0 && cfg.lease == 45);
+    CHECK(hworker_config_set(&cfg, "memory-limit", "16", err, sizeof err) == 0);
+    CHECK(cfg.memory_limit == (size_t)16 << 20);
+    CHECK(hworker_config_set(&cfg, "timeout", "2.5", err, sizeof err) == 0 && cfg.job_timeout == 2.5);
+    CHECK(hworker_config_set(&cfg, "on_exception", "retry", err, sizeof err) == 0);
+    CHECK(cfg.on_exception == HWORKER_EXCEPTION_RETRIES);
+    CHECK(hworker_config_set(&cfg, "lease", "0", err, sizeof err) == -1);
+    CHECK_STR(err, "lease must be at least 0.1 seconds (got 0)");
+    CHECK(cfg.lease == 45);
+    CHECK(hworker_config_set(&cfg, "leese", "30", err, sizeof err) == -1);
+    CHECK_STR(err, "config: no setting is called \"leese\" (hworker-lua options lists them)");
+    CHECK(hworker_config_set(&cfg, "lease", NULL, err, sizeof err) == -1);
+    CHECK(hworker_config_set(&cfg, NULL, "1", NULL, 0) == -1); /* no err buffer: still refused */
+}
+
 static void test_json_values(void)
 {
     hworker_config cfg;
@@ -129,6 +150,7 @@ int main(void)
     test_table_is_well_formed();
     test_ranges();
     test_text_choices_and_units();
+    test_config_set();
     test_json_values();
     return check_report("test_options");
 }
