@@ -157,20 +157,6 @@ HWORKER_API hworker *hworker_create(const hworker_config *cfg, char *err, size_t
  * running or the name is not an identifier. */
 HWORKER_API int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, char *err, size_t errlen);
 
-/** Enqueues one job: `json` (len bytes) must be one JSON value. Writes the new
- * job's id into `id` (HWORKER_ID_SIZE bytes) if not NULL. Fails on invalid
- * JSON (message gives line and column), on an unreachable Redis, or when Redis
- * refuses the write (message gives Redis's reply). After a connection loss it
- * retries once, so a job may, rarely, be enqueued twice; it is never lost
- * once this returns 0. Thread-safe. */
-HWORKER_API int hworker_queue(hworker *h, const char *json, size_t len, char *id, char *err, size_t errlen);
-
-/** Enqueues `n` jobs atomically in one round trip: all or none. `ids` receives
- * n ids (n * HWORKER_ID_SIZE bytes) if not NULL. `delay` > 0 schedules the
- * jobs that many seconds from now (Redis time). Same errors as above. */
-HWORKER_API int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens, double delay,
-                                   char *ids, char *err, size_t errlen);
-
 /** One job for hworker_enqueue(). */
 typedef struct hworker_job {
     const char *json;   /**< one JSON value */
@@ -180,24 +166,43 @@ typedef struct hworker_job {
                             nothing and gives the existing job's id */
 } hworker_job;
 
-/** Enqueues n jobs atomically in one round trip (on a sharded queue: one
- * atomic call per shard the jobs' unique keys fall in; if one fails, the
- * error says how many shards' jobs were enqueued). `at` > 0 runs them at that
- * time (seconds since the epoch, Redis clock; a past time means now); else
- * `delay` > 0 runs them that many seconds from now. `ids` (n *
- * HWORKER_ID_SIZE bytes, or NULL) receives each job's id, or the id of the
- * job that holds its unique key. Errors as for hworker_queue(). */
-HWORKER_API int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at, char *ids,
-                                char *err, size_t errlen);
+/** hworker_enqueue()'s options: where and when the jobs go. */
+typedef struct hworker_enqueue_opts {
+    size_t size;       /**< sizeof(hworker_enqueue_opts), as HWORKER_ENQUEUE_OPTS_INIT
+                            sets it: fields added in later versions are read only
+                            when the caller's struct has them */
+    double delay;      /**< > 0: run the jobs that many seconds from now */
+    double at;         /**< > 0: run them at that time (seconds since the epoch,
+                            Redis clock; a past time means now); wins over delay */
+    const char *queue; /**< NULL: this handle's queue; else the name of another
+                            queue (a follow-up job), whose shard count is read from
+                            Redis once per handle and queue (a queue with none
+                            recorded is recorded as unsharded) */
+    int shard;         /**< HWORKER_SHARD_ANY: the next shard in turn, and a job
+                            with a unique key its key's shard; else that shard of
+                            this handle's queue (jobs without unique keys only) */
+} hworker_enqueue_opts;
 
-/** Enqueues one job on another queue (`queue` is its name) through this
- * handle's connection, e.g. a follow-up job. The queue's shard count is read
- * from Redis once per handle and queue (a queue with none recorded is
- * recorded as unsharded), and the job goes to one of its shards. Fails on a
- * name the rule of hworker_config.name refuses. Same contract as
- * hworker_queue otherwise. */
-HWORKER_API int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len, char *id, char *err,
-                                 size_t errlen);
+/** hworker_enqueue_opts.shard: the next shard in turn (or a unique key's). */
+#define HWORKER_SHARD_ANY (-1)
+/** The defaults: now, on this handle's queue, any shard. */
+#define HWORKER_ENQUEUE_OPTS_INIT                                   \
+    {                                                               \
+        sizeof(hworker_enqueue_opts), 0, 0, NULL, HWORKER_SHARD_ANY \
+    }
+
+/** Enqueues n jobs: each `json` must be one JSON value. Atomic, in one round
+ * trip: all or none; on a sharded queue, one atomic call per shard the jobs'
+ * unique keys fall in (if one fails, the error says how many shards' jobs
+ * were enqueued). `opts` may be NULL for HWORKER_ENQUEUE_OPTS_INIT. `ids` (n
+ * * HWORKER_ID_SIZE bytes, or NULL) receives each job's id, or the id of the
+ * job that holds its unique key. Fails on invalid JSON (the message gives the
+ * job, line and column), on options out of range, on an unreachable Redis,
+ * or when Redis refuses the write (the message gives its reply). After a
+ * connection loss it sends the batch once more, so a job may, rarely, be
+ * enqueued twice; it is never lost once this returns 0. Thread-safe. */
+HWORKER_API int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const hworker_enqueue_opts *opts,
+                                char *ids, char *err, size_t errlen);
 
 /** Sets the job file and the JSON for its init(config) (either may be NULL to
  * keep the current one). Workers started afterwards load it, and so does a
@@ -345,11 +350,12 @@ HWORKER_API int hworker_delete(hworker *h, hworker_part part, int all, const cha
  * one). Thread-safe. */
 HWORKER_API int hworker_reload(hworker *h, char *err, size_t errlen);
 
-/** Deletes every key of the queue (jobs, records, counters). Running workers
- * of this handle keep running; stop them first to be sure nothing is left. */
-HWORKER_API int hworker_destroy(hworker *h, char *err, size_t errlen);
+/** Deletes every key of the queue in Redis (jobs, records, counters); the
+ * handle stays as it is (hworker_free releases it). Running workers of this
+ * handle keep running; stop them first to be sure nothing is left. */
+HWORKER_API int hworker_delete_queue(hworker *h, char *err, size_t errlen);
 
-/** The library version, e.g. "0.1.0". Thread-safe. */
+/** The library version, e.g. "0.2.0". Thread-safe. */
 HWORKER_API const char *hworker_version(void);
 
 #ifdef __cplusplus

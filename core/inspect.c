@@ -217,7 +217,7 @@ int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
     return 0;
 }
 
-int hworker_destroy(hworker *h, char *err, size_t errlen)
+int hworker_delete_queue(hworker *h, char *err, size_t errlen)
 {
     char scratch[8];
     if (err == NULL) {

@@ -65,7 +65,7 @@ struct hworker {
     /* Round-robin position of enqueues over shards (any thread). */
     atomic_uint next_shard;
     /* Set once this handle's shard count agrees with the one Redis records
-     * (shard_count.c); cleared by hworker_destroy(). */
+     * (shard_count.c); cleared by hworker_delete_queue(). */
     atomic_int shards_checked;
     /* Shard counts of the queues follow-up jobs go to (its own lock). */
     hw_shard_cache follow_ups;
@@ -197,6 +197,9 @@ int hw_check_own_shards(hworker *h, int record, char *err, size_t errlen);
  * shard in turn. Returns 0 (free the keys with hw_keys_free), or -1 with a
  * message. */
 int hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen);
+/* shard_count.c: the recorded shard count of `queue`, as hw_follow_up_keys
+ * looks it up, into *shards. Returns 0, or -1 with a message. */
+int hw_queue_shards(hworker *h, hw_conn *c, const char *queue, int *shards, char *err, size_t errlen);
 
 /* producer.c: enqueue through a given connection (a worker's own, for
  * hworker.queue in job code, or the producer connection under its lock). */

@@ -1,5 +1,6 @@
 /* The handle's producer connection: enqueueing (one script call per batch,
  * ids made on the client), and any other command sent on it. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,54 +133,67 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
     return rc;
 }
 
-/* Enqueues on the producer connection. Unsharded, or when every job goes
- * to one shard, it is one atomic script call. A batch's shard is the next
- * in turn, except that a job with a unique key goes to the shard of its key
- * (so one key always meets the same unique hash); a batch whose unique keys
- * fall in several shards is sent as one atomic call per shard. */
-/* The shard of job i of a batch whose turn is `rr`: its unique key's, if
- * it has one. */
-static int shard_for(const hworker *h, const char *const *uniques, size_t i, int rr)
+/* Where a batch goes: a queue, its shard count, and its keys when they are
+ * this handle's (another queue's are made for the shard a batch needs). */
+typedef struct target {
+    const char *name;
+    int nshards;
+    const hw_keys *own;
+} target;
+
+static const hw_keys *target_keys(const target *t, int k, hw_keys *made)
 {
-    return uniques && uniques[i] && uniques[i][0] ? hw_shard_of_unique(uniques[i], h->nshards) : rr;
+    if (t->own) return &t->own[k];
+    hw_keys_make_shard(made, t->name, k, t->nshards);
+    return made;
 }
 
-static int enqueue_sharded(hworker *h, size_t n, const char *const *json, const size_t *lens,
-                           const char *const *uniques, double delay, double at, char *ids, char *err, size_t errlen)
+/* The shard of job i of a batch whose turn is `rr`: its unique key's, if
+ * it has one (so one key always meets the same unique hash). */
+static int shard_for(int nshards, const char *const *uniques, size_t i, int rr)
 {
-    /* Once per handle: a producer with another shard count than the
-     * queue's workers would put jobs where none of them looks. */
-    if (hw_check_own_shards(h, 1, err, errlen) != 0) return -1;
-    int rr = h->nshards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)h->nshards) : 0;
-    /* Unsharded, or without unique keys, the whole batch goes to rr: no
-     * per-job work on the common path. */
+    return uniques && uniques[i] && uniques[i][0] ? hw_shard_of_unique(uniques[i], nshards) : rr;
+}
+
+/* Enqueues on the producer connection (under its lock). When every job goes
+ * to one shard it is one atomic script call; a batch whose unique keys fall
+ * in several shards is sent as one atomic call per shard. `rr` is the shard
+ * of the jobs without a unique key. */
+static int enqueue_on(hworker *h, const target *t, int rr, size_t n, const char *const *json, const size_t *lens,
+                      const char *const *uniques, double delay, double at, char *ids, char *err, size_t errlen)
+{
     int first = rr, mixed = 0;
-    for (size_t i = 0; h->nshards > 1 && uniques && i < n; i++) {
-        int k = shard_for(h, uniques, i, rr);
+    for (size_t i = 0; t->nshards > 1 && uniques && i < n; i++) {
+        int k = shard_for(t->nshards, uniques, i, rr);
         if (i == 0) first = k;
         else if (k != first) mixed = 1;
     }
     int rc = 0;
+    hw_keys made;
     pthread_mutex_lock(&h->producer_lock);
     if (!mixed) {
-        rc = hw_enqueue(&h->producer, &h->shard[first], n, json, lens, uniques, delay, at, ids, 1, err, errlen);
+        const hw_keys *keys = target_keys(t, first, &made);
+        rc = hw_enqueue(&h->producer, keys, n, json, lens, uniques, delay, at, ids, 1, err, errlen);
+        if (keys == &made) hw_keys_free(&made);
     } else {
         const char **sj = malloc(n * sizeof *sj), **su = malloc(n * sizeof *su);
         size_t *sl = malloc(n * sizeof *sl), *pos = malloc(n * sizeof *pos);
         char *sids = malloc(n * HWORKER_ID_SIZE);
         if (!sj || !su || !sl || !pos || !sids) abort();
         int done = 0;
-        for (int k = 0; k < h->nshards && rc == 0; k++) {
+        for (int k = 0; k < t->nshards && rc == 0; k++) {
             size_t m = 0;
             for (size_t i = 0; i < n; i++)
-                if (shard_for(h, uniques, i, rr) == k) {
+                if (shard_for(t->nshards, uniques, i, rr) == k) {
                     sj[m] = json[i];
                     sl[m] = lens[i];
                     su[m] = uniques[i];
                     pos[m++] = i;
                 }
             if (m == 0) continue;
-            rc = hw_enqueue(&h->producer, &h->shard[k], m, sj, sl, su, delay, at, sids, 1, err, errlen);
+            const hw_keys *keys = target_keys(t, k, &made);
+            rc = hw_enqueue(&h->producer, keys, m, sj, sl, su, delay, at, sids, 1, err, errlen);
+            if (keys == &made) hw_keys_free(&made);
             if (rc == 0) {
                 done++;
                 if (ids)
@@ -201,62 +215,98 @@ static int enqueue_sharded(hworker *h, size_t n, const char *const *json, const 
     return rc;
 }
 
-int hworker_queue_many(hworker *h, size_t n, const char *const *json, const size_t *lens, double delay, char *ids,
-                       char *err, size_t errlen)
+/* The caller's options over the defaults: only the fields its struct has
+ * (opts->size), so a host built against an older header keeps working. */
+static int read_opts(const hworker_enqueue_opts *opts, hworker_enqueue_opts *o, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
+    *o = (hworker_enqueue_opts)HWORKER_ENQUEUE_OPTS_INIT;
+    if (opts == NULL) return 0;
+    if (opts->size < offsetof(hworker_enqueue_opts, delay)) {
+        snprintf(err, errlen,
+                 "enqueue options: size must be sizeof(hworker_enqueue_opts) "
+                 "(start from HWORKER_ENQUEUE_OPTS_INIT)");
+        return -1;
     }
-    return enqueue_sharded(h, n, json, lens, NULL, delay, 0, ids, err, errlen);
+    memcpy(o, opts, opts->size < sizeof *o ? opts->size : sizeof *o);
+    o->size = sizeof *o;
+    return 0;
 }
 
-int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, double delay, double at, char *ids, char *err,
-                    size_t errlen)
+/* Where the batch goes and the shard of its jobs without a unique key. */
+static int pick_target(hworker *h, const hworker_enqueue_opts *o, const char *const *uniques, size_t n, target *t,
+                       int *rr, char *err, size_t errlen)
+{
+    if (o->queue) {
+        if (o->shard != HWORKER_SHARD_ANY) {
+            snprintf(err, errlen,
+                     "enqueue options: shard picks a shard of this handle's queue; leave it at "
+                     "HWORKER_SHARD_ANY for another queue");
+            return -1;
+        }
+        if (hw_queue_name_check(o->queue, strlen(o->queue), err, errlen)) return -1;
+        t->name = o->queue;
+        t->own = NULL;
+        pthread_mutex_lock(&h->producer_lock);
+        int rc = hw_queue_shards(h, &h->producer, o->queue, &t->nshards, err, errlen);
+        pthread_mutex_unlock(&h->producer_lock);
+        if (rc) return -1;
+    } else {
+        /* Once per handle: a producer with another shard count than the
+         * queue's workers would put jobs where none of them looks. */
+        if (hw_check_own_shards(h, 1, err, errlen) != 0) return -1;
+        *t = (target){h->name, h->nshards, h->shard};
+    }
+    if (o->shard == HWORKER_SHARD_ANY) {
+        *rr = t->nshards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)t->nshards) : 0;
+        return 0;
+    }
+    if (o->shard < 0 || o->shard >= t->nshards) {
+        snprintf(err, errlen, "enqueue options: shard must be HWORKER_SHARD_ANY or from 0 to %d (got %d)",
+                 t->nshards - 1, o->shard);
+        return -1;
+    }
+    for (size_t i = 0; uniques && i < n; i++) {
+        if (uniques[i] && uniques[i][0]) {
+            snprintf(err, errlen,
+                     "enqueue options: job %zu has a unique key, which picks its own shard; leave "
+                     "shard at HWORKER_SHARD_ANY",
+                     i + 1);
+            return -1;
+        }
+    }
+    *rr = o->shard;
+    return 0;
+}
+
+int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const hworker_enqueue_opts *opts, char *ids,
+                    char *err, size_t errlen)
 {
     char scratch[8];
     if (err == NULL) {
         err = scratch;
         errlen = sizeof scratch;
     }
+    hworker_enqueue_opts o;
+    if (read_opts(opts, &o, err, errlen)) return -1;
     const char **json = malloc((n ? n : 1) * sizeof *json);
     const char **uniques = malloc((n ? n : 1) * sizeof *uniques);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
     if (!json || !uniques || !lens) abort();
+    int any_unique = 0;
     for (size_t i = 0; i < n; i++) {
         json[i] = jobs[i].json;
         lens[i] = jobs[i].len;
         uniques[i] = jobs[i].unique;
+        any_unique |= uniques[i] != NULL;
     }
-    int rc = enqueue_sharded(h, n, json, lens, uniques, delay, at, ids, err, errlen);
+    target t;
+    int rr = 0;
+    int rc = pick_target(h, &o, any_unique ? uniques : NULL, n, &t, &rr, err, errlen);
+    if (rc == 0)
+        rc = enqueue_on(h, &t, rr, n, json, lens, any_unique ? uniques : NULL, o.delay, o.at, ids, err, errlen);
     free(json);
     free(uniques);
     free(lens);
-    return rc;
-}
-
-int hworker_queue(hworker *h, const char *json, size_t len, char *id, char *err, size_t errlen)
-{
-    return hworker_queue_many(h, 1, &json, &len, 0, id, err, errlen);
-}
-
-int hworker_queue_to(hworker *h, const char *queue, const char *json, size_t len, char *id, char *err, size_t errlen)
-{
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
-    if (hw_queue_name_check(queue, queue ? strlen(queue) : 0, err, errlen)) return -1;
-    hw_keys keys;
-    pthread_mutex_lock(&h->producer_lock);
-    int rc = hw_follow_up_keys(h, &h->producer, queue, &keys, err, errlen);
-    if (rc == 0) {
-        rc = hw_enqueue(&h->producer, &keys, 1, &json, &len, NULL, 0, 0, id, 1, err, errlen);
-        hw_keys_free(&keys);
-    }
-    pthread_mutex_unlock(&h->producer_lock);
     return rc;
 }
 

@@ -148,17 +148,24 @@ int hworker_check_shards(hworker *h, int record, char *err, size_t errlen)
     return rc == HW_SHARDS_UNKNOWN ? -2 : rc;
 }
 
-int hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen)
+int hw_queue_shards(hworker *h, hw_conn *c, const char *queue, int *shards, char *err, size_t errlen)
 {
-    int shards =
+    *shards =
         strcmp(queue, h->name) == 0 && atomic_load(&h->shards_checked) ? h->nshards : cache_get(&h->follow_ups, queue);
-    if (shards == 0) {
+    if (*shards == 0) {
         /* A queue nobody recorded is unsharded, and is recorded so: a
          * runner started later with more shards is refused instead of
          * leaving this job where none of its workers look. */
-        if (settle_retrying(c, queue, 1, 1, &shards, err, errlen) != 0) return -1;
-        cache_put(&h->follow_ups, queue, shards);
+        if (settle_retrying(c, queue, 1, 1, shards, err, errlen) != 0) return -1;
+        cache_put(&h->follow_ups, queue, *shards);
     }
+    return 0;
+}
+
+int hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen)
+{
+    int shards;
+    if (hw_queue_shards(h, c, queue, &shards, err, errlen)) return -1;
     int shard = shards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)shards) : 0;
     hw_keys_make_shard(keys, queue, shard, shards);
     return 0;

@@ -8,7 +8,7 @@
  * hworker_monitor) or producer of a queue records its shards = S
  * (scripts/shards.lua, which reads or records it atomically); any later one with another S is refused with a message naming the
  * count to use. A follow-up job (hworker.queue in job code,
- * hworker_queue_to) looks the target's count up, recording 1 if there is
+ * hworker_enqueue with opts.queue) looks the target's count up, recording 1 if there is
  * none, so no job can land on keys no worker reads. */
 #ifndef HW_SHARD_COUNT_H
 #define HW_SHARD_COUNT_H

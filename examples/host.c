@@ -43,20 +43,24 @@ int main(int argc, char **argv)
     cfg.redis_url = argv[1];
     cfg.job_file = argv[2];
     hworker *h = hworker_create(&cfg, err, sizeof err);
-    if (h == NULL || hworker_destroy(h, err, sizeof err) != 0 ||
+    if (h == NULL || hworker_delete_queue(h, err, sizeof err) != 0 ||
         hworker_register(h, "add", host_add, (void *)&total, err, sizeof err) != 0) {
         fprintf(stderr, "host_example: %s\n", err);
         hworker_free(h);
         return 1;
     }
-    for (int i = 1; i <= 10; i++) {
-        char json[64], id[HWORKER_ID_SIZE];
-        snprintf(json, sizeof json, "{\"n\": %d}", i);
-        if (hworker_queue(h, json, strlen(json), id, err, sizeof err) != 0) {
-            fprintf(stderr, "host_example: %s\n", err);
-            hworker_free(h);
-            return 1;
-        }
+    /* Ten jobs in one atomic call (options NULL: now, on this queue). */
+    char json[10][64];
+    hworker_job jobs[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(json[i], sizeof json[i], "{\"n\": %d}", i + 1);
+        jobs[i] = (hworker_job){json[i], strlen(json[i]), NULL};
+    }
+    char ids[10 * HWORKER_ID_SIZE];
+    if (hworker_enqueue(h, jobs, 10, NULL, ids, err, sizeof err) != 0) {
+        fprintf(stderr, "host_example: %s\n", err);
+        hworker_free(h);
+        return 1;
     }
     if (hworker_start(h, 1, 1, err, sizeof err) != 0) {
         fprintf(stderr, "host_example: %s\n", err);
@@ -76,7 +80,7 @@ int main(int argc, char **argv)
     if (have_own) pthread_join(own, NULL);
     printf("host_example: %lld jobs succeeded, host total %ld (expected 55)\n", st.succeeded, (long)total);
     int ok = st.succeeded == 10 && total == 55;
-    hworker_destroy(h, err, sizeof err);
+    hworker_delete_queue(h, err, sizeof err);
     hworker_free(h);
     return ok ? 0 : 1;
 }

@@ -60,7 +60,7 @@ describe("hworker-lua", function()
     it("prints the version", function()
       local out, _, code = cli("--version")
       assert.are.equal(0, code)
-      assert.are.equal("hworker-lua 0.1.0\n", out)
+      assert.are.equal("hworker-lua 0.2.0\n", out)
     end)
   end)
 

@@ -38,7 +38,7 @@ describe("installation", function()
       assert.truthy(io.open(prefix .. "/" .. f), "missing " .. f)
     end
     local out = run("objdump -p " .. H.quote(prefix .. "/lib/libhworker.so"))
-    assert.matches("SONAME%s+libhworker%.so%.0", out)
+    assert.matches("SONAME%s+libhworker%.so%.1", out)
     out = run("man -l " .. H.quote(prefix .. "/share/man/man1/hworker-lua.1") .. " | col -b")
     assert.matches("hworker%-lua %- run Lua job handlers", out)
   end)

@@ -115,7 +115,7 @@ describe("shard counts", function()
     assert.is_true(used > 1, "every follow-up job went to one shard")
   end)
 
-  it("let hworker_queue_to reach a queue run with 6 shards, and refuse a bad name", function()
+  it("let hworker_enqueue reach another queue run with 6 shards, and refuse a bad name", function()
     local target, runs, config, target_name = R.queue(server, { shards = 6 })
     target:start { job_file = record, config = config, workers = 2, monitors = 0 }
     local dir = H.tmpdir()

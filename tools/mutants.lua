@@ -212,6 +212,11 @@ return {
     to = "    if (shard >= 0 && shard < h->nshards) return &h->shard[0];",
     spec = "spec/shards_spec.lua", filter = "single.step" },
 
+  { name = "an enqueue ignores the shard its options pick",
+    file = "core/producer.c",
+    from = "    *rr = o->shard;",
+    to = "    *rr = 0;",
+    spec = "spec/api_spec.lua", filter = "chosen.shard" },
   { name = "the Lua module's queue_many ignores its unique keys",
     file = "bindings/lua/hworker_module.c",
     from = "            if (lua_type(L, -1) == LUA_TSTRING) jobs[i].unique = lua_tostring(L, -1);",

@@ -76,7 +76,7 @@ int cmd_destroy(int argc, char **argv)
     hworker *h = cli_open_queue("destroy", pos[0], cli_redis_url(redis), shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
-    if (hworker_destroy(h, err, sizeof err) != 0) {
+    if (hworker_delete_queue(h, err, sizeof err) != 0) {
         cli_error("destroy", "%s", err);
         code = CLI_FAILED;
     } else {

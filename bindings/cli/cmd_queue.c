@@ -33,7 +33,9 @@ static int send_batch(hworker *h, size_t n, const char **json, const size_t *len
         return -1;
     }
     for (size_t i = 0; i < n; i++) jobs[i] = (hworker_job){json[i], lens[i], unique};
-    int rc = hworker_enqueue(h, jobs, n, delay, 0, ids, err, sizeof err);
+    hworker_enqueue_opts opts = HWORKER_ENQUEUE_OPTS_INIT;
+    opts.delay = delay;
+    int rc = hworker_enqueue(h, jobs, n, &opts, ids, err, sizeof err);
     free(jobs);
     if (rc == 0)
         for (size_t i = 0; i < n; i++) printf("%s\n", ids + i * HWORKER_ID_SIZE);

@@ -232,24 +232,26 @@ static int l_open(lua_State *L)
 
 /* ---- producing ---------------------------------------------------------- */
 
-/* Options of queue/queue_json/queue_many: delay (s), at (s since the
- * epoch, Redis clock) and, for single jobs, unique. */
+/* Options of queue/queue_json/queue_many: those of hworker_enqueue_opts
+ * (delay in s, at in s since the epoch on the Redis clock, queue, shard)
+ * and unique: a key for single jobs, a list of keys for queue_many. */
 typedef struct queue_opts {
-    double delay, at;
+    hworker_enqueue_opts enqueue;
     const char *unique;
 } queue_opts;
 
-static queue_opts opts_of(lua_State *L, int idx, int allow_unique)
+static queue_opts opts_of(lua_State *L, int idx, int single)
 {
-    queue_opts o = {0, 0, NULL};
+    queue_opts o = {HWORKER_ENQUEUE_OPTS_INIT, NULL};
     if (lua_isnoneornil(L, idx)) return o;
     luaL_checktype(L, idx, LUA_TTABLE);
-    static const char *const single[] = {"delay", "at", "unique", NULL};
-    static const char *const batch[] = {"delay", "at", "unique", NULL};
-    check_known(L, idx, allow_unique ? single : batch, allow_unique ? "queue options" : "queue_many options");
-    o.delay = opt_number(L, idx, "delay", 0);
-    o.at = opt_number(L, idx, "at", 0);
-    o.unique = allow_unique ? opt_string(L, idx, "unique", NULL) : NULL;
+    static const char *const known[] = {"delay", "at", "unique", "queue", "shard", NULL};
+    check_known(L, idx, known, single ? "queue options" : "queue_many options");
+    o.enqueue.delay = opt_number(L, idx, "delay", 0);
+    o.enqueue.at = opt_number(L, idx, "at", 0);
+    o.enqueue.queue = opt_string(L, idx, "queue", NULL);
+    o.enqueue.shard = (int)opt_number(L, idx, "shard", HWORKER_SHARD_ANY);
+    o.unique = single ? opt_string(L, idx, "unique", NULL) : NULL;
     return o;
 }
 
@@ -257,8 +259,7 @@ static int queue_one(lua_State *L, lqueue *q, const char *json, size_t len, cons
 {
     hworker_job job = {json, len, o->unique};
     char id[HWORKER_ID_SIZE], err[512];
-    if (hworker_enqueue(q->h, &job, 1, o->delay, o->at, id, err, sizeof err) != 0)
-        return luaL_error(L, "hworker: %s", err);
+    if (hworker_enqueue(q->h, &job, 1, &o->enqueue, id, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
     lua_pushstring(L, id);
     return 1;
 }
@@ -377,7 +378,7 @@ static int l_queue_many(lua_State *L)
         free(ids);
         return luaL_error(L, "hworker: %s", bad_unique);
     }
-    int rc = hworker_enqueue(q->h, jobs, n, o.delay, o.at, ids, err, sizeof err);
+    int rc = hworker_enqueue(q->h, jobs, n, &o.enqueue, ids, err, sizeof err);
     free(jobs);
     free(json);
     free(lens);
@@ -513,7 +514,7 @@ static int l_destroy(lua_State *L)
 {
     lqueue *q = check_queue(L);
     char err[512];
-    if (hworker_destroy(q->h, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    if (hworker_delete_queue(q->h, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
     return 0;
 }
 

@@ -51,7 +51,8 @@ int main(int argc, char **argv)
     cfg.job_file = argv[3];
     cfg.log_level = HWORKER_LOG_ERROR;
     hworker *h = hworker_create(&cfg, err, sizeof err);
-    if (h == NULL || hworker_queue(h, "{\"n\":1}", 7, id, err, sizeof err) != 0 ||
+    hworker_job first = {"{\"n\":1}", 7, NULL}, second = {"{\"n\":2}", 7, NULL};
+    if (h == NULL || hworker_enqueue(h, &first, 1, NULL, id, err, sizeof err) != 0 ||
         hworker_start(h, 1, 0, err, sizeof err) != 0) {
         fprintf(stderr, "connect_factory: %s\n", err);
         return 1;
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
     }
     freeReplyObject(r);
     redisFree(killer);
-    if (hworker_queue(h, "{\"n\":2}", 7, id, err, sizeof err) != 0) {
+    if (hworker_enqueue(h, &second, 1, NULL, id, err, sizeof err) != 0) {
         fprintf(stderr, "connect_factory: %s\n", err);
         return 1;
     }

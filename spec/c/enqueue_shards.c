@@ -35,7 +35,7 @@ int main(int argc, char **argv)
         jobs[i].unique = keys[i];
     }
     for (int round = 0; round < 2; round++) {
-        if (hworker_enqueue(h, jobs, n, 0, 0, ids, err, sizeof err) != 0) {
+        if (hworker_enqueue(h, jobs, n, NULL, ids, err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }

@@ -1,6 +1,7 @@
-/* For spec/names_spec.lua: hworker_queue_to() (a path only the C API
- * reaches) sends COUNT jobs {"n":i} from a handle of queue FROM to queue TO,
- * and prints each id on a line, or the error on stderr.
+/* For spec/names_spec.lua: hworker_enqueue() with opts.queue (a path only
+ * the C API reaches) sends COUNT jobs {"n":i} from a handle of queue FROM to
+ * queue TO, one call each, and prints each id on a line, or the error on
+ * stderr.
  * usage: queue_to REDIS_URL FROM TO COUNT */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < atoi(argv[4]) && rc == 0; i++) {
         char json[32], id[HWORKER_ID_SIZE];
         int len = snprintf(json, sizeof json, "{\"n\":%d}", i);
-        rc = hworker_queue_to(h, argv[3], json, (size_t)len, id, err, sizeof err);
+        hworker_job job = {json, (size_t)len, NULL};
+        hworker_enqueue_opts opts = HWORKER_ENQUEUE_OPTS_INIT;
+        opts.queue = argv[3];
+        rc = hworker_enqueue(h, &job, 1, &opts, id, err, sizeof err);
         if (rc == 0) printf("%s\n", id);
         else fprintf(stderr, "%s\n", err);
     }

@@ -85,8 +85,9 @@ int main(int argc, char **argv)
     }
     pthread_t switcher, reloader;
     if (pthread_create(&switcher, NULL, switch_files, &r) || pthread_create(&reloader, NULL, reload, &r)) return 1;
+    hworker_job job = {"{}", 2, NULL};
     for (int i = 0; i < r.rounds; i++)
-        if (hworker_queue(r.h, "{}", 2, NULL, err, sizeof err) != 0) fprintf(stderr, "%s\n", err);
+        if (hworker_enqueue(r.h, &job, 1, NULL, NULL, err, sizeof err) != 0) fprintf(stderr, "%s\n", err);
     pthread_join(switcher, NULL);
     pthread_join(reloader, NULL);
     /* Bounded: the spec reads the count, it does not need them all. */

@@ -1,9 +1,9 @@
 -- LuaRocks rockspec for the Lua module (require "hworker"). It builds through
 -- CMake and needs Debian's libhiredis-dev, libluajit-5.1-dev and
 -- lua-cjson-dev; nothing is downloaded. From a checkout:
---   luarocks --lua-version=5.1 make --local hworker-0.1.0-1.rockspec
+--   luarocks --lua-version=5.1 make --local hworker-0.2.0-1.rockspec
 package = "hworker"
-version = "0.1.0-1"
+version = "0.2.0-1"
 source = {
   url = "git+file://.",
 }
