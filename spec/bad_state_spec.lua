@@ -140,8 +140,10 @@ local function run_case(server, shards, case, runners)
   end
 
   -- Batches go out every 80 ms for about 1.6 s; the key is spoiled from the
-  -- 4th batch to the 16th, about a second. A refused batch is sent again
-  -- later, as a producer that sees the error would.
+  -- 4th batch to the 16th, about a second, and longer if no one has met it
+  -- yet (a worker reaches a shard that is not its home only once its home
+  -- is empty: on a slow, sanitized build that may take longer). A refused
+  -- batch is sent again later, as a producer that sees the error would.
   local todo, refused, errors = {}, {}, {}
   for b = 0, JOBS / BATCH - 1 do
     local batch = { jobs = {}, kinds = {}, delay = b % 5 == 2 and 0.3 or nil }
@@ -159,7 +161,13 @@ local function run_case(server, shards, case, runners)
   end
   for b, batch in ipairs(todo) do
     if b == 4 then spoil() end
-    if b == 16 then fix() end
+    if b == 16 then
+      H.wait_until("an error to name " .. spoiled[1], 30, function()
+        local seen = read(logs[1]) .. read(logs[2]) .. table.concat(errors, "\n")
+        return seen:find("hworker: key " .. spoiled[1], 1, true) ~= nil
+      end)
+      fix()
+    end
     local again = {}
     for _, old in ipairs(refused) do if not send(old) then again[#again + 1] = old end end
     refused = again
