@@ -109,6 +109,14 @@ describe("the option table", function()
     end
   end)
 
+  it("takes --workers on the command line as the Lua module's name for --threads", function()
+    local _, err, code = cli("run job.lua --name q --workers 3 --print-settings")
+    assert.are.equal(0, code, err)
+    _, err, code = cli("run job.lua --name q --workerz 3 --print-settings")
+    assert.are.equal(2, code)
+    assert.matches("workers", err)
+  end)
+
   it("is the table in docs/configuration.md", function()
     local docs = H.read(H.root .. "/docs/configuration.md")
     local block = docs:match("<!%-%- options:[^\n]*%-%->\n(.-)<!%-%- /options %-%->")

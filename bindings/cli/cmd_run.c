@@ -153,12 +153,14 @@ int cmd_run(int argc, char **argv)
     cli_opt opts[96] = {{"name", OPT_STRING, &name, 0},
                         {"redis", OPT_STRING, &redis, 0},
                         {"threads", OPT_INT, &threads, 0},
+                        {"workers", OPT_INT, &threads, 0},
                         {"monitors", OPT_INT, &monitors, 0},
                         {"config", OPT_STRING, &config, 0},
                         {"grace", OPT_NUMBER, &grace, 0},
                         {"log-format", OPT_STRING, &log_format, 0},
                         {"print-settings", OPT_FLAG, &print_settings, 0}};
-    size_t nopts = 8;
+    size_t nopts = 0; /* the entries above; the rest of opts is zeroed */
+    while (opts[nopts].name) nopts++;
     setting_flags settings;
     add_setting_flags(&settings, opts, &nopts);
     opts[nopts] = (cli_opt){NULL, 0, NULL, 0};

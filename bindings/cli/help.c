@@ -64,7 +64,7 @@ static const char *const help_run_head =
     "flags:\n"
     "  --name NAME                 queue name (required)\n"
     "  --redis URL                 Redis address\n"
-    "  --threads N                 worker threads (default: number of cores)\n"
+    "  --threads N                 worker threads, or --workers N (default: number of cores)\n"
     "  --monitors N                monitor threads (default 1)\n"
     "  --config JSON|@FILE         JSON given to init(config) (default {})\n"
     "  --grace SEC                 grace period at stop (default 25)\n"

@@ -579,9 +579,10 @@ static int l_start(lua_State *L)
     char err[1024];
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
-        static const char *const known[] = {"job_file", "config", "workers", "monitors", NULL};
+        static const char *const known[] = {"job_file", "config", "workers", "threads", "monitors", NULL};
         check_known(L, 2, known, "start");
-        workers = (int)opt_number(L, 2, "workers", 1);
+        /* threads: the command line's name for the same */
+        workers = (int)opt_number(L, 2, "workers", opt_number(L, 2, "threads", 1));
         monitors = (int)opt_number(L, 2, "monitors", 1);
         const char *file = opt_string(L, 2, "job_file", NULL);
         const char *config = opt_config(L, 2);
