@@ -461,15 +461,34 @@ static void adapt_batch(hw_worker *w)
         w->batch_size = w->batch_size * 2 < max ? w->batch_size * 2 : max;
 }
 
-/* Sleeps in Redis until pending is non-empty or the block timeout passes.
- * BLMOVE of the list's tail onto its own tail changes nothing, so the job
- * stays where it is for whichever worker claims it. Returns 1 if work came,
- * 0 on timeout (or stop), -1 if the connection failed. */
+/* How long one wait lasts: the block timeout, or, with fewer workers here
+ * than shards, the share of it that lets the workers, taking turns over the
+ * shards, wait on each about once per block timeout (never under
+ * HW_SHARD_WAIT_MIN, so many shards cost at most a few commands a second).
+ * Work on a shard no worker calls home, a promoted retry say, then waits
+ * about one block timeout, not one per shard. */
+#define HW_SHARD_WAIT_MIN 0.1
+static double wait_seconds(hworker *h)
+{
+    double t = h->cfg.block_timeout;
+    size_t workers = hw_worker_count(h);
+    if (h->nshards > 1 && workers < (size_t)h->nshards) {
+        t = t * (double)(workers ? workers : 1) / h->nshards;
+        if (t < HW_SHARD_WAIT_MIN) t = HW_SHARD_WAIT_MIN;
+        if (t > h->cfg.block_timeout) t = h->cfg.block_timeout;
+    }
+    return t;
+}
+
+/* Sleeps in Redis until pending is non-empty or the wait passes. BLMOVE of
+ * the list's tail onto its own tail changes nothing, so the job stays where
+ * it is for whichever worker claims it. Returns 1 if work came, 0 on
+ * timeout (or stop), -1 if the connection failed. */
 static int wait_for_work(hw_worker *w)
 {
     hworker *h = w->h;
     char timeout[32];
-    snprintf(timeout, sizeof timeout, "%.3f", h->cfg.block_timeout);
+    snprintf(timeout, sizeof timeout, "%.3f", wait_seconds(h));
     const char *pending = h->shard[w->home].key[HW_KEY_PENDING];
     redisReply *r = hw_conn_simple(&w->conn, "BLMOVE", pending, pending, "RIGHT", "RIGHT", timeout, NULL);
     if (r == NULL) return -1;
@@ -506,18 +525,13 @@ void hw_worker_loop(hw_worker *w)
              * only when it says work arrived. */
             int n = claim(w);
             while (n == 0 && !hw_signal_raised(&h->stop) && wait_for_work(w) == 0) {
-                /* A block timeout without work at home. With fewer workers
-                 * here than shards, some shard has no worker of this
-                 * process waiting on it, and work there (a promoted retry,
-                 * a job from another producer) would wait until home came
-                 * round to it: claim from every shard once, then wait on
-                 * the next. Work anywhere waits at most one block timeout;
-                 * still one claim round per timeout, never a poll
+                /* A wait without work at home. With fewer workers here than
+                 * shards, some shard has no worker of this process waiting
+                 * on it: move home to the next shard, so each is waited on
+                 * in turn (wait_for_work shortens the wait to match). Still
+                 * one blocking command per wait, never a poll
                  * (docs/design.md invariant 8). */
-                if (h->nshards > 1 && hw_worker_count(h) < (size_t)h->nshards) {
-                    w->home = (w->home + 1) % h->nshards;
-                    n = claim(w);
-                }
+                if (h->nshards > 1 && hw_worker_count(h) < (size_t)h->nshards) w->home = (w->home + 1) % h->nshards;
             }
             continue;
         }
