@@ -44,6 +44,24 @@ int hw_server_facts_read(hworker *h, hw_server_facts *f, char *err, size_t errle
     return 0;
 }
 
+/* One CONFIG setting against the value at-least-once needs: unknown (""),
+ * a risk (1 returned; `fix` says what to set) or fine. */
+static int judge_setting(hw_finding_fn fn, void *ud, const char *name, const char *value, const char *wanted,
+                         const char *otherwise, const char *fix)
+{
+    char text[256];
+    if (!value[0]) {
+        snprintf(text, sizeof text, "%s is unknown (CONFIG GET refused): make sure it is %s, or %s", name, wanted,
+                 otherwise);
+        fn(ud, HW_FINDING_UNKNOWN, text);
+        return 0;
+    }
+    if (strcmp(value, wanted) == 0) return 0;
+    snprintf(text, sizeof text, "Redis has %s %s: %s (%s)", name, value, otherwise, fix);
+    fn(ud, HW_FINDING_RISK, text);
+    return 1;
+}
+
 int hw_server_findings(const hw_server_facts *f, hw_finding_fn fn, void *ud)
 {
     char text[256];
@@ -54,28 +72,10 @@ int hw_server_findings(const hw_server_facts *f, hw_finding_fn fn, void *ud)
         fn(ud, HW_FINDING_ERROR, text);
         bad++;
     }
-    if (!f->appendonly[0]) {
-        fn(ud, HW_FINDING_UNKNOWN,
-           "appendonly is unknown (CONFIG GET refused): make sure the server keeps an "
-           "append-only file, or acknowledged jobs can be lost if Redis restarts");
-    } else if (strcmp(f->appendonly, "yes") != 0) {
-        snprintf(text, sizeof text,
-                 "Redis has appendonly %s: acknowledged jobs can be lost if Redis restarts (set appendonly yes)",
-                 f->appendonly);
-        fn(ud, HW_FINDING_RISK, text);
-        bad++;
-    }
-    if (!f->maxmemory_policy[0]) {
-        fn(ud, HW_FINDING_UNKNOWN,
-           "maxmemory-policy is unknown (CONFIG GET refused): make sure it is noeviction, "
-           "or Redis may evict queue keys under memory pressure");
-    } else if (strcmp(f->maxmemory_policy, "noeviction") != 0) {
-        snprintf(text, sizeof text,
-                 "Redis has maxmemory-policy %s: it may evict queue keys under memory pressure (set noeviction)",
-                 f->maxmemory_policy);
-        fn(ud, HW_FINDING_RISK, text);
-        bad++;
-    }
+    bad += judge_setting(fn, ud, "appendonly", f->appendonly, "yes", "acknowledged jobs can be lost if Redis restarts",
+                         "set appendonly yes");
+    bad += judge_setting(fn, ud, "maxmemory-policy", f->maxmemory_policy, "noeviction",
+                         "it may evict queue keys under memory pressure", "set noeviction");
     if (f->role[0] && strcmp(f->role, "master") != 0) {
         snprintf(text, sizeof text, "Redis at this address is a %s: point hworker at the primary", f->role);
         fn(ud, HW_FINDING_RISK, text);
