@@ -193,8 +193,11 @@ describe("min_replicas with a replica #standalone", function()
     H.spawn_workers({ name = name, redis = primary.url, job_file = record, min_replicas = 1,
       min_replicas_timeout = 0.5, log_level = "warn" }, log)
     H.wait_until("the job", 30, function() return q:stats().counters.succeeded == 1 end)
-    -- Only the worker talks to Redis now: its WAITs follow its outcomes.
-    assert.truthy((H.commandstats(q).wait or 0) > waits, "the worker sent no WAIT")
+    -- Only the worker talks to Redis now: its WAIT follows its outcomes, a
+    -- moment after the outcome itself is visible.
+    H.wait_until("the worker to WAIT after its outcomes", 10, function()
+      return (H.commandstats(q).wait or 0) > waits
+    end)
     assert.is_nil(H.read(log):find("replicas", 1, true), H.read(log))
 
     replica.stop()
