@@ -3,6 +3,7 @@
  * flight, read through the handle's inspection calls. */
 #include <stdio.h>
 
+#include "errors.h"
 #include "internal.h"
 
 typedef struct id_list {
@@ -19,10 +20,8 @@ static int collect_id(void *ud, const hworker_entry *e)
 
 int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen)
 {
-    if (!(interval > 0)) {
-        snprintf(err, errlen, "debugger: interval must be > 0 seconds");
-        return -1;
-    }
+    if (!(interval > 0))
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "debugger: interval must be > 0 seconds, not %g", interval);
     do {
         hworker_stats st;
         id_list pending = {{0}, 0}, inflight = {{0}, 0};

@@ -5,35 +5,70 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "internal.h"
 #include "json.h"
 #include "options.h"
 
-void hworker_config_init(hworker_config *cfg)
+static void config_defaults(hworker_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
     cfg->redis_url = "redis://127.0.0.1:6379/0";
     cfg->init_config = "{}";
     hw_options_defaults(cfg);
 }
 
-int hworker_config_set(hworker_config *cfg, const char *name, const char *value, char *err, size_t errlen)
+void hworker_config_init_size(hworker_config *cfg, size_t size)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+    hworker_config full;
+    config_defaults(&full);
+    /* A host built with an older header has a shorter struct: fill only
+     * what it has, and record that size for hworker_create. */
+    if (size > sizeof full) size = sizeof full;
+    full.size = size;
+    memcpy(cfg, &full, size);
+}
+
+/* The caller's config as this library's struct: the fields its size does
+ * not cover keep their defaults. */
+static hworker_rc config_read(const hworker_config *cfg, hworker_config *out, char *err, size_t errlen)
+{
+    config_defaults(out);
+    if (cfg->size < offsetof(hworker_config, name) + sizeof cfg->name)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "config: size is %zu: fill the config with hworker_config_init() first", cfg->size);
+    if (cfg->size > sizeof *out)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "config: size is %zu, but this libhworker knows %zu bytes: it is older than the header "
+                       "the host was built with (link the library that header came with)",
+                       cfg->size, sizeof *out);
+    memcpy(out, cfg, cfg->size);
+    out->size = sizeof *out;
+    return HWORKER_OK;
+}
+
+hworker_rc hworker_config_set(hworker_config *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+    HW_ERR_BUF(err, errlen);
     const hw_option *o = name ? hw_option_find(name) : NULL;
-    if (o == NULL) {
-        snprintf(err, errlen, "config: no setting is called \"%s\" (hworker-lua options lists them)", name ? name : "");
-        return -1;
-    }
-    if (value == NULL) {
-        snprintf(err, errlen, "config: %s: no value", o->name);
-        return -1;
-    }
-    return hw_option_set_text(cfg, o, value, o->name, err, errlen);
+    if (o == NULL)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "config: no setting is called \"%s\" (hworker-lua options lists them)", name ? name : "");
+    if (value == NULL) return hw_fail(HWORKER_E_INVALID, err, errlen, "config: %s: no value", o->name);
+    hworker_config full;
+    hworker_rc rc = config_read(cfg, &full, err, errlen);
+    if (rc != HWORKER_OK) return rc;
+    if (o->offset >= cfg->size)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "config: %s is newer than the hworker_config the host was built with (rebuild it "
+                       "with this version's hworker.h)",
+                       o->name);
+    if (hw_option_set_text(&full, o, value, o->name, err, errlen)) return HWORKER_E_INVALID;
+    size_t size = cfg->size;
+    memcpy(cfg, &full, size);
+    cfg->size = size;
+    return HWORKER_OK;
 }
 
 const char *hworker_version(void) { return HWORKER_VERSION; }
@@ -50,30 +85,24 @@ static char *dup_or_null(const char *s)
 
 static int check_config(const hworker_config *c, char *err, size_t errlen)
 {
-#define BAD(...)                            \
-    do {                                    \
-        snprintf(err, errlen, __VA_ARGS__); \
-        return -1;                          \
-    } while (0)
-    if (c->name == NULL) BAD("config: name is required (the queue's name)");
+    if (c->name == NULL) return hw_fail(HWORKER_E_INVALID, err, errlen, "config: name is required (the queue's name)");
     char why[160];
-    if (hw_queue_name_check(c->name, strlen(c->name), why, sizeof why)) BAD("config: %s", why);
-    if (hw_options_check(c, err, errlen)) return -1;
-    return 0;
-#undef BAD
+    if (hw_queue_name_check(c->name, strlen(c->name), why, sizeof why))
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "config: %s", why);
+    if (hw_options_check(c, err, errlen)) return HWORKER_E_INVALID;
+    return HWORKER_OK;
 }
 
-hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
+hworker *hworker_create(const hworker_config *given, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
-    if (cfg == NULL) {
-        snprintf(err, errlen, "config: NULL");
+    HW_ERR_BUF(err, errlen);
+    if (given == NULL) {
+        hw_fail(HWORKER_E_INVALID, err, errlen, "config: NULL");
         return NULL;
     }
+    hworker_config whole;
+    if (config_read(given, &whole, err, errlen) != HWORKER_OK) return NULL;
+    const hworker_config *cfg = &whole;
     if (check_config(cfg, err, errlen)) return NULL;
     hworker *h = calloc(1, sizeof *h);
     if (h == NULL) abort();
@@ -139,22 +168,19 @@ hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen)
     return h;
 }
 
-int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, char *err, size_t errlen)
+hworker_rc hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, char *err, size_t errlen)
 {
+    HW_ERR_BUF(err, errlen);
     int ok = name && fn && (name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z'));
     for (const char *p = name ? name : ""; *p && ok; p++)
         ok = *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
-    if (!ok) {
-        if (err)
-            snprintf(err, errlen, "hworker_register: \"%s\" is not a Lua identifier (or fn is NULL)",
-                     name ? name : "(null)");
-        return -1;
-    }
+    if (!ok)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "hworker_register: \"%s\" is not a Lua identifier (or fn is NULL)", name ? name : "(null)");
     pthread_mutex_lock(&h->threads_lock);
     if (h->nworkers > 0 || h->nthreads > 0) {
         pthread_mutex_unlock(&h->threads_lock);
-        if (err) snprintf(err, errlen, "hworker_register: register functions before starting workers");
-        return -1;
+        return hw_fail(HWORKER_E_STATE, err, errlen, "hworker_register: register functions before starting workers");
     }
     hw_host_function *f = NULL;
     for (size_t i = 0; i < h->nfunctions; i++)
@@ -173,17 +199,12 @@ int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, c
     return 0;
 }
 
-int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config, char *err, size_t errlen)
+hworker_rc hworker_set_job_file(hworker *h, const char *job_file, const char *init_config, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+    HW_ERR_BUF(err, errlen);
     char why[200];
     if (init_config && hw_json_check(init_config, strlen(init_config), why, sizeof why)) {
-        snprintf(err, errlen, "the init config is not valid JSON: %s", why);
-        return -1;
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "the init config is not valid JSON: %s", why);
     }
     /* Sandboxes read these strings while they are made, under state_lock. */
     pthread_mutex_lock(&h->state_lock);
@@ -201,20 +222,16 @@ int hworker_set_job_file(hworker *h, const char *job_file, const char *init_conf
     return 0;
 }
 
-int hworker_reload(hworker *h, char *err, size_t errlen)
+hworker_rc hworker_reload(hworker *h, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+    HW_ERR_BUF(err, errlen);
     /* Load it once where nothing depends on it: a file that does not load
      * leaves every worker as it is. */
     hw_sandbox trial;
     pthread_mutex_lock(&h->state_lock);
     int rc = hw_sandbox_open(&trial, &h->sandbox_env, NULL, NULL, err, errlen);
     pthread_mutex_unlock(&h->state_lock);
-    if (rc != 0) return -1;
+    if (rc != 0) return HWORKER_E_JOB_FILE;
     atomic_fetch_add(&h->generation, 1);
     /* The trial's own copy of the name: hworker_set_job_file() may free
      * h->job_file as soon as state_lock is released. */
@@ -229,12 +246,12 @@ int hworker_reload(hworker *h, char *err, size_t errlen)
  * Redis records: such workers would wait on keys no producer fills. Redis
  * out of reach or refusing writes (a replica) is no error here: workers
  * wait for it. The check is then skipped, and said so. */
-static int check_shards(hworker *h, char *err, size_t errlen)
+static hworker_rc check_shards(hworker *h, char *err, size_t errlen)
 {
-    int rc = hw_check_own_shards(h, 1, err, errlen);
-    if (rc == HW_SHARDS_UNKNOWN) {
+    hworker_rc rc = hw_check_own_shards(h, 1, err, errlen);
+    if (rc == HWORKER_E_REDIS) {
         hw_log(&h->log, HWORKER_LOG_WARN, "%s; the queue's shard count was not checked", err);
-        return 0;
+        return HWORKER_OK;
     }
     return rc;
 }
@@ -259,34 +276,27 @@ static void *monitor_main(void *h)
     return NULL;
 }
 
-int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen)
+hworker_rc hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
-    if (workers < 0 || monitors < 0 || workers + monitors > 4096) {
-        snprintf(err, errlen, "hworker_start: workers and monitors must be from 0 to 4096");
-        return -1;
-    }
+    HW_ERR_BUF(err, errlen);
+    if (workers < 0 || monitors < 0 || workers + monitors > 4096)
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "hworker_start: workers and monitors must be from 0 to 4096");
     pthread_mutex_lock(&h->threads_lock);
     int busy = h->nthreads > 0;
     int lingering = h->nworkers > 0;
     pthread_mutex_unlock(&h->threads_lock);
-    if (busy) {
-        snprintf(err, errlen, "hworker_start: already started; call hworker_stop() first");
-        return -1;
-    }
+    if (busy) return hw_fail(HWORKER_E_STATE, err, errlen, "hworker_start: already started; call hworker_stop() first");
     if (hw_signal_raised(&h->stop)) {
-        if (lingering) {
-            snprintf(err, errlen, "hworker_start: workers of the last run are still stopping");
-            return -1;
-        }
+        if (lingering)
+            return hw_fail(HWORKER_E_STATE, err, errlen, "hworker_start: workers of the last run are still stopping");
         hw_signal_reset(&h->stop);
         atomic_store(&h->abort_jobs, 0);
     }
-    if ((workers > 0 || monitors > 0) && (hw_check_server(h, err, errlen) || check_shards(h, err, errlen))) return -1;
+    if (workers > 0 || monitors > 0) {
+        if (hw_check_server(h, err, errlen)) return HWORKER_E_REDIS;
+        hworker_rc rc = check_shards(h, err, errlen);
+        if (rc != HWORKER_OK) return rc;
+    }
     /* Every worker's Lua state is made here, one after another, so a job
      * file that does not load fails the start with its message. */
     hw_worker **made = calloc((size_t)workers + 1, sizeof *made);
@@ -296,7 +306,7 @@ int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errle
         if (made[i] == NULL) {
             for (int j = 0; j < i; j++) hw_worker_free(made[j]);
             free(made);
-            return -1;
+            return HWORKER_E_JOB_FILE;
         }
     }
     pthread_t *threads = calloc((size_t)(workers + monitors) + 1, sizeof *threads);
@@ -308,13 +318,13 @@ int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errle
         if (rc != 0) {
             for (int j = i; j < workers; j++) hw_worker_free(made[j]);
             free(made);
-            snprintf(err, errlen, "hworker_start: cannot create thread %d", i + 1);
+            hw_fail(HWORKER_E_SYSTEM, err, errlen, "hworker_start: cannot create thread %d", i + 1);
             pthread_mutex_lock(&h->threads_lock);
             h->threads = threads;
             h->nthreads = n;
             pthread_mutex_unlock(&h->threads_lock);
             hworker_stop(h, 0);
-            return -1;
+            return HWORKER_E_SYSTEM;
         }
         n++;
     }
@@ -366,7 +376,7 @@ static int wait_workers_gone(hworker *h, double seconds)
     return left;
 }
 
-int hworker_stop(hworker *h, double grace)
+hworker_rc hworker_stop(hworker *h, double grace)
 {
     if (h == NULL) return 0;
     hw_signal_raise(&h->stop);
@@ -412,38 +422,28 @@ int hworker_stop(hworker *h, double grace)
     return 0;
 }
 
-int hworker_worker(hworker *h, char *err, size_t errlen)
+hworker_rc hworker_worker(hworker *h, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
-    if (check_shards(h, err, errlen)) return -1;
+    HW_ERR_BUF(err, errlen);
+    hworker_rc rc = check_shards(h, err, errlen);
+    if (rc != HWORKER_OK) return rc;
     hw_worker *w = hw_worker_new(h, err, errlen);
-    if (w == NULL) return -1;
+    if (w == NULL) return HWORKER_E_JOB_FILE;
     hw_worker_loop(w);
-    return 0;
+    return HWORKER_OK;
 }
 
-int hworker_monitor(hworker *h, char *err, size_t errlen)
+hworker_rc hworker_monitor(hworker *h, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
-    if (check_shards(h, err, errlen)) return -1;
+    HW_ERR_BUF(err, errlen);
+    hworker_rc rc = check_shards(h, err, errlen);
+    if (rc != HWORKER_OK) return rc;
     return hw_monitor_run(h, err, errlen);
 }
 
-int hworker_debugger(hworker *h, double interval, char *err, size_t errlen)
+hworker_rc hworker_debugger(hworker *h, double interval, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+    HW_ERR_BUF(err, errlen);
     return hw_debugger_run(h, interval, err, errlen);
 }
 

@@ -4,9 +4,15 @@
  * Lua files run in sandboxed LuaJIT states (one per worker thread).
  *
  * Conventions for every function below:
- *  - Functions that can fail return 0 on success and -1 on failure, and write
- *    a one-line message that names what to fix into `err` (at most `errlen`
- *    bytes, always NUL-terminated) when `err` is not NULL.
+ *  - Functions that can fail return an hworker_rc: HWORKER_OK (0) on
+ *    success, a negative code saying what kind of failure it was otherwise,
+ *    and write a one-line message that names what to fix into `err` (at most
+ *    `errlen` bytes, always NUL-terminated). `err` may be NULL (or errlen 0):
+ *    the code alone is then returned.
+ *  - Structs that may grow in later versions carry their size (set by
+ *    hworker_config_init, HWORKER_ENQUEUE_OPTS_INIT, or the macros that take
+ *    sizeof of the caller's struct), so a host built against an older
+ *    header keeps working with a newer library.
  *  - Strings passed in are copied when the function keeps them; the caller
  *    keeps ownership of everything it passes.
  *  - A `hworker` handle may be used from any number of threads at once,
@@ -45,6 +51,29 @@ typedef int (*lua_CFunction)(lua_State *L);
  * cut to 32 bytes where hworker returns it. */
 #define HWORKER_ID_SIZE 33
 
+/** What a call's failure was, for hosts to branch on (the message in `err`
+ * says what to fix). Codes may be added; treat any other negative value as
+ * a failure. */
+typedef enum hworker_rc {
+    HWORKER_OK = 0,          /**< success */
+    HWORKER_E_INVALID = -1,  /**< an argument, setting, name, option or JSON the call cannot take:
+                                  the same call fails again */
+    HWORKER_E_REDIS = -2,    /**< Redis unreachable, too slow or refusing the command (the message
+                                  gives its reply), or set up in a way that loses jobs (the
+                                  message names the setting) */
+    HWORKER_E_STATE = -3,    /**< not now: workers are running, the handle was already started,
+                                  or the last run is still stopping */
+    HWORKER_E_JOB_FILE = -4, /**< the job file does not load, defines no job(), or its init raised */
+    HWORKER_E_SHARDS = -5,   /**< the handle's shard count differs from the queue's in Redis */
+    HWORKER_E_REPLICAS = -6, /**< written, but fewer replicas than min_replicas confirmed it in
+                                  time (the write may still be there) */
+    HWORKER_E_SYSTEM = -7    /**< the system refused a resource (a thread) */
+} hworker_rc;
+
+/** A short, constant description of an hworker_rc ("Redis unreachable, ..."),
+ * for a code a host did not expect. Never NULL; thread-safe. */
+HWORKER_API const char *hworker_strerror(int rc);
+
 struct redisContext;
 /** A handle on one queue: its configuration, connections and threads (opaque). */
 typedef struct hworker hworker;
@@ -73,8 +102,12 @@ typedef enum {
     HWORKER_EXCEPTION_RETRIES = 1 /**< a Lua error counts as retry */
 } hworker_exception_behavior;
 
-/** Configuration. Fill it with hworker_config_init(), then change fields. */
+/** Configuration. Fill it with hworker_config_init(), then change fields.
+ * Later versions add fields at the end only. */
 typedef struct hworker_config {
+    size_t size;                             /**< sizeof the caller's struct, as hworker_config_init
+                                                  sets it: the library reads only the fields it covers
+                                                  (the others keep their defaults) */
     const char *name;                        /**< queue name; required; keys are hw:{name}:ROLE. 1 to 200
                                     bytes, without control characters, '{' or '}' */
     const char *redis_url;                   /**< "redis://[user[:pass]@]host:port/db" (host may be "[IPv6]"),
@@ -128,22 +161,32 @@ typedef struct hworker_config {
     hworker_log_level log_level;             /**< lines below this level are dropped; INFO */
 } hworker_config;
 
-/** Fills `cfg` with the defaults above (name NULL). Thread-safe; no errors. */
-HWORKER_API void hworker_config_init(hworker_config *cfg);
+/** Fills the first `size` bytes of `cfg` with the defaults above (name
+ * NULL) and sets cfg->size. Call it through hworker_config_init(cfg), which
+ * passes the size of the struct the host was built with. Thread-safe; no
+ * errors. */
+HWORKER_API void hworker_config_init_size(hworker_config *cfg, size_t size);
+/** Fills `cfg` with the defaults (see hworker_config_init_size). */
+#define hworker_config_init(cfg) hworker_config_init_size((cfg), sizeof(hworker_config))
 
 /** Sets one setting of `cfg` by its name, as hworker.open and hworker-lua
  * run take it ("lease", "memory_limit", "on_exception"; '-' and '_' alike;
  * docs/configuration.md lists them), from text as a user would write it
  * ("30", "64", "retry"): for hosts that read settings from a file or the
  * environment. A memory_limit is in MiB here, as everywhere but the field.
- * Returns 0, or -1 with a message naming the setting and what it takes (an
- * unknown name, text that is not a number or a choice, a value out of
- * range); cfg is then unchanged. Not thread-safe on the same cfg. */
-HWORKER_API int hworker_config_set(hworker_config *cfg, const char *name, const char *value, char *err, size_t errlen);
+ * Returns HWORKER_OK, or HWORKER_E_INVALID with a message naming the setting
+ * and what it takes (an unknown name, text that is not a number or a choice,
+ * a value out of range, a setting newer than cfg's size); cfg is then
+ * unchanged. Not thread-safe on the same cfg. */
+HWORKER_API hworker_rc hworker_config_set(hworker_config *cfg, const char *name, const char *value, char *err,
+                                          size_t errlen);
 
 /** Checks the configuration and makes a handle; it does not connect (the first
- * call that needs Redis does). Returns NULL on a bad configuration. The
- * caller owns the handle and releases it with hworker_free(). */
+ * call that needs Redis does). Returns NULL on a bad configuration, the only
+ * way it fails (HWORKER_E_INVALID: the message names the setting; a cfg
+ * whose size is larger than this library's struct is refused as made for a
+ * newer version). The caller owns the handle and releases it with
+ * hworker_free(). */
 HWORKER_API hworker *hworker_create(const hworker_config *cfg, char *err, size_t errlen);
 
 /** Makes `fn` callable from job code as host.NAME(...), with `ud` as its
@@ -153,9 +196,11 @@ HWORKER_API hworker *hworker_create(const hworker_config *cfg, char *err, size_t
  * limit only between Lua instructions: a C function that blocks cannot be
  * stopped. One second past the job's limit its worker thread is abandoned
  * (the job is recorded as timed out, another thread takes the slot); the
- * abandoned thread ends by itself if `fn` ever returns. Fails if workers are
- * running or the name is not an identifier. */
-HWORKER_API int hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, char *err, size_t errlen);
+ * abandoned thread ends by itself if `fn` ever returns. Fails with
+ * HWORKER_E_STATE if workers are running, HWORKER_E_INVALID if the name is
+ * not an identifier. */
+HWORKER_API hworker_rc hworker_register(hworker *h, const char *name, lua_CFunction fn, void *ud, char *err,
+                                        size_t errlen);
 
 /** One job for hworker_enqueue(). */
 typedef struct hworker_job {
@@ -196,41 +241,51 @@ typedef struct hworker_enqueue_opts {
  * unique keys fall in (if one fails, the error says how many shards' jobs
  * were enqueued). `opts` may be NULL for HWORKER_ENQUEUE_OPTS_INIT. `ids` (n
  * * HWORKER_ID_SIZE bytes, or NULL) receives each job's id, or the id of the
- * job that holds its unique key. Fails on invalid JSON (the message gives the
- * job, line and column), on options out of range, on an unreachable Redis,
- * or when Redis refuses the write (the message gives its reply). After a
+ * job that holds its unique key. Fails with HWORKER_E_INVALID on invalid
+ * JSON (the message gives the job, line and column) or options out of
+ * range; HWORKER_E_REDIS on an unreachable Redis or when Redis refuses the
+ * write (the message gives its reply); HWORKER_E_REPLICAS when fewer than
+ * min_replicas confirmed it; HWORKER_E_SHARDS when the queue's recorded
+ * shard count differs from the handle's. After a
  * connection loss it sends the batch once more, so a job may, rarely, be
  * enqueued twice; it is never lost once this returns 0. Thread-safe. */
-HWORKER_API int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const hworker_enqueue_opts *opts,
-                                char *ids, char *err, size_t errlen);
+HWORKER_API hworker_rc hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const hworker_enqueue_opts *opts,
+                                       char *ids, char *err, size_t errlen);
 
 /** Sets the job file and the JSON for its init(config) (either may be NULL to
  * keep the current one). Workers started afterwards load it, and so does a
  * running worker that must rebuild its Lua state (after a job left it full);
- * other running workers keep theirs. Fails if `init_config` is not valid
- * JSON. Thread-safe. */
-HWORKER_API int hworker_set_job_file(hworker *h, const char *job_file, const char *init_config, char *err,
-                                     size_t errlen);
+ * other running workers keep theirs. Fails (HWORKER_E_INVALID) if
+ * `init_config` is not valid JSON. Thread-safe. */
+HWORKER_API hworker_rc hworker_set_job_file(hworker *h, const char *job_file, const char *init_config, char *err,
+                                            size_t errlen);
 
 /** Starts `workers` worker threads, `monitors` monitor threads and, when
  * workers > 0, the lease keeper. Every worker's Lua state is created before
  * this returns, so a job file that does not load (syntax error, no job
- * function, init raising) fails here with "file:line: message". Can be
- * called once per handle until hworker_stop(). */
-HWORKER_API int hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen);
+ * function, init raising) fails here with "file:line: message"
+ * (HWORKER_E_JOB_FILE). Can be called once per handle until hworker_stop()
+ * (HWORKER_E_STATE otherwise). A shard count that differs from the one
+ * Redis records gives HWORKER_E_SHARDS; no thread can be made,
+ * HWORKER_E_SYSTEM. */
+HWORKER_API hworker_rc hworker_start(hworker *h, int workers, int monitors, char *err, size_t errlen);
 
 /** The blocking form of a worker, for hosts that run their own threads: runs
  * a worker on the calling thread. Returns 0 after hworker_stop() was called,
- * or -1 at once if its set-up failed (e.g. the job file does not load). It is
+ * or a failure at once if its set-up failed (e.g. the job file does not load). It is
  * stopped and handed back like the workers hworker_start() made; the lease
- * keeper runs while at least one worker runs. */
-HWORKER_API int hworker_worker(hworker *h, char *err, size_t errlen);
+ * keeper runs while at least one worker runs. Fails with HWORKER_E_JOB_FILE
+ * or HWORKER_E_SHARDS. */
+HWORKER_API hworker_rc hworker_worker(hworker *h, char *err, size_t errlen);
 /** The blocking form of a monitor: runs monitor sweeps on the calling thread
- * until hworker_stop(). Returns 0; it survives Redis outages. */
-HWORKER_API int hworker_monitor(hworker *h, char *err, size_t errlen);
+ * until hworker_stop(). Returns 0; it survives Redis outages. A shard count
+ * that differs from the queue's in Redis fails it at once
+ * (HWORKER_E_SHARDS). */
+HWORKER_API hworker_rc hworker_monitor(hworker *h, char *err, size_t errlen);
 /** Logs the first entries of pending and in-flight every `interval` seconds
- * until hworker_stop(), like the original's debugger. */
-HWORKER_API int hworker_debugger(hworker *h, double interval, char *err, size_t errlen);
+ * until hworker_stop(). An interval that is not a positive number of
+ * seconds is HWORKER_E_INVALID. */
+HWORKER_API hworker_rc hworker_debugger(hworker *h, double interval, char *err, size_t errlen);
 
 /** Stops gracefully: workers stop claiming at once; running jobs get `grace`
  * seconds to finish; then they are interrupted and their jobs handed back to
@@ -240,7 +295,7 @@ HWORKER_API int hworker_debugger(hworker *h, double interval, char *err, size_t 
  * hworker_start() has ended or been abandoned, and every blocking call above
  * has returned or been told to. Safe to call from any thread, more than
  * once; returns 0. */
-HWORKER_API int hworker_stop(hworker *h, double grace);
+HWORKER_API hworker_rc hworker_stop(hworker *h, double grace);
 
 /** Stops (grace 0) and releases the handle. Not thread-safe: no other call on
  * `h` may run or follow. NULL is ignored. While an abandoned worker thread is
@@ -282,8 +337,8 @@ typedef int (*hworker_entry_fn)(void *ud, const hworker_entry *entry);
 /** Lists one part, newest first, skipping `offset` entries and giving at most
  * `limit` (limit <= 0 means 100). In-flight is ordered by lease expiry, latest
  * first; scheduled by due time, latest first. Thread-safe. */
-HWORKER_API int hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker_entry_fn fn, void *ud,
-                             char *err, size_t errlen);
+HWORKER_API hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker_entry_fn fn,
+                                    void *ud, char *err, size_t errlen);
 
 /** Sizes of a queue's parts and its counters (hworker_get_stats()). */
 typedef struct hworker_stats {
@@ -310,11 +365,21 @@ typedef struct hworker_stats {
 } hworker_stats;
 
 /** Reads sizes and counters in one atomic step (per shard, summed over the
- * shards of a sharded queue). Thread-safe. */
-HWORKER_API int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen);
+ * shards of a sharded queue) into the first `size` bytes of `out` (the
+ * struct grows at its end in later versions). Call it through
+ * hworker_get_stats(h, out, err, errlen), which passes sizeof *out.
+ * Thread-safe. */
+HWORKER_API hworker_rc hworker_get_stats_size(hworker *h, hworker_stats *out, size_t size, char *err, size_t errlen);
+/** Reads the stats of the whole queue (see hworker_get_stats_size). */
+#define hworker_get_stats(h, out, err, errlen) hworker_get_stats_size((h), (out), sizeof *(out), (err), (errlen))
 
-/** The same for shard `shard` alone (0 to hworker_shards() - 1). */
-HWORKER_API int hworker_get_shard_stats(hworker *h, int shard, hworker_stats *out, char *err, size_t errlen);
+/** The same for shard `shard` alone (0 to hworker_shards() - 1; another
+ * shard is HWORKER_E_INVALID). */
+HWORKER_API hworker_rc hworker_get_shard_stats_size(hworker *h, int shard, hworker_stats *out, size_t size, char *err,
+                                                    size_t errlen);
+/** Reads one shard's stats (see hworker_get_shard_stats_size). */
+#define hworker_get_shard_stats(h, shard, out, err, errlen) \
+    hworker_get_shard_stats_size((h), (shard), (out), sizeof *(out), (err), (errlen))
 
 /** The handle's shard count (cfg.shards). Thread-safe; no errors. */
 HWORKER_API int hworker_shards(const hworker *h);
@@ -322,38 +387,38 @@ HWORKER_API int hworker_shards(const hworker *h);
 /** Compares the handle's shard count with the one Redis records for its queue
  * (the key hw:{name}:shards; docs/cluster.md). With `record`, a queue with no
  * recorded count gets the handle's. Returns 0 when they agree or (without
- * `record`) nothing is recorded; -1 with a message naming the count to use
- * on a mismatch (or when the key holds no count); -2 with the reason when
- * the count could not be read (Redis unreachable or refusing). Workers,
- * monitors and
- * enqueues check (and record) by themselves; this is for inspection tools
+ * `record`) nothing is recorded; HWORKER_E_SHARDS with a message naming the
+ * count to use on a mismatch (or when the key holds no count);
+ * HWORKER_E_REDIS with the reason when the count could not be read (Redis
+ * unreachable or refusing). Workers, monitors and enqueues check (and
+ * record) by themselves; this is for inspection tools
  * that must not read or change the wrong keys. One round trip until they
  * agree, none after. Thread-safe. */
-HWORKER_API int hworker_check_shards(hworker *h, int record, char *err, size_t errlen);
+HWORKER_API hworker_rc hworker_check_shards(hworker *h, int record, char *err, size_t errlen);
 
 /** Moves failed or broken records (`part` is HWORKER_FAILED or
  * HWORKER_BROKEN) back to the back of pending: every record if `all`, else
  * those whose record id or job id is one of the n `ids`. A failed job keeps
  * its attempt and recovery counts; a broken payload goes back as found.
  * *count gets how many moved. One atomic script, O(records kept). */
-HWORKER_API int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count,
-                                char *err, size_t errlen);
+HWORKER_API hworker_rc hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
+                                       long *count, char *err, size_t errlen);
 
 /** Deletes failed or broken records, selected as for hworker_requeue(). */
-HWORKER_API int hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count,
-                               char *err, size_t errlen);
+HWORKER_API hworker_rc hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
+                                      long *count, char *err, size_t errlen);
 
 /** Loads the job file again (as SIGHUP does in hworker-lua): it is first
  * loaded into a scratch state; if that fails, nothing changes and the
- * message says why. Otherwise every running worker switches to a fresh state
+ * message says why (HWORKER_E_JOB_FILE). Otherwise every running worker switches to a fresh state
  * of the new file before its next job (jobs in progress finish on the old
  * one). Thread-safe. */
-HWORKER_API int hworker_reload(hworker *h, char *err, size_t errlen);
+HWORKER_API hworker_rc hworker_reload(hworker *h, char *err, size_t errlen);
 
 /** Deletes every key of the queue in Redis (jobs, records, counters); the
  * handle stays as it is (hworker_free releases it). Running workers of this
  * handle keep running; stop them first to be sure nothing is left. */
-HWORKER_API int hworker_delete_queue(hworker *h, char *err, size_t errlen);
+HWORKER_API hworker_rc hworker_delete_queue(hworker *h, char *err, size_t errlen);
 
 /** The library version, e.g. "0.2.0". Thread-safe. */
 HWORKER_API const char *hworker_version(void);

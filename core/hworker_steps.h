@@ -2,7 +2,8 @@
  * loop: claim jobs, report outcomes, renew leases and run one monitor sweep,
  * each exactly as the worker, lease keeper and monitor do (same scripts).
  * All are thread-safe (they use the handle's producer connection under its
- * lock) and return 0, or -1 with a message in err. Each acts on one shard
+ * lock) and return HWORKER_OK, or HWORKER_E_INVALID (a shard that does not
+ * exist, bad arguments) or HWORKER_E_REDIS with a message in err. Each acts on one shard
  * of the queue's key sets, 0 to shards - 1 (0 when the queue is not
  * sharded); a claim is finished, renewed or handed back on the shard it
  * was claimed from. */
@@ -20,8 +21,8 @@ extern "C" {
 typedef void (*hworker_claim_fn)(void *ud, const char *claim, size_t len);
 
 /** Claims up to n jobs for `holder` (no '|'), leased for the configured lease. */
-HWORKER_API int hworker_step_claim(hworker *h, int shard, int n, const char *holder, hworker_claim_fn fn, void *ud,
-                                   char *err, size_t errlen);
+HWORKER_API hworker_rc hworker_step_claim(hworker *h, int shard, int n, const char *holder, hworker_claim_fn fn,
+                                          void *ud, char *err, size_t errlen);
 
 typedef enum {
     HWORKER_OUTCOME_SUCCESS = 's',
@@ -33,20 +34,21 @@ typedef enum {
 
 /** Reports one outcome. *applied is 1 if the claim was still live, 0 if the
  * lease was lost (then nothing changed). */
-HWORKER_API int hworker_step_finish(hworker *h, int shard, const char *claim, size_t len, hworker_outcome outcome,
-                                    const char *reason, double retry_delay, int *applied, char *err, size_t errlen);
+HWORKER_API hworker_rc hworker_step_finish(hworker *h, int shard, const char *claim, size_t len,
+                                           hworker_outcome outcome, const char *reason, double retry_delay,
+                                           int *applied, char *err, size_t errlen);
 
 /** Renews one claim's lease; *renewed is 1 if it was still live. */
-HWORKER_API int hworker_step_renew(hworker *h, int shard, const char *claim, size_t len, int *renewed, char *err,
-                                   size_t errlen);
+HWORKER_API hworker_rc hworker_step_renew(hworker *h, int shard, const char *claim, size_t len, int *renewed, char *err,
+                                          size_t errlen);
 
 /** Hands one claim back to the front of pending; *applied as above. */
-HWORKER_API int hworker_step_hand_back(hworker *h, int shard, const char *claim, size_t len, int *applied, char *err,
-                                       size_t errlen);
+HWORKER_API hworker_rc hworker_step_hand_back(hworker *h, int shard, const char *claim, size_t len, int *applied,
+                                              char *err, size_t errlen);
 
 /** One monitor sweep (at most `batch` entries of each kind). */
-HWORKER_API int hworker_step_sweep(hworker *h, int shard, long batch, long *recovered, long *promoted, char *err,
-                                   size_t errlen);
+HWORKER_API hworker_rc hworker_step_sweep(hworker *h, int shard, long batch, long *recovered, long *promoted, char *err,
+                                          size_t errlen);
 
 /** Sends any Redis command on the handle's connection (e.g. to push a raw
  * payload or read INFO). Returns the hiredis reply, which the caller frees

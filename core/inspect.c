@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
 #include "internal.h"
 #include "script_args.h"
 #include "json.h"
@@ -85,20 +86,15 @@ static int emit(hworker_part part, const char *raw, size_t raw_len, long long sc
     return stop;
 }
 
-int hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker_entry_fn fn, void *ud, char *err,
-                 size_t errlen)
+hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker_entry_fn fn, void *ud,
+                        char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+    HW_ERR_BUF(err, errlen);
     if (offset < 0) offset = 0;
     if (limit <= 0) limit = 100;
     static const hw_key part_keys[] = {HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN};
     if (part < HWORKER_PENDING || part > HWORKER_BROKEN) {
-        snprintf(err, errlen, "hworker_list: unknown part %d", (int)part);
-        return -1;
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "hworker_list: unknown part %d", (int)part);
     }
     int zset = part == HWORKER_INFLIGHT || part == HWORKER_SCHEDULED;
     /* Shard by shard (a sharded queue's listing is newest first per shard):
@@ -108,7 +104,7 @@ int hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker
         if (h->nshards > 1 && offset > 0) {
             const char *argv[2] = {zset ? "ZCARD" : "LLEN", key};
             redisReply *r = hw_producer_command(h, 2, argv, NULL, "cannot list the queue", err, errlen);
-            if (r == NULL) return -1;
+            if (r == NULL) return HWORKER_E_REDIS;
             long long size = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
             freeReplyObject(r);
             if (offset >= size) {
@@ -121,11 +117,11 @@ int hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker
         snprintf(to, sizeof to, "%ld", offset + limit - 1);
         const char *argv[5] = {zset ? "ZREVRANGE" : "LRANGE", key, from, to, "WITHSCORES"};
         redisReply *r = hw_producer_command(h, zset ? 5 : 4, argv, NULL, "cannot list the queue", err, errlen);
-        if (r == NULL) return -1;
+        if (r == NULL) return HWORKER_E_REDIS;
         if (r->type != REDIS_REPLY_ARRAY) {
             hw_conn_explain(&h->producer, r, "cannot list the queue", err, errlen);
             freeReplyObject(r);
-            return -1;
+            return HWORKER_E_REDIS;
         }
         size_t step = zset ? 2 : 1;
         int stop = 0;
@@ -150,17 +146,17 @@ static long long counter(const redisReply *pairs, const char *name)
 }
 
 /* Adds one shard's sizes and counters to out. */
-static int add_shard_stats(hworker *h, int k, hworker_stats *out, char *err, size_t errlen)
+static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, char *err, size_t errlen)
 {
     hw_args args = {0};
     int nkeys = hw_stats_args(&args, &h->shard[k]);
     redisReply *r = hw_producer_script(h, HW_SCRIPT_STATS, nkeys, &args, "cannot read stats", err, errlen);
     hw_args_free(&args);
-    if (r == NULL) return -1;
+    if (r == NULL) return HWORKER_E_REDIS;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
         hw_conn_explain(&h->producer, r, "cannot read stats", err, errlen);
         freeReplyObject(r);
-        return -1;
+        return HWORKER_E_REDIS;
     }
     out->pending += r->element[0]->integer;
     out->inflight += r->element[1]->integer;
@@ -188,50 +184,51 @@ static int add_shard_stats(hworker *h, int k, hworker_stats *out, char *err, siz
 
 int hworker_shards(const hworker *h) { return h->nshards; }
 
-int hworker_get_shard_stats(hworker *h, int shard, hworker_stats *out, char *err, size_t errlen)
+/* The caller's struct may be shorter (an older header) than this one: the
+ * stats are gathered whole, and as much as it holds is copied out. */
+static void copy_stats(const hworker_stats *all, hworker_stats *out, size_t size)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+    memcpy(out, all, size < sizeof *all ? size : sizeof *all);
+}
+
+hworker_rc hworker_get_shard_stats_size(hworker *h, int shard, hworker_stats *out, size_t size, char *err,
+                                        size_t errlen)
+{
+    HW_ERR_BUF(err, errlen);
     if (shard < 0 || shard >= h->nshards) {
-        snprintf(err, errlen, "hworker_get_shard_stats: shard %d does not exist (the queue has %d)", shard, h->nshards);
-        return -1;
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "hworker_get_shard_stats: shard %d does not exist (the queue has %d)", shard, h->nshards);
     }
-    memset(out, 0, sizeof *out);
-    return add_shard_stats(h, shard, out, err, errlen);
+    hworker_stats all = {0};
+    hworker_rc rc = add_shard_stats(h, shard, &all, err, errlen);
+    if (rc == HWORKER_OK) copy_stats(&all, out, size);
+    return rc;
 }
 
-int hworker_get_stats(hworker *h, hworker_stats *out, char *err, size_t errlen)
+hworker_rc hworker_get_stats_size(hworker *h, hworker_stats *out, size_t size, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
-    memset(out, 0, sizeof *out);
+    HW_ERR_BUF(err, errlen);
+    hworker_stats all = {0};
     /* Each shard is read atomically; the sum is not one instant's. */
-    for (int k = 0; k < h->nshards; k++)
-        if (add_shard_stats(h, k, out, err, errlen)) return -1;
-    return 0;
+    for (int k = 0; k < h->nshards; k++) {
+        hworker_rc rc = add_shard_stats(h, k, &all, err, errlen);
+        if (rc != HWORKER_OK) return rc;
+    }
+    copy_stats(&all, out, size);
+    return HWORKER_OK;
 }
 
-int hworker_delete_queue(hworker *h, char *err, size_t errlen)
+hworker_rc hworker_delete_queue(hworker *h, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+    HW_ERR_BUF(err, errlen);
     /* One DEL per shard: a shard's keys share a slot, shards do not. */
     for (int k = 0; k < h->nshards; k++) {
         const char *argv[HW_KEY_COUNT + 1];
         argv[0] = "DEL";
         for (int i = 0; i < HW_KEY_COUNT; i++) argv[i + 1] = h->shard[k].key[i];
         redisReply *r = hw_producer_command(h, HW_KEY_COUNT + 1, argv, NULL, "cannot destroy the queue", err, errlen);
-        if (r == NULL) return -1;
-        int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+        if (r == NULL) return HWORKER_E_REDIS;
+        hworker_rc rc = r->type == REDIS_REPLY_INTEGER ? HWORKER_OK : HWORKER_E_REDIS;
         if (rc) hw_conn_explain(&h->producer, r, "cannot destroy the queue", err, errlen);
         freeReplyObject(r);
         if (rc) return rc;
@@ -242,8 +239,8 @@ int hworker_delete_queue(hworker *h, char *err, size_t errlen)
     const char *argv[2] = {"DEL", key};
     redisReply *r = hw_producer_command(h, 2, argv, NULL, "cannot destroy the queue", err, errlen);
     free(key);
-    if (r == NULL) return -1;
-    int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    if (r == NULL) return HWORKER_E_REDIS;
+    hworker_rc rc = r->type == REDIS_REPLY_INTEGER ? HWORKER_OK : HWORKER_E_REDIS;
     if (rc) hw_conn_explain(&h->producer, r, "cannot destroy the queue", err, errlen);
     freeReplyObject(r);
     atomic_store(&h->shards_checked, 0);
@@ -251,21 +248,15 @@ int hworker_delete_queue(hworker *h, char *err, size_t errlen)
 }
 
 /* Requeue or forget records of failed or broken. */
-static int act_on_records(hworker *h, hw_script script, hworker_part part, int all, const char *const *ids, size_t n,
-                          long *count, const char *what, char *err, size_t errlen)
+static hworker_rc act_on_records(hworker *h, hw_script script, hworker_part part, int all, const char *const *ids,
+                                 size_t n, long *count, const char *what, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+    HW_ERR_BUF(err, errlen);
     if (part != HWORKER_FAILED && part != HWORKER_BROKEN) {
-        snprintf(err, errlen, "%s: only failed and broken records can be acted on", what);
-        return -1;
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "%s: only failed and broken records can be acted on", what);
     }
     if (!all && n == 0) {
-        snprintf(err, errlen, "%s: name at least one id, or ask for all", what);
-        return -1;
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "%s: name at least one id, or ask for all", what);
     }
     if (count) *count = 0;
     for (int k = 0; k < h->nshards; k++) {
@@ -276,8 +267,8 @@ static int act_on_records(hworker *h, hw_script script, hworker_part part, int a
         for (size_t i = 0; !all && i < n; i++) hw_args_adds(&args, ids[i]);
         redisReply *r = hw_producer_script(h, script, nkeys, &args, what, err, errlen);
         hw_args_free(&args);
-        if (r == NULL) return -1;
-        int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+        if (r == NULL) return HWORKER_E_REDIS;
+        hworker_rc rc = r->type == REDIS_REPLY_INTEGER ? HWORKER_OK : HWORKER_E_REDIS;
         if (rc) hw_conn_explain(&h->producer, r, what, err, errlen);
         else if (count) *count += (long)r->integer;
         freeReplyObject(r);
@@ -286,14 +277,14 @@ static int act_on_records(hworker *h, hw_script script, hworker_part part, int a
     return 0;
 }
 
-int hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count, char *err,
-                    size_t errlen)
+hworker_rc hworker_requeue(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count,
+                           char *err, size_t errlen)
 {
     return act_on_records(h, HW_SCRIPT_REQUEUE, part, all, ids, n, count, "cannot requeue", err, errlen);
 }
 
-int hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count, char *err,
-                   size_t errlen)
+hworker_rc hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count,
+                          char *err, size_t errlen)
 {
     return act_on_records(h, HW_SCRIPT_FORGET, part, all, ids, n, count, "cannot delete", err, errlen);
 }

@@ -186,27 +186,29 @@ redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args
 
 /* shard_count.c: compares this handle's shard count with the one Redis
  * records for its queue, recording it first when `record` and none is.
- * Once they agree it returns 0 at once, with no Redis call. Returns 0, -1
- * with a message naming the count to use, or HW_SHARDS_UNKNOWN with the
- * connection's error or Redis's refusal. Takes the producer lock: call it
- * without. */
-int hw_check_own_shards(hworker *h, int record, char *err, size_t errlen);
+ * Once they agree it returns HWORKER_OK at once, with no Redis call.
+ * Returns HWORKER_OK, HWORKER_E_SHARDS with a message naming the count to
+ * use, or HWORKER_E_REDIS with the connection's error or Redis's refusal.
+ * Takes the producer lock: call it without. */
+hworker_rc hw_check_own_shards(hworker *h, int record, char *err, size_t errlen);
 /* shard_count.c: the keys of one shard of `queue` for a follow-up job sent
  * on `c` (the calling thread's connection): its recorded shard count, looked
  * up once per handle and queue (1 is recorded if none is), and the next
- * shard in turn. Returns 0 (free the keys with hw_keys_free), or -1 with a
- * message. */
-int hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen);
+ * shard in turn. Returns HWORKER_OK (free the keys with hw_keys_free), or
+ * a failure (HWORKER_E_SHARDS, HWORKER_E_REDIS) with a message. */
+hworker_rc hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen);
 /* shard_count.c: the recorded shard count of `queue`, as hw_follow_up_keys
- * looks it up, into *shards. Returns 0, or -1 with a message. */
-int hw_queue_shards(hworker *h, hw_conn *c, const char *queue, int *shards, char *err, size_t errlen);
+ * looks it up, into *shards. Returns HWORKER_OK, or a failure with a
+ * message. */
+hworker_rc hw_queue_shards(hworker *h, hw_conn *c, const char *queue, int *shards, char *err, size_t errlen);
 
 /* producer.c: enqueue through a given connection (a worker's own, for
  * hworker.queue in job code, or the producer connection under its lock). */
 /* `uniques` may be NULL; `at` > 0 is an absolute time (seconds since the
- * epoch, Redis clock) that overrides `delay`. */
-int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-               const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
-               size_t errlen);
+ * epoch, Redis clock) that overrides `delay`. Returns HWORKER_OK or the
+ * failure's hworker_rc with a message. */
+hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
+                      const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
+                      size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "hworker_steps.h"
+#include "errors.h"
 #include "internal.h"
 #include "json.h"
 #include "script_args.h"
@@ -66,14 +67,13 @@ redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args
     return r;
 }
 
-int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-               const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err, size_t errlen)
+hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
+                      const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
+                      size_t errlen)
 {
-    if (n == 0) return 0;
-    if (!(delay >= 0) || !(at >= 0)) {
-        snprintf(err, errlen, "the delay and the run-at time must be >= 0 seconds");
-        return -1;
-    }
+    if (n == 0) return HWORKER_OK;
+    if (!(delay >= 0) || !(at >= 0))
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "the delay and the run-at time must be >= 0 seconds");
     for (size_t i = 0; i < n; i++) {
         char why[200];
         if (json[i] == NULL || hw_json_check(json[i], lens[i], why, sizeof why)) {
@@ -81,7 +81,7 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
             else
                 snprintf(err, errlen, "job %zu of %zu is not valid JSON: %s (nothing was enqueued)", i + 1, n,
                          json[i] ? why : "NULL");
-            return -1;
+            return HWORKER_E_INVALID;
         }
     }
     char when[40];
@@ -98,7 +98,7 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
         hw_args_adds(&args, uniques && uniques[i] ? uniques[i] : "");
         hw_args_add(&args, json[i], lens[i]);
     }
-    int rc = -1;
+    hworker_rc rc = HWORKER_E_REDIS;
     for (int attempt = 0; attempt < (retry_once ? 2 : 1); attempt++) {
         if (hw_conn_ensure(conn, NULL)) {
             snprintf(err, errlen, "cannot enqueue: %s", conn->errstr);
@@ -112,20 +112,21 @@ int hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *
             continue;
         }
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
-            rc = 0; /* every job got the id made for it, already in out */
+            rc = HWORKER_OK; /* every job got the id made for it, already in out */
         } else if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
             /* A job whose unique key was held gets the holder's id. */
             for (size_t i = 0; i < n; i++)
                 snprintf(out + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE, "%s",
                          r->element[i]->str ? r->element[i]->str : "");
-            rc = 0;
+            rc = HWORKER_OK;
         } else {
             hw_conn_explain(conn, r, "cannot enqueue", err, errlen);
         }
         freeReplyObject(r);
         /* Acknowledged only once enough replicas have it: asynchronous
          * replication can lose a write the primary took (min_replicas). */
-        if (rc == 0 && hw_conn_wait_replicas(conn, "enqueued, but not yet safe from a failover", err, errlen)) rc = -1;
+        if (rc == HWORKER_OK && hw_conn_wait_replicas(conn, "enqueued, but not yet safe from a failover", err, errlen))
+            rc = HWORKER_E_REPLICAS;
         break;
     }
     free(local_ids);
@@ -159,8 +160,8 @@ static int shard_for(int nshards, const char *const *uniques, size_t i, int rr)
  * to one shard it is one atomic script call; a batch whose unique keys fall
  * in several shards is sent as one atomic call per shard. `rr` is the shard
  * of the jobs without a unique key. */
-static int enqueue_on(hworker *h, const target *t, int rr, size_t n, const char *const *json, const size_t *lens,
-                      const char *const *uniques, double delay, double at, char *ids, char *err, size_t errlen)
+static hworker_rc enqueue_on(hworker *h, const target *t, int rr, size_t n, const char *const *json, const size_t *lens,
+                             const char *const *uniques, double delay, double at, char *ids, char *err, size_t errlen)
 {
     int first = rr, mixed = 0;
     for (size_t i = 0; t->nshards > 1 && uniques && i < n; i++) {
@@ -168,7 +169,7 @@ static int enqueue_on(hworker *h, const target *t, int rr, size_t n, const char 
         if (i == 0) first = k;
         else if (k != first) mixed = 1;
     }
-    int rc = 0;
+    hworker_rc rc = HWORKER_OK;
     hw_keys made;
     pthread_mutex_lock(&h->producer_lock);
     if (!mixed) {
@@ -217,77 +218,68 @@ static int enqueue_on(hworker *h, const target *t, int rr, size_t n, const char 
 
 /* The caller's options over the defaults: only the fields its struct has
  * (opts->size), so a host built against an older header keeps working. */
-static int read_opts(const hworker_enqueue_opts *opts, hworker_enqueue_opts *o, char *err, size_t errlen)
+static hworker_rc read_opts(const hworker_enqueue_opts *opts, hworker_enqueue_opts *o, char *err, size_t errlen)
 {
     *o = (hworker_enqueue_opts)HWORKER_ENQUEUE_OPTS_INIT;
-    if (opts == NULL) return 0;
-    if (opts->size < offsetof(hworker_enqueue_opts, delay)) {
-        snprintf(err, errlen,
-                 "enqueue options: size must be sizeof(hworker_enqueue_opts) "
-                 "(start from HWORKER_ENQUEUE_OPTS_INIT)");
-        return -1;
-    }
+    if (opts == NULL) return HWORKER_OK;
+    if (opts->size < offsetof(hworker_enqueue_opts, delay))
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "enqueue options: size must be sizeof(hworker_enqueue_opts) "
+                       "(start from HWORKER_ENQUEUE_OPTS_INIT)");
     memcpy(o, opts, opts->size < sizeof *o ? opts->size : sizeof *o);
     o->size = sizeof *o;
-    return 0;
+    return HWORKER_OK;
 }
 
 /* Where the batch goes and the shard of its jobs without a unique key. */
-static int pick_target(hworker *h, const hworker_enqueue_opts *o, const char *const *uniques, size_t n, target *t,
-                       int *rr, char *err, size_t errlen)
+static hworker_rc pick_target(hworker *h, const hworker_enqueue_opts *o, const char *const *uniques, size_t n,
+                              target *t, int *rr, char *err, size_t errlen)
 {
     if (o->queue) {
-        if (o->shard != HWORKER_SHARD_ANY) {
-            snprintf(err, errlen,
-                     "enqueue options: shard picks a shard of this handle's queue; leave it at "
-                     "HWORKER_SHARD_ANY for another queue");
-            return -1;
-        }
-        if (hw_queue_name_check(o->queue, strlen(o->queue), err, errlen)) return -1;
+        if (o->shard != HWORKER_SHARD_ANY)
+            return hw_fail(HWORKER_E_INVALID, err, errlen,
+                           "enqueue options: shard picks a shard of this handle's queue; leave it at "
+                           "HWORKER_SHARD_ANY for another queue");
+        if (hw_queue_name_check(o->queue, strlen(o->queue), err, errlen)) return HWORKER_E_INVALID;
         t->name = o->queue;
         t->own = NULL;
         pthread_mutex_lock(&h->producer_lock);
-        int rc = hw_queue_shards(h, &h->producer, o->queue, &t->nshards, err, errlen);
+        hworker_rc rc = hw_queue_shards(h, &h->producer, o->queue, &t->nshards, err, errlen);
         pthread_mutex_unlock(&h->producer_lock);
-        if (rc) return -1;
+        if (rc != HWORKER_OK) return rc;
     } else {
         /* Once per handle: a producer with another shard count than the
          * queue's workers would put jobs where none of them looks. */
-        if (hw_check_own_shards(h, 1, err, errlen) != 0) return -1;
+        hworker_rc rc = hw_check_own_shards(h, 1, err, errlen);
+        if (rc != HWORKER_OK) return rc;
         *t = (target){h->name, h->nshards, h->shard};
     }
     if (o->shard == HWORKER_SHARD_ANY) {
         *rr = t->nshards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)t->nshards) : 0;
-        return 0;
+        return HWORKER_OK;
     }
-    if (o->shard < 0 || o->shard >= t->nshards) {
-        snprintf(err, errlen, "enqueue options: shard must be HWORKER_SHARD_ANY or from 0 to %d (got %d)",
-                 t->nshards - 1, o->shard);
-        return -1;
-    }
+    if (o->shard < 0 || o->shard >= t->nshards)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "enqueue options: shard must be HWORKER_SHARD_ANY or from 0 to %d (got %d)", t->nshards - 1,
+                       o->shard);
     for (size_t i = 0; uniques && i < n; i++) {
-        if (uniques[i] && uniques[i][0]) {
-            snprintf(err, errlen,
-                     "enqueue options: job %zu has a unique key, which picks its own shard; leave "
-                     "shard at HWORKER_SHARD_ANY",
-                     i + 1);
-            return -1;
-        }
+        if (uniques[i] && uniques[i][0])
+            return hw_fail(HWORKER_E_INVALID, err, errlen,
+                           "enqueue options: job %zu has a unique key, which picks its own shard; leave "
+                           "shard at HWORKER_SHARD_ANY",
+                           i + 1);
     }
     *rr = o->shard;
-    return 0;
+    return HWORKER_OK;
 }
 
-int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const hworker_enqueue_opts *opts, char *ids,
-                    char *err, size_t errlen)
+hworker_rc hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const hworker_enqueue_opts *opts, char *ids,
+                           char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+    HW_ERR_BUF(err, errlen);
     hworker_enqueue_opts o;
-    if (read_opts(opts, &o, err, errlen)) return -1;
+    hworker_rc rc = read_opts(opts, &o, err, errlen);
+    if (rc != HWORKER_OK) return rc;
     const char **json = malloc((n ? n : 1) * sizeof *json);
     const char **uniques = malloc((n ? n : 1) * sizeof *uniques);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
@@ -299,10 +291,10 @@ int hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const hworker
         uniques[i] = jobs[i].unique;
         any_unique |= uniques[i] != NULL;
     }
-    target t;
+    target t = {0};
     int rr = 0;
-    int rc = pick_target(h, &o, any_unique ? uniques : NULL, n, &t, &rr, err, errlen);
-    if (rc == 0)
+    rc = pick_target(h, &o, any_unique ? uniques : NULL, n, &t, &rr, err, errlen);
+    if (rc == HWORKER_OK)
         rc = enqueue_on(h, &t, rr, n, json, lens, any_unique ? uniques : NULL, o.delay, o.at, ids, err, errlen);
     free(json);
     free(uniques);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
 #include "internal.h"
 
 void hw_shard_cache_init(hw_shard_cache *cache)
@@ -65,7 +66,8 @@ static int count_of(const redisReply *r)
     return n >= 1 && n <= 1024 ? n : 0;
 }
 
-int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err, size_t errlen)
+hworker_rc hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
+                            size_t errlen)
 {
     char *key = hw_keys_shards(queue);
     hw_args args = {0};
@@ -76,21 +78,21 @@ int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, in
      * processes that start at once cannot both record theirs. */
     redisReply *r = hw_conn_script(c, HW_SCRIPT_SHARDS, 1, &args);
     hw_args_free(&args);
-    int rc = 0;
+    hworker_rc rc = HWORKER_OK;
     *recorded = 0;
     if (r == NULL) {
         hw_conn_explain(c, NULL, "cannot read the queue's shard count", err, errlen);
-        rc = HW_SHARDS_UNKNOWN;
+        rc = HWORKER_E_REDIS;
     } else if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "cannot %s the shard count of queue %s (%s): Redis refused: %s",
                  record ? "record" : "read", queue, key, r->str);
-        rc = HW_SHARDS_UNKNOWN;
+        rc = HWORKER_E_REDIS;
     } else if (r->type != REDIS_REPLY_NIL && (*recorded = count_of(r)) == 0) {
         snprintf(err, errlen,
                  "%s does not hold a shard count from 1 to 1024: set it to the queue's shard count, or delete it "
                  "if the queue holds no jobs",
                  key);
-        rc = -1;
+        rc = HWORKER_E_SHARDS;
     }
     if (r) freeReplyObject(r);
     free(key);
@@ -99,11 +101,11 @@ int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, in
 
 /* hw_shards_settle on a connection that is (re)connected first, and tried
  * once more after a lost connection or a refusal, as an enqueue is. */
-static int settle_retrying(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
-                           size_t errlen)
+static hworker_rc settle_retrying(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
+                                  size_t errlen)
 {
-    int rc = HW_SHARDS_UNKNOWN;
-    for (int attempt = 0; attempt < 2 && rc == HW_SHARDS_UNKNOWN; attempt++) {
+    hworker_rc rc = HWORKER_E_REDIS;
+    for (int attempt = 0; attempt < 2 && rc == HWORKER_E_REDIS; attempt++) {
         if (hw_conn_ensure(c, NULL) != 0) hw_conn_explain(c, NULL, "cannot read the queue's shard count", err, errlen);
         else rc = hw_shards_settle(c, queue, proposed, record, recorded, err, errlen);
     }
@@ -121,34 +123,30 @@ static void mismatch(const hworker *h, int recorded, char *err, size_t errlen)
     free(key);
 }
 
-int hw_check_own_shards(hworker *h, int record, char *err, size_t errlen)
+hworker_rc hw_check_own_shards(hworker *h, int record, char *err, size_t errlen)
 {
-    if (atomic_load(&h->shards_checked)) return 0;
+    if (atomic_load(&h->shards_checked)) return HWORKER_OK;
     pthread_mutex_lock(&h->producer_lock);
-    int recorded = 0, rc = settle_retrying(&h->producer, h->name, h->nshards, record, &recorded, err, errlen);
+    int recorded = 0;
+    hworker_rc rc = settle_retrying(&h->producer, h->name, h->nshards, record, &recorded, err, errlen);
     pthread_mutex_unlock(&h->producer_lock);
-    if (rc != 0) return rc;
-    if (recorded == 0) return 0; /* nothing recorded, nothing to compare */
+    if (rc != HWORKER_OK) return rc;
+    if (recorded == 0) return HWORKER_OK; /* nothing recorded, nothing to compare */
     if (recorded != h->nshards) {
         mismatch(h, recorded, err, errlen);
-        return -1;
+        return HWORKER_E_SHARDS;
     }
     atomic_store(&h->shards_checked, 1);
-    return 0;
+    return HWORKER_OK;
 }
 
-int hworker_check_shards(hworker *h, int record, char *err, size_t errlen)
+hworker_rc hworker_check_shards(hworker *h, int record, char *err, size_t errlen)
 {
-    char scratch[8];
-    if (err == NULL) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
-    int rc = hw_check_own_shards(h, record, err, errlen);
-    return rc == HW_SHARDS_UNKNOWN ? -2 : rc;
+    HW_ERR_BUF(err, errlen);
+    return hw_check_own_shards(h, record, err, errlen);
 }
 
-int hw_queue_shards(hworker *h, hw_conn *c, const char *queue, int *shards, char *err, size_t errlen)
+hworker_rc hw_queue_shards(hworker *h, hw_conn *c, const char *queue, int *shards, char *err, size_t errlen)
 {
     *shards =
         strcmp(queue, h->name) == 0 && atomic_load(&h->shards_checked) ? h->nshards : cache_get(&h->follow_ups, queue);
@@ -156,16 +154,18 @@ int hw_queue_shards(hworker *h, hw_conn *c, const char *queue, int *shards, char
         /* A queue nobody recorded is unsharded, and is recorded so: a
          * runner started later with more shards is refused instead of
          * leaving this job where none of its workers look. */
-        if (settle_retrying(c, queue, 1, 1, shards, err, errlen) != 0) return -1;
+        hworker_rc rc = settle_retrying(c, queue, 1, 1, shards, err, errlen);
+        if (rc != HWORKER_OK) return rc;
         cache_put(&h->follow_ups, queue, *shards);
     }
-    return 0;
+    return HWORKER_OK;
 }
 
-int hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen)
+hworker_rc hw_follow_up_keys(hworker *h, hw_conn *c, const char *queue, hw_keys *keys, char *err, size_t errlen)
 {
     int shards;
-    if (hw_queue_shards(h, c, queue, &shards, err, errlen)) return -1;
+    hworker_rc rc = hw_queue_shards(h, c, queue, &shards, err, errlen);
+    if (rc != HWORKER_OK) return rc;
     int shard = shards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)shards) : 0;
     hw_keys_make_shard(keys, queue, shard, shards);
     return 0;

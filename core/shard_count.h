@@ -35,16 +35,14 @@ typedef struct hw_shard_cache {
 void hw_shard_cache_init(hw_shard_cache *cache);
 void hw_shard_cache_destroy(hw_shard_cache *cache);
 
-/* Returned by hw_shards_settle when Redis could not be reached or refused
- * the command (a read-only replica, OOM): the count is not known. */
-#define HW_SHARDS_UNKNOWN (-2)
-
 /* Reads the recorded count of `queue` on `c` (connected by the caller, used
  * by this thread only) into *recorded, in one script call. When none is
  * recorded: with `record`, records `proposed` and *recorded is that; without,
  * *recorded is 0.
- * Returns 0; -1 with a message when the key holds no count from 1 to 1024;
- * HW_SHARDS_UNKNOWN with the connection's error or Redis's refusal. */
-int hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err, size_t errlen);
+ * Returns HWORKER_OK; HWORKER_E_SHARDS with a message when the key holds no
+ * count from 1 to 1024; HWORKER_E_REDIS with the connection's error or
+ * Redis's refusal (a read-only replica, OOM): the count is then not known. */
+hworker_rc hw_shards_settle(hw_conn *c, const char *queue, int proposed, int record, int *recorded, char *err,
+                            size_t errlen);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hworker_steps.h"
+#include "errors.h"
 #include "internal.h"
 #include "script_args.h"
 
@@ -29,75 +30,82 @@ static const hw_keys *shard_keys(const hworker *h, int shard, char *err, size_t 
     return NULL;
 }
 
-int hworker_step_claim(hworker *h, int shard, int n, const char *holder, hworker_claim_fn fn, void *ud, char *err,
-                       size_t errlen)
+hworker_rc hworker_step_claim(hworker *h, int shard, int n, const char *holder, hworker_claim_fn fn, void *ud,
+                              char *err, size_t errlen)
 {
+    HW_ERR_BUF(err, errlen);
     const hw_keys *keys = shard_keys(h, shard, err, errlen);
-    if (keys == NULL) return -1;
+    if (keys == NULL) return HWORKER_E_INVALID;
     if (n < 1 || n > 1000 || holder == NULL || strchr(holder, '|')) {
-        snprintf(err, errlen, "claim: n must be 1..1000 and the holder must not contain '|'");
-        return -1;
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "claim: n must be 1..1000 and the holder must not contain '|'");
     }
     hw_args args = {0};
     int nkeys = hw_claim_args(&args, keys, &h->cfg, n, holder);
     redisReply *r = step(h, HW_SCRIPT_CLAIM, nkeys, &args, "cannot claim", err, errlen);
-    if (r == NULL) return -1;
+    if (r == NULL) return HWORKER_E_REDIS;
     for (size_t i = 0; i < r->elements; i++) fn(ud, r->element[i]->str, r->element[i]->len);
     freeReplyObject(r);
     return 0;
 }
 
-int hworker_step_finish(hworker *h, int shard, const char *claim, size_t len, hworker_outcome outcome,
-                        const char *reason, double retry_delay, int *applied, char *err, size_t errlen)
+hworker_rc hworker_step_finish(hworker *h, int shard, const char *claim, size_t len, hworker_outcome outcome,
+                               const char *reason, double retry_delay, int *applied, char *err, size_t errlen)
 {
+    HW_ERR_BUF(err, errlen);
     const hw_keys *keys = shard_keys(h, shard, err, errlen);
-    if (keys == NULL) return -1;
+    if (keys == NULL) return HWORKER_E_INVALID;
     hw_args args = {0};
     int nkeys = hw_finish_args(&args, keys, &h->cfg);
     hw_finish_add(&args, (char)outcome, claim, len, reason, (long long)(retry_delay * 1000.0));
     redisReply *r = step(h, HW_SCRIPT_FINISH, nkeys, &args, "cannot report the outcome", err, errlen);
-    if (r == NULL) return -1;
+    if (r == NULL) return HWORKER_E_REDIS;
     *applied = r->elements > 0 && r->element[0]->integer == 1;
     freeReplyObject(r);
     return 0;
 }
 
-int hworker_step_renew(hworker *h, int shard, const char *claim, size_t len, int *renewed, char *err, size_t errlen)
+hworker_rc hworker_step_renew(hworker *h, int shard, const char *claim, size_t len, int *renewed, char *err,
+                              size_t errlen)
 {
+    HW_ERR_BUF(err, errlen);
     const hw_keys *keys = shard_keys(h, shard, err, errlen);
-    if (keys == NULL) return -1;
+    if (keys == NULL) return HWORKER_E_INVALID;
     hw_args args = {0};
     int nkeys = hw_renew_args(&args, keys, &h->cfg, 1); /* the caller reports nothing meanwhile */
     hw_args_add(&args, claim, len);
     redisReply *r = step(h, HW_SCRIPT_RENEW, nkeys, &args, "cannot renew", err, errlen);
-    if (r == NULL) return -1;
+    if (r == NULL) return HWORKER_E_REDIS;
     *renewed = r->elements > 0 && r->element[0]->integer == 1;
     freeReplyObject(r);
     return 0;
 }
 
-int hworker_step_hand_back(hworker *h, int shard, const char *claim, size_t len, int *applied, char *err, size_t errlen)
+hworker_rc hworker_step_hand_back(hworker *h, int shard, const char *claim, size_t len, int *applied, char *err,
+                                  size_t errlen)
 {
+    HW_ERR_BUF(err, errlen);
     const hw_keys *keys = shard_keys(h, shard, err, errlen);
-    if (keys == NULL) return -1;
+    if (keys == NULL) return HWORKER_E_INVALID;
     hw_args args = {0};
     int nkeys = hw_handback_args(&args, keys);
     hw_args_add(&args, claim, len);
     redisReply *r = step(h, HW_SCRIPT_HANDBACK, nkeys, &args, "cannot hand back", err, errlen);
-    if (r == NULL) return -1;
+    if (r == NULL) return HWORKER_E_REDIS;
     *applied = r->integer == 1;
     freeReplyObject(r);
     return 0;
 }
 
-int hworker_step_sweep(hworker *h, int shard, long batch, long *recovered, long *promoted, char *err, size_t errlen)
+hworker_rc hworker_step_sweep(hworker *h, int shard, long batch, long *recovered, long *promoted, char *err,
+                              size_t errlen)
 {
+    HW_ERR_BUF(err, errlen);
     const hw_keys *keys = shard_keys(h, shard, err, errlen);
-    if (keys == NULL) return -1;
+    if (keys == NULL) return HWORKER_E_INVALID;
     hw_args args = {0};
     int nkeys = hw_sweep_args(&args, keys, &h->cfg, batch > 0 ? batch : 100);
     redisReply *r = step(h, HW_SCRIPT_RECOVER, nkeys, &args, "cannot sweep", err, errlen);
-    if (r == NULL) return -1;
+    if (r == NULL) return HWORKER_E_REDIS;
     *recovered = (long)r->element[0]->integer;
     *promoted = (long)r->element[1]->integer;
     freeReplyObject(r);

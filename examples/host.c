@@ -57,8 +57,10 @@ int main(int argc, char **argv)
         jobs[i] = (hworker_job){json[i], strlen(json[i]), NULL};
     }
     char ids[10 * HWORKER_ID_SIZE];
-    if (hworker_enqueue(h, jobs, 10, NULL, ids, err, sizeof err) != 0) {
-        fprintf(stderr, "host_example: %s\n", err);
+    hworker_rc rc = hworker_enqueue(h, jobs, 10, NULL, ids, err, sizeof err);
+    if (rc != HWORKER_OK) {
+        /* The code says what kind of failure; the message what to fix. */
+        fprintf(stderr, "host_example: %s (%s)\n", err, hworker_strerror(rc));
         hworker_free(h);
         return 1;
     }

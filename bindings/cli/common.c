@@ -47,7 +47,7 @@ hworker *cli_open_queue(const char *cmd, const char *name, const char *url, int 
      * other keys than its jobs'. Only compared: reading a queue records
      * nothing (enqueues and runners do). A Redis that cannot be read (-2)
      * is left for the command itself to report. */
-    if (name && hworker_check_shards(h, 0, err, sizeof err) == -1) {
+    if (name && hworker_check_shards(h, 0, err, sizeof err) == HWORKER_E_SHARDS) {
         cli_error(cmd, "%s", err);
         hworker_free(h);
         *code = CLI_FAILED;
