@@ -38,7 +38,10 @@ describe("installation", function()
       assert.truthy(io.open(prefix .. "/" .. f), "missing " .. f)
     end
     local out = run("objdump -p " .. H.quote(prefix .. "/lib/libhworker.so"))
-    assert.matches("SONAME%s+libhworker%.so%.1", out)
+    -- The SONAME carries the ABI number CMakeLists.txt sets.
+    local abi = H.read(H.root .. "/CMakeLists.txt"):match("set%(HWORKER_ABI (%d+)%)")
+    assert.are.equal("2", abi)
+    assert.matches("SONAME%s+libhworker%.so%." .. abi .. "\n", out)
     out = run("man -l " .. H.quote(prefix .. "/share/man/man1/hworker-lua.1") .. " | col -b")
     assert.matches("hworker%-lua %- run Lua job handlers", out)
   end)
