@@ -296,13 +296,29 @@ describe("hworker-lua", function()
       local id = q:queue { n = 1 }
       local dir = H.tmpdir()
       local log = dir .. "/debug.log"
-      local pid = tonumber(H.sh(("%s debug %s --redis %s --interval 50 > %s 2>&1 & echo $!"):format(
+      local pid = tonumber(H.sh(("%s debug %s --redis %s --interval 0.05 > %s 2>&1 & echo $!"):format(
         H.quote(bin), name, url, log)))
-      H.wait_until("a debug line", 10, function() return read(log):find(id, 1, true) end)
+      -- Three lines: the interval is read as seconds (0.05), not as
+      -- milliseconds, nor as whole seconds.
+      H.wait_until("three debug lines", 10, function()
+        local _, lines = read(log):gsub("debug: pending 1", "")
+        return lines >= 3
+      end)
       H.kill(pid, 2)
       H.wait_until("debug to exit", 10, function() return not H.alive(pid) end)
       assert.matches("debug: pending 1 %[" .. id .. "%] in flight 0 %[%]", read(log))
       H.sh("rm -rf " .. dir)
+    end)
+
+    it("takes debug --interval in seconds, or with a unit, and refuses a bare number that was milliseconds", function()
+      local _, said, code = cli("debug q --redis " .. url .. " --interval 500")
+      assert.are.equal(2, code)
+      assert.matches("--interval takes seconds, from 0.001 to 86400: write 0.5, 500ms or 120s", said, 1, true)
+      for _, bad in ipairs { "0", "-1", "abc", "5min", "100000" } do
+        local _, why, c = cli("debug q --redis " .. url .. " --interval " .. bad)
+        assert.are.equal(2, c, bad)
+        assert.matches("--interval takes seconds", why, 1, true)
+      end
     end)
   end)
 

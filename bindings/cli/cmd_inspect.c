@@ -226,11 +226,26 @@ static void *debugger_main(void *arg)
     return NULL;
 }
 
+/* --interval: seconds, as every other duration; "250ms" and "2s" are taken
+ * too. A bare number of 100 or more is refused rather than read: this flag
+ * once took milliseconds, and "--interval 500" must not quietly become a
+ * line every eight minutes. */
+static int interval_seconds(const char *text, double *seconds)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text) return -1;
+    if (strcmp(end, "ms") == 0) v /= 1000.0;
+    else if (strcmp(end, "s") != 0 && (*end != '\0' || v >= 100)) return -1;
+    if (!(v >= 0.001 && v <= 86400)) return -1;
+    *seconds = v;
+    return 0;
+}
+
 int cmd_debug(int argc, char **argv)
 {
-    const char *redis = NULL;
-    double interval_ms = 1000;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"interval", OPT_NUMBER, &interval_ms, 0}, {NULL, 0, NULL, 0}};
+    const char *redis = NULL, *interval = "1";
+    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"interval", OPT_STRING, &interval, 0}, {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
     if (cli_parse("debug", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
@@ -238,8 +253,12 @@ int cmd_debug(int argc, char **argv)
         cli_error("debug", "a queue name is required: hworker-lua debug NAME");
         return CLI_USAGE;
     }
-    if (!(interval_ms >= 1)) {
-        cli_error("debug", "--interval must be at least 1 ms");
+    double seconds;
+    if (interval_seconds(interval, &seconds)) {
+        cli_error("debug",
+                  "--interval takes seconds, from 0.001 to 86400: write 0.5, 500ms or 120s (not \"%s\"; a bare "
+                  "number of 100 or more needs its unit)",
+                  interval);
         return CLI_USAGE;
     }
     sigset_t signals;
@@ -259,7 +278,6 @@ int cmd_debug(int argc, char **argv)
         cli_error("debug", "%s", err);
         return CLI_USAGE;
     }
-    double seconds = interval_ms / 1000.0;
     void *args[2] = {h, &seconds};
     pthread_t t;
     if (pthread_create(&t, NULL, debugger_main, args) != 0) {

@@ -192,7 +192,7 @@ static const char *const help_debug =
     "\n"
     "flags:\n"
     "  --redis URL                 Redis address\n"
-    "  --interval MS               milliseconds between lines (default 1000)\n";
+    "  --interval SEC              seconds between lines (default 1; 250ms and 2s work too)\n";
 
 static const char *const help_check = "usage: hworker-lua check [flags]\n"
                                       "\n"
