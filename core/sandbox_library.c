@@ -1,0 +1,196 @@
+/* The functions job code calls: the hworker table (success, retry,
+ * failure, log, now, queue, sleep, version, sandbox), the host table of the
+ * embedding program's functions, and the sandbox's print and xpcall. Each
+ * one that can take long or call back into Lua checks the sandbox's limits
+ * first. Runs on the thread that owns the state; nothing is shared. */
+#include "sandbox_library.h"
+
+#include <lauxlib.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandbox_limits.h"
+#include "sandbox_results.h"
+#include "stop_signal.h"
+
+/* Host functions are called through this trampoline, which checks for a
+ * stop first. Upvalue 1 stays the host's ud (the documented contract);
+ * upvalue 2 holds the function. */
+typedef struct host_fn_box {
+    lua_CFunction fn;
+} host_fn_box;
+
+static int call_host(lua_State *L)
+{
+    hw_sandbox_poll(L);
+    const host_fn_box *box = lua_touserdata(L, lua_upvalueindex(2));
+    return box->fn(L);
+}
+
+/* A line of job text: the logger caps it and escapes control characters;
+ * a NUL would end it early (it is formatted as a C string), so NULs are
+ * written as \0 first. */
+static void job_log(hw_sandbox *sb, hworker_log_level level, const char *msg, size_t len)
+{
+    hw_buf text = {0};
+    if (memchr(msg, '\0', len) != NULL) {
+        hw_buf_add(&text, msg, len);
+        hw_sandbox_escape_nul(&text);
+        msg = text.data;
+        len = text.len;
+    }
+    hw_log(sb->env->log, level, "job: %.*s", (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len), msg);
+    hw_buf_free(&text);
+}
+
+static int l_log(lua_State *L)
+{
+    hw_sandbox *sb = hw_sandbox_of(L);
+    hw_sandbox_check_stop(L);
+    int level = luaL_checkoption(L, 1, NULL, hw_log_level_names);
+    if (level > HWORKER_LOG_ERROR) return luaL_argerror(L, 1, "a line's level is debug, info, warn or error");
+    size_t len;
+    const char *msg = luaL_checklstring(L, 2, &len);
+    job_log(sb, (hworker_log_level)level, msg, len);
+    return 0;
+}
+
+/* print(...) goes to the logger at level info, as tostring() would show it. */
+int hw_sandbox_print(lua_State *L)
+{
+    hw_sandbox *sb = hw_sandbox_of(L);
+    hw_sandbox_poll(L); /* it calls tostring, which may call back into Lua */
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_tostring);
+        lua_pushvalue(L, i);
+        lua_call(L, 1, 1);
+        if (!lua_isstring(L, -1)) return luaL_error(L, "'tostring' must return a string to 'print'");
+        if (i > 1) luaL_addchar(&b, '\t');
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    job_log(sb, HWORKER_LOG_INFO, msg, len);
+    return 0;
+}
+
+/* Wall clock in ms, with a fraction (microseconds): enough to time
+ * sub-millisecond pick-up latencies. */
+static int l_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec * 1000.0 + (lua_Number)ts.tv_nsec / 1e6);
+    return 1;
+}
+
+/* hworker.sleep(seconds): waits in small steps so that the time limit, a
+ * lost lease and shutdown still stop the job. */
+static int l_sleep(lua_State *L)
+{
+    hw_sandbox *sb = hw_sandbox_of(L);
+    double seconds = luaL_checknumber(L, 1);
+    double until = hw_monotonic() + (seconds > 0 ? seconds : 0);
+    for (;;) {
+        hw_stop_reason why = hw_sandbox_pending_stop(sb);
+        if (why != HW_STOP_NONE) return hw_sandbox_raise_stop(L, sb, why);
+        double left = until - hw_monotonic();
+        if (left <= 0) return 0;
+        double step = left < 0.01 ? left : 0.01;
+        struct timespec ts = {(time_t)step, (long)((step - (double)(time_t)step) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int l_queue(lua_State *L)
+{
+    hw_sandbox *sb = hw_sandbox_of(L);
+    hw_sandbox_check_stop(L);
+    size_t queue_len;
+    const char *queue = luaL_checklstring(L, 1, &queue_len);
+    luaL_checkany(L, 2);
+    if (sb->queue == NULL)
+        return luaL_error(L, "hworker.queue: not available while the job file is only being checked");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_encode);
+    lua_pushvalue(L, 2);
+    lua_call(L, 1, 1);
+    size_t len;
+    const char *json = lua_tolstring(L, -1, &len);
+    char id[HWORKER_ID_SIZE], err[512];
+    if (sb->queue(sb->queue_ud, queue, queue_len, json, len, id, err, sizeof err) != 0)
+        return luaL_error(L, "hworker.queue: %s", err);
+    lua_pushstring(L, id);
+    return 1;
+}
+
+/* xpcall(f, handler, ...): LuaJIT runs a message handler at the point of
+ * the error, and an error raised by our stop hook is raised while the hook
+ * is still active, so no hook would fire inside the handler: a handler that
+ * loops could never be stopped. This xpcall calls the handler after the
+ * stack has unwound, where the time limit applies as everywhere else (the
+ * handler sees the error value, without the frames of the failed call). */
+int hw_sandbox_xpcall(lua_State *L)
+{
+    hw_sandbox_poll(L); /* each nested xpcall deepens the C stack */
+    hw_sandbox *sb = hw_sandbox_of(L);
+    int n = lua_gettop(L);
+    luaL_checkany(L, 2);
+    lua_pushvalue(L, 1);
+    for (int i = 3; i <= n; i++) lua_pushvalue(L, i);
+    if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == 0) {
+        lua_pushboolean(L, 1);
+        lua_insert(L, n + 1);
+        return lua_gettop(L) - n;
+    }
+    if (sb->stopped != HW_STOP_NONE) return lua_error(L); /* the job is being stopped */
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != 0) {
+        if (sb->stopped != HW_STOP_NONE) return lua_error(L);
+        lua_pop(L, 1);
+        lua_pushliteral(L, "error in error handling");
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
+void hw_sandbox_open_hworker(lua_State *L, hw_sandbox *sb)
+{
+    lua_createtable(L, 0, 9);
+    hw_sandbox_push_result(L, HW_RESULT_SUCCESS, "", 0, -1);
+    lua_setfield(L, -2, "success");
+    static const luaL_Reg fns[] = {{"retry", hw_sandbox_retry},
+                                   {"failure", hw_sandbox_failure},
+                                   {"log", l_log},
+                                   {"now", l_now},
+                                   {"queue", l_queue},
+                                   {"sleep", l_sleep},
+                                   {NULL, NULL}};
+    for (const luaL_Reg *r = fns; r->name; r++) {
+        lua_pushcfunction(L, r->func);
+        lua_setfield(L, -2, r->name);
+    }
+    lua_pushliteral(L, HWORKER_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, sb->env->trusted ? "trusted" : "strict");
+    lua_setfield(L, -2, "sandbox");
+}
+
+/* host.<name>: C functions the embedding program registered. */
+void hw_sandbox_open_host(lua_State *L, hw_sandbox *sb)
+{
+    lua_createtable(L, 0, (int)sb->env->nfunctions);
+    for (size_t i = 0; i < sb->env->nfunctions; i++) {
+        lua_pushlightuserdata(L, sb->env->functions[i].ud);
+        host_fn_box *box = lua_newuserdata(L, sizeof *box);
+        box->fn = sb->env->functions[i].fn;
+        lua_pushcclosure(L, call_host, 2);
+        lua_setfield(L, -2, sb->env->functions[i].name);
+    }
+}
