@@ -301,8 +301,8 @@ describe("hworker-lua", function()
       -- Three lines: the interval is read as seconds (0.05), not as
       -- milliseconds, nor as whole seconds.
       H.wait_until("three debug lines", 10, function()
-        local _, lines = read(log):gsub("debug: pending 1", "")
-        return lines >= 3
+        local _, count = read(log):gsub("debug: pending 1", "")
+        return count >= 3
       end)
       H.kill(pid, 2)
       H.wait_until("debug to exit", 10, function() return not H.alive(pid) end)
