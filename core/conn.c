@@ -531,19 +531,3 @@ void hw_conn_explain(const hw_conn *c, const redisReply *r, const char *what, ch
     else if (r->type == REDIS_REPLY_ERROR) snprintf(err, errlen, "%s: Redis refused: %s", what, r->str);
     else snprintf(err, errlen, "%s: unexpected reply from Redis (type %d)", what, r->type);
 }
-
-int hw_info_field(const char *info, const char *field, char *out, size_t outlen)
-{
-    size_t n = strlen(field);
-    out[0] = '\0';
-    for (const char *p = info; p && *p;) {
-        if (strncmp(p, field, n) == 0 && p[n] == ':') {
-            size_t len = strcspn(p + n + 1, "\r\n");
-            snprintf(out, outlen, "%.*s", (int)len, p + n + 1);
-            return 0;
-        }
-        p = strchr(p, '\n');
-        if (p) p++;
-    }
-    return -1;
-}

@@ -79,10 +79,6 @@ int hw_conn_wait_replicas(hw_conn *c, const char *what, char *err, size_t errlen
 /* Sends a command given as a printf-free list of C strings, NULL-terminated. */
 redisReply *hw_conn_simple(hw_conn *c, const char *first, ...);
 
-/* Copies the value of `field` in an INFO reply's text into out (at most
- * outlen bytes, NUL-terminated). Returns 0, or -1 (out is "") if absent. */
-int hw_info_field(const char *info, const char *field, char *out, size_t outlen);
-
 /* Writes "<what>: <reason>" for a NULL or error reply into err. */
 void hw_conn_explain(const hw_conn *c, const redisReply *r, const char *what, char *err, size_t errlen);
 
