@@ -71,11 +71,6 @@ redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_
 /* Runs a script with EVALSHA: `args` holds nkeys keys then the arguments.
  * Same return contract as hw_conn_command. */
 redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args);
-/* After a write that must survive a failover: WAIT until c->min_replicas
- * replicas have it. Returns 0 (also when min_replicas is 0), or -1 with
- * "<what>: reached N of M replicas within T s" (or the connection error)
- * in err. */
-int hw_conn_wait_replicas(hw_conn *c, const char *what, char *err, size_t errlen);
 /* Sends a command given as a printf-free list of C strings, NULL-terminated. */
 redisReply *hw_conn_simple(hw_conn *c, const char *first, ...);
 
