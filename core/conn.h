@@ -2,7 +2,9 @@
  * handle is the exception: it is guarded by the handle's producer lock).
  * It reconnects on demand, authenticates, selects the database, names
  * itself, and loads the scripts with SCRIPT LOAD so calls use EVALSHA; a
- * NOSCRIPT reply (Redis restarted or flushed its scripts) reloads and retries. */
+ * NOSCRIPT reply (Redis restarted or flushed its scripts) reloads and retries.
+ * Under it: the socket in conn_transport.h, and in a Redis Cluster the
+ * routing to the node that serves a slot in cluster_route.h. */
 #ifndef HW_CONN_H
 #define HW_CONN_H
 
