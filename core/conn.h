@@ -2,7 +2,9 @@
  * handle is the exception: it is guarded by the handle's producer lock).
  * It reconnects on demand, authenticates, selects the database, names
  * itself, and loads the scripts with SCRIPT LOAD so calls use EVALSHA; a
- * NOSCRIPT reply (Redis restarted or flushed its scripts) reloads and retries. */
+ * NOSCRIPT reply (Redis restarted or flushed its scripts) reloads and retries.
+ * Under it: the socket in conn_transport.h, and in a Redis Cluster the
+ * routing to the node that serves a slot in cluster_route.h. */
 #ifndef HW_CONN_H
 #define HW_CONN_H
 
@@ -71,17 +73,8 @@ redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_
 /* Runs a script with EVALSHA: `args` holds nkeys keys then the arguments.
  * Same return contract as hw_conn_command. */
 redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args);
-/* After a write that must survive a failover: WAIT until c->min_replicas
- * replicas have it. Returns 0 (also when min_replicas is 0), or -1 with
- * "<what>: reached N of M replicas within T s" (or the connection error)
- * in err. */
-int hw_conn_wait_replicas(hw_conn *c, const char *what, char *err, size_t errlen);
 /* Sends a command given as a printf-free list of C strings, NULL-terminated. */
 redisReply *hw_conn_simple(hw_conn *c, const char *first, ...);
-
-/* Copies the value of `field` in an INFO reply's text into out (at most
- * outlen bytes, NUL-terminated). Returns 0, or -1 (out is "") if absent. */
-int hw_info_field(const char *info, const char *field, char *out, size_t outlen);
 
 /* Writes "<what>: <reason>" for a NULL or error reply into err. */
 void hw_conn_explain(const hw_conn *c, const redisReply *r, const char *what, char *err, size_t errlen);

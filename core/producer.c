@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "internal.h"
 #include "json.h"
+#include "replica_wait.h"
 #include "script_args.h"
 
 /* Fills n ids (HWORKER_ID_SIZE apart) of HW_ID_LEN characters from

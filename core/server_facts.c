@@ -17,6 +17,24 @@ static void config_value(hworker *h, const char *name, char *out, size_t outlen)
     if (r) freeReplyObject(r);
 }
 
+/* Copies the value of `field` in an INFO reply's text into out (at most
+ * outlen bytes, NUL-terminated). Returns 0, or -1 (out is "") if absent. */
+static int info_field(const char *info, const char *field, char *out, size_t outlen)
+{
+    size_t n = strlen(field);
+    out[0] = '\0';
+    for (const char *p = info; p && *p;) {
+        if (strncmp(p, field, n) == 0 && p[n] == ':') {
+            size_t len = strcspn(p + n + 1, "\r\n");
+            snprintf(out, outlen, "%.*s", (int)len, p + n + 1);
+            return 0;
+        }
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return -1;
+}
+
 static int info_value(hworker *h, const char *section, const char *field, char *out, size_t outlen, char *err,
                       size_t errlen)
 {
@@ -25,7 +43,7 @@ static int info_value(hworker *h, const char *section, const char *field, char *
     out[0] = '\0';
     if (r == NULL) return -1;
     int ok = r->type == REDIS_REPLY_STRING;
-    if (ok) hw_info_field(r->str, field, out, outlen);
+    if (ok) info_field(r->str, field, out, outlen);
     else snprintf(err, errlen, "INFO %s: %s", section, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     freeReplyObject(r);
     return ok ? 0 : -1;

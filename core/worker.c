@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "replica_wait.h"
 #include "script_args.h"
 
 /* Outcomes of finished jobs wait at most this long to be sent together with

@@ -252,7 +252,7 @@ return {
     to = "return risks || unknown ? CLI_FAILED : CLI_OK;",
     spec = "spec/cli_spec.lua", filter = "refuses.CONFIG" },
   { name = "cfg.connect is never called",
-    file = "core/conn.c",
+    file = "core/conn_transport.c",
     from = "if (c->connect) {",
     to = "if (0) {",
     spec = "spec/promises_spec.lua", filter = "cfg.connect" },
