@@ -126,8 +126,8 @@ hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *
         freeReplyObject(r);
         /* Acknowledged only once enough replicas have it: asynchronous
          * replication can lose a write the primary took (min_replicas). */
-        if (rc == HWORKER_OK && hw_conn_wait_replicas(conn, "enqueued, but not yet safe from a failover", err, errlen))
-            rc = HWORKER_E_REPLICAS;
+        if (rc == HWORKER_OK)
+            rc = hw_conn_wait_replicas(conn, "enqueued, but not yet safe from a failover", err, errlen);
         break;
     }
     free(local_ids);

@@ -275,9 +275,9 @@ return {
     spec = "spec/names_spec.lua", filter = "refused" },
   -- The C API's error codes and sized structs (docs/c-api.md) --------------
   { name = "a replica shortfall is reported as a Redis failure",
-    file = "core/producer.c",
-    from = "            rc = HWORKER_E_REPLICAS;",
-    to = "            rc = HWORKER_E_REDIS;",
+    file = "core/replica_wait.c",
+    from = "r->type == REDIS_REPLY_INTEGER ? HWORKER_E_REPLICAS : HWORKER_E_REDIS;",
+    to = "r->type == REDIS_REPLY_INTEGER ? HWORKER_E_REDIS : HWORKER_E_REDIS;",
     spec = "spec/error_codes_spec.lua", filter = "enqueue_replicas" },
   { name = "stats are written past a host's shorter struct",
     file = "core/inspect.c",
