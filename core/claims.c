@@ -25,6 +25,14 @@ static double number_of(const hw_json_field *f)
 {
     if (f->is_string || f->value_len == 0 || !(f->value[0] == '-' || (f->value[0] >= '0' && f->value[0] <= '9')))
         return NAN;
+    /* Every header hworker writes holds small whole numbers: read those
+     * directly (exact below 2^53), and leave the rest to strtod. */
+    size_t neg = f->value[0] == '-', i = neg;
+    if (f->value_len > neg && f->value_len - neg <= 15) {
+        double v = 0;
+        while (i < f->value_len && f->value[i] >= '0' && f->value[i] <= '9') v = v * 10 + (f->value[i++] - '0');
+        if (i == f->value_len) return neg ? -v : v;
+    }
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, make_c_numeric);
     if (c_numeric == (locale_t)0) abort();

@@ -67,6 +67,11 @@ static void test_envelope_counts_clamped(void)
     PARSE(&e, "{\"v\":1.0,\"id\":\"a\",\"eq\":1.5e3}\n{}");
     CHECK(e.broken == NULL);
     CHECK(e.enqueued_at == 1500);
+    /* Whole numbers of 15 digits and more, and negative ones, read alike. */
+    PARSE(&e, "{\"v\":1,\"id\":\"a\",\"at\":999999999999999,\"eq\":1234567890123456}\n{}");
+    CHECK(e.attempt == 1000000000000000L && e.enqueued_at == 1234567890123456LL);
+    PARSE(&e, "{\"v\":1,\"id\":\"a\",\"eq\":-25}\n{}");
+    CHECK(e.enqueued_at == -25);
     hw_envelope_free(&e);
 }
 
