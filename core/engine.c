@@ -1,5 +1,6 @@
 /* The handle's life: configuration, creation, start, graceful stop, release,
  * and the registry of running workers that stop and the lease keeper use. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "internal.h"
 #include "json.h"
 #include "options.h"
+#include "read_file.h"
 
 static void config_defaults(hworker_config *cfg)
 {
@@ -83,6 +85,51 @@ static char *dup_or_null(const char *s)
     return d;
 }
 
+static void free_secret(char *s)
+{
+    if (s == NULL) return;
+    memset(s, 0, strlen(s));
+    free(s);
+}
+
+/* The password the config gives apart from the URL, in *out (NULL if none;
+ * the caller frees it with free_secret): `password`, or the first line of
+ * `password_file`. A message names the file and never shows what it holds. */
+static int config_password(const hworker_config *c, char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    int has_password = c->password && c->password[0];
+    if (c->password_file == NULL) {
+        *out = has_password ? dup_or_null(c->password) : NULL;
+        return 0;
+    }
+    if (has_password)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "config: password and password_file are both set: set one (password_file \"%s\")",
+                       c->password_file);
+    hw_buf text = {0};
+    if (hw_read_file(c->password_file, &text)) {
+        int e = errno;
+        if (text.data) memset(text.data, 0, text.len);
+        hw_buf_free(&text);
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "config: cannot read password_file \"%s\": %s", c->password_file,
+                       strerror(e));
+    }
+    size_t line = strcspn(text.data, "\n");
+    if (line > 0 && text.data[line - 1] == '\r') line--; /* a file written on Windows */
+    int empty = line == 0;
+    if (!empty) {
+        *out = strndup(text.data, line);
+        if (*out == NULL) abort();
+    }
+    memset(text.data, 0, text.len);
+    hw_buf_free(&text);
+    if (empty)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "config: password_file \"%s\" is empty: its first line must be the password", c->password_file);
+    return 0;
+}
+
 static int check_config(const hworker_config *c, char *err, size_t errlen)
 {
     if (c->name == NULL) return hw_fail(HWORKER_E_INVALID, err, errlen, "config: name is required (the queue's name)");
@@ -104,6 +151,8 @@ hworker *hworker_create(const hworker_config *given, char *err, size_t errlen)
     if (config_read(given, &whole, err, errlen) != HWORKER_OK) return NULL;
     const hworker_config *cfg = &whole;
     if (check_config(cfg, err, errlen)) return NULL;
+    char *password;
+    if (config_password(cfg, &password, err, errlen)) return NULL;
     hworker *h = calloc(1, sizeof *h);
     if (h == NULL) abort();
     h->cfg = *cfg;
@@ -121,16 +170,15 @@ hworker *hworker_create(const hworker_config *given, char *err, size_t errlen)
         free(h->job_file);
         free(h->init_config);
         free(h);
+        free_secret(password);
         return NULL;
     }
-    if (cfg->password && cfg->password[0]) {
-        if (h->target.password) {
-            memset(h->target.password, 0, strlen(h->target.password));
-            free(h->target.password);
-        }
-        h->target.password = dup_or_null(cfg->password);
+    if (password) {
+        free_secret(h->target.password);
+        h->target.password = password;
     }
     h->cfg.password = NULL; /* only the target keeps it */
+    h->cfg.password_file = NULL;
     hw_logger_init(&h->log, cfg->log, cfg->log_ud, cfg->log_level, h->name);
     h->nshards = cfg->shards;
     h->shard = calloc((size_t)h->nshards, sizeof *h->shard);

@@ -159,6 +159,12 @@ typedef struct hworker_config {
     hworker_log_fn log;                      /**< default: lines on stdout */
     void *log_ud;                            /**< passed to log */
     hworker_log_level log_level;             /**< lines below this level are dropped; INFO */
+    const char *password_file;               /**< if set, a file whose first line (without its "\n" or
+                                    "\r\n") is the password, read once by hworker_create and
+                                    used as `password` is; set this or password, not both. A
+                                    file that is missing, unreadable or has an empty first line
+                                    fails hworker_create with HWORKER_E_INVALID naming the file
+                                    (never its content) */
 } hworker_config;
 
 /** Fills the first `size` bytes of `cfg` with the defaults above (name

@@ -28,6 +28,9 @@ typedef struct cli_opt {
  * one-line message that names the nearest valid flag and returns -1. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, const char **pos, int max, int *npos);
 
+/* True if the flag `name` of opts (parsed by cli_parse) was given. */
+int cli_seen(const cli_opt *opts, const char *name);
+
 /* True if argv has --help or -h. */
 int cli_wants_help(int argc, char **argv);
 
@@ -37,18 +40,35 @@ const char *cli_nearest(const char *word, const char *const *names);
 /* Prints "hworker-lua CMD: message" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The Redis URL: --redis, else $HWORKER_REDIS, else the default. */
+/* Where Redis is and how to log in: the values of --redis and
+ * --redis-password-file (NULL when not given), which every command that
+ * talks to Redis takes. */
+typedef struct cli_redis {
+    const char *url;
+    const char *password_file;
+} cli_redis;
+#define CLI_REDIS_FLAGS(r) \
+    {"redis", OPT_STRING, &(r).url, 0}, { "redis-password-file", OPT_STRING, &(r).password_file, 0 }
+
+/* The Redis URL: --redis, else $HWORKER_REDIS, else $REDIS_URL, else the
+ * default (an empty variable counts as unset). */
 const char *cli_redis_url(const char *flag_value);
+
+/* Sets cfg's redis_url and its password: --redis-password-file, else
+ * $HWORKER_REDIS_PASSWORD, else the URL's own (docs/cli.md). The file is
+ * read by hworker_create, whose message names a file it cannot use. */
+void cli_config_redis(hworker_config *cfg, const cli_redis *redis);
 
 /* Opens a handle on queue `name` (NULL for commands that need no queue)
  * with the common settings and a quiet logger; prints why on failure and
  * returns NULL with *code set. */
-hworker *cli_open(const char *cmd, const char *name, const char *url, int *code);
+hworker *cli_open(const char *cmd, const char *name, const cli_redis *redis, int *code);
 /* The same for a queue spread over `shards` key sets, with enqueues
  * acknowledged only once min_replicas replicas have them. A `shards` other
  * than the count Redis records for the queue is refused, with a message
  * naming the --shards to use. */
-hworker *cli_open_queue(const char *cmd, const char *name, const char *url, int shards, int min_replicas, int *code);
+hworker *cli_open_queue(const char *cmd, const char *name, const cli_redis *redis, int shards, int min_replicas,
+                        int *code);
 
 /* Writes one JSON value: a string quoted, or raw JSON text if it is valid
  * JSON, else as a string. */

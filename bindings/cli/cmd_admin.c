@@ -11,11 +11,10 @@ typedef int (*records_fn)(hworker *h, hworker_part part, int all, const char *co
 
 static int act_on_records(const char *cmd, const char *verb, records_fn fn, int argc, char **argv)
 {
-    const char *redis = NULL;
+    cli_redis redis = {0};
     int failed = 0, broken = 0, all = 0, shards = 1, code = CLI_OK;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"failed", OPT_FLAG, &failed, 0},
-                      {"broken", OPT_FLAG, &broken, 0}, {"all", OPT_FLAG, &all, 0},
-                      {"shards", OPT_INT, &shards, 0},  {NULL, 0, NULL, 0}};
+    cli_opt opts[] = {CLI_REDIS_FLAGS(redis),     {"failed", OPT_FLAG, &failed, 0}, {"broken", OPT_FLAG, &broken, 0},
+                      {"all", OPT_FLAG, &all, 0}, {"shards", OPT_INT, &shards, 0},  {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos;
     if (pos == NULL) return CLI_FAILED;
@@ -33,7 +32,7 @@ static int act_on_records(const char *cmd, const char *verb, records_fn fn, int 
         free(pos);
         return code;
     }
-    hworker *h = cli_open_queue(cmd, pos[0], cli_redis_url(redis), shards, 0, &code);
+    hworker *h = cli_open_queue(cmd, pos[0], &redis, shards, 0, &code);
     if (h == NULL) {
         free(pos);
         return code;
@@ -56,12 +55,10 @@ int cmd_delete(int argc, char **argv) { return act_on_records("delete", "deleted
 
 int cmd_destroy(int argc, char **argv)
 {
-    const char *redis = NULL;
+    cli_redis redis = {0};
     int yes = 0, shards = 1, code = CLI_OK;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0},
-                      {"yes", OPT_FLAG, &yes, 0},
-                      {"shards", OPT_INT, &shards, 0},
-                      {NULL, 0, NULL, 0}};
+    cli_opt opts[] = {
+        CLI_REDIS_FLAGS(redis), {"yes", OPT_FLAG, &yes, 0}, {"shards", OPT_INT, &shards, 0}, {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
     if (cli_parse("destroy", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
@@ -73,7 +70,7 @@ int cmd_destroy(int argc, char **argv)
         cli_error("destroy", "this deletes every job and record of queue %s: add --yes to confirm", pos[0]);
         return CLI_USAGE;
     }
-    hworker *h = cli_open_queue("destroy", pos[0], cli_redis_url(redis), shards, 0, &code);
+    hworker *h = cli_open_queue("destroy", pos[0], &redis, shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
     if (hworker_delete_queue(h, err, sizeof err) != 0) {
@@ -102,12 +99,12 @@ static const char *or_unknown(const char *value) { return value[0] ? value : "(u
  * managed services) is reported, but cannot fail the check. */
 int cmd_check(int argc, char **argv)
 {
-    const char *redis = NULL;
+    cli_redis redis = {0};
     int code = CLI_OK, npos;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {NULL, 0, NULL, 0}};
+    cli_opt opts[] = {CLI_REDIS_FLAGS(redis), {NULL, 0, NULL, 0}};
     const char *pos[1];
     if (cli_parse("check", argc, argv, opts, pos, 0, &npos)) return CLI_USAGE;
-    hworker *h = cli_open("check", NULL, cli_redis_url(redis), &code);
+    hworker *h = cli_open("check", NULL, &redis, &code);
     if (h == NULL) return code;
     hw_server_facts f;
     char err[512];

@@ -87,9 +87,9 @@ int cmd_list(const char *cmd, int argc, char **argv)
     hworker_part part = HWORKER_PENDING;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         if (strcmp(parts[i].name, cmd) == 0) part = parts[i].part;
-    const char *redis = NULL;
+    cli_redis redis = {0};
     int limit = 100, offset = 0, shards = 1, code = CLI_OK;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0},
+    cli_opt opts[] = {CLI_REDIS_FLAGS(redis),
                       {"limit", OPT_INT, &limit, 0},
                       {"offset", OPT_INT, &offset, 0},
                       {"shards", OPT_INT, &shards, 0},
@@ -105,7 +105,7 @@ int cmd_list(const char *cmd, int argc, char **argv)
         cli_error(cmd, "--limit must be >= 1 and --offset >= 0");
         return CLI_USAGE;
     }
-    hworker *h = cli_open_queue(cmd, pos[0], cli_redis_url(redis), shards, 0, &code);
+    hworker *h = cli_open_queue(cmd, pos[0], &redis, shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
     if (hworker_list(h, part, offset, limit, print_entry, &part, err, sizeof err) != 0) {
@@ -171,10 +171,10 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
 
 int cmd_stats(int argc, char **argv)
 {
-    const char *redis = NULL;
+    cli_redis redis = {0};
     int json = 0, shards = 1, code = CLI_OK;
     double watch = 0;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0},
+    cli_opt opts[] = {CLI_REDIS_FLAGS(redis),
                       {"json", OPT_FLAG, &json, 0},
                       {"watch", OPT_NUMBER, &watch, 0},
                       {"shards", OPT_INT, &shards, 0},
@@ -186,11 +186,11 @@ int cmd_stats(int argc, char **argv)
         cli_error("stats", "a queue name is required: hworker-lua stats NAME");
         return CLI_USAGE;
     }
-    if (opts[2].seen && !(watch > 0)) {
+    if (cli_seen(opts, "watch") && !(watch > 0)) {
         cli_error("stats", "--watch needs a number of seconds > 0");
         return CLI_USAGE;
     }
-    hworker *h = cli_open_queue("stats", pos[0], cli_redis_url(redis), shards, 0, &code);
+    hworker *h = cli_open_queue("stats", pos[0], &redis, shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
     for (;;) {
@@ -244,8 +244,9 @@ static int interval_seconds(const char *text, double *seconds)
 
 int cmd_debug(int argc, char **argv)
 {
-    const char *redis = NULL, *interval = "1";
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0}, {"interval", OPT_STRING, &interval, 0}, {NULL, 0, NULL, 0}};
+    cli_redis redis = {0};
+    const char *interval = "1";
+    cli_opt opts[] = {CLI_REDIS_FLAGS(redis), {"interval", OPT_STRING, &interval, 0}, {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
     if (cli_parse("debug", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
@@ -269,8 +270,7 @@ int cmd_debug(int argc, char **argv)
     hworker_config cfg;
     hworker_config_init(&cfg);
     cfg.name = pos[0];
-    cfg.redis_url = cli_redis_url(redis);
-    cfg.password = getenv("HWORKER_REDIS_PASSWORD");
+    cli_config_redis(&cfg, &redis);
     cfg.log = debug_log;
     char err[512];
     hworker *h = hworker_create(&cfg, err, sizeof err);

@@ -47,13 +47,18 @@ static int send_batch(hworker *h, size_t n, const char **json, const size_t *len
 
 int cmd_queue(int argc, char **argv)
 {
-    const char *redis = NULL, *at = NULL, *unique = NULL;
+    cli_redis redis = {0};
+    const char *at = NULL, *unique = NULL;
     double in = -1;
     int batch = 1000, min_replicas = 0, shards = 1;
-    cli_opt opts[] = {{"redis", OPT_STRING, &redis, 0},   {"in", OPT_NUMBER, &in, 0},
-                      {"at", OPT_STRING, &at, 0},         {"batch", OPT_INT, &batch, 0},
-                      {"unique", OPT_STRING, &unique, 0}, {"min-replicas", OPT_INT, &min_replicas, 0},
-                      {"shards", OPT_INT, &shards, 0},    {NULL, 0, NULL, 0}};
+    cli_opt opts[] = {CLI_REDIS_FLAGS(redis),
+                      {"in", OPT_NUMBER, &in, 0},
+                      {"at", OPT_STRING, &at, 0},
+                      {"batch", OPT_INT, &batch, 0},
+                      {"unique", OPT_STRING, &unique, 0},
+                      {"min-replicas", OPT_INT, &min_replicas, 0},
+                      {"shards", OPT_INT, &shards, 0},
+                      {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos, code = CLI_OK;
     if (pos == NULL) return CLI_FAILED;
@@ -71,7 +76,7 @@ int cmd_queue(int argc, char **argv)
         cli_error("queue", "give --in or --at, not both");
         return CLI_USAGE;
     }
-    if (opts[1].seen && in < 0) {
+    if (cli_seen(opts, "in") && in < 0) {
         free(pos);
         cli_error("queue", "--in must be >= 0 seconds");
         return CLI_USAGE;
@@ -93,7 +98,7 @@ int cmd_queue(int argc, char **argv)
         cli_error("queue", "--min-replicas must be >= 0");
         return CLI_USAGE;
     }
-    hworker *h = cli_open_queue("queue", pos[0], cli_redis_url(redis), shards, min_replicas, &code);
+    hworker *h = cli_open_queue("queue", pos[0], &redis, shards, min_replicas, &code);
     if (h == NULL) {
         free(pos);
         return code;
@@ -103,7 +108,7 @@ int cmd_queue(int argc, char **argv)
         long long now = redis_now_ms(h);
         if (now < 0) {
             char where[300];
-            hw_url_redact(cli_redis_url(redis), where, sizeof where);
+            hw_url_redact(cli_redis_url(redis.url), where, sizeof where);
             cli_error("queue", "cannot read the time of Redis at %s", where);
             hworker_free(h);
             free(pos);

@@ -145,13 +145,14 @@ static int apply_setting_flags(const setting_flags *f, hworker_config *cfg)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *name = NULL, *redis = NULL, *config = NULL, *log_format = "text";
+    cli_redis redis = {0};
+    const char *name = NULL, *config = NULL, *log_format = "text";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > 0 ? (int)cores : 2, monitors = 1;
     double grace = 25;
     int print_settings = 0;
     cli_opt opts[96] = {{"name", OPT_STRING, &name, 0},
-                        {"redis", OPT_STRING, &redis, 0},
+                        CLI_REDIS_FLAGS(redis),
                         {"threads", OPT_INT, &threads, 0},
                         {"workers", OPT_INT, &threads, 0},
                         {"monitors", OPT_INT, &monitors, 0},
@@ -207,8 +208,7 @@ int cmd_run(int argc, char **argv)
     run_log log = {.json = strcmp(log_format, "json") == 0, .tty = isatty(STDOUT_FILENO), .queue = name};
     pthread_mutex_init(&log.lock, NULL);
     cfg.name = name;
-    cfg.redis_url = cli_redis_url(redis);
-    cfg.password = getenv("HWORKER_REDIS_PASSWORD");
+    cli_config_redis(&cfg, &redis);
     cfg.job_file = pos[0];
     if (init_config) cfg.init_config = init_config;
     cfg.log = run_log_line;

@@ -10,8 +10,20 @@
 const char *cli_redis_url(const char *flag_value)
 {
     if (flag_value) return flag_value;
-    const char *env = getenv("HWORKER_REDIS");
-    return env && env[0] ? env : "redis://127.0.0.1:6379/0";
+    const char *const names[] = {"HWORKER_REDIS", "REDIS_URL"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *env = getenv(names[i]);
+        if (env && env[0]) return env;
+    }
+    return "redis://127.0.0.1:6379/0";
+}
+
+void cli_config_redis(hworker_config *cfg, const cli_redis *redis)
+{
+    cfg->redis_url = cli_redis_url(redis->url);
+    /* hworker_create refuses both at once: the file, when given, wins. */
+    cfg->password_file = redis->password_file;
+    cfg->password = redis->password_file ? NULL : getenv("HWORKER_REDIS_PASSWORD");
 }
 
 /* Quiet: inspection commands print results, not engine chatter. */
@@ -21,20 +33,20 @@ static void quiet_log(void *ud, hworker_log_level level, const char *msg)
     if (level >= HWORKER_LOG_ERROR) fprintf(stderr, "hworker-lua: %s\n", msg);
 }
 
-hworker *cli_open(const char *cmd, const char *name, const char *url, int *code)
+hworker *cli_open(const char *cmd, const char *name, const cli_redis *redis, int *code)
 {
-    return cli_open_queue(cmd, name, url, 1, 0, code);
+    return cli_open_queue(cmd, name, redis, 1, 0, code);
 }
 
-hworker *cli_open_queue(const char *cmd, const char *name, const char *url, int shards, int min_replicas, int *code)
+hworker *cli_open_queue(const char *cmd, const char *name, const cli_redis *redis, int shards, int min_replicas,
+                        int *code)
 {
     hworker_config cfg;
     hworker_config_init(&cfg);
     cfg.shards = shards;
     cfg.min_replicas = min_replicas;
     cfg.name = name ? name : "hworker-lua";
-    cfg.redis_url = url;
-    cfg.password = getenv("HWORKER_REDIS_PASSWORD");
+    cli_config_redis(&cfg, redis);
     cfg.log = quiet_log;
     char err[512];
     hworker *h = hworker_create(&cfg, err, sizeof err);

@@ -7,6 +7,9 @@
 #include "options.h"
 
 /* Flag lines several commands share. */
+#define FLAGS_REDIS                                 \
+    "  --redis URL                 Redis address\n" \
+    "  --redis-password-file FILE  the password: FILE's first line\n"
 #define FLAG_SHARDS "  --shards S                  the queue is spread over S key sets (default 1)\n"
 #define FLAGS_RECORDS                                       \
     "  --failed                    act on failed records\n" \
@@ -34,9 +37,10 @@ const char *const cli_help_main =
     "  check                      check the Redis settings at-least-once needs\n"
     "  options                    the settings run and hworker.open take\n"
     "\n"
-    "Every command takes --redis URL (default $HWORKER_REDIS, else\n"
-    "redis://127.0.0.1:6379/0; also unix:///path?db=N). A password comes from the\n"
-    "URL or $HWORKER_REDIS_PASSWORD and is never printed.\n"
+    "Every command takes --redis URL (default $HWORKER_REDIS, else $REDIS_URL,\n"
+    "else redis://127.0.0.1:6379/0; also unix:///path?db=N). The password comes\n"
+    "from --redis-password-file FILE, else $HWORKER_REDIS_PASSWORD, else the URL,\n"
+    "and is never printed.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n"
     "hworker-lua --version prints the version.\n";
 
@@ -62,8 +66,7 @@ static const char *const help_run_head =
     "fails to load leaves the old one running and the log says why.\n"
     "\n"
     "flags:\n"
-    "  --name NAME                 queue name (required)\n"
-    "  --redis URL                 Redis address\n"
+    "  --name NAME                 queue name (required)\n" FLAGS_REDIS
     "  --threads N                 worker threads, or --workers N (default: number of cores)\n"
     "  --monitors N                monitor threads (default 1)\n"
     "  --config JSON|@FILE         JSON given to init(config) (default {})\n"
@@ -121,9 +124,7 @@ static const char *const help_queue =
     "in batches, each all or none. Prints one job id per line. A line that is not\n"
     "valid JSON is reported with its line and column; nothing of its batch is sent.\n"
     "\n"
-    "flags:\n"
-    "  --redis URL                 Redis address\n"
-    "  --in SEC                    run the jobs SEC seconds from now\n"
+    "flags:\n" FLAGS_REDIS "  --in SEC                    run the jobs SEC seconds from now\n"
     "  --at TIME                   run the jobs at an ISO 8601 time (2026-12-01T09:00:00Z)\n"
     "  --batch N                   jobs per batch from stdin (default 1000)\n"
     "  --unique KEY                while a job with KEY is pending, scheduled or in flight,\n"
@@ -131,18 +132,17 @@ static const char *const help_queue =
     "  --min-replicas N            acknowledge only once N replicas have the jobs (WAIT);\n"
     "                              fewer within 1 s is an error (the jobs may be there)\n" FLAG_SHARDS;
 
-static const char *const help_list = "usage: hworker-lua jobs|inflight|scheduled|failed|broken NAME [flags]\n"
-                                     "\n"
-                                     "Lists one part of a queue as JSON lines, newest first. Every line has id, job\n"
-                                     "(the job's JSON), attempt, recoveries and enqueued_at (ms since the epoch).\n"
-                                     "inflight adds holder and lease_expires_at; scheduled adds due_at; failed adds\n"
-                                     "reason, failed_at and record; broken has payload (the raw text), reason,\n"
-                                     "broken_at and record, and id when the payload has one.\n"
-                                     "\n"
-                                     "flags:\n"
-                                     "  --redis URL                 Redis address\n"
-                                     "  --limit N                   at most N entries (default 100)\n"
-                                     "  --offset N                  skip the N newest (default 0)\n" FLAG_SHARDS;
+static const char *const help_list =
+    "usage: hworker-lua jobs|inflight|scheduled|failed|broken NAME [flags]\n"
+    "\n"
+    "Lists one part of a queue as JSON lines, newest first. Every line has id, job\n"
+    "(the job's JSON), attempt, recoveries and enqueued_at (ms since the epoch).\n"
+    "inflight adds holder and lease_expires_at; scheduled adds due_at; failed adds\n"
+    "reason, failed_at and record; broken has payload (the raw text), reason,\n"
+    "broken_at and record, and id when the payload has one.\n"
+    "\n"
+    "flags:\n" FLAGS_REDIS "  --limit N                   at most N entries (default 100)\n"
+    "  --offset N                  skip the N newest (default 0)\n" FLAG_SHARDS;
 
 static const char *const help_stats =
     "usage: hworker-lua stats NAME [flags]\n"
@@ -151,8 +151,7 @@ static const char *const help_stats =
     "(enqueued, processed, succeeded, retried, failed, broken, recovered, lease_lost,\n"
     "handed_back, promoted, requeued, scheduled, exhausted, merged) of a queue.\n"
     "\n"
-    "flags:\n"
-    "  --redis URL                 Redis address\n"
+    "flags:\n" FLAGS_REDIS
     "  --json                      one JSON object: the sizes, and the counters under \"counters\"\n"
     "  --watch SEC                 print again every SEC seconds until interrupted\n"
     "  --shards S                  the queue is spread over S key sets: sums, then one line\n"
@@ -164,25 +163,21 @@ static const char *const help_requeue =
     "Moves failed or broken records back to the back of pending. ID is a job id or\n"
     "a record id (as listed by failed and broken). Prints how many moved.\n"
     "\n"
-    "flags:\n"
-    "  --redis URL                 Redis address\n" FLAGS_RECORDS;
+    "flags:\n" FLAGS_REDIS FLAGS_RECORDS;
 
 static const char *const help_delete = "usage: hworker-lua delete NAME --failed|--broken (--all | ID ...) [flags]\n"
                                        "\n"
                                        "Deletes failed or broken records. ID is a job id or a record id (as listed by\n"
                                        "failed and broken). Prints how many were deleted.\n"
                                        "\n"
-                                       "flags:\n"
-                                       "  --redis URL                 Redis address\n" FLAGS_RECORDS;
+                                       "flags:\n" FLAGS_REDIS FLAGS_RECORDS;
 
 static const char *const help_destroy = "usage: hworker-lua destroy NAME --yes [flags]\n"
                                         "\n"
                                         "Deletes every key of queue NAME: pending, in-flight, scheduled, failed and\n"
                                         "broken jobs and the counters. Stop its workers first.\n"
                                         "\n"
-                                        "flags:\n"
-                                        "  --redis URL                 Redis address\n"
-                                        "  --yes                       confirm\n" FLAG_SHARDS;
+                                        "flags:\n" FLAGS_REDIS "  --yes                       confirm\n" FLAG_SHARDS;
 
 static const char *const help_debug =
     "usage: hworker-lua debug NAME [flags]\n"
@@ -190,9 +185,7 @@ static const char *const help_debug =
     "Logs the first pending and in-flight job ids of queue NAME every interval until\n"
     "interrupted, like the original hworker's debugger.\n"
     "\n"
-    "flags:\n"
-    "  --redis URL                 Redis address\n"
-    "  --interval SEC              seconds between lines (default 1; 250ms and 2s work too)\n";
+    "flags:\n" FLAGS_REDIS "  --interval SEC              seconds between lines (default 1; 250ms and 2s work too)\n";
 
 static const char *const help_check = "usage: hworker-lua check [flags]\n"
                                       "\n"
@@ -201,8 +194,7 @@ static const char *const help_check = "usage: hworker-lua check [flags]\n"
                                       "other than noeviction, or a replica. A setting the server will not show\n"
                                       "(CONFIG GET refused) is reported as unknown and does not fail the check.\n"
                                       "\n"
-                                      "flags:\n"
-                                      "  --redis URL                 Redis address\n";
+                                      "flags:\n" FLAGS_REDIS;
 
 char *cli_help_text(const char *cmd)
 {

@@ -52,6 +52,13 @@ const char *cli_nearest(const char *word, const char *const *names)
     return best && best_d <= 1 + strlen(word) / 3 ? best : NULL;
 }
 
+int cli_seen(const cli_opt *opts, const char *name)
+{
+    for (; opts->name; opts++)
+        if (strcmp(opts->name, name) == 0) return opts->seen;
+    return 0;
+}
+
 int cli_wants_help(int argc, char **argv)
 {
     for (int i = 0; i < argc; i++) {

@@ -84,7 +84,8 @@ static const char *opt_config(lua_State *L, int t)
 }
 
 /* hworker.open's options besides the settings of core/options.c. */
-static const char *const open_own_options[] = {"name", "redis", "job_file", "config", NULL};
+static const char *const open_own_options[] = {"name",     "redis",  "password", "password_file",
+                                               "job_file", "config", NULL};
 
 /* Sets each setting of the option table given in the table at t; refuses
  * keys that are neither a setting nor one of open_own_options. */
@@ -217,6 +218,8 @@ static int l_open(lua_State *L)
         lua_pop(L, 1);
     }
     cfg.redis_url = opt_string(L, 1, "redis", cfg.redis_url);
+    cfg.password = opt_string(L, 1, "password", NULL);
+    cfg.password_file = opt_string(L, 1, "password_file", NULL);
     cfg.job_file = opt_string(L, 1, "job_file", NULL);
     const char *config = opt_config(L, 1);
     if (config) cfg.init_config = config;

@@ -99,7 +99,9 @@ M.cluster_mode = os.getenv("HWORKER_SPEC_CLUSTER") == "1"
 M.spec_shards = tonumber(os.getenv("HWORKER_SPEC_SHARDS") or "")
 
 -- A private redis-server. Options: appendonly (default true), args (more
--- redis-server arguments, one string).
+-- redis-server arguments, one string), password (its requirepass; s.cli
+-- logs in with it), tcp (also listen on a free port of 127.0.0.1: s.port,
+-- and s.tcp_url without a password).
 function M.redis_server(opts)
   opts = opts or {}
   if M.cluster_mode then
@@ -120,19 +122,41 @@ function M.redis_server(opts)
     "--dir " .. s.dir, "--daemonize yes", "--pidfile " .. s.dir .. "/redis.pid",
     "--logfile " .. s.dir .. "/redis.log", "--save ''",
     "--appendonly " .. ((opts.appendonly == false) and "no" or "yes"), opts.args or "",
+    opts.password and "--requirepass " .. quote(opts.password) or "",
   }, " ")
+  local login = opts.password and ("-a " .. quote(opts.password) .. " --no-auth-warning") or ""
 
   function s.cli(...)
-    local parts = { M.plain .. "redis-cli", "-s", quote(s.sock) }
+    local parts = { M.plain .. "redis-cli", login, "-s", quote(s.sock) }
     for _, a in ipairs({ ... }) do parts[#parts + 1] = quote(a) end
     return (sh(table.concat(parts, " ")):gsub("%s+$", ""))
   end
 
-  function s.start()
+  local function start_on_unix_socket()
     local out = sh(args)
     M.wait_until("redis-server to answer PING (" .. out .. ")", 10, function()
       return s.cli("PING") == "PONG"
     end)
+  end
+
+  -- A port another program holds makes redis-server exit: try others.
+  local function start_on_a_free_port()
+    local tcp_args = args:gsub("%-%-port 0", "--port %%d --bind 127.0.0.1")
+    for _ = 1, 20 do
+      s.port = s.port or math.random(20000, 45000)
+      local out = sh(tcp_args:format(s.port))
+      if pcall(M.wait_until, "redis-server on port " .. s.port .. " (" .. out .. ")", 3,
+        function() return s.cli("PING") == "PONG" end) then
+        s.tcp_url = ("redis://127.0.0.1:%d/0"):format(s.port)
+        return
+      end
+      s.port = nil
+    end
+    error("redis-server found no free port")
+  end
+
+  function s.start()
+    if opts.tcp then start_on_a_free_port() else start_on_unix_socket() end
   end
 
   function s.pid()
