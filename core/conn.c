@@ -6,6 +6,7 @@
 
 #include "cluster_route.h"
 #include "conn_transport.h"
+#include "sentinel.h"
 
 void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud, hw_logger *log,
                   const char *queue, const char *role, double timeout)
@@ -32,6 +33,7 @@ void hw_conn_free(hw_conn *c)
 {
     hw_conn_close(c);
     hw_cluster_release(c);
+    hw_sentinel_release(c);
     hw_buf_free(&c->resp);
     hw_buf_free(&c->cmd);
 }
@@ -85,12 +87,17 @@ static int conn_open(hw_conn *c)
     const char *host;
     int port;
     hw_cluster_address(c, &host, &port);
+    if (hw_sentinel_address(c, &host, &port)) return -1;
     c->ctx = hw_transport_connect(c, host, port);
     if (c->ctx == NULL || c->ctx->err) {
         char where[300];
         if (c->target->cluster) {
             int v6 = strchr(host, ':') != NULL; /* an IPv6 address, shown in brackets */
             snprintf(where, sizeof where, "cluster node %s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+        } else if (c->target->sentinel) {
+            int v6 = strchr(host, ':') != NULL;
+            snprintf(where, sizeof where, "%s%s%s:%d (master '%s', as the sentinels named it)", v6 ? "[" : "", host,
+                     v6 ? "]" : "", port, c->target->master_name);
         } else {
             snprintf(where, sizeof where, "%s", c->target->display ? c->target->display : "?");
         }
@@ -119,6 +126,7 @@ static int conn_open(hw_conn *c)
         const char *argv[2] = {"SELECT", db};
         if (setup_command(c, "cannot select the database", 2, argv)) goto fail;
     }
+    if (hw_sentinel_verify(c)) goto fail;
     char name[128];
     snprintf(name, sizeof name, "hworker:%s:%s", c->queue ? c->queue : "", c->role);
     for (char *p = name; *p; p++)
@@ -174,7 +182,7 @@ redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_
     hw_buf_clear(cmd);
     hw_resp_array(cmd, (size_t)argc);
     for (int i = 0; i < argc; i++) hw_resp_bulk(cmd, argv[i], lens ? lens[i] : strlen(argv[i]));
-    return hw_cluster_exchange(c, cmd->data, cmd->len);
+    return hw_sentinel_screen(c, hw_cluster_exchange(c, cmd->data, cmd->len));
 }
 
 redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
@@ -194,7 +202,7 @@ redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
         hw_cluster_route(c, hw_key_slot(args->store.data + args->offsets[0], args->lens[0])) != 0)
         return NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisReply *r = hw_cluster_exchange(c, cmd->data, cmd->len);
+        redisReply *r = hw_sentinel_screen(c, hw_cluster_exchange(c, cmd->data, cmd->len));
         if (r == NULL) return NULL;
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
             freeReplyObject(r);

@@ -4,7 +4,8 @@
  * itself, and loads the scripts with SCRIPT LOAD so calls use EVALSHA; a
  * NOSCRIPT reply (Redis restarted or flushed its scripts) reloads and retries.
  * Under it: the socket in conn_transport.h, and in a Redis Cluster the
- * routing to the node that serves a slot in cluster_route.h. */
+ * routing to the node that serves a slot in cluster_route.h, behind Redis
+ * Sentinel the master's discovery in sentinel.h. */
 #ifndef HW_CONN_H
 #define HW_CONN_H
 
@@ -53,6 +54,8 @@ typedef struct hw_conn {
     int next_seed;               /* cluster: the seed to try next without a node */
     int min_replicas;            /* replicas a durable write must reach (WAIT), 0 = none */
     double min_replicas_timeout; /* seconds */
+    char *master_host;           /* sentinel: the master the sentinels named last, or NULL */
+    int master_port;
 } hw_conn;
 
 void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud, hw_logger *log,

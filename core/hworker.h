@@ -111,7 +111,8 @@ typedef struct hworker_config {
     const char *name;                        /**< queue name; required; keys are hw:{name}:ROLE. 1 to 200
                                     bytes, without control characters, '{' or '}' */
     const char *redis_url;                   /**< "redis://[user[:pass]@]host:port/db" (host may be "[IPv6]"),
-                                    "unix:///path?db=N" or "redis+cluster://host:port,...";
+                                    "unix:///path?db=N", "redis+cluster://host:port,..." or
+                                    "redis+sentinel://host:port,.../MASTER[/db]";
                                     default "redis://127.0.0.1:6379/0". "user@host" is an ACL
                                     user. No message shows its password. */
     const char *password;                    /**< if set, used instead of the URL's password (the URL's

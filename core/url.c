@@ -8,7 +8,8 @@
 
 #define EXPECTED_FORMS                                                          \
     "expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] " \
-    "or redis+cluster://[user[:password]@]host[:port],host[:port]..."
+    "or redis+cluster://[user[:password]@]host[:port],host[:port]... "          \
+    "or redis+sentinel://[user[:password]@]host[:port],host[:port].../MASTER[/db]"
 
 static char *dup_decoded(const char *s, size_t n)
 {
@@ -206,7 +207,7 @@ static int parse_host_port(const char *s, size_t len, hw_node *n, const char *ur
         after = colon ? colon : end;
     }
     if (hostlen == 0) return bad(err, errlen, url, "no host");
-    int port = 6379;
+    int port = n->port; /* the caller's default */
     if (after < end && parse_port(after + 1, (size_t)(end - after - 1), &port, url, err, errlen)) return -1;
     if (has_nul_escape(host, hostlen)) return bad(err, errlen, url, "the host holds %%00 (a NUL byte)");
     char *name = ipv6 ? strndup(host, hostlen) : dup_decoded(host, hostlen);
@@ -250,7 +251,44 @@ static int parse_unix(hw_target *t, const char *url, char *err, size_t errlen)
     return 0;
 }
 
-/* "[user[:password]@]host[:port][,host[:port]...][/db]" after the scheme. */
+/* What follows the sentinels in a redis+sentinel:// URL, from the '/'
+ * (or NULL): "/MASTER[/db][?sentinel_password=P]". */
+static int parse_sentinel_tail(hw_target *t, const char *url, const char *slash, char *err, size_t errlen)
+{
+    if (slash == NULL || slash[1] == '\0' || slash[1] == '/' || slash[1] == '?')
+        return bad(err, errlen, url, "no master name: redis+sentinel:// needs /MASTER after the sentinels");
+    const char *name = slash + 1;
+    const char *query = strchr(name, '?');
+    const char *end = query ? query : name + strlen(name);
+    const char *db = memchr(name, '/', (size_t)(end - name));
+    const char *name_end = db ? db : end;
+    for (const char *p = name; p < name_end; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return bad(err, errlen, url, "the master name contains white space or a control character");
+    t->master_name = strndup(name, (size_t)(name_end - name));
+    if (t->master_name == NULL) abort();
+    if (db && db + 1 < end) {
+        char text[QUOTE_MAX + 1];
+        size_t len = (size_t)(end - db - 1);
+        snprintf(text, sizeof text, "%.*s", (int)(len < QUOTE_MAX ? len : QUOTE_MAX), db + 1);
+        if (len > QUOTE_MAX || parse_db(text, &t->db))
+            return bad(err, errlen, url, "bad database '%s': the database must be a number from 0 to 100000", text);
+    }
+    if (query == NULL) return 0;
+    /* The value is a secret: no message quotes it. */
+    static const char key[] = "?sentinel_password=";
+    const char *value = query + sizeof key - 1;
+    if (strncmp(query, key, sizeof key - 1) != 0 || strchr(value, '&') != NULL)
+        return bad(err, errlen, url, "the only query a redis+sentinel:// URL takes is ?sentinel_password=P");
+    if (*value == '\0') return bad(err, errlen, url, "sentinel_password is empty");
+    if (has_nul_escape(value, strlen(value)))
+        return bad(err, errlen, url, "sentinel_password holds %%00 (a NUL byte), which cannot be sent");
+    t->sentinel_password = dup_decoded(value, strlen(value));
+    return 0;
+}
+
+/* "[user[:password]@]host[:port][,host[:port]...][/db]" after the scheme
+ * (for redis+sentinel://, "/MASTER[/db][?...]" after the hosts). */
 static int parse_network(hw_target *t, const char *url, const char *rest, char *err, size_t errlen)
 {
     /* The last '@' ends the user info, as in RFC 3986 parsers, and it is
@@ -273,8 +311,9 @@ static int parse_network(hw_target *t, const char *url, const char *rest, char *
     for (const char *node = hostpart;;) {
         const char *comma = memchr(node, ',', (size_t)(end - node));
         const char *node_end = comma ? comma : end;
-        if (!t->cluster && comma) return bad(err, errlen, url, "several hosts need redis+cluster://");
-        hw_node n = {NULL, 6379};
+        if (!t->cluster && !t->sentinel && comma)
+            return bad(err, errlen, url, "several hosts need redis+cluster:// or redis+sentinel://");
+        hw_node n = {NULL, t->sentinel ? 26379 : 6379};
         if (parse_host_port(node, (size_t)(node_end - node), &n, url, err, errlen)) return -1;
         hw_node *seeds = realloc(t->seeds, sizeof *seeds * (size_t)(t->nseeds + 1));
         if (seeds == NULL) abort();
@@ -286,6 +325,7 @@ static int parse_network(hw_target *t, const char *url, const char *rest, char *
     t->host = strdup(t->seeds[0].host);
     if (t->host == NULL) abort();
     t->port = t->seeds[0].port;
+    if (t->sentinel) return parse_sentinel_tail(t, url, slash, err, errlen);
     if (slash && slash[1] != '\0' && parse_db(slash + 1, &t->db)) {
         size_t len = strlen(slash + 1);
         return bad(err, errlen, url, "bad database '%.*s': the database must be a number from 0 to 100000",
@@ -305,6 +345,9 @@ int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
     } else if (strncmp(url, "redis+cluster://", 16) == 0) {
         t->cluster = 1;
         rc = parse_network(t, url, url + 16, err, errlen);
+    } else if (strncmp(url, "redis+sentinel://", 17) == 0) {
+        t->sentinel = 1;
+        rc = parse_network(t, url, url + 17, err, errlen);
     } else if (strncmp(url, "redis://", 8) == 0) {
         rc = parse_network(t, url, url + 8, err, errlen);
     } else {
@@ -330,9 +373,14 @@ void hw_target_free(hw_target *t)
     free(t->path);
     free(t->user);
     free(t->display);
+    free(t->master_name);
     if (t->password) {
         memset(t->password, 0, strlen(t->password));
         free(t->password);
+    }
+    if (t->sentinel_password) {
+        memset(t->sentinel_password, 0, strlen(t->sentinel_password));
+        free(t->sentinel_password);
     }
     memset(t, 0, sizeof *t);
 }

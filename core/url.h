@@ -22,12 +22,19 @@ typedef struct hw_target {
     char *user;     /* ACL user, or NULL */
     char *password; /* or NULL (never empty) */
     int db;
-    char *display; /* the URL as given, password hidden: what messages show */
+    char *display;           /* the URL as given, password hidden: what messages show */
+    int sentinel;            /* redis+sentinel://: seeds are sentinels, asked for the master */
+    char *master_name;       /* redis+sentinel://: the master's name, or NULL */
+    char *sentinel_password; /* redis+sentinel://...?sentinel_password=, or NULL (never empty) */
 } hw_target;
 
 /* Parses "redis://[user[:password]@]host[:port][/db]", "unix:///path[?db=N]"
  * or "redis+cluster://[user[:password]@]host[:port][,host[:port]...][/]"
- * (seed nodes of a Redis Cluster; database 0 only). A host may be an IPv6
+ * (seed nodes of a Redis Cluster; database 0 only), or
+ * "redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/MASTER[/db]
+ * [?sentinel_password=P]" (sentinels, port 26379 by default, that name the
+ * master called MASTER; user and password are the master's, P the
+ * sentinels', percent-encoded). A host may be an IPv6
  * address in brackets ("[::1]:6380"). "user@host" names an ACL user with no
  * password (the password may come from elsewhere, see hworker_config).
  * User and password may be percent-encoded; the user info ends at the last

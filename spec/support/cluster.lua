@@ -13,6 +13,7 @@ local function ports_in_use()
   for p in H.sh(H.plain .. "ss -Htln"):gmatch(":(%d+)%s") do ports[tonumber(p)] = true end
   return ports
 end
+C.ports_in_use = ports_in_use
 
 function C.start(opts)
   opts = opts or {}

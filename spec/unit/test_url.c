@@ -162,6 +162,45 @@ static void test_parse_unix_and_cluster(void)
     hw_target_free(&t);
 }
 
+static void test_parse_sentinel(void)
+{
+    hw_target t;
+    char err[512] = "";
+    CHECK(hw_target_parse(&t, "redis+sentinel://u:" SECRET "@a:26380,b,[::1]:26381/mymaster/2", err, sizeof err) == 0);
+    CHECK(t.sentinel == 1 && t.cluster == 0 && t.nseeds == 3 && t.db == 2);
+    CHECK(strcmp(t.seeds[0].host, "a") == 0 && t.seeds[0].port == 26380);
+    CHECK(strcmp(t.seeds[1].host, "b") == 0 && t.seeds[1].port == 26379);
+    CHECK(strcmp(t.seeds[2].host, "::1") == 0 && t.seeds[2].port == 26381);
+    CHECK_STR(t.master_name, "mymaster");
+    CHECK_STR(t.user, "u");
+    CHECK_STR(t.password, SECRET);
+    CHECK(t.sentinel_password == NULL);
+    CHECK_STR(t.display, "redis+sentinel://u:***@a:26380,b,[::1]:26381/mymaster/2");
+    hw_target_free(&t);
+
+    CHECK(hw_target_parse(&t, "redis+sentinel://s1/m?sentinel_password=" SECRET "%40x", err, sizeof err) == 0);
+    CHECK(t.sentinel == 1 && t.nseeds == 1 && t.db == 0 && t.password == NULL);
+    CHECK_STR(t.master_name, "m");
+    CHECK_STR(t.sentinel_password, SECRET "@x");
+    CHECK_STR(t.display, "redis+sentinel://s1/m?sentinel_password=***");
+    hw_target_free(&t);
+
+    CHECK(hw_target_parse(&t, "redis+sentinel://s1/m/", err, sizeof err) == 0);
+    CHECK_STR(t.master_name, "m");
+    CHECK(t.db == 0);
+    hw_target_free(&t);
+
+    BAD("redis+sentinel://s1", "no master name: redis+sentinel:// needs /MASTER after the sentinels");
+    BAD("redis+sentinel://s1,s2/", "no master name");
+    BAD("redis+sentinel://s1//0", "no master name");
+    BAD("redis+sentinel://s1/m x", "the master name contains white space or a control character");
+    BAD("redis+sentinel://s1/m/x", "bad database 'x'");
+    BAD("redis+sentinel://s1/m?password=" SECRET, "\"redis+sentinel://s1/m?password=***\": the only query");
+    BAD("redis+sentinel://s1/m?sentinel_password=", "sentinel_password is empty");
+    BAD("redis+sentinel://s1/m?sentinel_password=a%00" SECRET, "sentinel_password holds %00");
+    BAD("redis+sentinel://s1:x" SECRET "/m", "\"redis+sentinel://s1:***/m\": bad port:");
+}
+
 static void test_parse_errors(void)
 {
     BAD("", "unknown scheme");
@@ -293,6 +332,7 @@ int main(void)
     test_parse_redis();
     test_parse_user_info();
     test_parse_unix_and_cluster();
+    test_parse_sentinel();
     test_parse_errors();
     test_errors_hide_the_password();
     test_err_buffer();
