@@ -115,6 +115,12 @@ static int conn_open(hw_conn *c)
         return -1;
     }
     hw_cluster_connected(c, host, port);
+    /* At every connect, so that it cannot scroll out of sight. */
+    if (!c->connect && c->target->tls && c->target->tls_insecure)
+        hw_log(c->log, HWORKER_LOG_WARN,
+               "%s: TLS certificate verification is off (?insecure in the URL): anyone on the network path "
+               "can read and change this connection; for tests only",
+               c->role);
     if (!c->connect && (c->target->user || c->target->password)) {
         /* A user without a password ("redis://user@host") is sent with an
          * empty one: Redis takes any password for a user that is nopass. */

@@ -28,8 +28,10 @@ hw_link *hw_transport_connect(const hw_conn *c, const char *host, int port, char
     /* The socket timeout is set on every new link: a reconnect starts from
      * nothing (docs/design.md section 6). */
     if (c->connect) return hw_link_adopt(c->connect(c->connect_ud), c->timeout, err, errlen);
-    hw_link_params p = {.host = host, .port = port, .path = c->target->path, .connect_timeout = 5.0,
-                        .io_timeout = c->timeout};
+    const hw_target *t = c->target;
+    hw_link_params p = {.host = host, .port = port, .path = t->path, .connect_timeout = 5.0,
+                        .io_timeout = c->timeout, .tls = t->tls_ctx, .tls_name = t->tls_sni,
+                        .tls_ca = t->tls_cacert};
     return hw_link_open(&p, err, errlen);
 }
 

@@ -25,7 +25,8 @@ void hw_pipe_guard_begin(hw_pipe_guard *g);
 void hw_pipe_guard_end(hw_pipe_guard *g, int failed);
 
 /* Opens a link to host:port (or the target's unix socket, or takes over the
- * host factory's context when c->connect is set) within 5 s, with c's
+ * host factory's context when c->connect is set) within 5 s, over TLS when
+ * the target has a TLS context (the handshake within the 5 s), with c's
  * socket timeout and (on TCP) keepalive. Returns the link, owned by the
  * caller (hw_link_close), or NULL with err set to the reason. Reads c only;
  * call with SIGPIPE guarded. */

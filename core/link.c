@@ -15,7 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <hiredis/read.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "tls.h"
 
 /* Read per system call: a reply of many jobs arrives in few reads. */
 #define HW_LINK_READ_CHUNK 16384
@@ -25,6 +30,8 @@
 
 struct hw_link {
     int fd;
+    SSL *ssl; /* the TLS session over fd, or NULL */
+    int answered; /* a reply was read: the server took the session */
     redisReader *reader;
     char errstr[256]; /* empty until the link fails */
 };
@@ -191,11 +198,65 @@ static hw_link *wrap(int fd, double io_timeout, char *err, size_t errlen)
     return l;
 }
 
+static int is_ip_address(const char *s)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
+}
+
+/* The TLS handshake on l's connected socket, done non-blocking so that it
+ * keeps to the connect's deadline. Returns 0 (l->ssl set), or -1 with err. */
+static int handshake(hw_link *l, const hw_link_params *p, double deadline, char *err, size_t errlen)
+{
+    SSL *ssl = SSL_new(p->tls);
+    if (ssl == NULL) abort();
+    const char *name = p->tls_name ? p->tls_name : p->host;
+    /* A name goes out as SNI and must be in the certificate; an address is
+     * never sent as SNI (RFC 6066) and must be one of its IP entries. */
+    int ok = is_ip_address(name) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name)
+                                 : SSL_set_tlsext_host_name(ssl, name) && SSL_set1_host(ssl, name);
+    if (!ok || !SSL_set_fd(ssl, l->fd) || set_blocking(l->fd, 0) != 0) {
+        snprintf(err, errlen, "TLS: cannot set up a session for %s", name);
+        SSL_free(ssl);
+        return -1;
+    }
+    ERR_clear_error();
+    for (;;) {
+        int r = SSL_connect(ssl);
+        if (r == 1) break;
+        int e = SSL_get_error(ssl, r);
+        double left = deadline - now_seconds();
+        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && left > 0) {
+            struct pollfd pfd = {.fd = l->fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+            if (poll(&pfd, 1, (int)(left * 1000) + 1) >= 0 || errno == EINTR) continue;
+        }
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            snprintf(err, errlen, "TLS handshake failed: %s", strerror(left > 0 ? errno : ETIMEDOUT));
+        else hw_tls_explain_handshake(ssl, r, p->tls_ca, name, err, errlen);
+        ERR_clear_error();
+        SSL_free(ssl);
+        return -1;
+    }
+    if (set_blocking(l->fd, 1) != 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        SSL_free(ssl);
+        return -1;
+    }
+    l->ssl = ssl;
+    return 0;
+}
+
 hw_link *hw_link_open(const hw_link_params *p, char *err, size_t errlen)
 {
+    double deadline = now_seconds() + p->connect_timeout;
     int fd = p->path ? connect_unix(p, err, errlen) : connect_tcp(p, err, errlen);
     if (fd < 0) return NULL;
-    return wrap(fd, p->io_timeout, err, errlen);
+    hw_link *l = wrap(fd, p->io_timeout, err, errlen);
+    if (l && p->tls && !p->path && handshake(l, p, deadline, err, errlen) != 0) {
+        hw_link_close(l);
+        return NULL;
+    }
+    return l;
 }
 
 hw_link *hw_link_adopt(redisContext *ctx, double io_timeout, char *err, size_t errlen)
@@ -225,8 +286,44 @@ hw_link *hw_link_adopt(redisContext *ctx, double io_timeout, char *err, size_t e
     return wrap(fd, io_timeout, err, errlen);
 }
 
+/* Fails l after a TLS read or write returned n <= 0. */
+static void fail_tls(hw_link *l, int n)
+{
+    int e = errno;
+    char why[sizeof l->errstr];
+    if (hw_tls_explain_io(l->ssl, n, why, sizeof why)) {
+        fail(l, why);
+    } else if (!l->answered && SSL_get_certificate(l->ssl) == NULL) {
+        /* In TLS 1.3 a server checks the client's certificate after the
+         * client's handshake is done: its refusal (an alert, then a close)
+         * meets the first command, and the reset may swallow the alert. */
+        snprintf(why, sizeof why,
+                 "%s, right after the TLS handshake (if the server wants a client certificate: add "
+                 "?cert=FILE&key=FILE)",
+                 e != 0 ? strerror(e) : "Server closed the connection");
+        fail(l, why);
+    } else {
+        fail(l, e != 0 ? strerror(e) : "Server closed the connection");
+    }
+    ERR_clear_error();
+}
+
 static int write_all(hw_link *l, const char *data, size_t len)
 {
+    /* The thread's OpenSSL error queue is left empty after every failure
+     * (fail_tls, handshake), so SSL_get_error reads this call's alone. */
+    while (l->ssl && len > 0) {
+        /* Without SSL_MODE_ENABLE_PARTIAL_WRITE, one call writes it all. */
+        int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+        errno = 0;
+        int n = SSL_write(l->ssl, data, chunk);
+        if (n <= 0) {
+            fail_tls(l, n);
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
     while (len > 0) {
         ssize_t n = write(l->fd, data, len);
         if (n < 0 && errno == EINTR) continue;
@@ -245,7 +342,18 @@ static int read_some(hw_link *l)
 {
     char buf[HW_LINK_READ_CHUNK];
     for (;;) {
-        ssize_t n = read(l->fd, buf, sizeof buf);
+        ssize_t n;
+        if (l->ssl) {
+            errno = 0;
+            int got = SSL_read(l->ssl, buf, (int)sizeof buf);
+            if (got <= 0) {
+                fail_tls(l, got);
+                return -1;
+            }
+            n = got;
+        } else {
+            n = read(l->fd, buf, sizeof buf);
+        }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             fail(l, strerror(errno));
@@ -272,7 +380,10 @@ redisReply *hw_link_exchange(hw_link *l, const char *cmd, size_t len)
             fail(l, l->reader->errstr[0] ? l->reader->errstr : "protocol error");
             return NULL;
         }
-        if (reply != NULL) return reply;
+        if (reply != NULL) {
+            l->answered = 1;
+            return reply;
+        }
         if (read_some(l) != 0) return NULL;
     }
 }
@@ -290,6 +401,8 @@ const char *hw_link_error(const hw_link *l)
 void hw_link_close(hw_link *l)
 {
     if (l == NULL) return;
+    /* No close_notify: the socket may be dead, and Redis needs none. */
+    SSL_free(l->ssl);
     close(l->fd);
     redisReaderFree(l->reader);
     free(l);

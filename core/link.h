@@ -1,7 +1,7 @@
 /* One socket to Redis: connecting it (TCP under a connect timeout, or a unix
  * socket), sending a command already formatted as RESP, reading one reply,
  * closing. The link owns the socket; hiredis serves only as the RESP reader
- * (read.h), so every connection, whatever carries it, takes one I/O path.
+ * (read.h), so every connection, plain or TLS, takes one I/O path.
  * A link belongs to one thread at a time and is not thread-safe. Writing to
  * a socket the peer closed may raise SIGPIPE: callers guard it
  * (hw_pipe_guard in conn_transport.h). */
@@ -9,6 +9,7 @@
 #define HW_LINK_H
 
 #include <hiredis/hiredis.h>
+#include <openssl/ssl.h>
 #include <stddef.h>
 
 typedef struct hw_link hw_link;
@@ -20,11 +21,17 @@ typedef struct hw_link_params {
     const char *path;       /* a unix socket instead of host:port, or NULL */
     double connect_timeout; /* seconds for the connect; > 0 */
     double io_timeout;      /* seconds one read or write may block; 0 = no limit */
+    SSL_CTX *tls;           /* TCP only: TLS with this context (shared, read-only), or NULL */
+    const char *tls_name;   /* the name sent (SNI) and verified, or NULL: host */
+    const char *tls_ca;     /* for messages: the CA file trusted, or NULL (the system store) */
 } hw_link_params;
 
-/* Connects. Returns the link (owned by the caller: hw_link_close), or NULL
- * with err set to the reason ("Connection refused", "Connection timed out",
- * a resolver's message). TCP links get TCP_NODELAY and keepalive. */
+/* Connects, and with p->tls makes the TLS handshake (within the same
+ * connect timeout), verifying the server's certificate as p->tls says.
+ * Returns the link (owned by the caller: hw_link_close), or NULL with err
+ * set to the reason ("Connection refused", "Connection timed out", a
+ * resolver's message, "TLS: the server's certificate ..."). TCP links get
+ * TCP_NODELAY and keepalive. */
 hw_link *hw_link_open(const hw_link_params *p, char *err, size_t errlen);
 
 /* Takes over the socket of a host factory's connected context and frees the

@@ -23,11 +23,23 @@ typedef struct hw_target {
     char *password; /* or NULL (never empty) */
     int db;
     char *display; /* the URL as given, password hidden: what messages show */
+    /* rediss:// and rediss+cluster://: TLS on every connection (not over a
+     * unix socket, nor over a host factory's connection). */
+    int tls;
+    char *tls_cacert;  /* ?cacert=: the CAs to trust, or NULL for the system store */
+    char *tls_cert;    /* ?cert=: client certificate (mutual TLS), or NULL */
+    char *tls_key;     /* ?key=: its private key (unencrypted), or NULL */
+    char *tls_sni;     /* ?sni=: the name sent and verified, or NULL (the host) */
+    int tls_insecure;  /* ?insecure: no verification at all (tests only) */
+    struct ssl_ctx_st *tls_ctx; /* made from the above by hw_tls_context_make (tls.h), owned by
+                                   the handle's target, freed by hw_tls_context_free */
 } hw_target;
 
 /* Parses "redis://[user[:password]@]host[:port][/db]", "unix:///path[?db=N]"
  * or "redis+cluster://[user[:password]@]host[:port][,host[:port]...][/]"
- * (seed nodes of a Redis Cluster; database 0 only). A host may be an IPv6
+ * (seed nodes of a Redis Cluster; database 0 only); "rediss://" and
+ * "rediss+cluster://" are the same over TLS, and take the query parameters
+ * cacert=FILE, cert=FILE and key=FILE (together), sni=NAME and insecure. A host may be an IPv6
  * address in brackets ("[::1]:6380"). "user@host" names an ACL user with no
  * password (the password may come from elsewhere, see hworker_config).
  * User and password may be percent-encoded; the user info ends at the last

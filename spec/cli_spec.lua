@@ -88,7 +88,8 @@ describe("hworker-lua", function()
       assert.are.equal(2, code)
       assert.are.equal('hworker-lua stats: bad Redis URL "http://x": unknown scheme '
         .. "(expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] "
-        .. "or redis+cluster://[user[:password]@]host[:port],host[:port]...)\n", err)
+        .. "or redis+cluster://[user[:password]@]host[:port],host[:port]...; "
+        .. "rediss:// and rediss+cluster:// for TLS)\n", err)
     end)
 
     it("refuses destroy without --yes", function()
