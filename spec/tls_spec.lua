@@ -148,3 +148,37 @@ describe("rediss:// #standalone", function()
     H.sh("rm -rf " .. H.quote(dir))
   end)
 end)
+
+describe("rediss+cluster:// #standalone", function()
+  local C = require "spec.support.cluster"
+  local ca, cluster
+  lazy_setup(function()
+    ca = H.test_ca()
+    cluster = C.start { masters = 3, tls = ca }
+  end)
+  lazy_teardown(function()
+    cluster.stop()
+    H.sh("rm -rf " .. H.quote(ca))
+  end)
+  after_each(H.cleanup)
+
+  it("announces the TLS ports, and runs each job once on every master over TLS", function()
+    -- With --port 0 and tls-cluster yes, CLUSTER SLOTS names the TLS ports:
+    -- the ones the redirections lead to.
+    local slots = cluster.nodes[1].cli("CLUSTER", "SLOTS")
+    for _, node in ipairs(cluster.nodes) do assert.matches("\n" .. node.port .. "\n", "\n" .. slots .. "\n", 1, true) end
+    for i = 1, 3 do
+      local name = cluster.name_on(cluster.nodes[i].port)
+      -- The only seed is another master: the first command meets MOVED.
+      local seed = { url = ("rediss+cluster://127.0.0.1:%d?cacert=%s/ca.pem"):format(cluster.nodes[i % 3 + 1].port, ca) }
+      local q, runs, config = R.queue(seed, { name = name, log_level = "silent" })
+      local ids = q:queue_many(R.jobs(50, 0))
+      q:start { job_file = record, config = config, workers = 2, monitors = 1 }
+      R.settle(q, 50, 60)
+      q:stop { grace = 5 }
+      R.assert_each_ran_once(runs, ids)
+      assert.are.equal(50, q:stats().counters.succeeded)
+      assert.are.equal(cluster.nodes[i].port, cluster.owner("hw:{" .. name .. "}:stats").port)
+    end
+  end)
+end)

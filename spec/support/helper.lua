@@ -99,7 +99,8 @@ M.cluster_mode = os.getenv("HWORKER_SPEC_CLUSTER") == "1"
 M.spec_shards = tonumber(os.getenv("HWORKER_SPEC_SHARDS") or "")
 
 -- A test CA made with the openssl command in a new temp dir: ca.pem, a
--- server certificate server.pem/server.key for localhost and 127.0.0.1,
+-- server certificate server.pem/server.key for localhost and 127.0.0.1
+-- (also a client certificate: cluster nodes present it to each other),
 -- a client certificate client.pem/client.key, and other-ca.pem, a CA that
 -- signed neither. Returns the dir (paths are dir .. "/ca.pem" and so on).
 function M.test_ca()
@@ -119,7 +120,7 @@ function M.test_ca()
   end
   local out = M.sh(table.concat({
     ca("ca", "hworker-test-ca"), ca("other-ca", "hworker-other-ca"),
-    leaf("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+    leaf("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
     leaf("client", "hworker-client", "extendedKeyUsage=clientAuth"),
   }, " && ") .. " && echo made")
   assert(out:match("made\n$"), "openssl could not make the test CA: " .. out)
