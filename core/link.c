@@ -293,7 +293,7 @@ static void fail_tls(hw_link *l, int n)
     char why[sizeof l->errstr];
     if (hw_tls_explain_io(l->ssl, n, why, sizeof why)) {
         fail(l, why);
-    } else if (!l->answered && SSL_get_certificate(l->ssl) == NULL) {
+    } else if (!l->answered && SSL_get_certificate(l->ssl) == NULL && (e == 0 || e == ECONNRESET || e == EPIPE)) {
         /* In TLS 1.3 a server checks the client's certificate after the
          * client's handshake is done: its refusal (an alert, then a close)
          * meets the first command, and the reset may swallow the alert. */

@@ -118,11 +118,12 @@ function M.test_ca()
       .. "-CAkey %s/ca.key -CAcreateserial -out %s/%s.pem -days 2 -extfile %s/%s.ext")
       :format(ssl, key, dir, name, dir, name, cn, ssl, dir, name, dir, dir, dir, name, dir, name)
   end
-  local out = M.sh(table.concat({
+  -- In a subshell, so that M.sh's 2>&1 takes every command's chatter.
+  local out = M.sh("(" .. table.concat({
     ca("ca", "hworker-test-ca"), ca("other-ca", "hworker-other-ca"),
     leaf("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
     leaf("client", "hworker-client", "extendedKeyUsage=clientAuth"),
-  }, " && ") .. " && echo made")
+  }, " && ") .. " && echo made)")
   assert(out:match("made\n$"), "openssl could not make the test CA: " .. out)
   return dir
 end
