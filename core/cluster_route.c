@@ -42,7 +42,8 @@ int hw_cluster_read_map(hw_conn *c)
     /* The slot map, read once (and again after a node was lost); MOVED
      * replies correct it slot by slot. A node that refuses is no error:
      * MOVED still leads the way. */
-    redisReply *slots = redisCommand(c->ctx, "CLUSTER SLOTS");
+    static const char cluster_slots[] = "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
+    redisReply *slots = hw_link_exchange(c->link, cluster_slots, sizeof cluster_slots - 1);
     if (slots && slots->type == REDIS_REPLY_ARRAY) {
         hw_slot_map_free(c->map);
         c->map = hw_slot_map_new();
@@ -50,13 +51,13 @@ int hw_cluster_read_map(hw_conn *c)
         c->map_stale = 0;
     }
     if (slots) freeReplyObject(slots);
-    return c->ctx->err ? -1 : 0;
+    return hw_link_failed(c->link) ? -1 : 0;
 }
 
 void hw_cluster_release(hw_conn *c)
 {
     for (int i = 0; i < c->nparked; i++) {
-        redisFree(c->parked[i].ctx);
+        hw_link_close(c->parked[i].link);
         free(c->parked[i].host);
     }
     c->nparked = 0;
@@ -72,12 +73,12 @@ void hw_cluster_release(hw_conn *c)
  * kept one goes if all places are taken). */
 static void park(hw_conn *c)
 {
-    if (c->ctx == NULL || c->ctx->err || c->cur_host == NULL) {
+    if (c->link == NULL || hw_link_failed(c->link) || c->cur_host == NULL) {
         hw_conn_close(c);
         return;
     }
     if (c->nparked == (int)(sizeof c->parked / sizeof *c->parked)) {
-        redisFree(c->parked[0].ctx);
+        hw_link_close(c->parked[0].link);
         free(c->parked[0].host);
         memmove(c->parked, c->parked + 1, sizeof *c->parked * (size_t)(c->nparked - 1));
         c->nparked--;
@@ -85,10 +86,10 @@ static void park(hw_conn *c)
     struct hw_parked *p = &c->parked[c->nparked++];
     p->host = c->cur_host;
     p->port = c->cur_port;
-    p->ctx = c->ctx;
+    p->link = c->link;
     p->client_id = atomic_load(&c->client_id);
     c->cur_host = NULL;
-    c->ctx = NULL;
+    c->link = NULL;
     atomic_store(&c->client_id, -1);
 }
 
@@ -98,7 +99,7 @@ static int unpark(hw_conn *c)
     for (int i = 0; i < c->nparked; i++) {
         struct hw_parked *p = &c->parked[i];
         if (p->port != c->node_port || strcmp(p->host, c->node_host) != 0) continue;
-        c->ctx = p->ctx;
+        c->link = p->link;
         c->cur_host = p->host;
         c->cur_port = p->port;
         atomic_store(&c->client_id, p->client_id);
@@ -143,7 +144,7 @@ int hw_cluster_route(hw_conn *c, unsigned slot)
 {
     int port;
     const char *host = hw_slot_map_get(c->map, slot, &port);
-    if (host == NULL || (c->ctx && c->cur_host && port == c->cur_port && strcmp(host, c->cur_host) == 0)) return 0;
+    if (host == NULL || (c->link && c->cur_host && port == c->cur_port && strcmp(host, c->cur_host) == 0)) return 0;
     free(c->node_host);
     c->node_host = strdup(host);
     if (c->node_host == NULL) abort();

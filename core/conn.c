@@ -24,8 +24,8 @@ void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connec
 
 void hw_conn_close(hw_conn *c)
 {
-    if (c->ctx) redisFree(c->ctx);
-    c->ctx = NULL;
+    hw_link_close(c->link);
+    c->link = NULL;
     atomic_store(&c->client_id, -1);
 }
 
@@ -38,10 +38,19 @@ void hw_conn_free(hw_conn *c)
     hw_buf_free(&c->cmd);
 }
 
+/* Sends one command on the new link, outside cluster routing: the set-up
+ * talks to the node just connected. Its own buffer: a connect may happen
+ * in the middle of sending c->cmd or c->resp (a MOVED to a new node).
+ * Same return contract as hw_link_exchange. */
+static redisReply *setup_exchange(hw_conn *c, int argc, const char **argv, const size_t *lens)
+{
+    return hw_link_command(c->link, argc, argv, lens);
+}
+
 /* Runs one set-up command; returns 0 if Redis answered without error. */
 static int setup_command(hw_conn *c, const char *what, int argc, const char **argv)
 {
-    redisReply *r = redisCommandArgv(c->ctx, argc, argv, NULL);
+    redisReply *r = setup_exchange(c, argc, argv, NULL);
     int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
     if (!ok) hw_conn_set_error(c, what, r);
     if (r) freeReplyObject(r);
@@ -57,7 +66,7 @@ static int load_script(hw_conn *c, hw_script s)
     }
     const char *argv[] = {"SCRIPT", "LOAD", src->text};
     size_t lens[] = {6, 4, src->len};
-    redisReply *r = redisCommandArgv(c->ctx, 3, argv, lens);
+    redisReply *r = setup_exchange(c, 3, argv, lens);
     if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
         hw_conn_set_error(c, "loading script", r);
         if (r) freeReplyObject(r);
@@ -87,9 +96,10 @@ static int conn_open(hw_conn *c)
     const char *host;
     int port;
     hw_cluster_address(c, &host, &port);
+    char why[256];
     if (hw_sentinel_address(c, &host, &port)) return -1;
-    c->ctx = hw_transport_connect(c, host, port);
-    if (c->ctx == NULL || c->ctx->err) {
+    c->link = hw_transport_connect(c, host, port, why, sizeof why);
+    if (c->link == NULL) {
         char where[300];
         if (c->target->cluster) {
             int v6 = strchr(host, ':') != NULL; /* an IPv6 address, shown in brackets */
@@ -103,11 +113,16 @@ static int conn_open(hw_conn *c)
         }
         hw_cluster_unreachable(c);
         snprintf(c->errstr, sizeof c->errstr, "cannot connect to Redis at %s: %s",
-                 c->connect ? "(host connection factory)" : where, c->ctx ? c->ctx->errstr : "no connection");
-        hw_conn_close(c);
+                 c->connect ? "(host connection factory)" : where, why);
         return -1;
     }
     hw_cluster_connected(c, host, port);
+    /* At every connect, so that it cannot scroll out of sight. */
+    if (!c->connect && c->target->tls && c->target->tls_insecure)
+        hw_log(c->log, HWORKER_LOG_WARN,
+               "%s: TLS certificate verification is off (?insecure in the URL): anyone on the network path "
+               "can read and change this connection; for tests only",
+               c->role);
     if (!c->connect && (c->target->user || c->target->password)) {
         /* A user without a password ("redis://user@host") is sent with an
          * empty one: Redis takes any password for a user that is nopass. */
@@ -133,7 +148,8 @@ static int conn_open(hw_conn *c)
         if (*p == ' ' || *p == '\n' || *p == '\r') *p = '_';
     const char *setname[3] = {"CLIENT", "SETNAME", name};
     setup_command(c, "naming the connection", 3, setname); /* optional: ignore refusal */
-    redisReply *id = redisCommand(c->ctx, "CLIENT ID");
+    const char *client_id[2] = {"CLIENT", "ID"};
+    redisReply *id = setup_exchange(c, 2, client_id, NULL);
     if (id == NULL) {
         hw_conn_set_error(c, "asking the client id", NULL);
         goto fail;
@@ -145,16 +161,14 @@ static int conn_open(hw_conn *c)
     if (hw_cluster_read_map(c)) goto fail;
     return 0;
 fail:
-    if (c->ctx) {
-        redisFree(c->ctx);
-        c->ctx = NULL;
-    }
+    hw_link_close(c->link);
+    c->link = NULL;
     return -1;
 }
 
 int hw_conn_ensure(hw_conn *c, hw_signal *stop)
 {
-    if (c->ctx && !c->ctx->err) return 0;
+    if (c->link && !hw_link_failed(c->link)) return 0;
     for (;;) {
         if (hw_conn_open(c) == 0) {
             if (c->failures > 0)

@@ -3,9 +3,9 @@
  * It reconnects on demand, authenticates, selects the database, names
  * itself, and loads the scripts with SCRIPT LOAD so calls use EVALSHA; a
  * NOSCRIPT reply (Redis restarted or flushed its scripts) reloads and retries.
- * Under it: the socket in conn_transport.h, and in a Redis Cluster the
- * routing to the node that serves a slot in cluster_route.h, behind Redis
- * Sentinel the master's discovery in sentinel.h. */
+ * Under it: the socket in link.h (opened in conn_transport.h), in a Redis
+ * Cluster the routing to the node that serves a slot in cluster_route.h,
+ * and behind Redis Sentinel the master's discovery in sentinel.h. */
 #ifndef HW_CONN_H
 #define HW_CONN_H
 
@@ -15,13 +15,14 @@
 #include "buf.h"
 #include "slots.h"
 #include "hworker.h"
+#include "link.h"
 #include "log.h"
 #include "scripts.h"
 #include "stop_signal.h"
 #include "url.h"
 
 typedef struct hw_conn {
-    redisContext *ctx;          /* NULL while disconnected */
+    hw_link *link;              /* NULL while disconnected */
     const hw_target *target;    /* shared, read-only */
     hworker_connect_fn connect; /* host factory, or NULL */
     void *connect_ud;
@@ -31,13 +32,13 @@ typedef struct hw_conn {
     double timeout;    /* socket timeout in seconds, 0 for none */
     char sha[HW_SCRIPT_COUNT][41];
     atomic_llong client_id; /* read by hworker_stop() from another thread */
-    char errstr[512];       /* why the last call failed */
+    char errstr[640];       /* why the last call failed */
     int failures;           /* consecutive failed connects, for back-off */
     hw_buf resp;            /* the last script call, as RESP (reused) */
     hw_buf cmd;             /* the last other command, as RESP (reused) */
     char *node_host;        /* cluster: the node the last MOVED named, or NULL */
     int node_port;
-    char *cur_host; /* cluster: the node ctx is connected to */
+    char *cur_host; /* cluster: the node link is connected to */
     int cur_port;
     /* Cluster: connections to other nodes, kept while this one talks to
      * another node, so a thread that works several shards (on several
@@ -45,7 +46,7 @@ typedef struct hw_conn {
     struct hw_parked {
         char *host;
         int port;
-        redisContext *ctx;
+        hw_link *link;
         long long client_id;
     } parked[8];
     int nparked;
@@ -60,7 +61,7 @@ typedef struct hw_conn {
 
 void hw_conn_init(hw_conn *c, const hw_target *target, hworker_connect_fn connect, void *connect_ud, hw_logger *log,
                   const char *queue, const char *role, double timeout);
-/* Connects once (closing any old context). Returns 0, or -1 with errstr set. */
+/* Connects once (closing any old link). Returns 0, or -1 with errstr set. */
 int hw_conn_open(hw_conn *c);
 /* Connects if needed, retrying with capped exponential back-off (0.05 s
  * doubling to 5 s) and logging the outage and the recovery, until connected
@@ -71,7 +72,7 @@ void hw_conn_free(hw_conn *c);
 
 /* Sends one command. Returns the reply (caller frees it with
  * freeReplyObject; it may be an error reply), or NULL when the connection
- * failed (the context is then closed and errstr says why). */
+ * failed (the link is then closed and errstr says why). */
 redisReply *hw_conn_command(hw_conn *c, int argc, const char **argv, const size_t *lens);
 /* Runs a script with EVALSHA: `args` holds nkeys keys then the arguments.
  * Same return contract as hw_conn_command. */

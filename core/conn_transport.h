@@ -1,9 +1,7 @@
-/* The transport under an hw_conn: opening the socket (or taking the host
- * factory's context), and sending a formatted command and reading its
- * reply with SIGPIPE kept from the process. Everything above it speaks RESP
- * over the redisContext this hands back, so a transport that must do more
- * than connect a socket (a TLS handshake) changes hw_transport_connect
- * alone. Internal to the connection (conn.c, cluster_route.c). */
+/* The transport under an hw_conn: opening its link (link.h) to the address
+ * the connection names, or taking over the host factory's context, and
+ * sending a formatted command and reading its reply with SIGPIPE kept from
+ * the process. Internal to the connection (conn.c, cluster_route.c). */
 #ifndef HW_CONN_TRANSPORT_H
 #define HW_CONN_TRANSPORT_H
 
@@ -26,21 +24,22 @@ void hw_pipe_guard_begin(hw_pipe_guard *g);
  * pending SIGPIPE. Never fails. */
 void hw_pipe_guard_end(hw_pipe_guard *g, int failed);
 
-/* Opens a context to host:port (or the target's unix socket, or the host's
- * factory's context when c->connect is set), within 5 s, and gives a live
- * one c's socket timeout and (on TCP) keepalive. Returns the context, owned
- * by the caller (redisFree), which may be NULL or carry err when the
- * connect failed. Reads c only; call with SIGPIPE guarded. */
-redisContext *hw_transport_connect(const hw_conn *c, const char *host, int port);
+/* Opens a link to host:port (or the target's unix socket, or takes over the
+ * host factory's context when c->connect is set) within 5 s, over TLS when
+ * the target has a TLS context (the handshake within the 5 s), with c's
+ * socket timeout and (on TCP) keepalive. Returns the link, owned by the
+ * caller (hw_link_close), or NULL with err set to the reason. Reads c only;
+ * call with SIGPIPE guarded. */
+hw_link *hw_transport_connect(const hw_conn *c, const char *host, int port, char *err, size_t errlen);
 
-/* Sends a command already formatted as RESP on c->ctx and reads its reply.
+/* Sends a command already formatted as RESP on c->link and reads its reply.
  * Returns the reply (caller frees it with freeReplyObject), or NULL when
  * not connected or the connection failed: c is then closed and c->errstr
  * says why. Same thread rules as c. */
 redisReply *hw_transport_send(hw_conn *c, const char *cmd, size_t len);
 
 /* Writes "<what>: <reason>" for a NULL or non-answer reply r into
- * c->errstr, the reason from c->ctx when r is NULL. Returns -1. */
+ * c->errstr, the reason from c->link when r is NULL. Returns -1. */
 int hw_conn_set_error(hw_conn *c, const char *what, const redisReply *r);
 
 #endif

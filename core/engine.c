@@ -11,6 +11,7 @@
 #include "json.h"
 #include "options.h"
 #include "read_file.h"
+#include "tls.h"
 
 static void config_defaults(hworker_config *cfg)
 {
@@ -164,7 +165,11 @@ hworker *hworker_create(const hworker_config *given, char *err, size_t errlen)
     h->cfg.redis_url = h->redis_url;
     h->cfg.job_file = h->job_file;
     h->cfg.init_config = h->init_config;
-    if (!cfg->connect && hw_target_parse(&h->target, h->redis_url, err, errlen)) {
+    /* A bad CA, certificate or key file fails here, naming the file, rather
+     * than at every connect. */
+    if (!cfg->connect &&
+        (hw_target_parse(&h->target, h->redis_url, err, errlen) || hw_tls_context_make(&h->target, err, errlen))) {
+        hw_target_free(&h->target);
         free(h->name);
         free(h->redis_url);
         free(h->job_file);
@@ -526,6 +531,7 @@ void hworker_free(hworker *h)
     free(h->workers);
     for (int i = 0; i < h->nshards; i++) hw_keys_free(&h->shard[i]);
     free(h->shard);
+    hw_tls_context_free(&h->target);
     hw_target_free(&h->target);
     free(h->name);
     free(h->redis_url);

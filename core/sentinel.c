@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conn_transport.h"
+#include "link.h"
 
 static int sentinel_target(const hw_conn *c) { return c->target->sentinel && c->connect == NULL; }
 
@@ -20,27 +21,23 @@ static void show_address(char *out, size_t outlen, const char *host, int port)
 static int ask_sentinel(hw_conn *c, const hw_node *s, char *why, size_t whylen)
 {
     const hw_target *t = c->target;
-    redisContext *ctx = hw_transport_connect(c, s->host, s->port);
-    if (ctx == NULL || ctx->err) {
-        snprintf(why, whylen, "%s", ctx ? ctx->errstr : "cannot connect");
-        if (ctx) redisFree(ctx);
-        return -1;
-    }
+    hw_link *link = hw_transport_connect(c, s->host, s->port, why, whylen);
+    if (link == NULL) return -1;
     int rc = -1;
     redisReply *r = NULL;
     if (t->sentinel_password) {
         const char *argv[2] = {"AUTH", t->sentinel_password};
-        r = redisCommandArgv(ctx, 2, argv, NULL);
+        r = hw_link_command(link, 2, argv, NULL);
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            snprintf(why, whylen, "refused sentinel_password: %s", r ? r->str : ctx->errstr);
+            snprintf(why, whylen, "refused sentinel_password: %s", r ? r->str : hw_link_error(link));
             goto done;
         }
         freeReplyObject(r);
     }
     const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", t->master_name};
-    r = redisCommandArgv(ctx, 3, argv, NULL);
+    r = hw_link_command(link, 3, argv, NULL);
     if (r == NULL) {
-        snprintf(why, whylen, "%s", ctx->errstr);
+        snprintf(why, whylen, "%s", hw_link_error(link));
     } else if (r->type == REDIS_REPLY_ERROR) {
         snprintf(why, whylen, "%s", r->str);
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
@@ -57,7 +54,7 @@ static int ask_sentinel(hw_conn *c, const hw_node *s, char *why, size_t whylen)
     }
 done:
     if (r) freeReplyObject(r);
-    redisFree(ctx);
+    hw_link_close(link);
     return rc;
 }
 
@@ -92,7 +89,8 @@ int hw_sentinel_address(hw_conn *c, const char **host, int *port)
 int hw_sentinel_verify(hw_conn *c)
 {
     if (!sentinel_target(c)) return 0;
-    redisReply *r = redisCommand(c->ctx, "ROLE");
+    const char *argv[1] = {"ROLE"};
+    redisReply *r = hw_link_command(c->link, 1, argv, NULL);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         hw_conn_set_error(c, "asking ROLE of the master the sentinels named", r);
         if (r) freeReplyObject(r);

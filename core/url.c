@@ -2,14 +2,16 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define EXPECTED_FORMS                                                          \
-    "expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] " \
-    "or redis+cluster://[user[:password]@]host[:port],host[:port]... "          \
-    "or redis+sentinel://[user[:password]@]host[:port],host[:port].../MASTER[/db]"
+#define EXPECTED_FORMS                                                               \
+    "expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] "      \
+    "or redis+cluster://[user[:password]@]host[:port],host[:port]... "               \
+    "or redis+sentinel://[user[:password]@]host[:port],host[:port].../MASTER[/db]; " \
+    "rediss:// and rediss+cluster:// for TLS"
 
 static char *dup_decoded(const char *s, size_t n)
 {
@@ -121,6 +123,9 @@ void hw_url_redact(const char *url, char *out, size_t outlen)
         const char *eq = memchr(p, '=', len);
         if (eq && !((size_t)(eq - p) == 2 && strncmp(p, "db", 2) == 0)) {
             put(out, outlen, &j, p, (size_t)(eq + 1 - p));
+            put(out, outlen, &j, "***", 3);
+        } else if (!eq && len > 0 && !(len == 8 && strncmp(p, "insecure", 8) == 0)) {
+            /* A word alone may be a secret pasted in the wrong place. */
             put(out, outlen, &j, "***", 3);
         } else {
             put(out, outlen, &j, p, len);
@@ -335,6 +340,68 @@ static int parse_network(hw_target *t, const char *url, const char *rest, char *
     return 0;
 }
 
+/* One TLS query parameter ("name=value" or "insecure", len bytes). */
+static int parse_tls_param(hw_target *t, const char *s, size_t len, const char *url, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } files[] = {{"cacert", offsetof(hw_target, tls_cacert)},
+                 {"cert", offsetof(hw_target, tls_cert)},
+                 {"key", offsetof(hw_target, tls_key)},
+                 {"sni", offsetof(hw_target, tls_sni)}};
+    const char *eq = memchr(s, '=', len);
+    size_t namelen = eq ? (size_t)(eq - s) : len;
+    if (namelen == 8 && strncmp(s, "insecure", 8) == 0) {
+        size_t vlen = eq ? len - namelen - 1 : 0;
+        if (eq && !(vlen == 1 && (eq[1] == '1' || eq[1] == '0')))
+            return bad(err, errlen, url, "insecure takes no value (or 1 or 0)");
+        t->tls_insecure = !eq || eq[1] == '1';
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        if (namelen != strlen(files[i].name) || strncmp(s, files[i].name, namelen) != 0) continue;
+        char **field = (char **)((char *)t + files[i].off);
+        if (eq == NULL || eq + 1 == s + len) return bad(err, errlen, url, "%s needs a value", files[i].name);
+        if (*field) return bad(err, errlen, url, "%s given twice", files[i].name);
+        if (has_nul_escape(eq + 1, (size_t)(s + len - eq - 1)))
+            return bad(err, errlen, url, "%s holds %%00 (a NUL byte)", files[i].name);
+        *field = dup_decoded(eq + 1, (size_t)(s + len - eq - 1));
+        return 0;
+    }
+    if (eq == NULL)
+        return bad(err, errlen, url,
+                   "unknown query parameter (not shown: only insecure stands alone): rediss:// takes "
+                   "cacert=FILE, cert=FILE&key=FILE, sni=NAME and insecure");
+    return bad(err, errlen, url,
+               "unknown query parameter '%.*s': rediss:// takes cacert=FILE, cert=FILE&key=FILE, sni=NAME "
+               "and insecure",
+               (int)(namelen < QUOTE_MAX ? namelen : QUOTE_MAX), s);
+}
+
+/* A rediss:// URL after its scheme: the authority and database as for
+ * redis://, then "?param&param...". */
+static int parse_tls(hw_target *t, const char *url, const char *rest, char *err, size_t errlen)
+{
+    t->tls = 1;
+    const char *at = strrchr(rest, '@');
+    const char *query = strchr(at ? at : rest, '?');
+    if (query == NULL) return parse_network(t, url, rest, err, errlen);
+    char *before = strndup(rest, (size_t)(query - rest));
+    if (before == NULL) abort();
+    int rc = parse_network(t, url, before, err, errlen);
+    memset(before, 0, strlen(before)); /* it may hold the password */
+    free(before);
+    for (const char *p = query + 1; rc == 0 && *p;) {
+        size_t len = strcspn(p, "&");
+        if (len > 0) rc = parse_tls_param(t, p, len, url, err, errlen);
+        p += len + (p[len] == '&');
+    }
+    if (rc == 0 && (t->tls_cert == NULL) != (t->tls_key == NULL))
+        return bad(err, errlen, url, "cert= and key= go together (a client certificate and its key)");
+    return rc;
+}
+
 int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
@@ -350,6 +417,11 @@ int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
         rc = parse_network(t, url, url + 17, err, errlen);
     } else if (strncmp(url, "redis://", 8) == 0) {
         rc = parse_network(t, url, url + 8, err, errlen);
+    } else if (strncmp(url, "rediss+cluster://", 17) == 0) {
+        t->cluster = 1;
+        rc = parse_tls(t, url, url + 17, err, errlen);
+    } else if (strncmp(url, "rediss://", 9) == 0) {
+        rc = parse_tls(t, url, url + 9, err, errlen);
     } else {
         rc = bad(err, errlen, url, "unknown scheme");
     }
@@ -374,6 +446,10 @@ void hw_target_free(hw_target *t)
     free(t->user);
     free(t->display);
     free(t->master_name);
+    free(t->tls_cacert);
+    free(t->tls_cert);
+    free(t->tls_key);
+    free(t->tls_sni);
     if (t->password) {
         memset(t->password, 0, strlen(t->password));
         free(t->password);

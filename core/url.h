@@ -26,6 +26,16 @@ typedef struct hw_target {
     int sentinel;            /* redis+sentinel://: seeds are sentinels, asked for the master */
     char *master_name;       /* redis+sentinel://: the master's name, or NULL */
     char *sentinel_password; /* redis+sentinel://...?sentinel_password=, or NULL (never empty) */
+    /* rediss:// and rediss+cluster://: TLS on every connection (not over a
+     * unix socket, nor over a host factory's connection). */
+    int tls;
+    char *tls_cacert;           /* ?cacert=: the CAs to trust, or NULL for the system store */
+    char *tls_cert;             /* ?cert=: client certificate (mutual TLS), or NULL */
+    char *tls_key;              /* ?key=: its private key (unencrypted), or NULL */
+    char *tls_sni;              /* ?sni=: the name sent and verified, or NULL (the host) */
+    int tls_insecure;           /* ?insecure: no verification at all (tests only) */
+    struct ssl_ctx_st *tls_ctx; /* made from the above by hw_tls_context_make (tls.h), owned by
+                                   the handle's target, freed by hw_tls_context_free */
 } hw_target;
 
 /* Parses "redis://[user[:password]@]host[:port][/db]", "unix:///path[?db=N]"
@@ -34,7 +44,10 @@ typedef struct hw_target {
  * "redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/MASTER[/db]
  * [?sentinel_password=P]" (sentinels, port 26379 by default, that name the
  * master called MASTER; user and password are the master's, P the
- * sentinels', percent-encoded). A host may be an IPv6
+ * sentinels', percent-encoded); "rediss://" and "rediss+cluster://" are the
+ * same as redis:// and redis+cluster:// over TLS, and take the query
+ * parameters cacert=FILE, cert=FILE and key=FILE (together), sni=NAME and
+ * insecure. A host may be an IPv6
  * address in brackets ("[::1]:6380"). "user@host" names an ACL user with no
  * password (the password may come from elsewhere, see hworker_config).
  * User and password may be percent-encoded; the user info ends at the last

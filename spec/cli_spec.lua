@@ -89,7 +89,8 @@ describe("hworker-lua", function()
       assert.are.equal('hworker-lua stats: bad Redis URL "http://x": unknown scheme '
         .. "(expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] "
         .. "or redis+cluster://[user[:password]@]host[:port],host[:port]... "
-        .. "or redis+sentinel://[user[:password]@]host[:port],host[:port].../MASTER[/db])\n", err)
+        .. "or redis+sentinel://[user[:password]@]host[:port],host[:port].../MASTER[/db]; "
+        .. "rediss:// and rediss+cluster:// for TLS)\n", err)
     end)
 
     it("refuses destroy without --yes", function()

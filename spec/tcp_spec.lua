@@ -135,7 +135,9 @@ describe("a Redis URL over TCP", function()
         '"redis+cluster://runner:***@127.0.0.1:1,h:0": bad port \'0\'' },
       { "redis://:r3dact-me@[::1", '"redis://:***@[::1": an IPv6 address needs its closing \']\'' },
       { "unix://:r3dact-me@/tmp/redis.sock", '"unix://:***@/tmp/redis.sock": the socket path must be absolute' },
-      { "rediss://runner:r3dact-me@127.0.0.1", '"rediss://runner:***@127.0.0.1": unknown scheme' },
+      { "http://runner:r3dact-me@127.0.0.1", '"http://runner:***@127.0.0.1": unknown scheme' },
+      { "rediss://runner:r3dact-me@127.0.0.1/0?cacert=ca.pem&token=r3dact-me",
+        '"rediss://runner:***@127.0.0.1/0?cacert=***&token=***": unknown query parameter \'token\'' },
       -- Not a URL at all (a password given where the URL goes), and query
       -- values other than db, are not echoed either.
       { "r3dact-me", '"(not shown: no scheme://)": unknown scheme' },

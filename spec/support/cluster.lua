@@ -1,6 +1,8 @@
 -- A private Redis Cluster for specs: `masters` masters (3) and `replicas`
 -- replicas per master (0), on loopback ports picked at random, each node in
 -- its own temp dir with appendonly on. The cluster bus uses port + 10000.
+-- opts.tls (a dir from H.test_ca) makes every node TLS-only (client port,
+-- cluster bus and replication), and c.url a rediss+cluster:// URL.
 local H = require "spec.support.helper"
 
 local C = {}
@@ -20,20 +22,28 @@ function C.start(opts)
   local masters, replicas = opts.masters or 3, opts.replicas or 0
   local n = masters * (1 + replicas)
   local c = { nodes = {}, dir = H.tmpdir() }
+  local cli = H.plain .. "redis-cli"
+  local listen = "--port %d"
+  if opts.tls then
+    cli = ("%s --tls --cacert %s/ca.pem"):format(cli, H.quote(opts.tls))
+    listen = ("--port 0 --tls-port %%d --tls-cluster yes --tls-replication yes --tls-auth-clients no "
+      .. "--tls-cert-file %s/server.pem --tls-key-file %s/server.key --tls-ca-cert-file %s/ca.pem")
+      :format(H.quote(opts.tls), H.quote(opts.tls), H.quote(opts.tls))
+  end
 
   local function make_node(port)
     local dir = c.dir .. "/" .. port
     H.sh("mkdir -p " .. H.quote(dir))
     local node = { port = port, dir = dir }
     function node.cli(...)
-      local parts = { H.plain .. "redis-cli", "-p", tostring(port) }
+      local parts = { cli, "-p", tostring(port) }
       for _, a in ipairs({ ... }) do parts[#parts + 1] = H.quote(a) end
       return (H.sh(table.concat(parts, " ")):gsub("%s+$", ""))
     end
     -- Ours, not some other server on that port: its dir is our dir.
     local function ours() return node.cli("CONFIG", "GET", "dir"):find(dir, 1, true) ~= nil end
     function node.start()
-      H.sh(table.concat({ H.plain .. "redis-server", "--port", port, "--bind 127.0.0.1", "--dir", H.quote(dir),
+      H.sh(table.concat({ H.plain .. "redis-server", listen:format(port), "--bind 127.0.0.1", "--dir", H.quote(dir),
         "--daemonize yes", "--pidfile", H.quote(dir .. "/redis.pid"), "--logfile", H.quote(dir .. "/redis.log"),
         "--save ''", "--appendonly yes", "--cluster-enabled yes", "--cluster-config-file nodes.conf",
         "--cluster-node-timeout", opts.node_timeout or 2000, opts.args or "" }, " "))
@@ -76,7 +86,9 @@ function C.start(opts)
   end
   local addrs = {}
   for i, node in ipairs(c.nodes) do addrs[i] = "127.0.0.1:" .. node.port end
-  local out = H.sh(H.plain .. "redis-cli --cluster create " .. table.concat(addrs, " ") ..
+  -- Bounded: redis-cli waits for the nodes to meet without end (a bus
+  -- that cannot connect, e.g. a TLS set-up the nodes refuse).
+  local out = H.sh("timeout 60 " .. cli .. " --cluster create " .. table.concat(addrs, " ") ..
     " --cluster-replicas " .. replicas .. " --cluster-yes")
   H.wait_until("the cluster to be ok (" .. out:sub(-300) .. ")", 30, function()
     for _, node in ipairs(c.nodes) do
@@ -97,6 +109,7 @@ function C.start(opts)
   local seeds = {}
   for i = 1, masters do seeds[i] = addrs[i] end
   c.url = "redis+cluster://" .. table.concat(seeds, ",")
+  if opts.tls then c.url = ("rediss+cluster://%s?cacert=%s/ca.pem"):format(table.concat(seeds, ","), opts.tls) end
 
   -- The node that serves a key now, per the first live node's view.
   function c.owner(key)

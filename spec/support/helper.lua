@@ -98,12 +98,72 @@ end
 M.cluster_mode = os.getenv("HWORKER_SPEC_CLUSTER") == "1"
 M.spec_shards = tonumber(os.getenv("HWORKER_SPEC_SHARDS") or "")
 
+-- A test CA made with the openssl command in a new temp dir: ca.pem, a
+-- server certificate server.pem/server.key for localhost and 127.0.0.1
+-- (also a client certificate: cluster nodes present it to each other),
+-- a client certificate client.pem/client.key, and other-ca.pem, a CA that
+-- signed neither. Returns the dir (paths are dir .. "/ca.pem" and so on).
+function M.test_ca()
+  local dir = M.tmpdir()
+  local ssl = M.plain .. "openssl "
+  local key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+  local function ca(name, cn)
+    return ("%sreq -x509 %s -keyout %s/%s.key -out %s/%s.pem -days 2 -subj /CN=%s "
+      .. "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign")
+      :format(ssl, key, dir, name, dir, name, cn)
+  end
+  local function leaf(name, cn, ext)
+    M.file(dir, name .. ".ext", ext .. "\n")
+    return ("%sreq %s -keyout %s/%s.key -out %s/%s.csr -subj /CN=%s && %sx509 -req -in %s/%s.csr -CA %s/ca.pem "
+      .. "-CAkey %s/ca.key -CAcreateserial -out %s/%s.pem -days 2 -extfile %s/%s.ext")
+      :format(ssl, key, dir, name, dir, name, cn, ssl, dir, name, dir, dir, dir, name, dir, name)
+  end
+  -- In a subshell, so that M.sh's 2>&1 takes every command's chatter.
+  local out = M.sh("(" .. table.concat({
+    ca("ca", "hworker-test-ca"), ca("other-ca", "hworker-other-ca"),
+    leaf("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
+    leaf("client", "hworker-client", "extendedKeyUsage=clientAuth"),
+  }, " && ") .. " && echo made)")
+  assert(out:match("made\n$"), "openssl could not make the test CA: " .. out)
+  return dir
+end
+
+-- A free TCP port for a server about to start: one no process listens on
+-- now (a race with another process remains; the caller retries on it).
+function M.free_port()
+  for _ = 1, 50 do
+    local port = math.random(20000, 45000)
+    if not M.sh("ss -Htln 'sport = :" .. port .. "'"):match("%d") then return port end
+  end
+  error("no free port found")
+end
+
 -- A private redis-server. Options: appendonly (default true), args (more
 -- redis-server arguments, one string), password (its requirepass; s.cli
 -- logs in with it), tcp (also listen on a free port of 127.0.0.1: s.port,
--- and s.tcp_url without a password).
+-- and s.tcp_url without a password), tls (a dir from M.test_ca: the server
+-- also listens with TLS on s.tls_port, plain TCP off; its unix socket stays
+-- plain for s.cli), tls_auth_clients ("yes" for mutual TLS; default "no").
 function M.redis_server(opts)
   opts = opts or {}
+  if opts.tls then
+    -- A port taken between the check and the start fails the start: try another.
+    for attempt = 1, 5 do
+      local port = M.free_port()
+      local o = {}
+      for k, v in pairs(opts) do o[k] = v end
+      o.tls = nil
+      o.args = ("%s --tls-port %d --tls-cert-file %s/server.pem --tls-key-file %s/server.key "
+        .. "--tls-ca-cert-file %s/ca.pem --tls-auth-clients %s"):format(opts.args or "", port, opts.tls, opts.tls,
+        opts.tls, opts.tls_auth_clients or "no")
+      local ok, s = pcall(M.redis_server, o)
+      if ok then
+        s.tls_port = port
+        return s
+      end
+      if attempt == 5 then error(s) end
+    end
+  end
   if M.cluster_mode then
     local c = require("spec.support.cluster").start { masters = 3 }
     -- redis-cli -c follows MOVED, so keyed commands reach their node.
@@ -143,7 +203,7 @@ function M.redis_server(opts)
   local function start_on_a_free_port()
     local tcp_args = args:gsub("%-%-port 0", "--port %%d --bind 127.0.0.1")
     for _ = 1, 20 do
-      s.port = s.port or math.random(20000, 45000)
+      s.port = s.port or M.free_port()
       local out = sh(tcp_args:format(s.port))
       if pcall(M.wait_until, "redis-server on port " .. s.port .. " (" .. out .. ")", 3,
         function() return s.cli("PING") == "PONG" end) then

@@ -31,6 +31,7 @@ static void check_bad(const char *file, int line, const char *url, const char *w
     CHECK_HAS(err, want);
     CHECK_HAS(err, "bad Redis URL \"");
     CHECK_HAS(err, "expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] or redis+cluster://");
+    CHECK_HAS(err, "rediss:// and rediss+cluster:// for TLS");
     CHECK_LACKS(err, SECRET);
     char shown[256];
     hw_url_redact(url, shown, sizeof shown);
@@ -201,6 +202,48 @@ static void test_parse_sentinel(void)
     BAD("redis+sentinel://s1:x" SECRET "/m", "\"redis+sentinel://s1:***/m\": bad port:");
 }
 
+/* rediss:// and rediss+cluster://: the same authority as without the s,
+ * then the TLS parameters. */
+static void test_parse_tls(void)
+{
+    hw_target t;
+    char err[512] = "";
+    CHECK(hw_target_parse(&t, "rediss://u:" SECRET "?x@h:6380/2?cacert=/etc/ca%20s.pem&cert=c.pem&key=k.pem&sni=r.in",
+                          err, sizeof err) == 0);
+    CHECK(t.tls == 1 && t.cluster == 0 && t.port == 6380 && t.db == 2 && t.tls_insecure == 0);
+    CHECK_STR(t.host, "h");
+    CHECK_STR(t.password, SECRET "?x");
+    CHECK_STR(t.tls_cacert, "/etc/ca s.pem");
+    CHECK_STR(t.tls_cert, "c.pem");
+    CHECK_STR(t.tls_key, "k.pem");
+    CHECK_STR(t.tls_sni, "r.in");
+    CHECK_LACKS(t.display, SECRET);
+    hw_target_free(&t);
+
+    CHECK(hw_target_parse(&t, "rediss+cluster://a:7001,b:7002?insecure", err, sizeof err) == 0);
+    CHECK(t.tls == 1 && t.cluster == 1 && t.nseeds == 2 && t.tls_insecure == 1);
+    CHECK(t.tls_cacert == NULL && t.tls_cert == NULL && t.tls_sni == NULL);
+    hw_target_free(&t);
+
+    CHECK(hw_target_parse(&t, "rediss://h", err, sizeof err) == 0);
+    CHECK(t.tls == 1 && t.port == 6379 && t.db == 0 && t.tls_insecure == 0);
+    hw_target_free(&t);
+
+    CHECK(hw_target_parse(&t, "redis://h", err, sizeof err) == 0);
+    CHECK(t.tls == 0);
+    hw_target_free(&t);
+
+    BAD("rediss://h?bogus=" SECRET, "unknown query parameter 'bogus': rediss:// takes cacert=FILE");
+    BAD("rediss://h?cert=c.pem", "cert= and key= go together");
+    BAD("rediss://h?key=k.pem", "cert= and key= go together");
+    BAD("rediss://h?cacert=", "cacert needs a value");
+    BAD("rediss://h?sni", "sni needs a value");
+    BAD("rediss://h?cacert=a&cacert=b", "cacert given twice");
+    BAD("rediss://h?insecure=2", "insecure takes no value (or 1 or 0)");
+    BAD("rediss://h?cacert=a%00", "cacert holds %00 (a NUL byte)");
+    BAD("rediss://h:x?cacert=a", "bad port:");
+}
+
 static void test_parse_errors(void)
 {
     BAD("", "unknown scheme");
@@ -263,7 +306,8 @@ static void test_errors_hide_the_password(void)
     BAD("redis://u:a/" SECRET "@h:x", "bad port 'x'");    /* ... or a '/' */
     BAD("redis+cluster://u:" SECRET "@a/3", "database 0 only");
     BAD("http://u:" SECRET "@h", "unknown scheme");
-    BAD("rediss://u:" SECRET "@h", "unknown scheme");
+    BAD("rediss://u:" SECRET "@h:x?cacert=a", "bad port 'x'");
+    BAD("rediss://u:" SECRET "@h?cacert=a&" SECRET, "unknown query parameter");
     BAD("unix://u:" SECRET "@/p", "the socket path must be absolute");
     /* Without a scheme nothing of the text is shown. */
     BAD("u:" SECRET "@h", "bad Redis URL \"(not shown: no scheme://)\"");
@@ -297,7 +341,8 @@ static void test_redact(void)
     REDACT("redis+cluster://u:" SECRET "@a,b", "redis+cluster://u:***@a,b");
     REDACT("x-y.z+w://u:" SECRET "@h", "x-y.z+w://u:***@h"); /* any scheme, even one the parser refuses */
     REDACT("unix:///p?db=2", "unix:///p?db=2");
-    REDACT("unix:///p?db=2&password=" SECRET "&token=t&flag", "unix:///p?db=2&password=***&token=***&flag");
+    REDACT("unix:///p?db=2&password=" SECRET "&token=t&flag", "unix:///p?db=2&password=***&token=***&***");
+    REDACT("rediss://h?insecure&" SECRET, "rediss://h?insecure&***");
     REDACT("redis://u:" SECRET "@h?x=" SECRET, "redis://u:***@h?x=***");
     REDACT("redis://h\n\x1b[2J\x7f", "redis://h??[2J?");
     /* Not a scheme: nothing shown, whatever follows. */
@@ -333,6 +378,7 @@ int main(void)
     test_parse_user_info();
     test_parse_unix_and_cluster();
     test_parse_sentinel();
+    test_parse_tls();
     test_parse_errors();
     test_errors_hide_the_password();
     test_err_buffer();
