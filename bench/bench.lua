@@ -65,11 +65,18 @@ local dir = sh("mktemp -d /tmp/hworker-bench.XXXXXX"):gsub("%s+$", "")
 -- Ports differ from run to run (LuaJIT's generator starts the same way
 -- each time), and the server that answers must be ours (its socket file).
 math.randomseed(os.time() + tonumber(sh("echo $PPID")))
-local port
+-- The same server also speaks TLS, on its own port, with a test CA: the
+-- drain over TLS is measured next to plain TCP on one server.
+local made = sh(("%q/tools/test-ca %s 2>&1"):format(root, dir))
+assert(made:match("made\n$"), "bench: tools/test-ca failed: " .. made)
+local port, tls_port
 for _ = 1, 20 do
   port = math.random(20000, 45000)
+  tls_port = port + 1
   sh(("redis-server --port %d --bind 127.0.0.1 --unixsocket %s/redis.sock --dir %s --daemonize yes "
-    .. "--pidfile %s/pid --logfile %s/log --save '' --appendonly no"):format(port, dir, dir, dir, dir))
+    .. "--pidfile %s/pid --logfile %s/log --save '' --appendonly no --tls-port %d --tls-cert-file %s/server.pem "
+    .. "--tls-key-file %s/server.key --tls-ca-cert-file %s/ca.pem --tls-auth-clients no")
+    :format(port, dir, dir, dir, dir, tls_port, dir, dir, dir))
   local ok = false
   for _ = 1, 100 do
     if sh(("redis-cli -s %s/redis.sock PING"):format(dir)):match("PONG") then ok = true break end
@@ -81,6 +88,7 @@ end
 assert(port, "bench: could not start redis-server")
 local tcp = ("redis://127.0.0.1:%d/0"):format(port)
 local unix = ("unix://%s/redis.sock"):format(dir)
+local tls = ("rediss://127.0.0.1:%d/0?cacert=%s/ca.pem"):format(tls_port, dir)
 local function cleanup()
   sh(("redis-cli -p %d SHUTDOWN NOSAVE"):format(port))
   sh("rm -rf " .. dir)
@@ -218,7 +226,7 @@ end
 
 -- Drain preloaded no-op jobs.
 local cost, drain_rate = {}, {}
-for _, variant in ipairs { { "TCP", tcp }, { "unix socket", unix } } do
+for _, variant in ipairs { { "TCP", tcp }, { "unix socket", unix }, { "TLS", tls } } do
   for _, threads in ipairs(variant[1] == "TCP" and { 1, 2, 4, 8 } or { 2 }) do
     local r = repeat_runs(function()
       local d = open(variant[2], "drain")
@@ -248,6 +256,7 @@ local best = 1
 for _, threads in ipairs { 2, 4, 8 } do
   if drain_rate["TCP" .. threads] > drain_rate["TCP" .. best] then best = threads end
 end
+share("drain over TLS as a share of plain TCP, 2 threads", drain_rate.TLS2, drain_rate.TCP2)
 row(("drain, the best thread count of 1, 2, 4 and 8 (TCP): %d"):format(best), once(drain_rate["TCP" .. best]),
   "jobs/s", at_least(100000))
 share("drain over a unix socket as a share of TCP, 2 threads", drain_rate["unix socket2"], drain_rate.TCP2)

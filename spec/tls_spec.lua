@@ -132,15 +132,24 @@ describe("rediss:// #standalone", function()
     local log = dir .. "/run.log"
     local pid = tonumber(H.sh(("%s run %s --name tls-insecure --threads 1 --redis %s > %s 2>&1 & echo $!"):format(
       H.quote(bin), H.quote(job), H.quote(insecure), H.quote(log))))
-    H.wait_until("the runner's start-up line", 20,
-      function() return H.read(log):find(" running ", 1, true) or not H.alive(pid) end)
+    -- The monitor and the worker connect on their own threads, after the
+    -- start-up line: wait for each warning, or for the runner to die.
+    local function warned(text, role)
+      return text:find("warn [tls-insecure] " .. role .. ": TLS certificate verification is off (?insecure in the URL)",
+        1, true)
+    end
+    local roles = { "producer", "monitor", "worker 1" }
+    H.wait_until("a warning from each connection", 20, function()
+      local text = H.read(log)
+      for _, role in ipairs(roles) do
+        if not warned(text, role) then return not H.alive(pid) end
+      end
+      return true
+    end)
     H.kill(pid, 15)
     H.wait_until("the runner to exit", 20, function() return not H.alive(pid) end)
     local text = H.read(log)
-    for _, role in ipairs { "producer", "monitor", "worker 1" } do
-      assert.matches("warn [tls-insecure] " .. role .. ": TLS certificate verification is off (?insecure in the URL)",
-        text, 1, true)
-    end
+    for _, role in ipairs(roles) do assert.is_truthy(warned(text, role), role .. " did not warn:\n" .. text) end
     -- Without ?insecure, the system CA store does not know the test CA.
     local _, err, code = H.run(bin, ("stats tls-insecure --redis %s"):format(H.quote(url(server, "sni=localhost"))))
     assert.are_not.equal(0, code)

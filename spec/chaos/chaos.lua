@@ -6,7 +6,9 @@
 --
 -- usage: luajit spec/chaos/chaos.lua [--seconds N] [--seed S] [--runners N]
 --        [--threads N] [--producers N] [--rate JOBS_PER_S_PER_PRODUCER]
---        [--faults all|none|KIND,KIND...] [--result] [--keep]
+--        [--faults all|none|KIND,KIND...] [--tls] [--result] [--keep]
+-- --tls: Redis listens with TLS only (a test CA from tools/test-ca), and
+-- every runner, producer and inspection connects with rediss://.
 -- Environment: HWORKER_ROOT (default .), HWORKER_BUILD (default ROOT/build),
 -- HWORKER_RESULTS_DIR (see --result), HWORKER_CHAOS_FAULT (below).
 --
@@ -51,13 +53,13 @@ local ACK_FLOOR, UNACKED_BOUND = 50, 35 -- per cent; see the header
 local FAULT_SWITCHES = { producers_raise = true, never_finish = true, sanitizer_report = true }
 local KINDS = { "kill", "stop", "conn_kill", "redis_restart", "pause", "oom" }
 
-local opts = { seconds = 60, seed = nil, runners = 3, threads = 2, producers = 2, rate = 250, keep = false,
+local opts = { seconds = 60, seed = nil, runners = 3, threads = 2, producers = 2, rate = 250, keep = false, tls = false,
   result = false, faults = "all" }
 do
   local i = 1
   while i <= #arg do
     local flag = arg[i]:match("^%-%-([%a-]+)$")
-    if flag == "keep" or flag == "result" then
+    if flag == "keep" or flag == "result" or flag == "tls" then
       opts[flag] = true
     elseif flag == "faults" and arg[i + 1] then
       opts.faults = arg[i + 1]
@@ -69,7 +71,7 @@ do
       i = i + 1
     else
       io.stderr:write("chaos: unknown argument '" .. arg[i] .. "' (flags: --seconds --seed --runners --threads " ..
-        "--producers --rate --faults --result --keep)\n")
+        "--producers --rate --faults --tls --result --keep)\n")
       os.exit(2)
     end
     i = i + 1
@@ -111,14 +113,19 @@ if fault then say("HWORKER_CHAOS_FAULT=%s: this run is broken on purpose and mus
 
 -- Redis as a user who cares about at-least-once runs it: every write in the
 -- AOF, fsynced before the reply. DEBUG is enabled for the pause fault.
+local ca = opts.tls and H.test_ca() or nil
 local server = H.redis_server {
   args = "--appendfsync always --enable-debug-command local --maxmemory-policy noeviction",
+  tls = ca,
 }
+-- What every client of the queue connects to (server.cli stays on the
+-- server's plain unix socket, for the fault injector).
+local url = ca and ("rediss://127.0.0.1:%d/0?cacert=%s/ca.pem"):format(server.tls_port, ca) or server.url
 local function cli(...) return server.cli(...) end
 -- The queue under test, for inspection and stats, and the queue the jobs
 -- record their runs on.
-local q = H.hworker.open { name = NAME, redis = server.url, log_level = "silent" }
-local runs_q = H.hworker.open { name = RUNS, redis = server.url, log_level = "silent" }
+local q = H.hworker.open { name = NAME, redis = url, log_level = "silent" }
+local runs_q = H.hworker.open { name = RUNS, redis = url, log_level = "silent" }
 q:destroy()
 runs_q:destroy()
 
@@ -167,7 +174,7 @@ local function start_runner()
   serial = serial + 1
   local base = dir .. "/runner" .. serial
   local cmd = table.concat({
-    H.quote(bin), "run", H.quote(root .. "/spec/chaos/job.lua"), "--name", NAME, "--redis", H.quote(server.url),
+    H.quote(bin), "run", H.quote(root .. "/spec/chaos/job.lua"), "--name", NAME, "--redis", H.quote(url),
     "--threads", opts.threads, "--lease", LEASE, "--redis-timeout", REDIS_TIMEOUT, "--monitor-interval", 0.5,
     "--on-exception retry --max-attempts 0 --max-recoveries 0 --retry-base 0.05 --retry-max-delay 0.5",
     "--grace 2 --log-level warn --config", H.quote(runner_config),
@@ -307,7 +314,7 @@ local function run()
   for p = 1, opts.producers do
     local base = dir .. "/producer" .. p
     local cmd = table.concat({ "luajit", H.quote(root .. "/spec/chaos/producer.lua"), H.quote(H.build),
-      H.quote(server.url), NAME, p - 1, opts.producers, opts.seconds, opts.rate, H.quote(base .. ".out"), opts.seed,
+      H.quote(url), NAME, p - 1, opts.producers, opts.seconds, opts.rate, H.quote(base .. ".out"), opts.seed,
       fault or "" }, " ")
     producers[#producers + 1] = { pid = spawn(cmd, base), base = base }
   end
@@ -484,7 +491,7 @@ elseif opts.result then
   local build = H.build:sub(1, #root + 1) == root .. "/" and H.build:sub(#root + 2) or H.build
   local command = string.format("HWORKER_BUILD=%s luajit spec/chaos/chaos.lua --seconds %d --seed %d --runners %d " ..
     "--threads %d --producers %d --rate %d --faults %s", build, opts.seconds, opts.seed, opts.runners, opts.threads,
-    opts.producers, opts.rate, opts.faults)
+    opts.producers, opts.rate, opts.faults) .. (opts.tls and " --tls" or "")
   local tool = H.plain .. H.quote(root .. "/tools/result-header")
   local path = H.sh(tool .. " --path chaos"):gsub("%s+$", "")
   if path:sub(1, 1) ~= "/" then path = root .. "/" .. path end

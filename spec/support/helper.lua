@@ -98,32 +98,14 @@ end
 M.cluster_mode = os.getenv("HWORKER_SPEC_CLUSTER") == "1"
 M.spec_shards = tonumber(os.getenv("HWORKER_SPEC_SHARDS") or "")
 
--- A test CA made with the openssl command in a new temp dir: ca.pem, a
--- server certificate server.pem/server.key for localhost and 127.0.0.1
--- (also a client certificate: cluster nodes present it to each other),
--- a client certificate client.pem/client.key, and other-ca.pem, a CA that
--- signed neither. Returns the dir (paths are dir .. "/ca.pem" and so on).
+-- A test CA made by tools/test-ca in a new temp dir: ca.pem, a server
+-- certificate server.pem/server.key for localhost and 127.0.0.1 (also a
+-- client certificate: cluster nodes present it to each other), a client
+-- certificate client.pem/client.key, and other-ca.pem, a CA that signed
+-- neither. Returns the dir (paths are dir .. "/ca.pem" and so on).
 function M.test_ca()
   local dir = M.tmpdir()
-  local ssl = M.plain .. "openssl "
-  local key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-  local function ca(name, cn)
-    return ("%sreq -x509 %s -keyout %s/%s.key -out %s/%s.pem -days 2 -subj /CN=%s "
-      .. "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign")
-      :format(ssl, key, dir, name, dir, name, cn)
-  end
-  local function leaf(name, cn, ext)
-    M.file(dir, name .. ".ext", ext .. "\n")
-    return ("%sreq %s -keyout %s/%s.key -out %s/%s.csr -subj /CN=%s && %sx509 -req -in %s/%s.csr -CA %s/ca.pem "
-      .. "-CAkey %s/ca.key -CAcreateserial -out %s/%s.pem -days 2 -extfile %s/%s.ext")
-      :format(ssl, key, dir, name, dir, name, cn, ssl, dir, name, dir, dir, dir, name, dir, name)
-  end
-  -- In a subshell, so that M.sh's 2>&1 takes every command's chatter.
-  local out = M.sh("(" .. table.concat({
-    ca("ca", "hworker-test-ca"), ca("other-ca", "hworker-other-ca"),
-    leaf("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
-    leaf("client", "hworker-client", "extendedKeyUsage=clientAuth"),
-  }, " && ") .. " && echo made)")
+  local out = M.sh(M.plain .. quote(M.root .. "/tools/test-ca") .. " " .. quote(dir))
   assert(out:match("made\n$"), "openssl could not make the test CA: " .. out)
   return dir
 end
