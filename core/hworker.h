@@ -113,8 +113,8 @@ typedef struct hworker_config {
     const char *redis_url;                   /**< "redis://[user[:pass]@]host:port/db" (host may be "[IPv6]"),
                                     "unix:///path?db=N", "redis+cluster://host:port,..." or
                                     "redis+sentinel://host:port,.../MASTER[/db]";
-                                    "rediss://..." and "rediss+cluster://..." are the same over
-                                    TLS, with ?cacert=FILE, ?cert=FILE&key=FILE, ?sni=NAME and
+                                    "rediss://...", "rediss+cluster://..." and
+                                    "rediss+sentinel://..." are the same over TLS, with ?cacert=FILE, ?cert=FILE&key=FILE, ?sni=NAME and
                                     ?insecure (docs/connections.md); CA, certificate and key
                                     files are read by hworker_create, which fails naming a bad
                                     one. default "redis://127.0.0.1:6379/0". "user@host" is an

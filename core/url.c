@@ -11,7 +11,7 @@
     "expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] "      \
     "or redis+cluster://[user[:password]@]host[:port],host[:port]... "               \
     "or redis+sentinel://[user[:password]@]host[:port],host[:port].../MASTER[/db]; " \
-    "rediss:// and rediss+cluster:// for TLS"
+    "rediss://, rediss+cluster:// and rediss+sentinel:// for TLS"
 
 static char *dup_decoded(const char *s, size_t n)
 {
@@ -256,6 +256,18 @@ static int parse_unix(hw_target *t, const char *url, char *err, size_t errlen)
     return 0;
 }
 
+/* The sentinels' password, len bytes at value (percent-encoded). It is a
+ * secret: no message quotes it. */
+static int set_sentinel_password(hw_target *t, const char *value, size_t len, const char *url, char *err, size_t errlen)
+{
+    if (len == 0) return bad(err, errlen, url, "sentinel_password is empty");
+    if (t->sentinel_password) return bad(err, errlen, url, "sentinel_password given twice");
+    if (has_nul_escape(value, len))
+        return bad(err, errlen, url, "sentinel_password holds %%00 (a NUL byte), which cannot be sent");
+    t->sentinel_password = dup_decoded(value, len);
+    return 0;
+}
+
 /* What follows the sentinels in a redis+sentinel:// URL, from the '/'
  * (or NULL): "/MASTER[/db][?sentinel_password=P]". */
 static int parse_sentinel_tail(hw_target *t, const char *url, const char *slash, char *err, size_t errlen)
@@ -280,16 +292,11 @@ static int parse_sentinel_tail(hw_target *t, const char *url, const char *slash,
             return bad(err, errlen, url, "bad database '%s': the database must be a number from 0 to 100000", text);
     }
     if (query == NULL) return 0;
-    /* The value is a secret: no message quotes it. */
     static const char key[] = "?sentinel_password=";
     const char *value = query + sizeof key - 1;
     if (strncmp(query, key, sizeof key - 1) != 0 || strchr(value, '&') != NULL)
         return bad(err, errlen, url, "the only query a redis+sentinel:// URL takes is ?sentinel_password=P");
-    if (*value == '\0') return bad(err, errlen, url, "sentinel_password is empty");
-    if (has_nul_escape(value, strlen(value)))
-        return bad(err, errlen, url, "sentinel_password holds %%00 (a NUL byte), which cannot be sent");
-    t->sentinel_password = dup_decoded(value, strlen(value));
-    return 0;
+    return set_sentinel_password(t, value, strlen(value), url, err, errlen);
 }
 
 /* "[user[:password]@]host[:port][,host[:port]...][/db]" after the scheme
@@ -352,6 +359,8 @@ static int parse_tls_param(hw_target *t, const char *s, size_t len, const char *
                  {"sni", offsetof(hw_target, tls_sni)}};
     const char *eq = memchr(s, '=', len);
     size_t namelen = eq ? (size_t)(eq - s) : len;
+    if (t->sentinel && eq && namelen == 17 && strncmp(s, "sentinel_password", 17) == 0)
+        return set_sentinel_password(t, eq + 1, (size_t)(s + len - eq - 1), url, err, errlen);
     if (namelen == 8 && strncmp(s, "insecure", 8) == 0) {
         size_t vlen = eq ? len - namelen - 1 : 0;
         if (eq && !(vlen == 1 && (eq[1] == '1' || eq[1] == '0')))
@@ -369,14 +378,13 @@ static int parse_tls_param(hw_target *t, const char *s, size_t len, const char *
         *field = dup_decoded(eq + 1, (size_t)(s + len - eq - 1));
         return 0;
     }
+    const char *takes = t->sentinel ? "rediss+sentinel:// takes cacert=FILE, cert=FILE&key=FILE, sni=NAME, "
+                                      "insecure and sentinel_password=P"
+                                    : "rediss:// takes cacert=FILE, cert=FILE&key=FILE, sni=NAME and insecure";
     if (eq == NULL)
-        return bad(err, errlen, url,
-                   "unknown query parameter (not shown: only insecure stands alone): rediss:// takes "
-                   "cacert=FILE, cert=FILE&key=FILE, sni=NAME and insecure");
-    return bad(err, errlen, url,
-               "unknown query parameter '%.*s': rediss:// takes cacert=FILE, cert=FILE&key=FILE, sni=NAME "
-               "and insecure",
-               (int)(namelen < QUOTE_MAX ? namelen : QUOTE_MAX), s);
+        return bad(err, errlen, url, "unknown query parameter (not shown: only insecure stands alone): %s", takes);
+    return bad(err, errlen, url, "unknown query parameter '%.*s': %s", (int)(namelen < QUOTE_MAX ? namelen : QUOTE_MAX),
+               s, takes);
 }
 
 /* A rediss:// URL after its scheme: the authority and database as for
@@ -420,6 +428,9 @@ int hw_target_parse(hw_target *t, const char *url, char *err, size_t errlen)
     } else if (strncmp(url, "rediss+cluster://", 17) == 0) {
         t->cluster = 1;
         rc = parse_tls(t, url, url + 17, err, errlen);
+    } else if (strncmp(url, "rediss+sentinel://", 18) == 0) {
+        t->sentinel = 1;
+        rc = parse_tls(t, url, url + 18, err, errlen);
     } else if (strncmp(url, "rediss://", 9) == 0) {
         rc = parse_tls(t, url, url + 9, err, errlen);
     } else {

@@ -26,7 +26,7 @@ typedef struct hw_target {
     int sentinel;            /* redis+sentinel://: seeds are sentinels, asked for the master */
     char *master_name;       /* redis+sentinel://: the master's name, or NULL */
     char *sentinel_password; /* redis+sentinel://...?sentinel_password=, or NULL (never empty) */
-    /* rediss:// and rediss+cluster://: TLS on every connection (not over a
+    /* rediss://, rediss+cluster://, rediss+sentinel://: TLS on every connection (not over a
      * unix socket, nor over a host factory's connection). */
     int tls;
     char *tls_cacert;           /* ?cacert=: the CAs to trust, or NULL for the system store */
@@ -44,10 +44,11 @@ typedef struct hw_target {
  * "redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/MASTER[/db]
  * [?sentinel_password=P]" (sentinels, port 26379 by default, that name the
  * master called MASTER; user and password are the master's, P the
- * sentinels', percent-encoded); "rediss://" and "rediss+cluster://" are the
- * same as redis:// and redis+cluster:// over TLS, and take the query
- * parameters cacert=FILE, cert=FILE and key=FILE (together), sni=NAME and
- * insecure. A host may be an IPv6
+ * sentinels', percent-encoded); "rediss://", "rediss+cluster://" and
+ * "rediss+sentinel://" are the same as without the s over TLS, and take the
+ * query parameters cacert=FILE, cert=FILE and key=FILE (together), sni=NAME
+ * and insecure (rediss+sentinel:// also sentinel_password=P: TLS applies to
+ * the sentinels and the master alike). A host may be an IPv6
  * address in brackets ("[::1]:6380"). "user@host" names an ACL user with no
  * password (the password may come from elsewhere, see hworker_config).
  * User and password may be percent-encoded; the user info ends at the last

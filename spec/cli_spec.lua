@@ -90,7 +90,7 @@ describe("hworker-lua", function()
         .. "(expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] "
         .. "or redis+cluster://[user[:password]@]host[:port],host[:port]... "
         .. "or redis+sentinel://[user[:password]@]host[:port],host[:port].../MASTER[/db]; "
-        .. "rediss:// and rediss+cluster:// for TLS)\n", err)
+        .. "rediss://, rediss+cluster:// and rediss+sentinel:// for TLS)\n", err)
     end)
 
     it("refuses destroy without --yes", function()

@@ -149,3 +149,60 @@ describe("behind Redis Sentinel", function()
     assert.is_true(#acked > before_more, "no enqueue was acknowledged after the failover")
   end)
 end)
+
+-- rediss+sentinel://: the same over TLS, to the sentinels and the master
+-- alike (every server and sentinel here is TLS-only). One sentinel is
+-- enough: SENTINEL FAILOVER needs no vote.
+describe("behind Redis Sentinel over TLS", function()
+  local s, ca
+  lazy_setup(function()
+    ca = H.test_ca()
+    s = S.start { sentinels = 1, replicas = 1, tls = ca }
+  end)
+  lazy_teardown(function() s.stop() end)
+  after_each(H.cleanup)
+
+  it("runs jobs on the master the sentinels name, and follows a failover", function()
+    local q, runs, config = R.queue(s, { redis_timeout = 2, lease = 3, monitor_interval = 0.5 })
+    q:start { job_file = record, config = config, workers = 1, monitors = 1 }
+    local first = q:queue { n = 1 }
+    H.wait_until("the first job to run", 30, function() return H.runs(runs)[first] == 1 end)
+    local old_port = s.master_port()
+    assert.are.equal("OK", s.sentinels[1].cli("SENTINEL", "FAILOVER", s.name))
+    H.wait_until("the sentinel to promote the replica", 60, function()
+      local port = s.master_port()
+      return port ~= nil and port ~= old_port and s.on(port).cli("ROLE"):find("^master") ~= nil
+    end)
+    -- The producer's connection to the old master gets READONLY or is
+    -- closed by the switch; either way it asks the sentinel again.
+    local second
+    H.wait_until("an enqueue on the new master", 30, function()
+      local ok, id = pcall(q.queue, q, { n = 2 })
+      second = ok and id or nil
+      return second ~= nil
+    end)
+    H.wait_until("the second job to run", 30, function() return H.runs(runs)[second] == 1 end)
+    q:stop { grace = 5 }
+  end)
+
+  it("authenticates to TLS sentinels with sentinel_password= next to the TLS parameters", function()
+    local sn, addr = s.extra_sentinel("locked", s.master_port(), 2, "requirepass s3ntinel-pw")
+    local url = ("rediss+sentinel://%s/locked?cacert=%s/ca.pem"):format(addr, ca)
+    local q = H.hworker.open { name = "locked", redis = url, log_level = "error" }
+    local ok, err = pcall(q.stats, q)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find(addr .. ": NOAUTH", 1, true), err)
+    q = H.hworker.open { name = "locked", redis = url .. "&sentinel_password=s3ntinel-pw", log_level = "error" }
+    assert.are.equal(0, q:stats().pending)
+    sn.stop()
+  end)
+
+  it("refuses sentinels whose certificate is not signed by the CA given, naming the cause", function()
+    local url = ("rediss+sentinel://%s/%s?cacert=%s/other-ca.pem"):format(s.addrs[1], s.name, ca)
+    local q = H.hworker.open { name = "wrongca", redis = url, log_level = "error" }
+    local ok, err = pcall(q.stats, q)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find(s.addrs[1] .. ": TLS: the server's certificate is not signed by a CA in ", 1,
+      true), err)
+  end)
+end)

@@ -3,17 +3,34 @@
 -- `name` ("mymaster"), on loopback ports picked at random, each in its own
 -- temp dir. Sentinels run as `redis-server CONF --sentinel` (what Debian's
 -- redis-sentinel runs) with a short down-after-milliseconds, so a failover
--- takes seconds.
+-- takes seconds. opts.tls (a dir from H.test_ca) makes every server and
+-- sentinel TLS-only (clients, replication and the sentinels' links), and
+-- s.url a rediss+sentinel:// URL.
 local H = require "spec.support.helper"
 local C = require "spec.support.cluster"
 
 local S = {}
 
+-- redis-cli, over TLS when tls (a test CA dir) is given.
+local function cli_command(tls)
+  if not tls then return H.plain .. "redis-cli" end
+  return ("%sredis-cli --tls --cacert %s/ca.pem"):format(H.plain, H.quote(tls))
+end
+
+-- What makes a server or sentinel TLS-only (tls: a test CA dir), as
+-- redis.conf lines; the server certificate also serves as the client
+-- certificate of replicas and sentinels.
+local function tls_lines(tls, port)
+  return { "port 0", "tls-port " .. port, "tls-replication yes", "tls-auth-clients no",
+    "tls-cert-file " .. tls .. "/server.pem", "tls-key-file " .. tls .. "/server.key",
+    "tls-ca-cert-file " .. tls .. "/ca.pem" }
+end
+
 -- A process on `port` with its files in `dir`: cli, start, pid, stop.
-local function instance(dir, port, start_args)
+local function instance(dir, port, start_args, tls)
   local p = { port = port, dir = dir }
   function p.cli(...)
-    local parts = { H.plain .. "redis-cli", "-p", tostring(port) }
+    local parts = { cli_command(tls), "-p", tostring(port) }
     for _, a in ipairs({ ... }) do parts[#parts + 1] = H.quote(a) end
     return (H.sh(table.concat(parts, " ")):gsub("%s+$", ""))
   end
@@ -44,30 +61,38 @@ local function instance(dir, port, start_args)
   return p
 end
 
-local function redis_node(dir, port, replica_of)
+local function redis_node(dir, port, replica_of, tls)
   H.sh("mkdir -p " .. H.quote(dir))
+  local lines = tls and tls_lines(tls, port) or { "port " .. port }
+  for _, line in ipairs({ "bind 127.0.0.1", "dir " .. dir, "daemonize yes", "pidfile " .. dir .. "/redis.pid",
+    "logfile " .. dir .. "/redis.log", "save ''", "appendonly yes",
+    replica_of and ("replicaof 127.0.0.1 " .. replica_of) or "" }) do
+    lines[#lines + 1] = line
+  end
+  lines[#lines + 1] = ""
+  H.file(dir, "redis.conf", table.concat(lines, "\n"))
   return instance(dir, port, function()
-    return table.concat({ H.plain .. "redis-server", "--port", port, "--bind 127.0.0.1", "--dir", H.quote(dir),
-      "--daemonize yes", "--pidfile", H.quote(dir .. "/redis.pid"), "--logfile", H.quote(dir .. "/redis.log"),
-      "--save ''", "--appendonly yes", replica_of and ("--replicaof 127.0.0.1 " .. replica_of) or "" }, " ")
-  end)
+    return H.plain .. "redis-server " .. H.quote(dir .. "/redis.conf")
+  end, tls)
 end
 
 -- A sentinel watching `name` at 127.0.0.1:master_port. Sentinel rewrites
 -- its configuration file, so each has its own.
-local function sentinel_node(dir, port, name, master_port, quorum, extra_lines)
+local function sentinel_node(dir, port, name, master_port, quorum, extra_lines, tls)
   H.sh("mkdir -p " .. H.quote(dir))
-  H.file(dir, "sentinel.conf", table.concat({
-    "port " .. port, "bind 127.0.0.1", "daemonize yes", "pidfile " .. dir .. "/redis.pid",
+  local lines = tls and tls_lines(tls, port) or { "port " .. port }
+  for _, line in ipairs({ "bind 127.0.0.1", "daemonize yes", "pidfile " .. dir .. "/redis.pid",
     "logfile " .. dir .. "/sentinel.log", "dir " .. dir,
     ("sentinel monitor %s 127.0.0.1 %d %d"):format(name, master_port, quorum),
     ("sentinel down-after-milliseconds %s 1000"):format(name),
     ("sentinel failover-timeout %s 5000"):format(name),
-    ("sentinel parallel-syncs %s 1"):format(name), extra_lines or "", "",
-  }, "\n"))
+    ("sentinel parallel-syncs %s 1"):format(name), extra_lines or "", "" }) do
+    lines[#lines + 1] = line
+  end
+  H.file(dir, "sentinel.conf", table.concat(lines, "\n"))
   return instance(dir, port, function()
     return H.plain .. "redis-server " .. H.quote(dir .. "/sentinel.conf") .. " --sentinel"
-  end)
+  end, tls)
 end
 
 -- Loopback ports below the ephemeral range that nothing uses now.
@@ -86,10 +111,10 @@ function S.start(opts)
   local nsentinels, nreplicas = opts.sentinels or 3, opts.replicas or 1
   local s = { name = opts.name or "mymaster", dir = H.tmpdir(), redis = {}, sentinels = {} }
   local base = free_ports(1 + nreplicas + nsentinels)
-  s.redis[1] = redis_node(s.dir .. "/r0", base)
+  s.redis[1] = redis_node(s.dir .. "/r0", base, nil, opts.tls)
   assert(s.redis[1].start(), "the master did not start")
   for i = 1, nreplicas do
-    s.redis[i + 1] = redis_node(s.dir .. "/r" .. i, base + i, base)
+    s.redis[i + 1] = redis_node(s.dir .. "/r" .. i, base + i, base, opts.tls)
     assert(s.redis[i + 1].start(), "a replica did not start")
   end
   H.wait_until("every replica to be in sync", 30, function()
@@ -101,11 +126,14 @@ function S.start(opts)
   local addrs = {}
   for i = 1, nsentinels do
     local port = base + nreplicas + i
-    s.sentinels[i] = sentinel_node(s.dir .. "/s" .. i, port, s.name, base, 2)
+    s.sentinels[i] = sentinel_node(s.dir .. "/s" .. i, port, s.name, base, 2, nil, opts.tls)
     assert(s.sentinels[i].start(), "a sentinel did not start")
     addrs[i] = "127.0.0.1:" .. port
   end
   s.url = "redis+sentinel://" .. table.concat(addrs, ",") .. "/" .. s.name
+  if opts.tls then
+    s.url = ("rediss+sentinel://%s/%s?cacert=%s/ca.pem"):format(table.concat(addrs, ","), s.name, opts.tls)
+  end
   s.addrs = addrs
   -- Every sentinel knows the replicas and the other sentinels (found
   -- through the master's hello channel) before a spec relies on a vote.
@@ -137,7 +165,7 @@ function S.start(opts)
   -- master name the others do not watch. extra_lines: more sentinel.conf.
   function s.extra_sentinel(name, port_watched, quorum, extra_lines)
     local port = free_ports(1)
-    local sn = sentinel_node(s.dir .. "/extra" .. port, port, name, port_watched, quorum, extra_lines)
+    local sn = sentinel_node(s.dir .. "/extra" .. port, port, name, port_watched, quorum, extra_lines, opts.tls)
     s.sentinels[#s.sentinels + 1] = sn
     assert(sn.start(), "a sentinel did not start")
     return sn, "127.0.0.1:" .. port
@@ -148,7 +176,7 @@ function S.start(opts)
   -- others do not watch.
   function s.extra_redis(replica_of)
     local port = free_ports(1)
-    local r = redis_node(s.dir .. "/extra" .. port, port, replica_of)
+    local r = redis_node(s.dir .. "/extra" .. port, port, replica_of, opts.tls)
     s.redis[#s.redis + 1] = r
     assert(r.start(), "a redis-server did not start")
     return r

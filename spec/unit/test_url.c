@@ -31,7 +31,7 @@ static void check_bad(const char *file, int line, const char *url, const char *w
     CHECK_HAS(err, want);
     CHECK_HAS(err, "bad Redis URL \"");
     CHECK_HAS(err, "expected redis://[user[:password]@]host[:port][/db], unix:///path[?db=N] or redis+cluster://");
-    CHECK_HAS(err, "rediss:// and rediss+cluster:// for TLS");
+    CHECK_HAS(err, "rediss://, rediss+cluster:// and rediss+sentinel:// for TLS");
     CHECK_LACKS(err, SECRET);
     char shown[256];
     hw_url_redact(url, shown, sizeof shown);
@@ -202,7 +202,7 @@ static void test_parse_sentinel(void)
     BAD("redis+sentinel://s1:x" SECRET "/m", "\"redis+sentinel://s1:***/m\": bad port:");
 }
 
-/* rediss:// and rediss+cluster://: the same authority as without the s,
+/* rediss://, rediss+cluster:// and rediss+sentinel://: the same authority as without the s,
  * then the TLS parameters. */
 static void test_parse_tls(void)
 {
@@ -233,6 +233,20 @@ static void test_parse_tls(void)
     CHECK(t.tls == 0);
     hw_target_free(&t);
 
+    CHECK(hw_target_parse(&t,
+                          "rediss+sentinel://u:" SECRET "@a:26380,b/mymaster/3?cacert=ca.pem&sentinel_password=" SECRET
+                          "%26y&sni=r.in",
+                          err, sizeof err) == 0);
+    CHECK(t.tls == 1 && t.sentinel == 1 && t.cluster == 0 && t.nseeds == 2 && t.db == 3);
+    CHECK(t.seeds[1].port == 26379);
+    CHECK_STR(t.master_name, "mymaster");
+    CHECK_STR(t.password, SECRET);
+    CHECK_STR(t.sentinel_password, SECRET "&y");
+    CHECK_STR(t.tls_cacert, "ca.pem");
+    CHECK_STR(t.tls_sni, "r.in");
+    CHECK_LACKS(t.display, SECRET);
+    hw_target_free(&t);
+
     BAD("rediss://h?bogus=" SECRET, "unknown query parameter 'bogus': rediss:// takes cacert=FILE");
     BAD("rediss://h?cert=c.pem", "cert= and key= go together");
     BAD("rediss://h?key=k.pem", "cert= and key= go together");
@@ -242,6 +256,12 @@ static void test_parse_tls(void)
     BAD("rediss://h?insecure=2", "insecure takes no value (or 1 or 0)");
     BAD("rediss://h?cacert=a%00", "cacert holds %00 (a NUL byte)");
     BAD("rediss://h:x?cacert=a", "bad port:");
+    BAD("rediss+sentinel://s1?cacert=a", "no master name: redis+sentinel:// needs /MASTER");
+    BAD("rediss+sentinel://s1/m?sentinel_password=", "sentinel_password is empty");
+    BAD("rediss+sentinel://s1/m?sentinel_password=a&sentinel_password=" SECRET, "sentinel_password given twice");
+    BAD("rediss+sentinel://s1/m?bogus=1", "unknown query parameter 'bogus': rediss+sentinel:// takes cacert=FILE");
+    /* Only a sentinel URL has sentinels to give a password to. */
+    BAD("rediss://h?sentinel_password=" SECRET, "unknown query parameter 'sentinel_password': rediss:// takes");
 }
 
 static void test_parse_errors(void)
