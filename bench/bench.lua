@@ -324,6 +324,84 @@ for _, e in ipairs(out:jobs { limit = lat_n }) do latencies[#latencies + 1] = e.
 row("idle pick-up latency p50, enqueue to start", once(percentile(latencies, 0.5)), "ms", at_most(0.5))
 row("idle pick-up latency p99", once(percentile(latencies, 0.99)), "ms", at_most(2))
 
+-- Lateness of scheduled jobs (docs/scheduling.md): jobs with random due
+-- times over a span, on an idle queue and while other jobs flow through
+-- the same queue; each job records its start minus meta.due_at (Redis and
+-- this process share the clock here).
+local late_file = dir .. "/late.lua"
+f = io.open(late_file, "w")
+f:write("function init(c) return c end\n"
+  .. "function job(state, t, meta)\n"
+  .. "  if t.due then hworker.queue(state.out, { late = hworker.now() - meta.due_at }) end\n"
+  .. "end\n")
+f:close()
+local function lateness(flow_rate)
+  local n, span = quick and 1000 or 10000, quick and 3 or 30
+  local lq = open(tcp, "late")
+  local lout = open(tcp, "late-out")
+  lq:start { job_file = late_file, config = { out = "late-out" }, workers = 2, monitors = 1 }
+  for _ = 1, n do lq:queue({ due = true }, { delay = 1 + math.random() * span }) end
+  local flow = batch_of(100)
+  local t0 = now()
+  if flow_rate > 0 then
+    -- Batches of 100 at the rate asked, until the last due time has passed.
+    local sent = 0
+    while now() - t0 < span + 1.5 do
+      lq:queue_many(flow)
+      sent = sent + 100
+      local ahead = sent / flow_rate - (now() - t0)
+      if ahead > 0 then ffi.C.usleep(math.floor(ahead * 1e6)) end
+    end
+  end
+  wait_until("the scheduled jobs", span + 60, function() return lout:stats().pending >= n end)
+  lq:stop { grace = 1 }
+  local xs, off = {}, 0
+  while off < n do
+    for _, e in ipairs(lout:jobs { offset = off, limit = 1000 }) do xs[#xs + 1] = e.job.late end
+    off = off + 1000
+  end
+  lq:destroy()
+  lout:destroy()
+  lq:close()
+  lout:close()
+  return xs, n, span
+end
+do
+  local xs, n, span = lateness(0)
+  local what = ("%d jobs due at random over %d s, idle queue"):format(n, span)
+  row("lateness p50, " .. what, once(percentile(xs, 0.5)), "ms")
+  row("lateness p99, " .. what, once(percentile(xs, 0.99)), "ms", at_most(5))
+  row("lateness max, " .. what, once(percentile(xs, 1)), "ms")
+  local least = math.huge
+  for _, x in ipairs(xs) do least = math.min(least, x) end
+  row("lateness min (negative would be early), " .. what, once(least), "ms")
+  xs, n, span = lateness(20000)
+  what = ("%d jobs due at random over %d s, while 20,000 other jobs/s flow"):format(n, span)
+  row("lateness p50, " .. what, once(percentile(xs, 0.5)), "ms")
+  row("lateness p99, " .. what, once(percentile(xs, 0.99)), "ms", at_most(20))
+  row("lateness max, " .. what, once(percentile(xs, 1)), "ms")
+end
+
+-- What idle workers cost Redis with jobs scheduled far ahead: commands per
+-- idle worker per second (the monitor's included).
+do
+  local iq = open(tcp, "idle")
+  local later = batch_of(1000)
+  iq:queue_many(later, { delay = 3600 })
+  iq:start { job_file = noop, workers = 2, monitors = 1 }
+  wait_until("idle workers", 10, function() return iq:command("CLIENT", "LIST"):find("cmd=blmove", 1, true) end)
+  local secs = quick and 3 or 10
+  local c0 = info(iq, "stats", "total_commands_processed")
+  ffi.C.usleep(secs * 1e6)
+  local c1 = info(iq, "stats", "total_commands_processed")
+  iq:stop { grace = 1 }
+  -- One INFO of ours is counted in between.
+  row(("Redis commands per idle worker per second, 1,000 jobs scheduled an hour ahead (2 workers, 1 monitor, %d s)")
+    :format(secs), once((c1 - c0 - 1) / 2 / secs), "cmds/s")
+  iq:destroy()
+  iq:close()
+end
+
 -- Cost per job, measured in the 4-thread drain.
 row("script calls (EVALSHA) per job at full load (4-thread drain)", once(cost.scripts), "calls")
 row("Redis commands per job at full load, counting those inside scripts (4-thread drain)", once(cost.commands),

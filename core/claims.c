@@ -11,7 +11,7 @@
 
 typedef struct header_fields {
     hw_envelope *e;
-    int version_ok, has_id;
+    int version_ok, has_id, has_due;
     hw_buf key; /* an escaped key, unescaped */
 } header_fields;
 
@@ -82,6 +82,11 @@ static void on_field(void *ud, const hw_json_field *f)
     } else if (key_len == 2 && memcmp(key, "at", 2) == 0) h->e->attempt = 1 + to_count(number_of(f));
     else if (key_len == 2 && memcmp(key, "rc", 2) == 0) h->e->recoveries = to_count(number_of(f));
     else if (key_len == 2 && memcmp(key, "eq", 2) == 0) h->e->enqueued_at = to_time(number_of(f));
+    else if (key_len == 2 && memcmp(key, "da", 2) == 0) {
+        double v = number_of(f);
+        h->has_due = !isnan(v);
+        h->e->due_at = to_time(v);
+    }
 }
 
 void hw_envelope_parse(hw_envelope *e, const char *text, size_t len)
@@ -91,6 +96,8 @@ void hw_envelope_parse(hw_envelope *e, const char *text, size_t len)
     e->attempt = 1;
     e->recoveries = 0;
     e->enqueued_at = 0;
+    e->due_at = 0;
+    e->waited = 0;
     e->broken = NULL;
     hw_buf_clear(&e->id);
     const char *nl = memchr(text, '\n', len);
@@ -98,9 +105,11 @@ void hw_envelope_parse(hw_envelope *e, const char *text, size_t len)
         e->broken = "not an hworker envelope: no header line (expected <header JSON> newline <job JSON>)";
         return;
     }
-    header_fields h = {e, 0, 0, {0}};
+    header_fields h = {e, 0, 0, 0, {0}};
     int parsed = hw_json_flat_object(text, (size_t)(nl - text), on_field, &h);
     hw_buf_free(&h.key);
+    e->waited = h.has_due;
+    if (!h.has_due) e->due_at = e->enqueued_at;
     if (parsed != 0) {
         e->broken = "not an hworker envelope: the header line is not a JSON object";
         return;
@@ -140,6 +149,9 @@ hw_claim *hw_claim_new(const char *data, size_t len)
     c->attempt = e.attempt;
     c->recoveries = e.recoveries;
     c->enqueued_at = e.enqueued_at;
+    c->due_at = e.due_at;
+    c->waited = e.waited;
+    c->late_ms = -1;
     c->broken = e.broken;
     snprintf(c->id, sizeof c->id, "%s", e.id.data ? e.id.data : "");
     hw_envelope_free(&e);

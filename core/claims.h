@@ -21,6 +21,9 @@ typedef struct hw_claim {
     long attempt; /* 1 + retries so far */
     long recoveries;
     long long enqueued_at;
+    long long due_at;     /* when it was due: the header's "da", else enqueued_at */
+    int waited;           /* its header has "da": it was scheduled or retried */
+    long long late_ms;    /* set by its worker when it starts: ms after due_at, or -1 */
     const char *broken;   /* why the envelope does not parse, or NULL */
     atomic_int lost;      /* set by the lease keeper when renewal found it gone */
     atomic_int reporting; /* set by its worker before it sends the claim's outcome or hands it back */
@@ -40,6 +43,8 @@ typedef struct hw_envelope {
     hw_buf id;
     long attempt, recoveries;
     long long enqueued_at;
+    long long due_at;   /* the header's "da" (set when it was scheduled or retried), else enqueued_at */
+    int waited;         /* the header has "da" */
     const char *broken; /* NULL when it parses */
 } hw_envelope;
 void hw_envelope_parse(hw_envelope *e, const char *text, size_t len);

@@ -353,26 +353,31 @@ HWORKER_API hworker_rc hworker_list(hworker *h, hworker_part part, long offset, 
 
 /** Sizes of a queue's parts and its counters (hworker_get_stats()). */
 typedef struct hworker_stats {
-    long long pending;         /**< jobs waiting to run */
-    long long inflight;        /**< jobs running */
-    long long scheduled;       /**< jobs waiting for a time */
-    long long failed;          /**< failure records kept */
-    long long broken;          /**< broken records kept */
-    long long enqueued;        /**< counter: jobs added */
-    long long processed;       /**< counter: outcomes reported by live claims */
-    long long succeeded;       /**< counter: successes */
-    long long retried;         /**< counter: retries asked for */
-    long long failed_total;    /**< counter: jobs that went to failed */
-    long long broken_total;    /**< counter: payloads that went to broken */
-    long long recovered;       /**< counter: jobs taken back from dead workers */
-    long long lease_lost;      /**< counter: reports and renewals by stale claims */
-    long long handed_back;     /**< counter: jobs handed back at a graceful stop */
-    long long promoted;        /**< counter: jobs moved from scheduled to pending */
-    long long requeued;        /**< counter: records moved back from failed or broken */
-    long long scheduled_total; /**< counter: jobs put in scheduled (delays, retries) */
-    long long exhausted;       /**< counter: jobs failed because their attempts ran out */
-    long long merged;          /**< counter: copies of one job id (an enqueue sent again after
+    long long pending;          /**< jobs waiting to run */
+    long long inflight;         /**< jobs running */
+    long long scheduled;        /**< jobs waiting for a time */
+    long long failed;           /**< failure records kept */
+    long long broken;           /**< broken records kept */
+    long long enqueued;         /**< counter: jobs added */
+    long long processed;        /**< counter: outcomes reported by live claims */
+    long long succeeded;        /**< counter: successes */
+    long long retried;          /**< counter: retries asked for */
+    long long failed_total;     /**< counter: jobs that went to failed */
+    long long broken_total;     /**< counter: payloads that went to broken */
+    long long recovered;        /**< counter: jobs taken back from dead workers */
+    long long lease_lost;       /**< counter: reports and renewals by stale claims */
+    long long handed_back;      /**< counter: jobs handed back at a graceful stop */
+    long long promoted;         /**< counter: jobs moved from scheduled to pending */
+    long long requeued;         /**< counter: records moved back from failed or broken */
+    long long scheduled_total;  /**< counter: jobs put in scheduled (delays, retries) */
+    long long exhausted;        /**< counter: jobs failed because their attempts ran out */
+    long long merged;           /**< counter: copies of one job id (an enqueue sent again after
                                   its reply was lost) that met in scheduled and became one */
+    long long lateness_samples; /**< how many jobs that waited (scheduled, or retried) the
+                                   lateness figures below cover: the last 1,000 per shard */
+    long long lateness_p50_ms;  /**< median ms from due time to start among them; -1 if none */
+    long long lateness_p99_ms;  /**< 99th percentile (nearest rank); -1 if none */
+    long long lateness_max_ms;  /**< the most; -1 if none */
 } hworker_stats;
 
 /** Reads sizes and counters in one atomic step (per shard, summed over the

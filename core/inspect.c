@@ -145,15 +145,56 @@ static long long counter(const redisReply *pairs, const char *name)
     return 0;
 }
 
-/* Adds one shard's sizes and counters to out. */
-static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, char *err, size_t errlen)
+/* The lateness samples of every shard read so far. */
+typedef struct lateness {
+    long long *ms;
+    size_t n, cap;
+} lateness;
+
+static void lateness_add(lateness *l, const redisReply *list)
+{
+    for (size_t i = 0; i < list->elements; i++) {
+        if (list->element[i]->type != REDIS_REPLY_STRING) continue;
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 1024;
+            l->ms = realloc(l->ms, sizeof *l->ms * l->cap);
+            if (l->ms == NULL) abort();
+        }
+        l->ms[l->n++] = strtoll(list->element[i]->str, NULL, 10);
+    }
+}
+
+static int by_value(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentiles of the samples into out, which owns none. */
+static void lateness_figures(lateness *l, hworker_stats *out)
+{
+    out->lateness_samples = (long long)l->n;
+    out->lateness_p50_ms = out->lateness_p99_ms = out->lateness_max_ms = -1;
+    if (l->n > 0) {
+        qsort(l->ms, l->n, sizeof *l->ms, by_value);
+        out->lateness_p50_ms = l->ms[(l->n * 50 + 99) / 100 - 1];
+        out->lateness_p99_ms = l->ms[(l->n * 99 + 99) / 100 - 1];
+        out->lateness_max_ms = l->ms[l->n - 1];
+    }
+    free(l->ms);
+    l->ms = NULL;
+    l->n = l->cap = 0;
+}
+
+/* Adds one shard's sizes and counters to out, and its lateness samples to late. */
+static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, lateness *late, char *err, size_t errlen)
 {
     hw_args args = {0};
     int nkeys = hw_stats_args(&args, &h->shard[k]);
     redisReply *r = hw_producer_script(h, HW_SCRIPT_STATS, nkeys, &args, "cannot read stats", err, errlen);
     hw_args_free(&args);
     if (r == NULL) return HWORKER_E_REDIS;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7 || r->element[6]->type != REDIS_REPLY_ARRAY) {
         hw_conn_explain(&h->producer, r, "cannot read stats", err, errlen);
         freeReplyObject(r);
         return HWORKER_E_REDIS;
@@ -178,6 +219,7 @@ static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, char *e
     out->scheduled_total += counter(c, "scheduled");
     out->exhausted += counter(c, "exhausted");
     out->merged += counter(c, "merged");
+    lateness_add(late, r->element[6]);
     freeReplyObject(r);
     return 0;
 }
@@ -200,7 +242,9 @@ hworker_rc hworker_get_shard_stats_size(hworker *h, int shard, hworker_stats *ou
                        "hworker_get_shard_stats: shard %d does not exist (the queue has %d)", shard, h->nshards);
     }
     hworker_stats all = {0};
-    hworker_rc rc = add_shard_stats(h, shard, &all, err, errlen);
+    lateness late = {0};
+    hworker_rc rc = add_shard_stats(h, shard, &all, &late, err, errlen);
+    lateness_figures(&late, &all);
     if (rc == HWORKER_OK) copy_stats(&all, out, size);
     return rc;
 }
@@ -209,11 +253,16 @@ hworker_rc hworker_get_stats_size(hworker *h, hworker_stats *out, size_t size, c
 {
     HW_ERR_BUF(err, errlen);
     hworker_stats all = {0};
+    lateness late = {0};
     /* Each shard is read atomically; the sum is not one instant's. */
     for (int k = 0; k < h->nshards; k++) {
-        hworker_rc rc = add_shard_stats(h, k, &all, err, errlen);
-        if (rc != HWORKER_OK) return rc;
+        hworker_rc rc = add_shard_stats(h, k, &all, &late, err, errlen);
+        if (rc != HWORKER_OK) {
+            lateness_figures(&late, &all);
+            return rc;
+        }
     }
+    lateness_figures(&late, &all);
     copy_stats(&all, out, size);
     return HWORKER_OK;
 }

@@ -29,6 +29,7 @@ typedef enum {
     HW_KEY_STATS,
     HW_KEY_SEQ,
     HW_KEY_UNIQUE,
+    HW_KEY_LATENESS,
     HW_KEY_COUNT
 } hw_key;
 

@@ -386,6 +386,46 @@ redisReply *hw_link_exchange(hw_link *l, const char *cmd, size_t len)
     }
 }
 
+int hw_link_send(hw_link *l, const char *cmd, size_t len)
+{
+    if (l->errstr[0]) return -1;
+    return write_all(l, cmd, len);
+}
+
+int hw_link_next_reply(hw_link *l, int other_fd, double timeout, redisReply **reply)
+{
+    *reply = NULL;
+    if (l->errstr[0]) return -1;
+    double deadline = now_seconds() + timeout;
+    for (;;) {
+        void *r = NULL;
+        if (redisReaderGetReply(l->reader, &r) != REDIS_OK) {
+            fail(l, l->reader->errstr[0] ? l->reader->errstr : "protocol error");
+            return -1;
+        }
+        if (r != NULL) {
+            l->answered = 1;
+            *reply = r;
+            return 1;
+        }
+        /* Bytes already decrypted wait in the session, not in the socket. */
+        if (l->ssl == NULL || SSL_pending(l->ssl) == 0) {
+            double left = deadline - now_seconds();
+            if (left <= 0) return 0;
+            struct pollfd fds[2] = {{.fd = l->fd, .events = POLLIN}, {.fd = other_fd, .events = POLLIN}};
+            int n = poll(fds, other_fd >= 0 ? 2 : 1, (int)(left * 1000.0) + 1);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                fail(l, strerror(errno));
+                return -1;
+            }
+            if (n == 0) continue; /* the deadline is checked above */
+            if (other_fd >= 0 && (fds[1].revents & POLLIN)) return 2;
+        }
+        if (read_some(l) != 0) return -1;
+    }
+}
+
 redisReply *hw_link_command(hw_link *l, int argc, const char **argv, const size_t *lens)
 {
     hw_buf cmd = {0};

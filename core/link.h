@@ -51,6 +51,19 @@ redisReply *hw_link_exchange(hw_link *l, const char *cmd, size_t len);
  * the few commands sent outside a connection's routing (set-up, sentinels). */
 redisReply *hw_link_command(hw_link *l, int argc, const char **argv, const size_t *lens);
 
+/* For a link that receives replies it did not ask for one by one (a
+ * subscription): hw_link_send writes cmd (len bytes of RESP) whole without
+ * reading; returns 0, or -1 when the link failed. */
+int hw_link_send(hw_link *l, const char *cmd, size_t len);
+
+/* Waits up to `timeout` seconds for the next reply, or for `other_fd` (a
+ * descriptor to watch as well, e.g. a stop signal's; -1 for none) to be
+ * readable. Returns 1 with *reply set (the caller frees it), 0 when the time
+ * passed, 2 when other_fd became readable first, or -1 when the link failed.
+ * A reply already received whole, or held in the TLS session, comes back
+ * at once. */
+int hw_link_next_reply(hw_link *l, int other_fd, double timeout, redisReply **reply);
+
 /* Whether an exchange failed (the link is then of no further use). */
 int hw_link_failed(const hw_link *l);
 /* Why the link failed, or "" if it has not. Owned by the link. */

@@ -2,11 +2,13 @@
  * the recovery limit) and moves due scheduled jobs into pending, in bounded
  * batches, each batch one atomic script. Any number of monitors may run on
  * any number of hosts. It sleeps until the next lease expiry or due time the
- * sweep reports, at most monitor_interval. */
+ * sweep reports, at most monitor_interval, and sooner when a job scheduled
+ * meanwhile is due sooner (due_wake.h): due jobs reach pending on time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "due_wake.h"
 #include "internal.h"
 #include "script_args.h"
 
@@ -50,7 +52,7 @@ static double sweep(hworker *h, hw_conn *conn, shard_sweep *s, int shard)
         if (s->backoff > 0) hw_log(&h->log, HWORKER_LOG_INFO, "monitor: sweeps of shard %d work again", shard);
         s->backoff = 0;
         if (full) wait = 0;
-        else if (next_ms >= 0 && next_ms / 1000.0 < wait) wait = next_ms / 1000.0 + 0.002;
+        else if (next_ms >= 0 && next_ms / 1000.0 < wait) wait = next_ms / 1000.0 + 0.001;
     } else {
         int first = s->backoff == 0;
         s->backoff = first ? HW_SWEEP_RETRY_MIN : s->backoff * 2;
@@ -87,15 +89,21 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen)
     if (shards == NULL) abort();
     for (int k = 0; k < h->nshards; k++)
         shards[k].nkeys = hw_sweep_args(&shards[k].args, &h->shard[k], &h->cfg, HW_SWEEP_BATCH);
+    hw_due_wake wake;
+    hw_due_wake_init(&wake, h);
     while (!hw_signal_raised(&h->stop)) {
         if (hw_conn_ensure(&conn, &h->stop)) break;
+        /* Subscribed before the sweep: a job scheduled after it is heard
+         * of, one scheduled before it is seen by the sweep. */
+        hw_due_wake_listen(&wake, h);
         double wait = h->cfg.monitor_interval;
         for (int k = 0; k < h->nshards && wait >= 0; k++) {
             double w = sweep(h, &conn, &shards[k], k);
             if (w < wait) wait = w;
         }
-        if (wait > 0) hw_signal_wait(&h->stop, wait);
+        if (wait > 0) hw_due_wake_sleep(&wake, h, wait);
     }
+    hw_due_wake_free(&wake);
     for (int k = 0; k < h->nshards; k++) hw_args_free(&shards[k].args);
     free(shards);
     hw_conn_free(&conn);

@@ -110,6 +110,7 @@ typedef struct hw_job_meta {
     const char *id;
     long attempt, recoveries;
     long long enqueued_at;
+    long long due_at; /* when it was due to start (ms, Redis time) */
 } hw_job_meta;
 
 /* Creates the state, loads the job file and runs its init(config). Returns

@@ -26,15 +26,19 @@ int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long 
 int hw_finish_args(hw_args *a, const hw_keys *k, const hworker_config *cfg)
 {
     int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
-                         HW_KEY_STATS, HW_KEY_UNIQUE);
+                         HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_LATENESS);
     hw_args_addll(a, cfg->failed_cap);
     hw_args_addll(a, cfg->broken_cap);
     return nkeys;
 }
 
-void hw_finish_add(hw_args *a, char outcome, const char *claim, size_t len, const char *reason, long long delay_ms)
+void hw_finish_add(hw_args *a, char outcome, const char *claim, size_t len, const char *reason, long long delay_ms,
+                   long long late_ms)
 {
-    hw_args_add(a, &outcome, 1);
+    char tagged[32];
+    int n = late_ms >= 0 ? snprintf(tagged, sizeof tagged, "%c%lld", outcome, late_ms) : 0;
+    if (n > 0) hw_args_add(a, tagged, (size_t)n);
+    else hw_args_add(a, &outcome, 1);
     hw_args_add(a, claim, len);
     hw_text_arg(a, reason ? reason : "");
     hw_args_addll(a, delay_ms > 0 ? delay_ms : 0);
@@ -74,8 +78,8 @@ int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when)
 
 int hw_stats_args(hw_args *a, const hw_keys *k)
 {
-    return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
-                    HW_KEY_STATS);
+    return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS,
+                    HW_KEY_LATENESS);
 }
 
 int hw_records_args(hw_args *a, const hw_keys *k, hw_key part, int requeue)

@@ -15,8 +15,10 @@ int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long 
 /* finish.lua: the caps; then hw_finish_add once per outcome. */
 int hw_finish_args(hw_args *a, const hw_keys *k, const hworker_config *cfg);
 /* One outcome ('s', 'r', 'f', 'b', 'x') of a claim; the reason is capped
- * (text_cap.h), a negative delay is 0 (the back-off decides). */
-void hw_finish_add(hw_args *a, char outcome, const char *claim, size_t len, const char *reason, long long delay_ms);
+ * (text_cap.h), a negative delay is 0 (the back-off decides). late_ms: how
+ * many ms after its due time a job that waited started, or -1. */
+void hw_finish_add(hw_args *a, char outcome, const char *claim, size_t len, const char *reason, long long delay_ms,
+                   long long late_ms);
 /* renew.lua: lease renewal; count_lost: a claim no longer held counts as
  * lease_lost. The claims follow, one argument each. */
 int hw_renew_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, int count_lost);

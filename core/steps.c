@@ -43,7 +43,9 @@ hworker_rc hworker_step_claim(hworker *h, int shard, int n, const char *holder, 
     int nkeys = hw_claim_args(&args, keys, &h->cfg, n, holder);
     redisReply *r = step(h, HW_SCRIPT_CLAIM, nkeys, &args, "cannot claim", err, errlen);
     if (r == NULL) return HWORKER_E_REDIS;
-    for (size_t i = 0; i < r->elements; i++) fn(ud, r->element[i]->str, r->element[i]->len);
+    /* The claims, then Redis's clock (an integer), which a step caller does not need. */
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING) fn(ud, r->element[i]->str, r->element[i]->len);
     freeReplyObject(r);
     return 0;
 }
@@ -56,7 +58,7 @@ hworker_rc hworker_step_finish(hworker *h, int shard, const char *claim, size_t 
     if (keys == NULL) return HWORKER_E_INVALID;
     hw_args args = {0};
     int nkeys = hw_finish_args(&args, keys, &h->cfg);
-    hw_finish_add(&args, (char)outcome, claim, len, reason, (long long)(retry_delay * 1000.0));
+    hw_finish_add(&args, (char)outcome, claim, len, reason, (long long)(retry_delay * 1000.0), -1);
     redisReply *r = step(h, HW_SCRIPT_FINISH, nkeys, &args, "cannot report the outcome", err, errlen);
     if (r == NULL) return HWORKER_E_REDIS;
     *applied = r->elements > 0 && r->element[0]->integer == 1;

@@ -1,6 +1,8 @@
 #include "stop_signal.h"
 
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 void hw_signal_init(hw_signal *s)
 {
@@ -11,12 +13,17 @@ void hw_signal_init(hw_signal *s)
     pthread_condattr_destroy(&attr);
     pthread_mutex_init(&s->lock, NULL);
     atomic_store(&s->raised, 0);
+    if (pipe2(s->pipe, O_NONBLOCK | O_CLOEXEC) != 0) s->pipe[0] = s->pipe[1] = -1;
 }
 
 void hw_signal_destroy(hw_signal *s)
 {
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
+    if (s->pipe[0] >= 0) {
+        close(s->pipe[0]);
+        close(s->pipe[1]);
+    }
 }
 
 void hw_signal_raise(hw_signal *s)
@@ -24,10 +31,21 @@ void hw_signal_raise(hw_signal *s)
     pthread_mutex_lock(&s->lock);
     atomic_store(&s->raised, 1);
     pthread_cond_broadcast(&s->cond);
+    /* Full (raised before and not reset) is as good as written. */
+    if (s->pipe[1] >= 0 && write(s->pipe[1], "!", 1) < 0) (void)0;
     pthread_mutex_unlock(&s->lock);
 }
 
-void hw_signal_reset(hw_signal *s) { atomic_store(&s->raised, 0); }
+void hw_signal_reset(hw_signal *s)
+{
+    pthread_mutex_lock(&s->lock);
+    atomic_store(&s->raised, 0);
+    char drain[64];
+    while (s->pipe[0] >= 0 && read(s->pipe[0], drain, sizeof drain) > 0) continue;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int hw_signal_fd(const hw_signal *s) { return s->pipe[0]; }
 
 int hw_signal_raised(hw_signal *s) { return atomic_load(&s->raised); }
 

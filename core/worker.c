@@ -38,8 +38,10 @@ struct hw_worker {
     int batch_size;       /* jobs to claim next: adapts between 1 and prefetch */
     double batch_started; /* when the current batch began to run */
     hw_buf reason;
-    int home;  /* the shard this worker claims from first and waits on */
-    int shard; /* the shard of the current batch (and of `finish`) */
+    long long claimed_redis_ms; /* Redis's clock when the current batch was claimed */
+    double claimed_at;          /* and the monotonic clock then */
+    int home;                   /* the shard this worker claims from first and waits on */
+    int shard;                  /* the shard of the current batch (and of `finish`) */
 
     /* Shared with the watchdog (watchdog.c), under run_lock: the job being
      * run, its deadline, and whether the watchdog gave up on this thread.
@@ -220,7 +222,7 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
     }
     w->finishing[w->nfinishing++] = c;
     atomic_store(&c->reporting, 1); /* the lease keeper: gone from now on is not lost */
-    hw_finish_add(&w->finish, outcome, c->data, c->len, reason, delay_ms);
+    hw_finish_add(&w->finish, outcome, c->data, c->len, reason, delay_ms, c->late_ms);
 }
 
 /* Returns claims this worker will not run to the front of pending. */
@@ -347,8 +349,13 @@ static int run_one(hw_worker *w, hw_claim *c)
         add_outcome(w, c, 'b', w->reason.data, 0);
         return 0;
     }
-    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at};
+    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at};
     hw_result *res = &w->result;
+    if (c->waited && w->claimed_redis_ms > 0) {
+        /* In Redis time: the claim's clock plus the time since, on ours. */
+        long long started = w->claimed_redis_ms + (long long)((hw_monotonic() - w->claimed_at) * 1000.0);
+        c->late_ms = started > c->due_at ? started - c->due_at : 0;
+    }
     start_run(w, c);
     hw_sandbox_run(w->sb, c->job, c->job_len, &meta, &c->lost, res);
     if (end_run(w)) return 1;
@@ -425,7 +432,12 @@ static int claim_from(hw_worker *w, int shard)
         if (w->batch == NULL) abort();
     }
     w->shard = shard;
+    w->claimed_at = hw_monotonic();
     for (size_t i = 0; i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_INTEGER) { /* the last: Redis's clock */
+            w->claimed_redis_ms = r->element[i]->integer;
+            continue;
+        }
         hw_claim *c = hw_claim_new(r->element[i]->str, r->element[i]->len);
         c->shard = shard;
         hw_held_add(&h->held, c);

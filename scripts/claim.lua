@@ -7,14 +7,17 @@
 -- ARGV[1] most jobs to take (1..1000)
 -- ARGV[2] lease duration in ms
 -- ARGV[3] holder: who claims (host:pid:thread), no '|'
--- Returns the claims ("token|holder|envelope"), oldest job first; {} if none.
+-- Returns the claims ("token|holder|envelope"), oldest job first, then
+-- Redis's clock in ms (an integer: how late a job that waited started is
+-- measured against it); {} if none.
 -- Every key is checked first: the jobs taken from pending must reach
 -- inflight, and INCR must not fail after RPOP.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'counter' })
 if bad then return bad end
 local envelopes = redis.call('RPOP', KEYS[1], ARGV[1])
 if not envelopes then return {} end
-local expiry = hw_int(hw_now_ms() + tonumber(ARGV[2]))
+local now = hw_now_ms()
+local expiry = hw_int(now + tonumber(ARGV[2]))
 local batch = redis.call('INCR', KEYS[3])
 local prefix = hw_int(batch) .. '.'
 local holder = '|' .. ARGV[3] .. '|'
@@ -26,4 +29,5 @@ for i, envelope in ipairs(envelopes) do
   args[2 * i] = claim
 end
 hw_push('ZADD', KEYS[2], args)
+claims[#claims + 1] = now
 return claims

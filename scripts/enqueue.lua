@@ -11,6 +11,8 @@
 -- Returns the id of each job (its own, or the id of the job holding its
 -- key), or an empty array when every job got its own id, the common case:
 -- a thousand ids back to the client was a visible part of a batch's cost.
+-- A batch that becomes the earliest of scheduled is announced on the
+-- channel named as that key, so a sleeping monitor wakes for it in time.
 -- Every key is checked first, so a batch is added whole or not at all (a
 -- unique key taken for a job that never lands would be held for ever).
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'hash' }, KEYS[3],
@@ -51,7 +53,9 @@ if due > now then
   -- A job sent again after a lost reply within the same millisecond is
   -- already there byte for byte; then it stays one entry and is counted as
   -- merged. (A later resend differs in "eq", and both copies run.)
+  local first = #args > 0 and hw_first_due(KEYS[2])
   local added = #args > 0 and hw_push('ZADD', KEYS[2], args) or 0
+  if #args > 0 and (not first or due < first) then hw_wake_monitors(KEYS[2], due - now) end
   hw_count(KEYS[3], { enqueued = #envelopes, scheduled = added, merged = #envelopes - added })
 else
   if #envelopes > 0 then hw_push('LPUSH', KEYS[1], envelopes) end

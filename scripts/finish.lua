@@ -8,30 +8,41 @@
 -- KEYS[5] broken    (list of records, newest first)
 -- KEYS[6] stats     (hash)
 -- KEYS[7] unique    (hash: unique key -> job id)
+-- KEYS[8] lateness  (list: ms late of the last jobs that waited, newest first)
 -- ARGV[1] failed cap, ARGV[2] broken cap (at least 1)
 -- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
 --   outcome: "s" success, "r" retry, "f" failure, "x" failure because the
---   retries are exhausted, "b" broken payload
+--   retries are exhausted, "b" broken payload; followed by the ms its start
+--   came after its due time for a job that waited ("s12")
 -- A job that leaves the queue releases its unique key. A retried job whose
 -- envelope is already scheduled byte for byte (two copies of one job id,
 -- from an enqueue that was sent again after its reply was lost) becomes one
 -- entry there, counted as merged.
+-- A retry at once gets its due time ("da") now; a delayed retry that
+-- becomes the earliest scheduled job wakes the monitors (enqueue.lua).
 -- Returns one integer per outcome: 1 applied, 0 lease lost.
 -- Every key is checked before the first ZREM: a claim removed from
 -- inflight must reach its next place. The worker keeps its outcomes and
 -- sends them again until the key is fixed.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
-  KEYS[6], 'hash', KEYS[7], 'hash' }, KEYS[6],
+  KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'list' }, KEYS[6],
   { 'processed', 'succeeded', 'retried', 'failed', 'broken', 'lease_lost', 'scheduled', 'exhausted', 'merged' })
 if bad then return bad end
 local now = hw_now_ms()
 local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0,
   scheduled = 0, exhausted = 0, merged = 0 }
 local result = {}
-local back, failed, broken = {}, {}, {}
+local back, failed, broken, late = {}, {}, {}, {}
+-- The earliest due time in scheduled before this batch's first delayed
+-- retry (false: none), and the earliest of those retries.
+local first_due, soonest
 for i = 3, #ARGV, 4 do
   local outcome, claim, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local live = redis.call('ZREM', KEYS[2], claim) == 1
+  if #outcome > 1 then
+    if live then late[#late + 1] = string.sub(outcome, 2) end
+    outcome = string.sub(outcome, 1, 1)
+  end
   result[#result + 1] = live and 1 or 0
   if not live then
     counts.lease_lost = counts.lease_lost + 1
@@ -47,9 +58,14 @@ for i = 3, #ARGV, 4 do
       if outcome ~= 'r' then hw_release_unique(KEYS[7], envelope) end
       if outcome == 'r' then
         counts.retried = counts.retried + 1
-        local again = hw_bump(envelope, 'at')
-        local delay = tonumber(ARGV[i + 3]) or 0
+        local delay = math.max(0, tonumber(ARGV[i + 3]) or 0)
+        -- Due now, or when the monitor promotes it (recover.lua sets "da").
+        -- Without "da" in scheduled, copies of one job stay byte for byte
+        -- the same whatever their back-off, and still merge there.
+        local again = hw_bump(envelope, 'at', 'da', delay == 0 and now or nil)
         if delay > 0 then
+          if first_due == nil then first_due = hw_first_due(KEYS[3]) end
+          if soonest == nil or now + delay < soonest then soonest = now + delay end
           if redis.call('ZADD', KEYS[3], hw_int(now + delay), again) == 1 then
             counts.scheduled = counts.scheduled + 1
           else
@@ -69,9 +85,11 @@ for i = 3, #ARGV, 4 do
     end
   end
 end
+if soonest and (not first_due or soonest < first_due) then hw_wake_monitors(KEYS[3], soonest - now) end
 -- A retried job goes to the back of the queue, as in the original.
 if #back > 0 then hw_push('LPUSH', KEYS[1], back) end
 hw_push_capped(KEYS[4], failed, ARGV[1])
+hw_push_capped(KEYS[8], late, 1000)
 hw_push_capped(KEYS[5], broken, ARGV[2])
 hw_count(KEYS[6], counts)
 return result

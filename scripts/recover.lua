@@ -2,7 +2,8 @@
 -- died or lost Redis) go back to the front of pending with their recovery
 -- count raised; past the recovery limit they go to failed instead (a poison
 -- pill must not take down worker after worker). Due scheduled jobs move to
--- the back of pending. Bounded: at most ARGV[1] of each per call.
+-- the back of pending, their due time (their score) written into their
+-- header as "da". Bounded: at most ARGV[1] of each per call.
 -- KEYS[1] pending   (list)
 -- KEYS[2] inflight  (zset)
 -- KEYS[3] scheduled (zset)
@@ -50,11 +51,16 @@ end
 if #front > 0 then hw_push('RPUSH', KEYS[1], front) end
 hw_push_capped(KEYS[4], failed, ARGV[3])
 
-local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
 if #due > 0 then
-  hw_push('ZREM', KEYS[3], due)
-  hw_push('LPUSH', KEYS[1], due)
-  counts.promoted = #due
+  local members, stamped = {}, {}
+  for i = 1, #due, 2 do
+    members[#members + 1] = due[i]
+    stamped[#stamped + 1] = hw_stamp_due(due[i], due[i + 1])
+  end
+  hw_push('ZREM', KEYS[3], members)
+  hw_push('LPUSH', KEYS[1], stamped)
+  counts.promoted = #members
 end
 hw_count(KEYS[6], counts)
 local aged = hw_trim_by_age(KEYS[4], tonumber(ARGV[4]) or 0, now, limit)
@@ -68,5 +74,5 @@ for _, key in ipairs({ KEYS[2], KEYS[3] }) do
     if next_in < 0 or wait < next_in then next_in = wait end
   end
 end
-local full = (#expired == limit or #due == limit or aged >= limit) and 1 or 0
-return { #front, #due, next_in, full }
+local full = (#expired == limit or counts.promoted == limit or aged >= limit) and 1 or 0
+return { #front, counts.promoted, next_in, full }

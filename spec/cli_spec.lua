@@ -219,7 +219,9 @@ describe("hworker-lua", function()
       local keys = {}
       for k in pairs(s) do keys[#keys + 1] = k end
       table.sort(keys)
-      assert.are.same({ "broken", "counters", "failed", "inflight", "pending", "scheduled" }, keys)
+      assert.are.same({ "broken", "counters", "failed", "inflight", "lateness_ms", "pending", "scheduled" }, keys)
+      assert.are.equal(0, s.lateness_ms.samples) -- no job waited: no figures (null)
+      assert.are.equal(cjson.null, s.lateness_ms.p99)
       local counters = {}
       for k in pairs(s.counters) do counters[#counters + 1] = k end
       table.sort(counters)

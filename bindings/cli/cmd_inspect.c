@@ -146,6 +146,10 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
                s->pending, s->inflight, s->scheduled, s->failed, s->broken, s->enqueued, s->processed, s->succeeded,
                s->retried, s->failed_total, s->broken_total, s->recovered, s->lease_lost, s->handed_back, s->promoted,
                s->requeued, s->scheduled_total, s->exhausted, s->merged);
+        if (s->lateness_samples > 0)
+            printf(",\"lateness_ms\":{\"samples\":%lld,\"p50\":%lld,\"p99\":%lld,\"max\":%lld}", s->lateness_samples,
+                   s->lateness_p50_ms, s->lateness_p99_ms, s->lateness_max_ms);
+        else printf(",\"lateness_ms\":{\"samples\":0,\"p50\":null,\"p99\":null,\"max\":null}");
         if (sharded) {
             printf(",\"shards\":[");
             print_shards(sharded, 1);
@@ -164,6 +168,9 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
         long long values[] = {s->broken_total, s->recovered,       s->lease_lost, s->handed_back, s->promoted,
                               s->requeued,     s->scheduled_total, s->exhausted,  s->merged};
         for (int i = 0; i < 9; i++) printf("%-12s %12s    %-12s %12lld\n", "", "", names[i], values[i]);
+        if (s->lateness_samples > 0)
+            printf("lateness of the last %lld jobs that waited: p50 %lld ms, p99 %lld ms, max %lld ms\n",
+                   s->lateness_samples, s->lateness_p50_ms, s->lateness_p99_ms, s->lateness_max_ms);
         if (sharded) print_shards(sharded, 0);
     }
     fflush(stdout);

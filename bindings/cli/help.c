@@ -150,10 +150,13 @@ static const char *const help_stats =
     "\n"
     "Prints the sizes (pending, inflight, scheduled, failed, broken) and the counters\n"
     "(enqueued, processed, succeeded, retried, failed, broken, recovered, lease_lost,\n"
-    "handed_back, promoted, requeued, scheduled, exhausted, merged) of a queue.\n"
+    "handed_back, promoted, requeued, scheduled, exhausted, merged) of a queue, and\n"
+    "how late the last jobs that waited (scheduled or retried) started after their\n"
+    "due time: p50, p99 and max in ms over the last 1,000 per shard.\n"
     "\n"
     "flags:\n" FLAGS_REDIS
-    "  --json                      one JSON object: the sizes, and the counters under \"counters\"\n"
+    "  --json                      one JSON object: the sizes, the counters under \"counters\",\n"
+    "                              lateness under \"lateness_ms\" (samples, p50, p99, max)\n"
     "  --watch SEC                 print again every SEC seconds until interrupted\n"
     "  --shards S                  the queue is spread over S key sets: sums, then one line\n"
     "                              (one \"shards\" array entry) per shard\n";

@@ -510,6 +510,14 @@ static int l_stats(lua_State *L)
     set_int(L, "exhausted", s.exhausted);
     set_int(L, "merged", s.merged);
     lua_setfield(L, -2, "counters");
+    lua_createtable(L, 0, 4);
+    set_int(L, "samples", s.lateness_samples);
+    if (s.lateness_samples > 0) {
+        set_int(L, "p50", s.lateness_p50_ms);
+        set_int(L, "p99", s.lateness_p99_ms);
+        set_int(L, "max", s.lateness_max_ms);
+    }
+    lua_setfield(L, -2, "lateness_ms");
     return 1;
 }
 

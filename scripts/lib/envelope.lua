@@ -23,13 +23,28 @@ local function hw_envelope_of(claim)
   return string.sub(claim, pos)
 end
 
+-- The envelope with `,"da":<due>` written at the end of its header: when the
+-- job was due, for the handler's meta.due_at. String work only, no decode:
+-- promotion is on the path of every scheduled job. A header that already
+-- has "da" (a job scheduled again) then has two, and the last one counts,
+-- as for cjson; one that does not end in '}' is left alone.
+local function hw_stamp_due(envelope, due)
+  local nl = string.find(envelope, '\n', 1, true)
+  if nl == nil or nl < 3 or string.sub(envelope, nl - 1, nl - 1) ~= '}' or string.sub(envelope, nl - 2, nl - 2) == '{'
+  then
+    return envelope
+  end
+  return string.sub(envelope, 1, nl - 2) .. ',"da":' .. due .. string.sub(envelope, nl - 1)
+end
+
 -- Returns a copy of the envelope whose integer header field `field` is
--- increased by one, and the new value. A header that does not parse is left
+-- increased by one (and, if given, header field `set_field` set to
+-- `set_value`), and the new value. A header that does not parse is left
 -- as it is (the worker that claims it next reports it as broken). Never
 -- raises: it runs after a job left inflight, and an error there would leave
 -- the job written nowhere. A value cjson reads but cannot write back (1e999
 -- reads as infinity) is dropped from the copy.
-local function hw_bump(envelope, field)
+local function hw_bump(envelope, field, set_field, set_value)
   local nl = string.find(envelope, '\n', 1, true)
   if nl == nil then return envelope, 0 end
   local ok, header = pcall(cjson.decode, string.sub(envelope, 1, nl - 1))
@@ -37,6 +52,7 @@ local function hw_bump(envelope, field)
   local value = (tonumber(header[field]) or 0) + 1
   if value ~= value or value == math.huge or value == -math.huge then value = 1 end
   header[field] = value
+  if set_field then header[set_field] = set_value end
   local encoded, text = pcall(cjson.encode, header)
   if not encoded then
     local kept = {}
@@ -91,6 +107,20 @@ local function hw_push_capped(key, records, cap)
   if #records == 0 then return end
   hw_push('LPUSH', key, records)
   redis.call('LTRIM', key, 0, tonumber(cap) - 1)
+end
+
+-- The due time (ms, Redis time) of the earliest job in scheduled set `key`,
+-- or false when it is empty: jobs added due before it must wake the
+-- monitors sleeping until then (hw_wake_monitors).
+local function hw_first_due(key)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return first[2] ~= nil and tonumber(first[2])
+end
+
+-- Tells the monitors that a job of scheduled set `key` is due in `in_ms`:
+-- they subscribe to the channel named as the key (docs/scheduling.md).
+local function hw_wake_monitors(key, in_ms)
+  redis.call('PUBLISH', key, hw_int(in_ms))
 end
 
 -- The records of a capped list (failed, broken) to act on: every one when

@@ -7,14 +7,17 @@ end
 
 function job(state, t, meta)
   if state.runs then
-    hworker.queue(state.runs, { id = meta.id, n = t.n, attempt = meta.attempt, recoveries = meta.recoveries })
+    hworker.queue(state.runs, { id = meta.id, n = t.n, attempt = meta.attempt, recoveries = meta.recoveries,
+      due_at = meta.due_at, enqueued_at = meta.enqueued_at })
   end
   if t.sleep then hworker.sleep(t.sleep) end
   if t.spin then
     local stop = hworker.now() + t.spin * 1000
     while hworker.now() < stop do end
   end
-  if t.retry_until and meta.attempt < t.retry_until then return hworker.retry("not yet: attempt " .. meta.attempt) end
+  if t.retry_until and meta.attempt < t.retry_until then
+    return hworker.retry("not yet: attempt " .. meta.attempt, t.retry_delay and { delay = t.retry_delay } or nil)
+  end
   if t.error_until and meta.attempt < t.error_until then error("boom on attempt " .. meta.attempt) end
   if t.fail then return hworker.failure(t.fail) end
   if t.error then error(t.error) end

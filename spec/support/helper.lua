@@ -265,6 +265,12 @@ function M.queue(server, opts)
   return q, o.name
 end
 
+-- Redis's clock on `server` (anything with cli), in ms since the epoch.
+function M.redis_time_ms(server)
+  local s, us = server.cli("TIME"):match("(%d+)%s+(%d+)")
+  return tonumber(s) * 1000 + math.floor(tonumber(us) / 1000)
+end
+
 -- Runs recorded by spec/jobs/record.lua: {[id] = count}, and the total.
 function M.runs(runs_queue)
   local by_id, total, offset = {}, 0, 0
