@@ -277,6 +277,11 @@ static void test_next_utc(void)
     /* Friday the 13th, with '*' in day-of-week it is the 13th only... */
     c = parse_ok("0 0 13 * *");
     CHECK(hw_cron_next(&c, NULL, t0) == utc_ms(2026, 2, 13, 0, 0));
+    /* The horizon, to the ms: 1830 days. '*' / 29 and mon: February 1sts that are Mondays, 2027 then 2038. */
+    c = parse_ok("0 0 */29 2 mon");
+    CHECK(hw_cron_next(&c, NULL, utc_ms(2026, 1, 1, 0, 0)) == utc_ms(2027, 2, 1, 0, 0));
+    CHECK(hw_cron_next(&c, NULL, utc_ms(2038, 2, 1, 0, 0) - 1830 * DAY_MS) == utc_ms(2038, 2, 1, 0, 0));
+    CHECK(hw_cron_next(&c, NULL, utc_ms(2038, 2, 1, 0, 0) - 1830 * DAY_MS - 1) == -1);
     /* Out of the years 1..9999. */
     c = parse_ok("* * * * *");
     CHECK(hw_cron_next(&c, NULL, 253402300800000LL) == -1);
