@@ -477,7 +477,7 @@ hw_tz *hw_tz_load(const char *name, char *err, size_t errlen)
     const char *why = bad_name(name);
     if (why) {
         snprintf(err, errlen, "bad time zone name '%.*s': %s", HW_TZ_NAME_MAX, name, why);
-        for (char *e = err; *e; e++)
+        for (char *e = err; errlen > 0 && *e; e++)
             if ((unsigned char)*e < 0x20 || *e == 0x7f) *e = '?';
         return NULL;
     }

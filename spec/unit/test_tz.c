@@ -394,6 +394,8 @@ static void test_refusals(void)
 
     char err[8];
     CHECK(hw_tz_load("Nowhere/At_All", err, sizeof err) == NULL && strlen(err) == sizeof err - 1);
+    /* No room for a message at all: refused all the same. */
+    CHECK(hw_tz_load("../x", NULL, 0) == NULL && hw_tz_load("Nowhere/At_All", NULL, 0) == NULL);
     hw_tz_free(NULL);
 }
 
