@@ -156,8 +156,14 @@ static int conn_open(hw_conn *c)
     }
     if (id->type == REDIS_REPLY_INTEGER) atomic_store(&c->client_id, id->integer);
     freeReplyObject(id);
-    for (int s = 0; s < HW_SCRIPT_COUNT; s++)
-        if (load_script(c, (hw_script)s)) goto fail;
+    /* Scripts are named by their SHA1 and loaded only when Redis answers
+     * NOSCRIPT: a connection that never runs one loads none. */
+    for (int s = 0; s < HW_SCRIPT_COUNT; s++) {
+        if (hw_script_sha((hw_script)s, c->sha[s]) != 0) {
+            snprintf(c->errstr, sizeof c->errstr, "script %d missing from this build", s);
+            goto fail;
+        }
+    }
     if (hw_cluster_read_map(c)) goto fail;
     return 0;
 fail:

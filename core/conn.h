@@ -1,8 +1,9 @@
 /* One Redis connection, owned by one thread (the producer connection of a
  * handle is the exception: it is guarded by the handle's producer lock).
  * It reconnects on demand, authenticates, selects the database, names
- * itself, and loads the scripts with SCRIPT LOAD so calls use EVALSHA; a
- * NOSCRIPT reply (Redis restarted or flushed its scripts) reloads and retries.
+ * itself; scripts are called with EVALSHA by the SHA1 of their text, and a
+ * NOSCRIPT reply (the script not loaded yet on this server, or Redis
+ * restarted or flushed its scripts) loads it with SCRIPT LOAD and retries.
  * Under it: the socket in link.h (opened in conn_transport.h), in a Redis
  * Cluster the routing to the node that serves a slot in cluster_route.h,
  * and behind Redis Sentinel the master's discovery in sentinel.h. */

@@ -25,10 +25,20 @@ typedef enum {
     HW_SCRIPT_REQUEUE,
     HW_SCRIPT_FORGET,
     HW_SCRIPT_SHARDS,
+    HW_SCRIPT_CRON_ADD,
+    HW_SCRIPT_CRON_RM,
+    HW_SCRIPT_CRON_READ,
+    HW_SCRIPT_CRON_TICK,
     HW_SCRIPT_COUNT
 } hw_script;
 
 /* The source of a script, or NULL if the build lacks it. */
 const hw_script_source *hw_script_get(hw_script s);
+
+/* The SHA1 of script s's text in hex (what EVALSHA names it by) into
+ * out[41]: calls name a script by it without loading it first, and load it
+ * only when Redis answers NOSCRIPT. Returns 0, or -1 if the build lacks the
+ * script. Thread-safe. */
+int hw_script_sha(hw_script s, char out[41]);
 
 #endif
