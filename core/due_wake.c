@@ -42,17 +42,19 @@ void hw_due_wake_listen(hw_due_wake *w, hworker *h)
         return;
     }
     hw_buf cmd = {0};
-    hw_resp_array(&cmd, (size_t)h->nshards + 1);
+    hw_resp_array(&cmd, (size_t)h->nshards + 2);
     hw_resp_bulk(&cmd, "SUBSCRIBE", 9);
     for (int k = 0; k < h->nshards; k++) {
         const char *channel = h->shard[k].key[HW_KEY_SCHEDULED];
         hw_resp_bulk(&cmd, channel, strlen(channel));
     }
+    const char *cron = h->shard[0].key[HW_KEY_CRON];
+    hw_resp_bulk(&cmd, cron, strlen(cron));
     int sent = hw_link_send(w->conn.link, cmd.data, cmd.len);
     hw_buf_free(&cmd);
     /* One confirmation per channel, or an error (an ACL without the
      * channel, say). */
-    for (int k = 0; sent == 0 && k < h->nshards; k++) {
+    for (int k = 0; sent == 0 && k < h->nshards + 1; k++) {
         redisReply *r = NULL;
         int rc = hw_link_next_reply(w->conn.link, -1, h->cfg.redis_timeout, &r);
         if (rc != 1 || r->type != REDIS_REPLY_ARRAY) {
@@ -74,6 +76,14 @@ void hw_due_wake_listen(hw_due_wake *w, hworker *h)
     w->subscribed = 1;
 }
 
+/* Whether r is a message on the cron channel: the entries changed. */
+static int cron_changed(const redisReply *r, hworker *h)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "message") == 0 && r->element[1]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[1]->str, h->shard[0].key[HW_KEY_CRON]) == 0;
+}
+
 /* The "due in N ms" of a published message, or -1 for any other reply. */
 static double due_in(const redisReply *r)
 {
@@ -86,30 +96,35 @@ static double due_in(const redisReply *r)
     return (double)ms / 1000.0;
 }
 
-void hw_due_wake_sleep(hw_due_wake *w, hworker *h, double seconds)
+int hw_due_wake_sleep(hw_due_wake *w, hworker *h, double seconds)
 {
     double deadline = hw_monotonic() + seconds;
     int stop_fd = hw_signal_fd(&h->stop);
     while (!hw_signal_raised(&h->stop)) {
         double now = hw_monotonic(), left = deadline - now;
-        if (left <= 0) return;
+        if (left <= 0) return 0;
         if (!w->subscribed) {
             hw_signal_wait(&h->stop, left);
-            return;
+            return 0;
         }
         if (left > HW_WAKE_SLICE_MAX) left = HW_WAKE_SLICE_MAX;
         if (stop_fd < 0 && left > HW_WAKE_SLICE_BLIND) left = HW_WAKE_SLICE_BLIND;
         redisReply *r = NULL;
         int rc = hw_link_next_reply(w->conn.link, stop_fd, left, &r);
-        if (rc == 2) return;
+        if (rc == 2) return 0;
         if (rc < 0) {
             failed(w, h, hw_link_error(w->conn.link));
             continue;
         }
         if (rc == 1) {
+            if (cron_changed(r, h)) {
+                freeReplyObject(r);
+                return 1;
+            }
             double in = due_in(r);
             freeReplyObject(r);
             if (in >= 0 && hw_monotonic() + in + HW_DUE_SLACK < deadline) deadline = hw_monotonic() + in + HW_DUE_SLACK;
         }
     }
+    return 0;
 }

@@ -4,7 +4,8 @@
  * becomes the earliest there (scripts/lib/envelope.lua, hw_wake_monitors).
  * The monitor keeps one subscribed connection and sleeps on it, with the
  * stop signal's descriptor, until its next due time: a message brings that
- * time forward. Idle, this costs no command at all. Owned by the monitor
+ * time forward; one on the cron channel says the cron entries changed.
+ * Idle, this costs no command at all. Owned by the monitor
  * thread; not thread-safe. */
 #ifndef HW_DUE_WAKE_H
 #define HW_DUE_WAKE_H
@@ -29,7 +30,9 @@ void hw_due_wake_listen(hw_due_wake *w, hworker *h);
 
 /* Sleeps `seconds`, less when a message says a job is due sooner, and
  * returns at once when the handle is stopped. Without a subscription it
- * sleeps the whole time (the sweep's own next due time still holds). */
-void hw_due_wake_sleep(hw_due_wake *w, hworker *h, double seconds);
+ * sleeps the whole time (the sweep's own next due time still holds).
+ * Returns 1, at once, when a message on the cron channel (shard 0's cron
+ * key) says the cron entries changed, else 0. */
+int hw_due_wake_sleep(hw_due_wake *w, hworker *h, double seconds);
 
 #endif

@@ -431,6 +431,66 @@ HWORKER_API hworker_rc hworker_delete(hworker *h, hworker_part part, int all, co
  * one). Thread-safe. */
 HWORKER_API hworker_rc hworker_reload(hworker *h, char *err, size_t errlen);
 
+/* ---- cron: periodic jobs (docs/scheduling.md, docs/cron-schedules.md) ---- */
+
+/** What a cron entry does with ticks missed while no monitor ran (or that
+ * a newer tick overtook): */
+typedef enum hworker_cron_missed {
+    HWORKER_CRON_SKIP = 0, /**< enqueue none of them; they are counted as missed */
+    HWORKER_CRON_ONE = 1,  /**< enqueue one job for the latest of them (the default) */
+    HWORKER_CRON_ALL = 2   /**< enqueue one job for each (at most 1,000 per step) */
+} hworker_cron_missed;
+
+/** Adds cron entry `entry` (1 to 200 bytes, no control characters) to the
+ * queue, or changes it: at every tick of `schedule` ("*\/5 * * * *",
+ * "@hourly", "@every 30s"; docs/cron-schedules.md) in time zone `tz` (an
+ * IANA name such as "Europe/Berlin"; NULL or "" for UTC), the job `job`
+ * (JSON) is enqueued, once however many processes run: the monitors of
+ * every process take part, and each tick is handed to one of them
+ * atomically. The job's meta.due_at is its tick's time. With `unique`, a
+ * tick whose previous job is still pending or running enqueues nothing
+ * (counted as held). A new entry ticks from now on; a changed one keeps its
+ * last tick. Returns HWORKER_OK, HWORKER_E_INVALID with a message naming
+ * what to fix (the schedule's field, an unknown zone, the job's JSON), or
+ * HWORKER_E_REDIS. Thread-safe. */
+HWORKER_API hworker_rc hworker_cron_add(hworker *h, const char *entry, const char *schedule, const char *job,
+                                        const char *tz, hworker_cron_missed missed, int unique, char *err,
+                                        size_t errlen);
+
+/** Removes cron entry `entry`; *removed (may be NULL) gets 1 if it existed.
+ * Thread-safe. */
+HWORKER_API hworker_rc hworker_cron_remove(hworker *h, const char *entry, int *removed, char *err, size_t errlen);
+
+/** One cron entry, as listed. Pointers are valid only during the callback. */
+typedef struct hworker_cron_info {
+    const char *entry;          /**< its name */
+    const char *schedule;       /**< as given, white space made single */
+    const char *tz;             /**< "UTC" when none was given */
+    const char *job;            /**< the job JSON */
+    size_t job_len;             /**< its length */
+    hworker_cron_missed missed; /**< its policy for missed ticks */
+    int unique;                 /**< 1 for an entry added with unique */
+    long long last_at;          /**< ms since the epoch: the last tick handled, or when it was added */
+    long long next_at;          /**< ms: its next tick; -1 if none within five years */
+    long long fired;            /**< ticks that enqueued a job */
+    long long missed_count;     /**< ticks missed: not enqueued because of the policy */
+    long long held;             /**< ticks not enqueued because the last job still held its unique key */
+    const char *problem;        /**< why it cannot run (its stored definition does not parse), else NULL */
+} hworker_cron_info;
+
+/** Receives each cron entry; returns nonzero to stop listing early. */
+typedef int (*hworker_cron_fn)(void *ud, const hworker_cron_info *info);
+
+/** Lists the queue's cron entries, by name. Thread-safe. */
+HWORKER_API hworker_rc hworker_cron_list(hworker *h, hworker_cron_fn fn, void *ud, char *err, size_t errlen);
+
+/** The next `count` (1 to 1000) ticks of entry `entry` after now (Redis
+ * time), in ms since the epoch, into out; *n gets how many (fewer when the
+ * schedule has no more within five years). HWORKER_E_INVALID for an
+ * unknown entry or a bad count. Thread-safe. */
+HWORKER_API hworker_rc hworker_cron_next(hworker *h, const char *entry, int count, long long *out, int *n, char *err,
+                                         size_t errlen);
+
 /** Deletes every key of the queue in Redis (jobs, records, counters); the
  * handle stays as it is (hworker_free releases it). Running workers of this
  * handle keep running; stop them first to be sure nothing is left. */

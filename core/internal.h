@@ -30,6 +30,8 @@ typedef enum {
     HW_KEY_SEQ,
     HW_KEY_UNIQUE,
     HW_KEY_LATENESS,
+    HW_KEY_CRON,       /* shard 0's only: cron entries of the queue */
+    HW_KEY_CRON_STATE, /* shard 0's only: their last ticks and counters */
     HW_KEY_COUNT
 } hw_key;
 
@@ -158,6 +160,8 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen);
 
 /* Length of the ids hworker makes (producer.c says why). */
 #define HW_ID_LEN 17
+/* producer.c: fills n new job ids, HWORKER_ID_SIZE bytes apart. Thread-safe. */
+void hw_new_ids(char *ids, size_t n);
 /* debugger.c: logs pending and in-flight jobs every interval until stop. */
 int hw_debugger_run(hworker *h, double interval, char *err, size_t errlen);
 

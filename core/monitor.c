@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cron_runner.h"
 #include "due_wake.h"
 #include "internal.h"
 #include "script_args.h"
@@ -91,6 +92,8 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen)
         shards[k].nkeys = hw_sweep_args(&shards[k].args, &h->shard[k], &h->cfg, HW_SWEEP_BATCH);
     hw_due_wake wake;
     hw_due_wake_init(&wake, h);
+    hw_cron_runner cron;
+    hw_cron_runner_init(&cron);
     while (!hw_signal_raised(&h->stop)) {
         if (hw_conn_ensure(&conn, &h->stop)) break;
         /* Subscribed before the sweep: a job scheduled after it is heard
@@ -101,8 +104,12 @@ int hw_monitor_run(hworker *h, char *err, size_t errlen)
             double w = sweep(h, &conn, &shards[k], k);
             if (w < wait) wait = w;
         }
-        if (wait > 0) hw_due_wake_sleep(&wake, h, wait);
+        /* Cron ticks are due on the same clock: the sleep ends at the first. */
+        double cron_wait = wait >= 0 ? hw_cron_runner_step(&cron, h, &conn) : 0;
+        if (cron_wait < wait) wait = cron_wait;
+        if (wait > 0 && hw_due_wake_sleep(&wake, h, wait)) hw_cron_runner_changed(&cron);
     }
+    hw_cron_runner_free(&cron);
     hw_due_wake_free(&wake);
     for (int k = 0; k < h->nshards; k++) hw_args_free(&shards[k].args);
     free(shards);

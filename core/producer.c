@@ -21,7 +21,7 @@
  * '-'). Random bytes of 248 and above are skipped, so every character is
  * equally likely. One getrandom call serves many ids: a system call per job
  * was a visible cost of batch enqueues. */
-static void new_ids(char *ids, size_t n)
+void hw_new_ids(char *ids, size_t n)
 {
     static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     unsigned char raw[4096];
@@ -93,7 +93,7 @@ hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *
     char *local_ids = ids ? NULL : malloc(n * HWORKER_ID_SIZE);
     char *out = ids ? ids : local_ids;
     if (out == NULL) abort();
-    new_ids(out, n);
+    hw_new_ids(out, n);
     for (size_t i = 0; i < n; i++) {
         hw_args_add(&args, out + i * HWORKER_ID_SIZE, HW_ID_LEN);
         hw_args_adds(&args, uniques && uniques[i] ? uniques[i] : "");

@@ -87,3 +87,10 @@ int hw_records_args(hw_args *a, const hw_keys *k, hw_key part, int requeue)
     if (!requeue) return ADD_KEYS(a, k, part);
     return ADD_KEYS(a, k, part, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE);
 }
+
+int hw_cron_args(hw_args *a, const hw_keys *k) { return ADD_KEYS(a, k, HW_KEY_CRON, HW_KEY_CRON_STATE); }
+
+int hw_cron_tick_args(hw_args *a, const hw_keys *k)
+{
+    return ADD_KEYS(a, k, HW_KEY_CRON, HW_KEY_CRON_STATE, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE);
+}

@@ -26,6 +26,10 @@ int hw_renew_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, int c
 int hw_handback_args(hw_args *a, const hw_keys *k);
 /* recover.lua: one monitor sweep of at most `batch` of each kind. */
 int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long batch);
+/* cron_add.lua, cron_rm.lua, cron_read.lua: the cron keys (shard 0's). */
+int hw_cron_args(hw_args *a, const hw_keys *k);
+/* cron_tick.lua: the cron keys, then pending, stats and unique. */
+int hw_cron_tick_args(hw_args *a, const hw_keys *k);
 /* enqueue.lua: `when` is "0", "<ms from now>" or "@<ms since the epoch>";
  * the jobs follow as triples (id, unique key or "", JSON). */
 int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when);

@@ -54,7 +54,7 @@ describe("hworker-lua", function()
           seen = seen + 1
         end
       end
-      assert.are.equal(15, seen) -- the program and its 14 subcommands
+      assert.are.equal(16, seen) -- the program and its 15 subcommands
     end)
 
     it("prints the version", function()

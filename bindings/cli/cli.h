@@ -90,6 +90,7 @@ int cmd_destroy(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_options(int argc, char **argv);
+int cmd_cron(int argc, char **argv);
 
 /* Help texts, shared with docs/cli.md (a spec keeps the two equal). */
 extern const char *const cli_help_main;

@@ -36,6 +36,7 @@ const char *const cli_help_main =
     "  debug NAME                 log pending and in-flight jobs every interval\n"
     "  check                      check the Redis settings at-least-once needs\n"
     "  options                    the settings run and hworker.open take\n"
+    "  cron ACTION NAME ...       periodic jobs: add, ls, rm, next\n"
     "\n"
     "Every command takes --redis URL (default $HWORKER_REDIS, else $REDIS_URL,\n"
     "else redis://127.0.0.1:6379/0; also unix:///path?db=N, rediss:// for TLS,\n"
@@ -161,6 +162,27 @@ static const char *const help_stats =
     "  --shards S                  the queue is spread over S key sets: sums, then one line\n"
     "                              (one \"shards\" array entry) per shard\n";
 
+static const char *const help_cron =
+    "usage: hworker-lua cron add NAME ENTRY SCHEDULE JSON [--tz ZONE] [--missed skip|one|all] [--unique]\n"
+    "       hworker-lua cron ls NAME [--json]\n"
+    "       hworker-lua cron rm NAME ENTRY\n"
+    "       hworker-lua cron next NAME ENTRY [--count N] [--json]\n"
+    "\n"
+    "Periodic jobs of queue NAME: at every tick of SCHEDULE, entry ENTRY enqueues\n"
+    "the job JSON, once however many processes run (the monitors of every run\n"
+    "process take part). SCHEDULE is five cron fields (\"*/15 9-17 * * mon-fri\"),\n"
+    "@hourly, @daily, @weekly, @monthly, @yearly, or @every DURATION (\"@every 30s\",\n"
+    "\"@every 1h30m\"); docs/cron-schedules.md. add replaces an entry of that name\n"
+    "(keeping its last tick); ls lists the entries with their next and last\n"
+    "ticks and counts; next prints the next N ticks (ISO 8601, UTC).\n"
+    "\n"
+    "flags:\n" FLAGS_REDIS "  --tz ZONE                   an IANA time zone for the fields (default UTC)\n"
+    "  --missed skip|one|all       ticks missed while no monitor ran: none, one job\n"
+    "                              for the latest (default), or one job each\n"
+    "  --unique                    skip a tick while the last tick's job is still queued\n"
+    "  --count N                   next: how many ticks (1 to 1000, default 5)\n"
+    "  --json                      ls: one JSON object per entry; next: ms since the epoch\n";
+
 static const char *const help_requeue =
     "usage: hworker-lua requeue NAME --failed|--broken (--all | ID ...) [flags]\n"
     "\n"
@@ -213,10 +235,10 @@ char *cli_help_text(const char *cmd)
         const char *name;
         const char *const *text;
     } table[] = {
-        {"queue", &help_queue},     {"jobs", &help_list},       {"inflight", &help_list}, {"scheduled", &help_list},
-        {"failed", &help_list},     {"broken", &help_list},     {"stats", &help_stats},   {"requeue", &help_requeue},
-        {"delete", &help_delete},   {"destroy", &help_destroy}, {"debug", &help_debug},   {"check", &help_check},
-        {"options", &help_options},
+        {"queue", &help_queue},   {"jobs", &help_list},       {"inflight", &help_list}, {"scheduled", &help_list},
+        {"failed", &help_list},   {"broken", &help_list},     {"stats", &help_stats},   {"requeue", &help_requeue},
+        {"delete", &help_delete}, {"destroy", &help_destroy}, {"debug", &help_debug},   {"check", &help_check},
+        {"cron", &help_cron},     {"options", &help_options},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, cmd) == 0) {

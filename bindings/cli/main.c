@@ -6,9 +6,9 @@
 
 int main(int argc, char **argv)
 {
-    static const char *const commands[] = {"run",     "queue",  "jobs",  "inflight", "scheduled",
-                                           "failed",  "broken", "stats", "requeue",  "delete",
-                                           "destroy", "debug",  "check", "options",  NULL};
+    static const char *const commands[] = {"run",    "queue",   "jobs",    "inflight", "scheduled", "failed",
+                                           "broken", "stats",   "requeue", "delete",   "destroy",   "debug",
+                                           "check",  "options", "cron",    NULL};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(cli_help_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
@@ -40,5 +40,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "debug") == 0) return cmd_debug(n, args);
     if (strcmp(cmd, "check") == 0) return cmd_check(n, args);
     if (strcmp(cmd, "options") == 0) return cmd_options(n, args);
+    if (strcmp(cmd, "cron") == 0) return cmd_cron(n, args);
     return cmd_list(cmd, n, args);
 }

@@ -750,6 +750,115 @@ static int l_command(lua_State *L)
     return 1;
 }
 
+/* ---- cron ----------------------------------------------------------------- */
+
+/* q:cron_add(entry, schedule, job [, {tz =, missed = "skip"|"one"|"all",
+ * unique = bool}]): job is a table (encoded) or JSON text. -> true */
+static int l_cron_add(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    const char *entry = luaL_checkstring(L, 2);
+    const char *schedule = luaL_checkstring(L, 3);
+    luaL_checkany(L, 4);
+    const char *tz = NULL, *missed = "one";
+    int unique = 0;
+    if (!lua_isnoneornil(L, 5)) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+        static const char *const known[] = {"tz", "missed", "unique", NULL};
+        check_known(L, 5, known, "cron_add options");
+        tz = opt_string(L, 5, "tz", NULL);
+        missed = opt_string(L, 5, "missed", "one");
+        lua_getfield(L, 5, "unique");
+        unique = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    int m = strcmp(missed, "skip") == 0 ? HWORKER_CRON_SKIP
+        : strcmp(missed, "one") == 0    ? HWORKER_CRON_ONE
+        : strcmp(missed, "all") == 0    ? HWORKER_CRON_ALL
+                                        : -1;
+    if (m < 0) return luaL_error(L, "hworker: cron_add: missed must be \"skip\", \"one\" or \"all\"");
+    /* After the options: encoding pushes onto the stack. */
+    const char *job = lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : encode(L, 4, &(size_t){0});
+    char err[512];
+    if (hworker_cron_add(q->h, entry, schedule, job, tz, (hworker_cron_missed)m, unique, err, sizeof err) != 0)
+        return luaL_error(L, "hworker: %s", err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* q:cron_rm(entry) -> whether it existed */
+static int l_cron_rm(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    int removed = 0;
+    char err[512];
+    if (hworker_cron_remove(q->h, luaL_checkstring(L, 2), &removed, err, sizeof err) != 0)
+        return luaL_error(L, "hworker: %s", err);
+    lua_pushboolean(L, removed);
+    return 1;
+}
+
+static int push_cron(void *ud, const hworker_cron_info *e)
+{
+    list_ctx *c = ud;
+    lua_State *L = c->L;
+    static const char *const missed[] = {"skip", "one", "all"};
+    lua_createtable(L, 0, 12);
+    lua_pushstring(L, e->entry);
+    lua_setfield(L, -2, "entry");
+    lua_pushstring(L, e->schedule);
+    lua_setfield(L, -2, "schedule");
+    lua_pushstring(L, e->tz);
+    lua_setfield(L, -2, "tz");
+    lua_pushlstring(L, e->job, e->job_len);
+    lua_setfield(L, -2, "job_json");
+    lua_pushstring(L, missed[e->missed]);
+    lua_setfield(L, -2, "missed");
+    lua_pushboolean(L, e->unique);
+    lua_setfield(L, -2, "unique");
+    set_int(L, "last_at", e->last_at);
+    set_int(L, "next_at", e->next_at);
+    set_int(L, "fired", e->fired);
+    set_int(L, "missed_count", e->missed_count);
+    set_int(L, "held", e->held);
+    if (e->problem) {
+        lua_pushstring(L, e->problem);
+        lua_setfield(L, -2, "problem");
+    }
+    lua_rawseti(L, -2, ++c->n);
+    return 0;
+}
+
+/* q:cron_ls() -> { {entry =, schedule =, tz =, job_json =, missed =, unique =,
+ * last_at =, next_at =, fired =, missed_count =, held = [, problem =]}, ... } */
+static int l_cron_ls(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    lua_newtable(L);
+    list_ctx c = {L, 0};
+    char err[512];
+    if (hworker_cron_list(q->h, push_cron, &c, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    return 1;
+}
+
+/* q:cron_next(entry [, count = 1]) -> { ms, ... } */
+static int l_cron_next(lua_State *L)
+{
+    lqueue *q = check_queue(L);
+    const char *entry = luaL_checkstring(L, 2);
+    int count = (int)luaL_optinteger(L, 3, 1);
+    long long at[1000];
+    int n = 0;
+    char err[512];
+    if (hworker_cron_next(q->h, entry, count, at, &n, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushnumber(L, (lua_Number)at[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
 static const luaL_Reg queue_methods[] = {{"command", l_command},
                                          {"queue", l_queue},
                                          {"queue_json", l_queue_json},
@@ -773,6 +882,10 @@ static const luaL_Reg queue_methods[] = {{"command", l_command},
                                          {"requeue", l_requeue},
                                          {"delete", l_delete},
                                          {"reload", l_reload},
+                                         {"cron_add", l_cron_add},
+                                         {"cron_rm", l_cron_rm},
+                                         {"cron_ls", l_cron_ls},
+                                         {"cron_next", l_cron_next},
                                          {NULL, NULL}};
 
 /* Registers fns with the two cjson upvalues on the stack top. */
