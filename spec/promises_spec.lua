@@ -113,6 +113,9 @@ describe("README promises #standalone", function()
     jobs[32] = { n = 32, sleep = 0.3 }
     for i = 33, 200 do jobs[i] = { n = i } end
     q:queue_many(jobs)
+    -- Scripts load on first use (NOSCRIPT, then SCRIPT LOAD and the call
+    -- again): load claim.lua now, so MONITOR sees each claim once.
+    H.queue(server):step_claim(1, "warm-up")
     local monitor = dir .. "/monitor.log"
     local pid = tonumber(H.sh(("%sredis-cli -s %s MONITOR > %s 2>&1 & echo $!"):format(H.plain, H.quote(server.sock),
       H.quote(monitor))))
