@@ -10,6 +10,10 @@
  * (the monitors were down, or a newer tick is due too) is missed, and the
  * entry's policy says what becomes of it. */
 #define HW_CRON_GRACE_MS 2000
+/* Missed ticks older than this are dropped uncounted: a last tick far in
+ * the past (a bad value in Redis, "1", or a year-long outage) must not
+ * make the monitor walk through every tick since. */
+#define HW_CRON_CATCH_UP_MS (31LL * 24 * 3600 * 1000)
 /* Ticks handled in one cron_tick.lua call, at most: a long outage is
  * caught up in steps. */
 #define HW_CRON_STEP_TICKS 1000
@@ -70,13 +74,19 @@ static long long handle(hw_cron_runner *r, hworker *h, hw_conn *conn, hw_cron_ro
     const hw_cron_def *d = &row->def;
     for (;;) {
         long long now = redis_now(r);
-        /* An entry with no last tick (its state was removed) starts now. */
-        long long from = row->last_text[0] ? row->last : now;
+        /* An entry with no usable last tick (its state was removed, or holds
+         * anything but a tick time) starts now; one far behind catches up
+         * at most HW_CRON_CATCH_UP_MS. */
+        long long from = row->last_ok ? row->last : now;
+        if (from < now - HW_CRON_CATCH_UP_MS) from = now - HW_CRON_CATCH_UP_MS;
+        if (!row->last_ok && row->last_len > 0)
+            hw_log(&h->log, HWORKER_LOG_WARN, "cron: entry '%s': its last tick in Redis is not a time; it starts now",
+                   row->name);
         long long ticks[HW_CRON_STEP_TICKS];
         int n = 0;
         long long at = from;
         while (n < HW_CRON_STEP_TICKS && (at = hw_cron_next(&d->cron, d->tz, at)) >= 0 && at <= now) ticks[n++] = at;
-        if (n == 0 && row->last_text[0]) return at < 0 ? -1 : at - now;
+        if (n == 0 && row->last_ok) return at < 0 ? -1 : at - now;
         int more = n == HW_CRON_STEP_TICKS;
         /* The latest tick is on time unless it is old or more are due. */
         int current = n > 0 && !more && now - ticks[n - 1] <= HW_CRON_GRACE_MS;
@@ -95,7 +105,7 @@ static long long handle(hw_cron_runner *r, hworker *h, hw_conn *conn, hw_cron_ro
         hw_args args = {0};
         int nkeys = hw_cron_tick_args(&args, &h->shard[0]);
         hw_args_add(&args, row->name, strlen(row->name));
-        hw_args_add(&args, row->last_text, strlen(row->last_text));
+        hw_args_add(&args, row->last_text, row->last_len);
         hw_args_addll(&args, new_last);
         hw_args_addll(&args, counted_missed);
         hw_args_add(&args, row->text, row->len);
@@ -123,8 +133,14 @@ static long long handle(hw_cron_runner *r, hworker *h, hw_conn *conn, hw_cron_ro
             if (counted_missed > 0)
                 hw_log(&h->log, HWORKER_LOG_INFO, "cron: entry '%s' missed %lld tick(s) (its policy: %s)", row->name,
                        counted_missed, hw_cron_missed_name(d->missed));
-            snprintf(row->last_text, sizeof row->last_text, "%lld", new_last);
+            char text[32];
+            snprintf(text, sizeof text, "%lld", new_last);
+            free(row->last_text);
+            row->last_text = strdup(text);
+            if (row->last_text == NULL) abort();
+            row->last_len = strlen(text);
             row->last = new_last;
+            row->last_ok = 1;
         } else if (status == -1 && reply->elements >= 2) {
             /* Redis's clock is behind ours: try when it has reached the tick. */
             long long redis_at = reply->element[1]->integer;

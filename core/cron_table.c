@@ -62,8 +62,12 @@ int hw_cron_table_parse(hw_cron_table *t, const redisReply *r, char *err, size_t
         row->len = text->len;
         row->ok = hw_cron_def_parse(&row->def, row->text, row->len, row->problem, sizeof row->problem) == 0;
         const redisReply *last = state_field(state, "last", row->name);
-        if (last && last->len < sizeof row->last_text) memcpy(row->last_text, last->str, last->len + 1);
-        row->last = number_in(last);
+        row->last_text = last ? copy(last->str, last->len) : copy("", 0);
+        row->last_len = last ? last->len : 0;
+        char *end;
+        long long v = last && last->len > 0 && last->len < 20 ? strtoll(last->str, &end, 10) : -1;
+        row->last_ok = v >= 0 && v <= HW_CRON_LAST_MAX && *end == '\0' && last->str[0] != '-' && last->str[0] != ' ';
+        row->last = row->last_ok ? v : 0;
         row->fired = number_in(state_field(state, "fired", row->name));
         row->missed = number_in(state_field(state, "missed", row->name));
         row->held = number_in(state_field(state, "held", row->name));
@@ -78,6 +82,7 @@ void hw_cron_table_free(hw_cron_table *t)
         hw_cron_def_free(&t->rows[i].def);
         free(t->rows[i].name);
         free(t->rows[i].text);
+        free(t->rows[i].last_text);
     }
     free(t->rows);
     memset(t, 0, sizeof *t);

@@ -14,10 +14,16 @@ typedef struct hw_cron_row {
     hw_cron_def def;
     int ok; /* def parsed; else problem says why */
     char problem[300];
-    char last_text[32]; /* the stored last tick as read ("" if none): cron_tick.lua compares it */
-    long long last;     /* ms; 0 if none */
+    char *last_text; /* the stored last tick as read, whatever it holds ("" if none; owned):
+                        cron_tick.lua compares it, byte for byte */
+    size_t last_len;
+    int last_ok;    /* last_text is a tick time: decimal ms, at most HW_CRON_LAST_MAX */
+    long long last; /* ms; 0 unless last_ok */
     long long fired, missed, held;
 } hw_cron_row;
+
+/* A stored last tick past this (the year 2286) is no tick time. */
+#define HW_CRON_LAST_MAX 9999999999999LL
 
 typedef struct hw_cron_table {
     long long now; /* Redis's clock when read, ms */

@@ -122,6 +122,27 @@ describe("cron", function()
     q:stop { grace = 5 }
   end)
 
+  -- Redis keys may hold anything: a last tick that is no time, or one
+  -- decades ago, must not make a monitor walk (and enqueue) every tick since.
+  it("starts an entry whose last tick in Redis is garbage or ancient now, or a month back at most", function()
+    local q, runs, config, name = R.queue(server)
+    q:cron_add("garbage", "@every 1s", { n = 1 }, { missed = "all" })
+    q:cron_add("ancient", "@daily", { n = 2 }, { missed = "all" })
+    local state = "hw:{" .. name .. "}:cron_state"
+    q:command("HSET", state, "last:garbage", "not\0a time")
+    q:command("HSET", state, "last:ancient", "1")
+    q:start { job_file = record, config = config, workers = 1, monitors = 1 }
+    H.wait_until("both entries handled", 30, function()
+      return entry(q, "garbage").fired >= 1 and entry(q, "ancient").fired >= 1
+    end)
+    q:stop { grace = 5 }
+    local by_n = { 0, 0 }
+    for _, e in ipairs(runs:jobs { limit = 10000 }) do by_n[e.job.n] = by_n[e.job.n] + 1 end
+    assert.is_true(by_n[1] <= 3, by_n[1] .. " jobs for the entry whose last tick was garbage")
+    assert.is_true(by_n[2] >= 30 and by_n[2] <= 32, by_n[2] .. " jobs for 31 days of a daily entry")
+    assert.are.equal(0, q:stats().pending)
+  end)
+
   it("enqueues exactly one job per tick with 3 processes, one killed and restarted meanwhile", function()
     local q, runs, config, name = R.queue(server)
     q:cron_add("tick", "@every 1s", { n = 1 })

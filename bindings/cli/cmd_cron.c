@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cron_def.h"
 
 /* ms since the epoch as "2026-12-02T21:30:00Z" (UTC), or "-" if negative. */
 static const char *iso(long long ms, char *out, size_t outlen)
@@ -35,10 +36,7 @@ static int cron_add(int argc, char **argv)
                   "[--missed skip|one|all] [--unique]");
         return CLI_USAGE;
     }
-    int m = strcmp(missed, "skip") == 0 ? HWORKER_CRON_SKIP
-        : strcmp(missed, "one") == 0    ? HWORKER_CRON_ONE
-        : strcmp(missed, "all") == 0    ? HWORKER_CRON_ALL
-                                        : -1;
+    int m = hw_cron_missed_parse(missed);
     if (m < 0) {
         cli_error("cron add", "--missed takes skip, one or all (got '%s')", missed);
         return CLI_USAGE;
@@ -87,7 +85,6 @@ static int cron_rm(int argc, char **argv)
 
 static int print_entry(void *ud, const hworker_cron_info *e)
 {
-    static const char *const missed[] = {"skip", "one", "all"};
     int json = *(int *)ud;
     if (json) {
         fputs("{\"entry\":", stdout);
@@ -100,8 +97,8 @@ static int print_entry(void *ud, const hworker_cron_info *e)
         cli_json_raw_or_string(stdout, e->job, e->job_len);
         printf(",\"missed\":\"%s\",\"unique\":%s,\"last_at\":%lld,\"next_at\":%lld,\"fired\":%lld,"
                "\"missed_count\":%lld,\"held\":%lld",
-               missed[e->missed], e->unique ? "true" : "false", e->last_at, e->next_at, e->fired, e->missed_count,
-               e->held);
+               hw_cron_missed_name(e->missed), e->unique ? "true" : "false", e->last_at, e->next_at, e->fired,
+               e->missed_count, e->held);
         if (e->problem) {
             fputs(",\"problem\":", stdout);
             cli_json_string(stdout, e->problem, strlen(e->problem));
@@ -113,7 +110,7 @@ static int print_entry(void *ud, const hworker_cron_info *e)
         char last[32], next[32];
         printf("%s  %s  %s  next %s  last %s  fired %lld  missed %lld (%s)  held %lld%s  %.*s\n", e->entry, e->schedule,
                e->tz, iso(e->next_at, next, sizeof next), iso(e->last_at, last, sizeof last), e->fired, e->missed_count,
-               missed[e->missed], e->held, e->unique ? "  unique" : "", (int)e->job_len, e->job);
+               hw_cron_missed_name(e->missed), e->held, e->unique ? "  unique" : "", (int)e->job_len, e->job);
     }
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "queue_name.h"
 #include <hiredis/hiredis.h>
 #include "cjson_entry.h"
+#include "cron_def.h"
 
 #define QUEUE_MT "hworker.queue"
 
@@ -772,10 +773,7 @@ static int l_cron_add(lua_State *L)
         unique = lua_toboolean(L, -1);
         lua_pop(L, 1);
     }
-    int m = strcmp(missed, "skip") == 0 ? HWORKER_CRON_SKIP
-        : strcmp(missed, "one") == 0    ? HWORKER_CRON_ONE
-        : strcmp(missed, "all") == 0    ? HWORKER_CRON_ALL
-                                        : -1;
+    int m = hw_cron_missed_parse(missed);
     if (m < 0) return luaL_error(L, "hworker: cron_add: missed must be \"skip\", \"one\" or \"all\"");
     /* After the options: encoding pushes onto the stack. */
     const char *job = lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : encode(L, 4, &(size_t){0});
@@ -802,7 +800,6 @@ static int push_cron(void *ud, const hworker_cron_info *e)
 {
     list_ctx *c = ud;
     lua_State *L = c->L;
-    static const char *const missed[] = {"skip", "one", "all"};
     lua_createtable(L, 0, 12);
     lua_pushstring(L, e->entry);
     lua_setfield(L, -2, "entry");
@@ -812,7 +809,7 @@ static int push_cron(void *ud, const hworker_cron_info *e)
     lua_setfield(L, -2, "tz");
     lua_pushlstring(L, e->job, e->job_len);
     lua_setfield(L, -2, "job_json");
-    lua_pushstring(L, missed[e->missed]);
+    lua_pushstring(L, hw_cron_missed_name(e->missed));
     lua_setfield(L, -2, "missed");
     lua_pushboolean(L, e->unique);
     lua_setfield(L, -2, "unique");
