@@ -71,7 +71,8 @@ end
 local script_globals = { unpack(redis_globals) }
 for _, name in ipairs(helpers) do script_globals[#script_globals + 1] = name end
 files["scripts/*.lua"] = { std = "lua51", read_globals = script_globals }
--- A helper is used by some scripts, not all, and never in its own file.
-files["scripts/lib/*.lua"] = { std = "lua51", read_globals = redis_globals, ignore = { "211/hw_.*" } }
+-- A helper is used by some scripts, not all, and never in its own file;
+-- the helpers of a later file may call those of an earlier one.
+files["scripts/lib/*.lua"] = { std = "lua51", read_globals = script_globals, ignore = { "211/hw_.*" } }
 
 files["spec/**/*_spec.lua"] = { std = "+busted" }

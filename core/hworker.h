@@ -378,6 +378,11 @@ typedef struct hworker_stats {
     long long lateness_p50_ms;  /**< median ms from due time to start among them; -1 if none */
     long long lateness_p99_ms;  /**< 99th percentile (nearest rank); -1 if none */
     long long lateness_max_ms;  /**< the most; -1 if none */
+    long long paused;           /**< 1 while the queue is paused (hworker_pause) */
+    long long concurrency;      /**< the queue's concurrency cap; 0: none (hworker_set_limits) */
+    long long rate;             /**< its rate limit: starts per rate_period_ms; 0: none */
+    long long rate_period_ms;   /**< the rate's period in ms; 0 without a rate */
+    long long burst;            /**< starts the rate allows beyond it after a quiet spell */
 } hworker_stats;
 
 /** Reads sizes and counters in one atomic step (per shard, summed over the
@@ -498,6 +503,45 @@ HWORKER_API hworker_rc hworker_delete_queue(hworker *h, char *err, size_t errlen
 
 /** The library version, e.g. "0.2.0". Thread-safe. */
 HWORKER_API const char *hworker_version(void);
+
+/* Flow control (docs/flow-control.md): settings kept in Redis, so every
+ * process agrees and a change takes effect without a restart. */
+
+/** Pauses the queue: claims stop in every process at their next claim;
+ * jobs in flight finish; enqueues still land. Idempotent. Returns
+ * HWORKER_OK or HWORKER_E_REDIS. One script call per shard. Thread-safe. */
+HWORKER_API hworker_rc hworker_pause(hworker *h, char *err, size_t errlen);
+
+/** Resumes a paused queue and wakes its waiting workers at once. Idempotent.
+ * Errors and cost as hworker_pause. Thread-safe. */
+HWORKER_API hworker_rc hworker_resume(hworker *h, char *err, size_t errlen);
+
+/** A queue's limits. 0 in a field means no such limit. */
+typedef struct hworker_limits {
+    long long concurrency;    /**< most of its jobs running at once, across every process */
+    long long rate;           /**< most job starts per rate_period_ms (GCRA, in Redis time) */
+    long long rate_period_ms; /**< the rate's period, ms (1 or more when rate is set) */
+    long long burst;          /**< starts allowed at once beyond the rate after a quiet spell */
+} hworker_limits;
+
+/** Replaces the queue's limits with *l. A sharded queue splits each limit
+ * over its shards (each shard gets its share, the shares sum to the limit),
+ * so a concurrency or a rate must be 0 or at least the shard count.
+ * HWORKER_E_INVALID with a message naming the field to fix, or
+ * HWORKER_E_REDIS. Workers waiting under the old limits see the new ones
+ * at once. One script call per shard. Thread-safe. */
+HWORKER_API hworker_rc hworker_set_limits(hworker *h, const hworker_limits *l, char *err, size_t errlen);
+
+/** Reads the queue's limits into *l and whether it is paused into *paused
+ * (may be NULL). HWORKER_E_REDIS on failure. Thread-safe. */
+HWORKER_API hworker_rc hworker_get_limits(hworker *h, hworker_limits *l, int *paused, char *err, size_t errlen);
+
+/** Parses a rate such as "100/s", "6000/min", "10/h" or "5/10s" (units ms,
+ * s, min, h, d; long names too) into starts and a period in ms. "0" or
+ * "none" is no rate (0 and 0). HWORKER_E_INVALID with a message showing
+ * the forms. No state; thread-safe. */
+HWORKER_API hworker_rc hworker_parse_rate(const char *text, long long *rate, long long *period_ms, char *err,
+                                          size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -186,6 +186,28 @@ static void lateness_figures(lateness *l, hworker_stats *out)
     l->n = l->cap = 0;
 }
 
+/* A flow setting (HMGET reply element): 0 when unset or not a number. */
+static long long flow_value(const redisReply *v)
+{
+    if (v->type != REDIS_REPLY_STRING) return 0;
+    char *end;
+    long long n = strtoll(v->str, &end, 10);
+    return *end == '\0' && n > 0 ? n : 0;
+}
+
+/* Each shard holds the queue-wide settings; one shard paused (a pause
+ * half-way through its shards) shows the queue paused. */
+static void add_flow(const redisReply *f, hworker_stats *out)
+{
+    const redisReply *paused = f->element[0];
+    if (paused->type == REDIS_REPLY_STRING && strcmp(paused->str, "0") != 0) out->paused = 1;
+    long long *fields[] = {&out->concurrency, &out->rate, &out->rate_period_ms, &out->burst};
+    for (size_t i = 0; i < 4; i++) {
+        long long v = flow_value(f->element[i + 1]);
+        if (v > *fields[i]) *fields[i] = v;
+    }
+}
+
 /* Adds one shard's sizes and counters to out, and its lateness samples to late. */
 static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, lateness *late, char *err, size_t errlen)
 {
@@ -194,7 +216,8 @@ static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, latenes
     redisReply *r = hw_producer_script(h, HW_SCRIPT_STATS, nkeys, &args, "cannot read stats", err, errlen);
     hw_args_free(&args);
     if (r == NULL) return HWORKER_E_REDIS;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7 || r->element[6]->type != REDIS_REPLY_ARRAY) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 8 || r->element[6]->type != REDIS_REPLY_ARRAY ||
+        r->element[7]->type != REDIS_REPLY_ARRAY || r->element[7]->elements != 5) {
         hw_conn_explain(&h->producer, r, "cannot read stats", err, errlen);
         freeReplyObject(r);
         return HWORKER_E_REDIS;
@@ -220,6 +243,7 @@ static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, latenes
     out->exhausted += counter(c, "exhausted");
     out->merged += counter(c, "merged");
     lateness_add(late, r->element[6]);
+    add_flow(r->element[7], out);
     freeReplyObject(r);
     return 0;
 }

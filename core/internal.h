@@ -32,6 +32,9 @@ typedef enum {
     HW_KEY_LATENESS,
     HW_KEY_CRON,       /* shard 0's only: cron entries of the queue */
     HW_KEY_CRON_STATE, /* shard 0's only: their last ticks and counters */
+    HW_KEY_FLOW,       /* this shard's flow settings (pause, cap, rate) and limiter state */
+    HW_KEY_OPEN,       /* list, non-empty while the queue is not paused: paused workers wait on it */
+    HW_KEY_FREED,      /* list of wake-ups for workers held back by the concurrency cap */
     HW_KEY_COUNT
 } hw_key;
 

@@ -110,7 +110,8 @@ typedef struct hw_job_meta {
     const char *id;
     long attempt, recoveries;
     long long enqueued_at;
-    long long due_at; /* when it was due to start (ms, Redis time) */
+    long long due_at;     /* when it was due to start (ms, Redis time) */
+    long long claimed_at; /* when Redis granted its claim (ms, Redis time); 0 if unknown */
 } hw_job_meta;
 
 /* Creates the state, loads the job file and runs its init(config). Returns

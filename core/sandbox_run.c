@@ -41,7 +41,7 @@ int hw_sandbox_run_protected(lua_State *L)
     lua_pushlstring(L, c->job, c->len);
     lua_call(L, 1, 1);
     c->decoded = 1;
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushstring(L, c->meta->id);
     lua_setfield(L, -2, "id");
     lua_pushinteger(L, c->meta->attempt);
@@ -52,6 +52,10 @@ int hw_sandbox_run_protected(lua_State *L)
     lua_setfield(L, -2, "enqueued_at");
     lua_pushnumber(L, (lua_Number)c->meta->due_at);
     lua_setfield(L, -2, "due_at");
+    if (c->meta->claimed_at > 0) {
+        lua_pushnumber(L, (lua_Number)c->meta->claimed_at);
+        lua_setfield(L, -2, "claimed_at");
+    }
     lua_call(L, 3, 1);
     return 1;
 }

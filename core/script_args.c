@@ -14,19 +14,20 @@ static int add_keys(hw_args *a, const hw_keys *k, const hw_key *roles, int n)
 
 static long long ms(double seconds) { return (long long)(seconds * 1000.0); }
 
-int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long n, const char *holder)
+int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long n, const char *holder, int may_wait)
 {
-    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SEQ);
+    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SEQ, HW_KEY_FLOW, HW_KEY_OPEN);
     hw_args_addll(a, n);
     hw_args_addll(a, ms(cfg->lease));
     hw_args_adds(a, holder);
+    hw_args_addll(a, may_wait ? ms(cfg->block_timeout) : -1);
     return nkeys;
 }
 
 int hw_finish_args(hw_args *a, const hw_keys *k, const hworker_config *cfg)
 {
     int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
-                         HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_LATENESS);
+                         HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_LATENESS, HW_KEY_FLOW, HW_KEY_FREED);
     hw_args_addll(a, cfg->failed_cap);
     hw_args_addll(a, cfg->broken_cap);
     return nkeys;
@@ -54,13 +55,13 @@ int hw_renew_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, int c
 
 int hw_handback_args(hw_args *a, const hw_keys *k)
 {
-    return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_STATS);
+    return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_STATS, HW_KEY_FLOW, HW_KEY_FREED);
 }
 
 int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long batch)
 {
     int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
-                         HW_KEY_STATS, HW_KEY_UNIQUE);
+                         HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_FLOW, HW_KEY_FREED);
     hw_args_addll(a, batch);
     hw_args_addll(a, cfg->max_recoveries);
     hw_args_addll(a, cfg->failed_cap);
@@ -79,7 +80,7 @@ int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when)
 int hw_stats_args(hw_args *a, const hw_keys *k)
 {
     return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS,
-                    HW_KEY_LATENESS);
+                    HW_KEY_LATENESS, HW_KEY_FLOW);
 }
 
 int hw_records_args(hw_args *a, const hw_keys *k, hw_key part, int requeue)
@@ -87,6 +88,15 @@ int hw_records_args(hw_args *a, const hw_keys *k, hw_key part, int requeue)
     if (!requeue) return ADD_KEYS(a, k, part);
     return ADD_KEYS(a, k, part, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE);
 }
+
+int hw_pause_args(hw_args *a, const hw_keys *k, int pause)
+{
+    int nkeys = ADD_KEYS(a, k, HW_KEY_FLOW, HW_KEY_OPEN);
+    hw_args_adds(a, pause ? "1" : "0");
+    return nkeys;
+}
+
+int hw_limit_args(hw_args *a, const hw_keys *k) { return ADD_KEYS(a, k, HW_KEY_FLOW, HW_KEY_FREED); }
 
 int hw_cron_args(hw_args *a, const hw_keys *k) { return ADD_KEYS(a, k, HW_KEY_CRON, HW_KEY_CRON_STATE); }
 

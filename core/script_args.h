@@ -10,8 +10,10 @@
 
 #include "internal.h"
 
-/* claim.lua: up to n jobs for holder, leased for cfg->lease. */
-int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long n, const char *holder);
+/* claim.lua: up to n jobs for holder, leased for cfg->lease. `may_wait`:
+ * the caller waits on this shard if the rate limit holds it back, so it is
+ * given a turn to come back at. */
+int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long n, const char *holder, int may_wait);
 /* finish.lua: the caps; then hw_finish_add once per outcome. */
 int hw_finish_args(hw_args *a, const hw_keys *k, const hworker_config *cfg);
 /* One outcome ('s', 'r', 'f', 'b', 'x') of a claim; the reason is capped
@@ -38,5 +40,11 @@ int hw_stats_args(hw_args *a, const hw_keys *k);
 /* requeue.lua (requeue 1) or forget.lua (0) on the records list `part`
  * (HW_KEY_FAILED or HW_KEY_BROKEN); "all" or "ids" and the ids follow. */
 int hw_records_args(hw_args *a, const hw_keys *k, hw_key part, int requeue);
+
+/* pause.lua: pauses (pause = 1) or resumes shard k. */
+int hw_pause_args(hw_args *a, const hw_keys *k, int pause);
+
+/* limit.lua: its keys; the caller adds the shard's shares and the totals. */
+int hw_limit_args(hw_args *a, const hw_keys *k);
 
 #endif

@@ -29,6 +29,8 @@ typedef enum {
     HW_SCRIPT_CRON_RM,
     HW_SCRIPT_CRON_READ,
     HW_SCRIPT_CRON_TICK,
+    HW_SCRIPT_PAUSE,
+    HW_SCRIPT_LIMIT,
     HW_SCRIPT_COUNT
 } hw_script;
 

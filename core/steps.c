@@ -40,11 +40,13 @@ hworker_rc hworker_step_claim(hworker *h, int shard, int n, const char *holder, 
         return hw_fail(HWORKER_E_INVALID, err, errlen, "claim: n must be 1..1000 and the holder must not contain '|'");
     }
     hw_args args = {0};
-    int nkeys = hw_claim_args(&args, keys, &h->cfg, n, holder);
+    int nkeys = hw_claim_args(&args, keys, &h->cfg, n, holder, 0);
     redisReply *r = step(h, HW_SCRIPT_CLAIM, nkeys, &args, "cannot claim", err, errlen);
     if (r == NULL) return HWORKER_E_REDIS;
-    /* The claims, then Redis's clock (an integer), which a step caller does not need. */
-    for (size_t i = 0; i < r->elements; i++)
+    /* The claims, then Redis's clock (an integer), which a step caller does
+     * not need; or, held back by flow control, an integer first and no claim. */
+    int held = r->elements > 0 && r->element[0]->type == REDIS_REPLY_INTEGER;
+    for (size_t i = 0; i < r->elements && !held; i++)
         if (r->element[i]->type == REDIS_REPLY_STRING) fn(ud, r->element[i]->str, r->element[i]->len);
     freeReplyObject(r);
     return 0;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "flow_wait.h"
 #include "json.h"
 #include "replica_wait.h"
 #include "script_args.h"
@@ -42,6 +43,8 @@ struct hw_worker {
     double claimed_at;          /* and the monotonic clock then */
     int home;                   /* the shard this worker claims from first and waits on */
     int shard;                  /* the shard of the current batch (and of `finish`) */
+    hw_hold held;               /* why the last claim from home was held back, if it was */
+    long long held_ms;          /* and, for the rate, how long to wait */
 
     /* Shared with the watchdog (watchdog.c), under run_lock: the job being
      * run, its deadline, and whether the watchdog gave up on this thread.
@@ -349,7 +352,7 @@ static int run_one(hw_worker *w, hw_claim *c)
         add_outcome(w, c, 'b', w->reason.data, 0);
         return 0;
     }
-    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at};
+    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at, w->claimed_redis_ms};
     hw_result *res = &w->result;
     if (c->waited && w->claimed_redis_ms > 0) {
         /* In Redis time: the claim's clock plus the time since, on ours. */
@@ -410,15 +413,27 @@ static int run_one(hw_worker *w, hw_claim *c)
 }
 
 /* Claims up to `prefetch` jobs from shard `shard`. Returns how many, or -1
- * on a Redis failure. */
+ * on a Redis failure. A claim from home that flow control holds back
+ * records why in w->held; only home hands out a turn to wait for a start
+ * (a turn given to a worker that then waits elsewhere would go unused). */
 static int claim_from(hw_worker *w, int shard)
 {
     hworker *h = w->h;
     hw_args args = {0};
-    int nkeys = hw_claim_args(&args, &h->shard[shard], &h->cfg, w->batch_size, w->holder);
+    int nkeys = hw_claim_args(&args, &h->shard[shard], &h->cfg, w->batch_size, w->holder, shard == w->home);
     redisReply *r = hw_conn_script(&w->conn, HW_SCRIPT_CLAIM, nkeys, &args);
     hw_args_free(&args);
     if (r == NULL) return -1;
+    long long ms = 0;
+    hw_hold held = hw_flow_held(r, &ms);
+    if (held != HW_HELD_NO) {
+        if (shard == w->home) {
+            w->held = held;
+            w->held_ms = ms;
+        }
+        freeReplyObject(r);
+        return 0;
+    }
     if (r->type != REDIS_REPLY_ARRAY) {
         hw_log(&h->log, HWORKER_LOG_WARN, "%s: cannot claim jobs: %s", w->holder,
                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -452,6 +467,7 @@ static int claim_from(hw_worker *w, int shard)
  * turn, so no worker idles while any shard has work. */
 static int claim(hw_worker *w)
 {
+    w->held = HW_HELD_NO;
     int n = claim_from(w, w->home);
     for (int i = 1; n == 0 && i < w->h->nshards && !hw_signal_raised(&w->h->stop); i++)
         n = claim_from(w, (w->home + i) % w->h->nshards);
@@ -537,6 +553,13 @@ void hw_worker_loop(hw_worker *w)
             /* Idle: one blocking command per block timeout, and a claim
              * only when it says work arrived. */
             int n = claim(w);
+            if (n == 0 && w->held != HW_HELD_NO && !hw_signal_raised(&h->stop)) {
+                /* Held back by flow control: one wait for what can free a
+                 * claim, then claim again (docs/flow-control.md). */
+                hw_flow_wait(&w->conn, &h->shard[w->home], w->held, w->held_ms, h->cfg.block_timeout, &h->stop, &h->log,
+                             w->holder);
+                continue;
+            }
             while (n == 0 && !hw_signal_raised(&h->stop) && wait_for_work(w) == 0) {
                 /* A wait without work at home. With fewer workers here than
                  * shards, some shard has no worker of this process waiting

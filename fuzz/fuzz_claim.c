@@ -381,7 +381,7 @@ static void check_refused(const hw_claim *c, const ref_claim *r)
 
 static void run_job(const hw_claim *c)
 {
-    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at};
+    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at, 0};
     hw_result res;
     memset(&res, 0, sizeof res);
     hw_sandbox *sb = sandbox();

@@ -9,6 +9,7 @@
 -- KEYS[6] stats     (hash)
 -- KEYS[7] unique    (hash: unique key -> job id)
 -- KEYS[8] lateness  (list: ms late of the last jobs that waited, newest first)
+-- KEYS[9] flow, KEYS[10] freed: a capped shard wakes a worker per freed slot
 -- ARGV[1] failed cap, ARGV[2] broken cap (at least 1)
 -- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
 --   outcome: "s" success, "r" retry, "f" failure, "x" failure because the
@@ -25,7 +26,7 @@
 -- inflight must reach its next place. The worker keeps its outcomes and
 -- sends them again until the key is fixed.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
-  KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'list' }, KEYS[6],
+  KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'list', KEYS[9], 'hash', KEYS[10], 'list' }, KEYS[6],
   { 'processed', 'succeeded', 'retried', 'failed', 'broken', 'lease_lost', 'scheduled', 'exhausted', 'merged' })
 if bad then return bad end
 local now = hw_now_ms()
@@ -92,4 +93,5 @@ hw_push_capped(KEYS[4], failed, ARGV[1])
 hw_push_capped(KEYS[8], late, 1000)
 hw_push_capped(KEYS[5], broken, ARGV[2])
 hw_count(KEYS[6], counts)
+hw_free_slots(KEYS[9], KEYS[2], KEYS[10], counts.processed)
 return result

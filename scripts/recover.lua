@@ -11,6 +11,7 @@
 -- KEYS[5] broken    (list)
 -- KEYS[6] stats     (hash)
 -- KEYS[7] unique    (hash: unique key -> job id)
+-- KEYS[8] flow, KEYS[9] freed: a capped shard wakes a worker per freed slot
 -- ARGV[1] most entries to move per kind
 -- ARGV[2] recovery limit (0: unlimited)
 -- ARGV[3] failed cap
@@ -22,7 +23,7 @@
 -- job taken from its set always reaches pending or failed; the monitor
 -- tries again later.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
-  KEYS[6], 'hash', KEYS[7], 'hash' }, KEYS[6], { 'recovered', 'failed', 'promoted' })
+  KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'hash', KEYS[9], 'list' }, KEYS[6], { 'recovered', 'failed', 'promoted' })
 if bad then return bad end
 local now = hw_now_ms()
 local limit = tonumber(ARGV[1])
@@ -47,6 +48,7 @@ if #expired > 0 then
   hw_push('ZREM', KEYS[2], expired)
   counts.recovered = #front
   counts.failed = #failed
+  hw_free_slots(KEYS[8], KEYS[2], KEYS[9], #expired)
 end
 if #front > 0 then hw_push('RPUSH', KEYS[1], front) end
 hw_push_capped(KEYS[4], failed, ARGV[3])

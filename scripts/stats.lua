@@ -1,12 +1,14 @@
 -- stats: sizes of every part of the queue and its counters, read atomically.
 -- KEYS[1] pending, KEYS[2] inflight, KEYS[3] scheduled, KEYS[4] failed,
--- KEYS[5] broken, KEYS[6] stats, KEYS[7] lateness
+-- KEYS[5] broken, KEYS[6] stats, KEYS[7] lateness, KEYS[8] flow
 -- Returns { pending, inflight, scheduled, failed, broken, {counter, value, ...},
---           {ms late of the last (up to 1000) jobs that waited} }
+--           {ms late of the last (up to 1000) jobs that waited},
+--           {paused, concurrency, rate, per_ms, burst_total} (flow settings,
+--           each nil when unset) }
 -- It writes nothing; the keys are checked for an error that names the one
 -- to fix, rather than a bare WRONGTYPE.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
-  KEYS[6], 'hash', KEYS[7], 'list' })
+  KEYS[6], 'hash', KEYS[7], 'list', KEYS[8], 'hash' })
 if bad then return bad end
 return {
   redis.call('LLEN', KEYS[1]),
@@ -16,4 +18,5 @@ return {
   redis.call('LLEN', KEYS[5]),
   redis.call('HGETALL', KEYS[6]),
   redis.call('LRANGE', KEYS[7], 0, 999),
+  redis.call('HMGET', KEYS[8], 'paused', 'concurrency', 'rate', 'per_ms', 'burst_total'),
 }

@@ -57,6 +57,8 @@ local CASES = {
   { role = "stats", garbage = "counters" },
   { role = "seq", garbage = "string", value = "abc" },
   { role = "unique", garbage = "list" },
+  { role = "flow", garbage = "string" },
+  { role = "freed", garbage = "hash" },
 }
 
 local function key(name, shards, i, role)

@@ -124,9 +124,10 @@ describe("README promises #standalone", function()
     H.wait_until("every job", 60, function() return q:stats().counters.succeeded == #jobs end)
     q:stop { grace = 5 }
     H.kill(pid, 9)
-    -- claim.lua's keys are pending, inflight and seq; then the batch size.
+    -- claim.lua's keys are pending, inflight, seq, flow and open; then the
+    -- batch size.
     local sizes = {}
-    for n in H.read(monitor):gmatch('{' .. name:gsub("%p", "%%%0") .. '}:seq" "(%d+)"') do
+    for n in H.read(monitor):gmatch('{' .. name:gsub("%p", "%%%0") .. '}:open" "(%d+)"') do
       sizes[#sizes + 1] = tonumber(n)
     end
     local claimed, k = 0, nil
