@@ -54,7 +54,7 @@ describe("hworker-lua", function()
           seen = seen + 1
         end
       end
-      assert.are.equal(16, seen) -- the program and its 15 subcommands
+      assert.are.equal(19, seen) -- the program and its 18 subcommands
     end)
 
     it("prints the version", function()
@@ -219,7 +219,9 @@ describe("hworker-lua", function()
       local keys = {}
       for k in pairs(s) do keys[#keys + 1] = k end
       table.sort(keys)
-      assert.are.same({ "broken", "counters", "failed", "inflight", "lateness_ms", "pending", "scheduled" }, keys)
+      assert.are.same({ "broken", "counters", "failed", "flow", "inflight", "lateness_ms", "pending", "scheduled" },
+        keys)
+      assert.are.same({ paused = false, concurrency = 0, rate = 0, rate_period_ms = cjson.null, burst = 0 }, s.flow)
       assert.are.equal(0, s.lateness_ms.samples) -- no job waited: no figures (null)
       assert.are.equal(cjson.null, s.lateness_ms.p99)
       local counters = {}

@@ -91,6 +91,15 @@ int cmd_debug(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_options(int argc, char **argv);
 int cmd_cron(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_limit(int argc, char **argv);
+
+/* A queue's flow settings from its stats: one line each, or one JSON
+ * object {"paused","concurrency","rate","rate_period_ms","burst"} (0 or
+ * null for none), without a newline. */
+void cli_print_flow(const hworker_stats *s);
+void cli_print_flow_json(const hworker_stats *s);
 
 /* Help texts, shared with docs/cli.md (a spec keeps the two equal). */
 extern const char *const cli_help_main;

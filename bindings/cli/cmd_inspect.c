@@ -150,6 +150,8 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
             printf(",\"lateness_ms\":{\"samples\":%lld,\"p50\":%lld,\"p99\":%lld,\"max\":%lld}", s->lateness_samples,
                    s->lateness_p50_ms, s->lateness_p99_ms, s->lateness_max_ms);
         else printf(",\"lateness_ms\":{\"samples\":0,\"p50\":null,\"p99\":null,\"max\":null}");
+        printf(",\"flow\":");
+        cli_print_flow_json(s);
         if (sharded) {
             printf(",\"shards\":[");
             print_shards(sharded, 1);
@@ -171,6 +173,7 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
         if (s->lateness_samples > 0)
             printf("lateness of the last %lld jobs that waited: p50 %lld ms, p99 %lld ms, max %lld ms\n",
                    s->lateness_samples, s->lateness_p50_ms, s->lateness_p99_ms, s->lateness_max_ms);
+        cli_print_flow(s);
         if (sharded) print_shards(sharded, 0);
     }
     fflush(stdout);

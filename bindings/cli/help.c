@@ -37,6 +37,9 @@ const char *const cli_help_main =
     "  check                      check the Redis settings at-least-once needs\n"
     "  options                    the settings run and hworker.open take\n"
     "  cron ACTION NAME ...       periodic jobs: add, ls, rm, next\n"
+    "  pause NAME                 stop claims of a queue in every process\n"
+    "  resume NAME                let a paused queue's jobs start again\n"
+    "  limit NAME [flags]         set a queue's concurrency cap and rate limit; limit ls NAME\n"
     "\n"
     "Every command takes --redis URL (default $HWORKER_REDIS, else $REDIS_URL,\n"
     "else redis://127.0.0.1:6379/0; also unix:///path?db=N, rediss:// for TLS,\n"
@@ -157,10 +160,39 @@ static const char *const help_stats =
     "\n"
     "flags:\n" FLAGS_REDIS
     "  --json                      one JSON object: the sizes, the counters under \"counters\",\n"
-    "                              lateness under \"lateness_ms\" (samples, p50, p99, max)\n"
+    "                              lateness under \"lateness_ms\" (samples, p50, p99, max),\n"
+    "                              pause and limits under \"flow\"\n"
     "  --watch SEC                 print again every SEC seconds until interrupted\n"
     "  --shards S                  the queue is spread over S key sets: sums, then one line\n"
     "                              (one \"shards\" array entry) per shard\n";
+
+static const char *const help_pause = "usage: hworker-lua pause NAME [flags]\n"
+                                      "\n"
+                                      "Pauses queue NAME: no job of it starts in any process until resume.\n"
+                                      "Jobs in flight finish; producers still enqueue. stats shows it paused.\n"
+                                      "\n"
+                                      "flags:\n" FLAGS_REDIS FLAG_SHARDS;
+
+static const char *const help_resume = "usage: hworker-lua resume NAME [flags]\n"
+                                       "\n"
+                                       "Resumes paused queue NAME: its waiting workers claim again at once.\n"
+                                       "\n"
+                                       "flags:\n" FLAGS_REDIS FLAG_SHARDS;
+
+static const char *const help_limit =
+    "usage: hworker-lua limit NAME [--concurrency N] [--rate R] [--burst B] [flags]\n"
+    "       hworker-lua limit ls NAME [--json]\n"
+    "\n"
+    "Sets the limits of queue NAME, kept in Redis: every process applies them at its\n"
+    "next claim, without a restart. Flags not given keep their value; 0 (or none)\n"
+    "removes a limit. Prints the limits; ls only prints them. docs/flow-control.md.\n"
+    "\n"
+    "flags:\n" FLAGS_REDIS "  --concurrency N             at most N jobs of the queue run at once, in all processes\n"
+    "  --rate R                    at most COUNT starts per PERIOD: 100/s, 6000/min, 5/10s\n"
+    "  --burst B                   starts allowed at once beyond the rate after a quiet spell\n"
+    "                              (default 0)\n"
+    "  --json                      one JSON object: paused, concurrency, rate, rate_period_ms,\n"
+    "                              burst\n" FLAG_SHARDS;
 
 static const char *const help_cron =
     "usage: hworker-lua cron add NAME ENTRY SCHEDULE JSON [--tz ZONE] [--missed skip|one|all] [--unique]\n"
@@ -238,7 +270,8 @@ char *cli_help_text(const char *cmd)
         {"queue", &help_queue},   {"jobs", &help_list},       {"inflight", &help_list}, {"scheduled", &help_list},
         {"failed", &help_list},   {"broken", &help_list},     {"stats", &help_stats},   {"requeue", &help_requeue},
         {"delete", &help_delete}, {"destroy", &help_destroy}, {"debug", &help_debug},   {"check", &help_check},
-        {"cron", &help_cron},     {"options", &help_options},
+        {"cron", &help_cron},     {"options", &help_options}, {"pause", &help_pause},   {"resume", &help_resume},
+        {"limit", &help_limit},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, cmd) == 0) {

@@ -6,9 +6,9 @@
 
 int main(int argc, char **argv)
 {
-    static const char *const commands[] = {"run",    "queue",   "jobs",    "inflight", "scheduled", "failed",
-                                           "broken", "stats",   "requeue", "delete",   "destroy",   "debug",
-                                           "check",  "options", "cron",    NULL};
+    static const char *const commands[] = {"run",   "queue",   "jobs",   "inflight", "scheduled", "failed", "broken",
+                                           "stats", "requeue", "delete", "destroy",  "debug",     "check",  "options",
+                                           "cron",  "pause",   "resume", "limit",    NULL};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(cli_help_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
@@ -41,5 +41,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "check") == 0) return cmd_check(n, args);
     if (strcmp(cmd, "options") == 0) return cmd_options(n, args);
     if (strcmp(cmd, "cron") == 0) return cmd_cron(n, args);
+    if (strcmp(cmd, "pause") == 0) return cmd_pause(n, args);
+    if (strcmp(cmd, "resume") == 0) return cmd_resume(n, args);
+    if (strcmp(cmd, "limit") == 0) return cmd_limit(n, args);
     return cmd_list(cmd, n, args);
 }

@@ -17,14 +17,9 @@
 #include <hiredis/hiredis.h>
 #include "cjson_entry.h"
 #include "cron_def.h"
+#include "module.h"
 
-#define QUEUE_MT "hworker.queue"
-
-typedef struct lqueue {
-    hworker *h;
-} lqueue;
-
-static lqueue *check_queue(lua_State *L)
+lqueue *hw_lua_check_queue(lua_State *L)
 {
     lqueue *q = luaL_checkudata(L, 1, QUEUE_MT);
     if (q->h == NULL) luaL_error(L, "hworker: this queue was closed");
@@ -122,7 +117,7 @@ static void set_options(lua_State *L, int t, hworker_config *cfg)
     }
 }
 
-static void check_known(lua_State *L, int t, const char *const *known, const char *what)
+void hw_lua_check_known(lua_State *L, int t, const char *const *known, const char *what)
 {
     lua_pushnil(L);
     while (lua_next(L, t)) {
@@ -191,7 +186,7 @@ static int l_options(lua_State *L)
  * settings the queue handle was opened with. */
 static int l_settings(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     hw_buf json = {0};
     hw_options_values_json(hw_config_of(q->h), &json);
     lua_pushvalue(L, UV_DECODE);
@@ -250,7 +245,7 @@ static queue_opts opts_of(lua_State *L, int idx, int single)
     if (lua_isnoneornil(L, idx)) return o;
     luaL_checktype(L, idx, LUA_TTABLE);
     static const char *const known[] = {"delay", "at", "unique", "queue", "shard", NULL};
-    check_known(L, idx, known, single ? "queue options" : "queue_many options");
+    hw_lua_check_known(L, idx, known, single ? "queue options" : "queue_many options");
     o.enqueue.delay = opt_number(L, idx, "delay", 0);
     o.enqueue.at = opt_number(L, idx, "at", 0);
     o.enqueue.queue = opt_string(L, idx, "queue", NULL);
@@ -308,7 +303,7 @@ static int push_ids(lua_State *L, const char *ids, size_t n)
 /* q:queue(t [, {delay = s, at = epoch_s, unique = key}]) -> id */
 static int l_queue(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     luaL_checkany(L, 2);
     queue_opts o = opts_of(L, 3, 1);
     size_t len;
@@ -319,7 +314,7 @@ static int l_queue(lua_State *L)
 /* q:queue_json(json_text [, opts]) -> id: enqueue JSON text as it is. */
 static int l_queue_json(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     size_t len;
     const char *json = luaL_checklstring(L, 2, &len);
     queue_opts o = opts_of(L, 3, 1);
@@ -332,7 +327,7 @@ static int l_queue_json(lua_State *L)
  * holder's id. */
 static int l_queue_many(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     luaL_checktype(L, 2, LUA_TTABLE);
     queue_opts o = opts_of(L, 3, 0);
     size_t n = lua_objlen(L, 2);
@@ -402,7 +397,7 @@ typedef struct list_ctx {
     int n;
 } list_ctx;
 
-static void set_int(lua_State *L, const char *k, long long v)
+void hw_lua_set_int(lua_State *L, const char *k, long long v)
 {
     if (v < 0) return;
     lua_pushnumber(L, (lua_Number)v);
@@ -426,10 +421,10 @@ static int push_entry(void *ud, const hworker_entry *e)
         if (lua_pcall(L, 1, 1, 0) == 0) lua_setfield(L, -2, "job");
         else lua_pop(L, 1);
     }
-    set_int(L, "attempt", e->attempt);
-    set_int(L, "recoveries", e->recoveries);
-    set_int(L, "enqueued_at", e->enqueued_at);
-    set_int(L, "time", e->time);
+    hw_lua_set_int(L, "attempt", e->attempt);
+    hw_lua_set_int(L, "recoveries", e->recoveries);
+    hw_lua_set_int(L, "enqueued_at", e->enqueued_at);
+    hw_lua_set_int(L, "time", e->time);
     if (e->holder) {
         lua_pushstring(L, e->holder);
         lua_setfield(L, -2, "holder");
@@ -450,12 +445,12 @@ static int push_entry(void *ud, const hworker_entry *e)
 
 static int list_part(lua_State *L, hworker_part part)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     long offset = 0, limit = 100;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         static const char *const known[] = {"offset", "limit", NULL};
-        check_known(L, 2, known, "listing");
+        hw_lua_check_known(L, 2, known, "listing");
         offset = (long)opt_number(L, 2, "offset", 0);
         limit = (long)opt_number(L, 2, "limit", 100);
     }
@@ -476,7 +471,7 @@ static int l_broken(lua_State *L) { return list_part(L, HWORKER_BROKEN); }
 /* q:stats() -> { pending, inflight, scheduled, failed, broken, counters = {...} } */
 static int l_stats(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     hworker_stats s;
     char err[512];
     /* q:stats() sums the shards; q:stats{ shard = k } reads shard k alone. */
@@ -490,41 +485,43 @@ static int l_stats(lua_State *L)
                        : hworker_get_shard_stats(q->h, shard, &s, err, sizeof err);
     if (rc != 0) return luaL_error(L, "hworker: %s", err);
     lua_createtable(L, 0, 6);
-    set_int(L, "pending", s.pending);
-    set_int(L, "inflight", s.inflight);
-    set_int(L, "scheduled", s.scheduled);
-    set_int(L, "failed", s.failed);
-    set_int(L, "broken", s.broken);
+    hw_lua_set_int(L, "pending", s.pending);
+    hw_lua_set_int(L, "inflight", s.inflight);
+    hw_lua_set_int(L, "scheduled", s.scheduled);
+    hw_lua_set_int(L, "failed", s.failed);
+    hw_lua_set_int(L, "broken", s.broken);
     lua_createtable(L, 0, 10);
-    set_int(L, "enqueued", s.enqueued);
-    set_int(L, "processed", s.processed);
-    set_int(L, "succeeded", s.succeeded);
-    set_int(L, "retried", s.retried);
-    set_int(L, "failed", s.failed_total);
-    set_int(L, "broken", s.broken_total);
-    set_int(L, "recovered", s.recovered);
-    set_int(L, "lease_lost", s.lease_lost);
-    set_int(L, "handed_back", s.handed_back);
-    set_int(L, "promoted", s.promoted);
-    set_int(L, "requeued", s.requeued);
-    set_int(L, "scheduled", s.scheduled_total);
-    set_int(L, "exhausted", s.exhausted);
-    set_int(L, "merged", s.merged);
+    hw_lua_set_int(L, "enqueued", s.enqueued);
+    hw_lua_set_int(L, "processed", s.processed);
+    hw_lua_set_int(L, "succeeded", s.succeeded);
+    hw_lua_set_int(L, "retried", s.retried);
+    hw_lua_set_int(L, "failed", s.failed_total);
+    hw_lua_set_int(L, "broken", s.broken_total);
+    hw_lua_set_int(L, "recovered", s.recovered);
+    hw_lua_set_int(L, "lease_lost", s.lease_lost);
+    hw_lua_set_int(L, "handed_back", s.handed_back);
+    hw_lua_set_int(L, "promoted", s.promoted);
+    hw_lua_set_int(L, "requeued", s.requeued);
+    hw_lua_set_int(L, "scheduled", s.scheduled_total);
+    hw_lua_set_int(L, "exhausted", s.exhausted);
+    hw_lua_set_int(L, "merged", s.merged);
     lua_setfield(L, -2, "counters");
     lua_createtable(L, 0, 4);
-    set_int(L, "samples", s.lateness_samples);
+    hw_lua_set_int(L, "samples", s.lateness_samples);
     if (s.lateness_samples > 0) {
-        set_int(L, "p50", s.lateness_p50_ms);
-        set_int(L, "p99", s.lateness_p99_ms);
-        set_int(L, "max", s.lateness_max_ms);
+        hw_lua_set_int(L, "p50", s.lateness_p50_ms);
+        hw_lua_set_int(L, "p99", s.lateness_p99_ms);
+        hw_lua_set_int(L, "max", s.lateness_max_ms);
     }
     lua_setfield(L, -2, "lateness_ms");
+    hw_lua_push_flow(L, &s);
+    lua_setfield(L, -2, "flow");
     return 1;
 }
 
 static int l_destroy(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     char err[512];
     if (hworker_delete_queue(q->h, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
     return 0;
@@ -537,7 +534,7 @@ typedef int (*records_fn)(hworker *h, hworker_part part, int all, const char *co
 
 static int on_records(lua_State *L, records_fn fn)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     static const char *const parts[] = {"failed", "broken", NULL};
     int p = luaL_checkoption(L, 2, NULL, parts);
     int all = lua_type(L, 3) == LUA_TSTRING && strcmp(lua_tostring(L, 3), "all") == 0;
@@ -574,7 +571,7 @@ static int l_delete(lua_State *L) { return on_records(L, hworker_delete); }
  * between jobs; a file that does not load raises and changes nothing. */
 static int l_reload(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     char err[512];
     if (hworker_reload(q->h, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
     lua_pushboolean(L, 1);
@@ -586,13 +583,13 @@ static int l_reload(lua_State *L)
 /* q:start{ job_file =, config =, workers = 1, monitors = 1 } */
 static int l_start(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     int workers = 1, monitors = 1;
     char err[1024];
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         static const char *const known[] = {"job_file", "config", "workers", "threads", "monitors", NULL};
-        check_known(L, 2, known, "start");
+        hw_lua_check_known(L, 2, known, "start");
         /* threads: the command line's name for the same */
         workers = (int)opt_number(L, 2, "workers", opt_number(L, 2, "threads", 1));
         monitors = (int)opt_number(L, 2, "monitors", 1);
@@ -608,7 +605,7 @@ static int l_start(lua_State *L)
 /* q:stop{ grace = seconds } */
 static int l_stop(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     double grace = 25;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
@@ -641,7 +638,7 @@ static int shard_arg(lua_State *L, int arg) { return (int)luaL_optinteger(L, arg
 /* q:step_claim(n, holder [, shard]) -> { claim, ... } */
 static int l_step_claim(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     int n = (int)luaL_optinteger(L, 2, 1);
     const char *holder = luaL_optstring(L, 3, "step");
     int shard = shard_arg(L, 4);
@@ -656,7 +653,7 @@ static int l_step_claim(lua_State *L)
 /* q:step_finish(claim, "success"|"retry"|"failure"|"broken" [, reason [, delay [, shard]]]) -> applied */
 static int l_step_finish(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     size_t len;
     const char *claim = luaL_checklstring(L, 2, &len);
     static const char *const names[] = {"success", "retry", "failure", "broken", "exhausted", NULL};
@@ -678,7 +675,7 @@ typedef int (*claim_step_fn)(hworker *h, int shard, const char *claim, size_t le
 
 static int claim_step(lua_State *L, claim_step_fn fn)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     size_t len;
     const char *claim = luaL_checklstring(L, 2, &len);
     int live = 0;
@@ -695,7 +692,7 @@ static int l_step_hand_back(lua_State *L) { return claim_step(L, hworker_step_ha
 /* q:step_sweep([batch [, shard]]) -> recovered, promoted */
 static int l_step_sweep(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     long recovered = 0, promoted = 0;
     char err[512];
     if (hworker_step_sweep(q->h, shard_arg(L, 3), (long)luaL_optinteger(L, 2, 100), &recovered, &promoted, err,
@@ -731,7 +728,7 @@ static void push_reply(lua_State *L, const redisReply *r)
 /* q:command("LPUSH", key, value, ...) -> reply; an error reply -> nil, message */
 static int l_command(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     int argc = lua_gettop(L) - 1;
     if (argc < 1 || argc > 64) return luaL_error(L, "hworker: command takes 1 to 64 arguments");
     const char *argv[64];
@@ -757,7 +754,7 @@ static int l_command(lua_State *L)
  * unique = bool}]): job is a table (encoded) or JSON text. -> true */
 static int l_cron_add(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     const char *entry = luaL_checkstring(L, 2);
     const char *schedule = luaL_checkstring(L, 3);
     luaL_checkany(L, 4);
@@ -766,7 +763,7 @@ static int l_cron_add(lua_State *L)
     if (!lua_isnoneornil(L, 5)) {
         luaL_checktype(L, 5, LUA_TTABLE);
         static const char *const known[] = {"tz", "missed", "unique", NULL};
-        check_known(L, 5, known, "cron_add options");
+        hw_lua_check_known(L, 5, known, "cron_add options");
         tz = opt_string(L, 5, "tz", NULL);
         missed = opt_string(L, 5, "missed", "one");
         lua_getfield(L, 5, "unique");
@@ -787,7 +784,7 @@ static int l_cron_add(lua_State *L)
 /* q:cron_rm(entry) -> whether it existed */
 static int l_cron_rm(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     int removed = 0;
     char err[512];
     if (hworker_cron_remove(q->h, luaL_checkstring(L, 2), &removed, err, sizeof err) != 0)
@@ -813,11 +810,11 @@ static int push_cron(void *ud, const hworker_cron_info *e)
     lua_setfield(L, -2, "missed");
     lua_pushboolean(L, e->unique);
     lua_setfield(L, -2, "unique");
-    set_int(L, "last_at", e->last_at);
-    set_int(L, "next_at", e->next_at);
-    set_int(L, "fired", e->fired);
-    set_int(L, "missed_count", e->missed_count);
-    set_int(L, "held", e->held);
+    hw_lua_set_int(L, "last_at", e->last_at);
+    hw_lua_set_int(L, "next_at", e->next_at);
+    hw_lua_set_int(L, "fired", e->fired);
+    hw_lua_set_int(L, "missed_count", e->missed_count);
+    hw_lua_set_int(L, "held", e->held);
     if (e->problem) {
         lua_pushstring(L, e->problem);
         lua_setfield(L, -2, "problem");
@@ -830,7 +827,7 @@ static int push_cron(void *ud, const hworker_cron_info *e)
  * last_at =, next_at =, fired =, missed_count =, held = [, problem =]}, ... } */
 static int l_cron_ls(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     lua_newtable(L);
     list_ctx c = {L, 0};
     char err[512];
@@ -841,7 +838,7 @@ static int l_cron_ls(lua_State *L)
 /* q:cron_next(entry [, count = 1]) -> { ms, ... } */
 static int l_cron_next(lua_State *L)
 {
-    lqueue *q = check_queue(L);
+    lqueue *q = hw_lua_check_queue(L);
     const char *entry = luaL_checkstring(L, 2);
     int count = (int)luaL_optinteger(L, 3, 1);
     long long at[1000];
@@ -916,6 +913,7 @@ int luaopen_hworker(lua_State *L)
     lua_getfield(L, cjson, "decode");
     register_with_json(L, queue_methods);
     lua_pop(L, 2);
+    hw_lua_flow_methods(L);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_close);
     lua_setfield(L, -2, "__gc");
