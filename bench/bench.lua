@@ -402,6 +402,49 @@ do
   iq:close()
 end
 
+-- Flow control (docs/flow-control.md). The rate limiter's accuracy: starts
+-- per second counted over a window, with far more pending than the limit
+-- lets run; and what workers held back cost Redis, paused and limited.
+do
+  local fq = open(tcp, "flow")
+  local secs = quick and 3 or 10
+  fq:limit { rate = "1000/s", burst = 10 }
+  local jobs = batch_of(1000)
+  for _ = 1, secs + 3 do fq:queue_many(jobs) end
+  fq:start { job_file = noop, workers = 4, monitors = 1 }
+  wait_until("the first starts", 10, function() return fq:stats().counters.processed > 0 end)
+  local p0, t0 = fq:stats().counters.processed, now()
+  ffi.C.usleep(secs * 1e6)
+  local p1, t1 = fq:stats().counters.processed, now()
+  local rate = (p1 - p0) / (t1 - t0)
+  row(("starts per second under a rate limit of 1,000/s, burst 10 (4 workers, %d s)"):format(secs), once(rate),
+    "jobs/s")
+  share("the same as a share of the limit", rate, 1000, at_most(100.5, "≤ 100.5"))
+  fq:stop { grace = 1 }
+  -- Held back: 4 workers, a rate of 50/s with work pending, then paused.
+  fq:limit { rate = "50/s", burst = 0 }
+  fq:start { job_file = noop, workers = 4, monitors = 0 }
+  wait_until("starts under 50/s", 10, function() return fq:stats().counters.processed > p1 + 10 end)
+  local c0 = info(fq, "stats", "total_commands_processed")
+  ffi.C.usleep(secs * 1e6)
+  local c1 = info(fq, "stats", "total_commands_processed")
+  row(("Redis commands per worker per second, held back by a rate of 50/s (4 workers, %d s)"):format(secs),
+    once((c1 - c0 - 1) / 4 / secs), "cmds/s")
+  fq:pause()
+  wait_until("4 paused workers blocked in Redis", 10, function()
+    local _, n = fq:command("CLIENT", "LIST"):gsub("cmd=blmove", "")
+    return fq:stats().inflight == 0 and n == 4
+  end)
+  c0 = info(fq, "stats", "total_commands_processed")
+  ffi.C.usleep(secs * 1e6)
+  c1 = info(fq, "stats", "total_commands_processed")
+  row(("Redis commands per worker per second, paused with jobs pending (4 workers, %d s)"):format(secs),
+    once((c1 - c0 - 1) / 4 / secs), "cmds/s")
+  fq:stop { grace = 1 }
+  fq:destroy()
+  fq:close()
+end
+
 -- Cost per job, measured in the 4-thread drain.
 row("script calls (EVALSHA) per job at full load (4-thread drain)", once(cost.scripts), "calls")
 row("Redis commands per job at full load, counting those inside scripts (4-thread drain)", once(cost.commands),

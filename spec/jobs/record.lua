@@ -8,9 +8,12 @@ end
 function job(state, t, meta)
   if state.runs then
     hworker.queue(state.runs, { id = meta.id, n = t.n, attempt = meta.attempt, recoveries = meta.recoveries,
-      due_at = meta.due_at, enqueued_at = meta.enqueued_at })
+      due_at = meta.due_at, enqueued_at = meta.enqueued_at, claimed_at = meta.claimed_at })
   end
   if t.sleep then hworker.sleep(t.sleep) end
+  -- A second record when the job ends, for specs that count the jobs
+  -- running at once.
+  if state.runs and t.record_end then hworker.queue(state.runs, { id = meta.id, n = t.n, phase = "end" }) end
   if t.spin then
     local stop = hworker.now() + t.spin * 1000
     while hworker.now() < stop do end

@@ -1,0 +1,197 @@
+-- Flow control (docs/flow-control.md): pause, the concurrency cap and the
+-- rate limit hold across processes. Each spec runs 2 worker processes of 4
+-- threads; the jobs (spec/jobs/record.lua) record when each run started and
+-- ended, in Redis time, and when Redis granted its claim.
+local H = require "spec.support.helper"
+local R = require "spec.support.recorded"
+
+local record = H.job_path("record.lua")
+
+-- Every recorded run: { id, start = Redis ms, claimed_at } and, for jobs
+-- with record_end, { id, finish = Redis ms }.
+local function events(runs)
+  local starts, ends, offset = {}, {}, 0
+  while true do
+    local page = runs:jobs { offset = offset, limit = 1000 }
+    for _, e in ipairs(page) do
+      if e.job.phase == "end" then ends[#ends + 1] = { id = e.job.id, finish = e.enqueued_at }
+      else starts[#starts + 1] = { id = e.job.id, start = e.enqueued_at, claimed_at = e.job.claimed_at } end
+    end
+    if #page < 1000 then break end
+    offset = offset + 1000
+  end
+  return starts, ends
+end
+
+-- The most runs in progress at once. A run whose end was never recorded
+-- (its process was killed) ends at `cut`.
+local function most_at_once(runs, cut)
+  local starts, ends = events(runs)
+  local points, open = {}, {}
+  for _, s in ipairs(starts) do
+    points[#points + 1] = { t = s.start, d = 1 }
+    open[s.id] = (open[s.id] or 0) + 1
+  end
+  for _, e in ipairs(ends) do
+    points[#points + 1] = { t = e.finish, d = -1 }
+    open[e.id] = open[e.id] - 1
+  end
+  for _, n in pairs(open) do
+    for _ = 1, n do points[#points + 1] = { t = assert(cut, "a run never ended"), d = -1 } end
+  end
+  -- At one instant, ends first: a slot freed and taken in the same ms is
+  -- not two runs at once.
+  table.sort(points, function(a, b) if a.t ~= b.t then return a.t < b.t end return a.d < b.d end)
+  local now, most = 0, 0
+  for _, p in ipairs(points) do
+    now = now + p.d
+    if now > most then most = now end
+  end
+  return most, #starts
+end
+
+-- Two processes of 4 workers and a monitor each, on queue `name`.
+local function two_processes(server, name, config, extra)
+  local pids = {}
+  for i = 1, 2 do
+    local opts = { name = name, redis = server.url, job_file = record, config = config, workers = 4, monitors = 1,
+      log_level = "error" }
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    pids[i] = H.spawn_workers(opts)
+  end
+  return pids
+end
+
+-- The worker connections of queue `name` blocked in Redis.
+local function blocked_workers(q, name)
+  local n = 0
+  for line in q:command("CLIENT", "LIST"):gmatch("[^\n]+") do
+    if line:find("name=hworker:" .. name .. ":worker", 1, true) and line:find("flags=b", 1, true) then n = n + 1 end
+  end
+  return n
+end
+
+describe("flow control", function()
+  local server
+  lazy_setup(function() server = H.redis_server() end)
+  lazy_teardown(function() server.stop() end)
+  after_each(H.cleanup)
+
+  it("pause stops starts at the next claim in every process, and resume restarts them", function()
+    local q, runs, config, name = R.queue(server)
+    q:queue_many(R.jobs(400, 0, { sleep = 0.02 }))
+    two_processes(server, name, config)
+    H.wait_until("20 runs", 30, function() return select(2, H.runs(runs)) >= 20 end)
+    q:pause()
+    local paused_at = H.redis_time_ms(server)
+    assert.is_true(q:stats().flow.paused)
+    -- Jobs in flight finish; then every worker waits, blocked in Redis, with
+    -- work pending (an idle worker would have claimed it).
+    H.wait_until("the jobs in flight to finish and all 8 workers to wait", 30, function()
+      return q:stats().inflight == 0 and blocked_workers(q, name) == 8
+    end)
+    local starts = events(runs)
+    for _, s in ipairs(starts) do
+      assert.is_true(s.claimed_at <= paused_at, ("claimed at %d, paused at %d"):format(s.claimed_at, paused_at))
+    end
+    local ran = #starts
+    -- Producers still enqueue while paused.
+    q:queue { n = 1000 }
+    assert.are.equal(400 - ran + 1, q:stats().pending)
+    q:resume()
+    assert.is_false(q:stats().flow.paused)
+    R.settle(q, 401, 60)
+    assert.are.equal(401, #events(runs))
+  end)
+
+  it("never runs more than the concurrency cap at once, also when a holder is killed #unsharded", function()
+    local q, runs, config, name = R.queue(server)
+    q:limit { concurrency = 3 }
+    q:queue_many(R.jobs(60, 0, { sleep = 0.1, record_end = true }))
+    local pids = two_processes(server, name, config, { lease = 2, monitor_interval = 0.2 })
+    H.wait_until("15 runs", 30, function() return #events(runs) >= 15 end)
+    H.kill(pids[1], 9)
+    local cut = H.redis_time_ms(server)
+    H.wait_until("the killed process to exit", 10, function() return not H.alive(pids[1]) end)
+    -- Its slots come back with its leases: the other process runs the rest.
+    H.wait_until("every job to succeed", 60, function() return q:stats().counters.succeeded == 60 end)
+    local most, started = most_at_once(runs, cut)
+    assert.is_true(started >= 60)
+    assert.are.equal(3, most)
+    assert.are.equal(3, q:limits().concurrency)
+  end)
+
+  it("starts at most the rate plus the burst in any window of its period, and the rate over 10 s #unsharded",
+    function()
+      local q, runs, config, name = R.queue(server)
+      q:limit { rate = "50/s", burst = 5 }
+      q:queue_many(R.jobs(700, 0))
+      two_processes(server, name, config)
+      H.wait_until("11 s of starts", 60, function()
+        local starts = events(runs)
+        table.sort(starts, function(a, b) return a.claimed_at < b.claimed_at end)
+        return #starts > 0 and starts[#starts].claimed_at - starts[1].claimed_at >= 11000
+      end)
+      local starts = events(runs)
+      local t = {}
+      for i, s in ipairs(starts) do t[i] = s.claimed_at end
+      table.sort(t)
+      local in_10s, j = 0, 1
+      for _, c in ipairs(t) do if c < t[1] + 10000 then in_10s = in_10s + 1 end end
+      assert.is_true(in_10s >= 490 and in_10s <= 510, in_10s .. " starts in the first 10 s")
+      -- Every window [t_i, t_i + 1 s) that starts at a start.
+      for i = 1, #t do
+        while j <= #t and t[j] < t[i] + 1000 do j = j + 1 end
+        assert.is_true(j - i <= 55, ("%d starts in the second from %d"):format(j - i, t[i]))
+      end
+    end)
+
+  it("applies limits changed at run time without a restart #unsharded", function()
+    local q, runs, config, name = R.queue(server)
+    q:limit { concurrency = 1 }
+    q:queue_many(R.jobs(200, 0, { sleep = 0.2, record_end = true }))
+    two_processes(server, name, config)
+    H.wait_until("5 runs", 30, function() return #events(runs) >= 5 end)
+    local was_one = most_at_once(runs, H.redis_time_ms(server))
+    q:limit { concurrency = 4 }
+    H.wait_until("4 jobs running at once", 30, function() return q:stats().inflight == 4 end)
+    q:pause()
+    H.wait_until("the jobs in flight to finish", 30, function() return q:stats().inflight == 0 end)
+    assert.are.equal(1, was_one)
+    local most = most_at_once(runs)
+    assert.is_true(most >= 2 and most <= 4, most .. " at once")
+  end)
+
+  it("splits each limit over the shards of a sharded queue, never over-running it", function()
+    local q, runs, config, name = R.queue(server, { shards = 3 })
+    assert.has_error(function() q:limit { concurrency = 2 } end,
+      "hworker: queue '" .. name .. "' has 3 shards, and each runs its share of a limit: set the concurrency and the "
+      .. "rate to 3 or more (or use fewer shards)")
+    q:limit { concurrency = 4 }
+    q:queue_many(R.jobs(60, 0, { sleep = 0.1, record_end = true }))
+    two_processes(server, name, config, { shards = 3 })
+    H.wait_until("every job to succeed", 60, function() return q:stats().counters.succeeded == 60 end)
+    local most = most_at_once(runs)
+    assert.is_true(most <= 4 and most >= 2, most .. " at once")
+    local per_shard = {}
+    for k = 0, 2 do per_shard[k + 1] = tonumber(q:command("HGET", "hw:{" .. name .. "#" .. k .. "}:flow", "cap")) end
+    assert.are.same({ 2, 1, 1 }, per_shard)
+  end)
+
+  it("stops claims when a limit in Redis is damaged, naming the key #unsharded", function()
+    local q, _, config, name = R.queue(server)
+    local flow = R.key(name, "flow")
+    q:command("HSET", flow, "cap", "lots")
+    q:queue { n = 1 }
+    local log = H.tmpdir() .. "/workers.log"
+    local opts = { name = name, redis = server.url, job_file = record, config = config, workers = 1,
+      log_level = "warn" }
+    H.spawn_workers(opts, log)
+    H.wait_until("the worker to name the key", 30, function()
+      return H.read(log):find("key " .. flow .. " has a field cap that is not a number >= 0", 1, true) ~= nil
+    end)
+    assert.are.equal(1, q:stats().pending)
+    q:limit { concurrency = 2 }
+    R.settle(q, 1, 30)
+  end)
+end)
