@@ -125,6 +125,29 @@ describe("on a Redis Cluster", function()
     assert.are.equal(600, q:stats().counters.succeeded)
   end)
 
+  it("splits a concurrency cap over a queue's shards on several masters, and pauses every shard", function()
+    local q, runs, config, name = R.queue(cluster, { shards = 6 })
+    q:limit { concurrency = 6 }
+    for k = 0, 5 do
+      local key = "hw:{" .. name .. "#" .. k .. "}:flow"
+      assert.are.equal(1, tonumber(cluster.owner(key).cli("HGET", key, "cap")))
+    end
+    -- A batch goes to one shard, the next batch to the next.
+    for b = 0, 11 do q:queue_many(R.jobs(10, b * 10, { sleep = 0.05, record_end = true })) end
+    q:start { job_file = record, config = config, workers = 8, monitors = 1 }
+    H.wait_until("30 runs", 30, function() return #R.events(runs) >= 30 end)
+    q:pause()
+    assert.is_true(q:stats().flow.paused)
+    H.wait_until("the jobs in flight to finish", 30, function() return q:stats().inflight == 0 end)
+    local ran = #R.events(runs)
+    assert.are.equal(120 - ran, q:stats().pending)
+    q:resume()
+    R.settle(q, 120, 60)
+    q:stop { grace = 5 }
+    local most = R.most_at_once(runs)
+    assert.is_true(most >= 2 and most <= 6, most .. " at once")
+  end)
+
   it("refuses an enqueue that no replica confirms when min_replicas is set, saying so", function()
     -- A master without replicas (an emptied master may have become one's).
     local lone

@@ -6,49 +6,7 @@ local H = require "spec.support.helper"
 local R = require "spec.support.recorded"
 
 local record = H.job_path("record.lua")
-
--- Every recorded run: { id, start = Redis ms, claimed_at } and, for jobs
--- with record_end, { id, finish = Redis ms }.
-local function events(runs)
-  local starts, ends, offset = {}, {}, 0
-  while true do
-    local page = runs:jobs { offset = offset, limit = 1000 }
-    for _, e in ipairs(page) do
-      if e.job.phase == "end" then ends[#ends + 1] = { id = e.job.id, finish = e.enqueued_at }
-      else starts[#starts + 1] = { id = e.job.id, start = e.enqueued_at, claimed_at = e.job.claimed_at } end
-    end
-    if #page < 1000 then break end
-    offset = offset + 1000
-  end
-  return starts, ends
-end
-
--- The most runs in progress at once. A run whose end was never recorded
--- (its process was killed) ends at `cut`.
-local function most_at_once(runs, cut)
-  local starts, ends = events(runs)
-  local points, open = {}, {}
-  for _, s in ipairs(starts) do
-    points[#points + 1] = { t = s.start, d = 1 }
-    open[s.id] = (open[s.id] or 0) + 1
-  end
-  for _, e in ipairs(ends) do
-    points[#points + 1] = { t = e.finish, d = -1 }
-    open[e.id] = open[e.id] - 1
-  end
-  for _, n in pairs(open) do
-    for _ = 1, n do points[#points + 1] = { t = assert(cut, "a run never ended"), d = -1 } end
-  end
-  -- At one instant, ends first: a slot freed and taken in the same ms is
-  -- not two runs at once.
-  table.sort(points, function(a, b) if a.t ~= b.t then return a.t < b.t end return a.d < b.d end)
-  local now, most = 0, 0
-  for _, p in ipairs(points) do
-    now = now + p.d
-    if now > most then most = now end
-  end
-  return most, #starts
-end
+local events, most_at_once = R.events, R.most_at_once
 
 -- Two processes of 4 workers and a monitor each, on queue `name`.
 local function two_processes(server, name, config, extra)
@@ -168,7 +126,8 @@ describe("flow control", function()
       "hworker: queue '" .. name .. "' has 3 shards, and each runs its share of a limit: set the concurrency and the "
       .. "rate to 3 or more (or use fewer shards)")
     q:limit { concurrency = 4 }
-    q:queue_many(R.jobs(60, 0, { sleep = 0.1, record_end = true }))
+    -- A batch goes to one shard, the next batch to the next.
+    for b = 0, 5 do q:queue_many(R.jobs(10, b * 10, { sleep = 0.1, record_end = true })) end
     two_processes(server, name, config, { shards = 3 })
     H.wait_until("every job to succeed", 60, function() return q:stats().counters.succeeded == 60 end)
     local most = most_at_once(runs)
