@@ -63,7 +63,7 @@ local helpers = {}
 for entry in lfs.dir(root .. "/scripts/lib") do
   if entry:match("%.lua$") then
     for line in io.lines(root .. "/scripts/lib/" .. entry) do
-      local name = line:match("^local function ([%w_]+)")
+      local name = line:match("^local function ([%w_]+)") or line:match("^local (hw_[%w_]+) =")
       if name then helpers[#helpers + 1] = name end
     end
   end

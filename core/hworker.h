@@ -237,14 +237,17 @@ typedef struct hworker_enqueue_opts {
     int shard;         /**< HWORKER_SHARD_ANY: the next shard in turn, and a job
                             with a unique key its key's shard; else that shard of
                             this handle's queue (jobs without unique keys only) */
+    int priority;      /**< 0: none; 1 to 9: claimed before every job of a lower
+                            level (and before those without one), FIFO within a
+                            level (docs/flow-control.md) */
 } hworker_enqueue_opts;
 
 /** hworker_enqueue_opts.shard: the next shard in turn (or a unique key's). */
 #define HWORKER_SHARD_ANY (-1)
 /** The defaults: now, on this handle's queue, any shard. */
-#define HWORKER_ENQUEUE_OPTS_INIT                                   \
-    {                                                               \
-        sizeof(hworker_enqueue_opts), 0, 0, NULL, HWORKER_SHARD_ANY \
+#define HWORKER_ENQUEUE_OPTS_INIT                                      \
+    {                                                                  \
+        sizeof(hworker_enqueue_opts), 0, 0, NULL, HWORKER_SHARD_ANY, 0 \
     }
 
 /** Enqueues n jobs: each `json` must be one JSON value. Atomic, in one round

@@ -96,12 +96,17 @@ hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, 
     if (part < HWORKER_PENDING || part > HWORKER_BROKEN) {
         return hw_fail(HWORKER_E_INVALID, err, errlen, "hworker_list: unknown part %d", (int)part);
     }
-    int zset = part == HWORKER_INFLIGHT || part == HWORKER_SCHEDULED;
-    /* Shard by shard (a sharded queue's listing is newest first per shard):
-     * the offset skips whole shards by their sizes, then pages into one. */
-    for (int k = 0; k < h->nshards && limit > 0; k++) {
-        const char *key = h->shard[k].key[part_keys[part]];
-        if (h->nshards > 1 && offset > 0) {
+    /* Shard by shard (a sharded queue's listing is newest first per shard),
+     * and within a shard pending's jobs before those with a priority (which
+     * are claimed first): the offset skips whole parts by their sizes, then
+     * pages into one. */
+    int parts = part == HWORKER_PENDING ? 2 : 1;
+    for (int seg = 0; seg < h->nshards * parts && limit > 0; seg++) {
+        int k = seg / parts;
+        int urgent = parts == 2 && seg % parts == 1;
+        int zset = urgent || part == HWORKER_INFLIGHT || part == HWORKER_SCHEDULED;
+        const char *key = h->shard[k].key[urgent ? HW_KEY_URGENT : part_keys[part]];
+        if (h->nshards * parts > 1 && offset > 0) {
             const char *argv[2] = {zset ? "ZCARD" : "LLEN", key};
             redisReply *r = hw_producer_command(h, 2, argv, NULL, "cannot list the queue", err, errlen);
             if (r == NULL) return HWORKER_E_REDIS;
@@ -127,7 +132,9 @@ hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, 
         int stop = 0;
         for (size_t i = 0; i + step - 1 < r->elements && !stop; i += step) {
             redisReply *el = r->element[i];
-            long long score = zset ? strtoll(r->element[i + 1]->str, NULL, 10) : -1;
+            /* A doorbell (a lone NUL byte: scripts/lib/priority.lua) is no job. */
+            if (part == HWORKER_PENDING && el->len == 1 && el->str[0] == '\0') continue;
+            long long score = zset && !urgent ? strtoll(r->element[i + 1]->str, NULL, 10) : -1;
             stop = emit(part, el->str, el->len, score, fn, ud);
             limit--;
         }

@@ -10,7 +10,7 @@ static const char *const roles[HW_KEY_COUNT] = {
     [HW_KEY_FAILED] = "failed",   [HW_KEY_BROKEN] = "broken",         [HW_KEY_STATS] = "stats",
     [HW_KEY_SEQ] = "seq",         [HW_KEY_UNIQUE] = "unique",         [HW_KEY_LATENESS] = "lateness",
     [HW_KEY_CRON] = "cron",       [HW_KEY_CRON_STATE] = "cron_state", [HW_KEY_FLOW] = "flow",
-    [HW_KEY_OPEN] = "open",       [HW_KEY_FREED] = "freed",
+    [HW_KEY_OPEN] = "open",       [HW_KEY_FREED] = "freed",           [HW_KEY_URGENT] = "urgent",
 };
 
 void hw_keys_make(hw_keys *k, const char *queue)

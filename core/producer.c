@@ -69,12 +69,14 @@ redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args
 }
 
 hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-                      const char *const *uniques, double delay, double at, char *ids, int retry_once, char *err,
-                      size_t errlen)
+                      const char *const *uniques, double delay, double at, int priority, char *ids, int retry_once,
+                      char *err, size_t errlen)
 {
     if (n == 0) return HWORKER_OK;
     if (!(delay >= 0) || !(at >= 0))
         return hw_fail(HWORKER_E_INVALID, err, errlen, "the delay and the run-at time must be >= 0 seconds");
+    if (priority < 0 || priority > 9)
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "priority must be from 0 (none) to 9 (first), not %d", priority);
     for (size_t i = 0; i < n; i++) {
         char why[200];
         if (json[i] == NULL || hw_json_check(json[i], lens[i], why, sizeof why)) {
@@ -89,7 +91,7 @@ hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *
     if (at > 0) snprintf(when, sizeof when, "@%lld", (long long)(at * 1000.0));
     else snprintf(when, sizeof when, "%lld", (long long)(delay * 1000.0));
     hw_args args = {0};
-    int nkeys = hw_enqueue_args(&args, keys, when);
+    int nkeys = hw_enqueue_args(&args, keys, when, priority);
     char *local_ids = ids ? NULL : malloc(n * HWORKER_ID_SIZE);
     char *out = ids ? ids : local_ids;
     if (out == NULL) abort();
@@ -162,7 +164,8 @@ static int shard_for(int nshards, const char *const *uniques, size_t i, int rr)
  * in several shards is sent as one atomic call per shard. `rr` is the shard
  * of the jobs without a unique key. */
 static hworker_rc enqueue_on(hworker *h, const target *t, int rr, size_t n, const char *const *json, const size_t *lens,
-                             const char *const *uniques, double delay, double at, char *ids, char *err, size_t errlen)
+                             const char *const *uniques, const hworker_enqueue_opts *o, char *ids, char *err,
+                             size_t errlen)
 {
     int first = rr, mixed = 0;
     for (size_t i = 0; t->nshards > 1 && uniques && i < n; i++) {
@@ -175,7 +178,7 @@ static hworker_rc enqueue_on(hworker *h, const target *t, int rr, size_t n, cons
     pthread_mutex_lock(&h->producer_lock);
     if (!mixed) {
         const hw_keys *keys = target_keys(t, first, &made);
-        rc = hw_enqueue(&h->producer, keys, n, json, lens, uniques, delay, at, ids, 1, err, errlen);
+        rc = hw_enqueue(&h->producer, keys, n, json, lens, uniques, o->delay, o->at, o->priority, ids, 1, err, errlen);
         if (keys == &made) hw_keys_free(&made);
     } else {
         const char **sj = malloc(n * sizeof *sj), **su = malloc(n * sizeof *su);
@@ -194,7 +197,7 @@ static hworker_rc enqueue_on(hworker *h, const target *t, int rr, size_t n, cons
                 }
             if (m == 0) continue;
             const hw_keys *keys = target_keys(t, k, &made);
-            rc = hw_enqueue(&h->producer, keys, m, sj, sl, su, delay, at, sids, 1, err, errlen);
+            rc = hw_enqueue(&h->producer, keys, m, sj, sl, su, o->delay, o->at, o->priority, sids, 1, err, errlen);
             if (keys == &made) hw_keys_free(&made);
             if (rc == 0) {
                 done++;
@@ -295,8 +298,7 @@ hworker_rc hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const 
     target t = {0};
     int rr = 0;
     rc = pick_target(h, &o, any_unique ? uniques : NULL, n, &t, &rr, err, errlen);
-    if (rc == HWORKER_OK)
-        rc = enqueue_on(h, &t, rr, n, json, lens, any_unique ? uniques : NULL, o.delay, o.at, ids, err, errlen);
+    if (rc == HWORKER_OK) rc = enqueue_on(h, &t, rr, n, json, lens, any_unique ? uniques : NULL, &o, ids, err, errlen);
     free(json);
     free(uniques);
     free(lens);

@@ -34,7 +34,7 @@ int hw_cron_args(hw_args *a, const hw_keys *k);
 int hw_cron_tick_args(hw_args *a, const hw_keys *k);
 /* enqueue.lua: `when` is "0", "<ms from now>" or "@<ms since the epoch>";
  * the jobs follow as triples (id, unique key or "", JSON). */
-int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when);
+int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when, int priority);
 /* stats.lua. */
 int hw_stats_args(hw_args *a, const hw_keys *k);
 /* requeue.lua (requeue 1) or forget.lua (0) on the records list `part`

@@ -7,6 +7,7 @@
 -- KEYS[3] seq      (string counter for claim tokens)
 -- KEYS[4] flow     (hash: this shard's limits and the rate limiter's state)
 -- KEYS[5] open     (list: paused workers wait for it to be non-empty)
+-- KEYS[6] urgent   (zset: jobs with a priority, taken before pending's)
 -- ARGV[1] most jobs to take (1..1000)
 -- ARGV[2] lease duration in ms
 -- ARGV[3] holder: who claims (host:pid:thread), no '|'
@@ -21,7 +22,7 @@
 -- workers are spread one start apart, so each wake-up finds a start).
 -- Every key is checked first: the jobs taken from pending must reach
 -- inflight, and INCR must not fail after RPOP.
-local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'counter', KEYS[4], 'hash' })
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'counter', KEYS[4], 'hash', KEYS[6], 'zset' })
 if bad then return bad end
 local n = tonumber(ARGV[1])
 local now
@@ -56,7 +57,7 @@ if flow[1] or flow[2] or flow[3] then
   if interval_ and interval_ > 0 then
     -- GCRA: a start is allowed when the theoretical arrival time, less the
     -- burst's tolerance, is not after now. Nothing pending spends nothing.
-    if redis.call('LLEN', KEYS[1]) == 0 then return {} end
+    if redis.call('LLEN', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[6]) == 0 then return {} end
     now = hw_now_ms()
     interval = interval_
     tat = tat_ or 0
@@ -77,8 +78,17 @@ if flow[1] or flow[2] or flow[3] then
     if allowed < n then n = allowed end
   end
 end
-local envelopes = redis.call('RPOP', KEYS[1], n)
-if not envelopes then return {} end
+-- Jobs with a priority first, highest level first; then pending, whose
+-- doorbells (scripts/lib/priority.lua) are dropped.
+local envelopes = {}
+local urgent = redis.call('ZPOPMIN', KEYS[6], n)
+for i = 1, #urgent, 2 do envelopes[#envelopes + 1] = urgent[i] end
+if #envelopes < n then
+  for _, e in ipairs(redis.call('RPOP', KEYS[1], n - #envelopes) or {}) do
+    if e ~= hw_doorbell then envelopes[#envelopes + 1] = e end
+  end
+end
+if #envelopes == 0 then return {} end
 now = now or hw_now_ms()
 if interval then
   redis.call('HSET', KEYS[4], 'tat', string.format('%.3f', base + #envelopes * interval))

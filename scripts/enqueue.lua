@@ -5,9 +5,12 @@
 -- KEYS[2] scheduled (zset, score = due time in ms)
 -- KEYS[3] stats     (hash)
 -- KEYS[4] unique    (hash: unique key -> job id)
+-- KEYS[5] urgent    (zset: jobs with a priority, scripts/lib/priority.lua)
+-- KEYS[6] seq       (string counter: their order within a level)
 -- ARGV[1] when: "0" now; "<ms>" that many ms from now; "@<ms>" at that time
 --         (ms since the epoch, Redis time; a past time means now)
--- ARGV[2..] triples: job id, unique key ("" for none), job JSON
+-- ARGV[2] priority, 0 (none) to 9 (first)
+-- ARGV[3..] triples: job id, unique key ("" for none), job JSON
 -- Returns the id of each job (its own, or the id of the job holding its
 -- key), or an empty array when every job got its own id, the common case:
 -- a thousand ids back to the client was a visible part of a batch's cost.
@@ -15,7 +18,8 @@
 -- channel named as that key, so a sleeping monitor wakes for it in time.
 -- Every key is checked first, so a batch is added whole or not at all (a
 -- unique key taken for a job that never lands would be held for ever).
-local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'hash' }, KEYS[3],
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'zset',
+  KEYS[6], 'counter' }, KEYS[3],
   { 'enqueued', 'scheduled', 'merged' })
 if bad then return bad end
 local now = hw_now_ms()
@@ -30,7 +34,9 @@ local ids, envelopes, held = {}, {}, false
 -- header in Redis's Lua. "at" and "rc" are left out while 0 (their default):
 -- the header is most of what a pending job costs beyond its payload.
 local tail = '","eq":' .. hw_int(now)
-for i = 2, #ARGV, 3 do
+local priority = tonumber(ARGV[2]) or 0
+if priority >= 1 and priority <= 9 then tail = tail .. ',"p":' .. hw_int(priority) end
+for i = 3, #ARGV, 3 do
   local id, unique = ARGV[i], ARGV[i + 1]
   local holder = unique ~= '' and redis.call('HGET', KEYS[4], unique) or false
   if holder then
@@ -58,7 +64,7 @@ if due > now then
   if #args > 0 and (not first or due < first) then hw_wake_monitors(KEYS[2], due - now) end
   hw_count(KEYS[3], { enqueued = #envelopes, scheduled = added, merged = #envelopes - added })
 else
-  if #envelopes > 0 then hw_push('LPUSH', KEYS[1], envelopes) end
+  if #envelopes > 0 then hw_push_waiting(KEYS[1], KEYS[5], KEYS[6], envelopes, 'LPUSH') end
   hw_count(KEYS[3], { enqueued = #envelopes })
 end
 if not held then return {} end

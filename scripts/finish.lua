@@ -10,6 +10,7 @@
 -- KEYS[7] unique    (hash: unique key -> job id)
 -- KEYS[8] lateness  (list: ms late of the last jobs that waited, newest first)
 -- KEYS[9] flow, KEYS[10] freed: a capped shard wakes a worker per freed slot
+-- KEYS[11] urgent, KEYS[12] seq: where a retried job with a priority waits
 -- ARGV[1] failed cap, ARGV[2] broken cap (at least 1)
 -- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
 --   outcome: "s" success, "r" retry, "f" failure, "x" failure because the
@@ -26,7 +27,8 @@
 -- inflight must reach its next place. The worker keeps its outcomes and
 -- sends them again until the key is fixed.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
-  KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'list', KEYS[9], 'hash', KEYS[10], 'list' }, KEYS[6],
+  KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'list', KEYS[9], 'hash', KEYS[10], 'list', KEYS[11], 'zset',
+  KEYS[12], 'counter' }, KEYS[6],
   { 'processed', 'succeeded', 'retried', 'failed', 'broken', 'lease_lost', 'scheduled', 'exhausted', 'merged' })
 if bad then return bad end
 local now = hw_now_ms()
@@ -88,7 +90,7 @@ for i = 3, #ARGV, 4 do
 end
 if soonest and (not first_due or soonest < first_due) then hw_wake_monitors(KEYS[3], soonest - now) end
 -- A retried job goes to the back of the queue, as in the original.
-if #back > 0 then hw_push('LPUSH', KEYS[1], back) end
+if #back > 0 then hw_push_waiting(KEYS[1], KEYS[11], KEYS[12], back, 'LPUSH') end
 hw_push_capped(KEYS[4], failed, ARGV[1])
 hw_push_capped(KEYS[8], late, 1000)
 hw_push_capped(KEYS[5], broken, ARGV[2])

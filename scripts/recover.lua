@@ -12,6 +12,7 @@
 -- KEYS[6] stats     (hash)
 -- KEYS[7] unique    (hash: unique key -> job id)
 -- KEYS[8] flow, KEYS[9] freed: a capped shard wakes a worker per freed slot
+-- KEYS[10] urgent, KEYS[11] seq: where a job with a priority waits
 -- ARGV[1] most entries to move per kind
 -- ARGV[2] recovery limit (0: unlimited)
 -- ARGV[3] failed cap
@@ -23,7 +24,8 @@
 -- job taken from its set always reaches pending or failed; the monitor
 -- tries again later.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
-  KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'hash', KEYS[9], 'list' }, KEYS[6], { 'recovered', 'failed', 'promoted' })
+  KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'hash', KEYS[9], 'list', KEYS[10], 'zset',
+  KEYS[11], 'counter' }, KEYS[6], { 'recovered', 'failed', 'promoted' })
 if bad then return bad end
 local now = hw_now_ms()
 local limit = tonumber(ARGV[1])
@@ -50,7 +52,7 @@ if #expired > 0 then
   counts.failed = #failed
   hw_free_slots(KEYS[8], KEYS[2], KEYS[9], #expired)
 end
-if #front > 0 then hw_push('RPUSH', KEYS[1], front) end
+if #front > 0 then hw_push_waiting(KEYS[1], KEYS[10], KEYS[11], front, 'RPUSH') end
 hw_push_capped(KEYS[4], failed, ARGV[3])
 
 local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
@@ -61,7 +63,7 @@ if #due > 0 then
     stamped[#stamped + 1] = hw_stamp_due(due[i], due[i + 1])
   end
   hw_push('ZREM', KEYS[3], members)
-  hw_push('LPUSH', KEYS[1], stamped)
+  hw_push_waiting(KEYS[1], KEYS[10], KEYS[11], stamped, 'LPUSH')
   counts.promoted = #members
 end
 hw_count(KEYS[6], counts)

@@ -59,6 +59,7 @@ local CASES = {
   { role = "unique", garbage = "list" },
   { role = "flow", garbage = "string" },
   { role = "freed", garbage = "hash" },
+  { role = "urgent", garbage = "list" },
 }
 
 local function key(name, shards, i, role)

@@ -137,6 +137,47 @@ describe("flow control", function()
     assert.are.same({ 2, 1, 1 }, per_shard)
   end)
 
+  it("starts higher priorities first, FIFO within a level, a retried job back in its level #unsharded", function()
+    local q, runs, config, name = R.queue(server)
+    local want = {}
+    for i = 1, 60 do
+      local p = (i * 7) % 10
+      q:queue({ n = i }, { priority = p })
+      want[#want + 1] = { p = p, n = i }
+    end
+    q:queue({ n = 100, retry_until = 2, retry_delay = 0 }, { priority = 9 })
+    -- One job at a time, so the runs are recorded in the order of the claims.
+    q:limit { concurrency = 1 }
+    two_processes(server, name, config)
+    R.settle(q, 62, 60)
+    local order = {}
+    for _, e in ipairs(runs:jobs { limit = 1000 }) do table.insert(order, 1, e.job.n) end
+    table.sort(want, function(a, b) if a.p ~= b.p then return a.p > b.p end return a.n < b.n end)
+    assert.are.equal(62, #order)
+    -- Level 9: the 6 jobs enqueued first, then job 100's first run (it was
+    -- enqueued last), then its retry after every other level-9 job.
+    local nines = {}
+    for _, w in ipairs(want) do if w.p == 9 then nines[#nines + 1] = w.n end end
+    local head = {}
+    for i = 1, #nines do head[i] = nines[i] end
+    head[#head + 1] = 100
+    head[#head + 1] = 100
+    for i, n in ipairs(head) do assert.are.equal(n, order[i], "run " .. i) end
+    local rest = {}
+    for _, w in ipairs(want) do if w.p < 9 then rest[#rest + 1] = w.n end end
+    for i, n in ipairs(rest) do assert.are.equal(n, order[#head + i], "run " .. #head + i) end
+  end)
+
+  it("wakes idle workers for a job with a priority at once #unsharded", function()
+    local q, runs, config, name = R.queue(server)
+    -- Workers that would otherwise wake only every 600 s.
+    two_processes(server, name, config, { block_timeout = 600 })
+    H.wait_until("all 8 workers to wait", 30, function() return blocked_workers(q, name) == 8 end)
+    local id = q:queue({ n = 1 }, { priority = 3 })
+    H.wait_until("the job to run", 30, function() return H.runs(runs)[id] == 1 end)
+    assert.are.equal(0, q:stats().pending)
+  end)
+
   it("stops claims when a limit in Redis is damaged, naming the key #unsharded", function()
     local q, _, config, name = R.queue(server)
     local flow = R.key(name, "flow")

@@ -124,10 +124,11 @@ describe("README promises #standalone", function()
     H.wait_until("every job", 60, function() return q:stats().counters.succeeded == #jobs end)
     q:stop { grace = 5 }
     H.kill(pid, 9)
-    -- claim.lua's keys are pending, inflight, seq, flow and open; then the
-    -- batch size.
+    -- claim.lua's keys are pending, inflight, seq, flow, open and urgent;
+    -- then the batch size.
     local sizes = {}
-    for n in H.read(monitor):gmatch('{' .. name:gsub("%p", "%%%0") .. '}:open" "(%d+)"') do
+    local tag = "{" .. name:gsub("%p", "%%%0") .. "}"
+    for n in H.read(monitor):gmatch(tag .. ':open" "hw:' .. tag .. ':urgent" "(%d+)"') do
       sizes[#sizes + 1] = tonumber(n)
     end
     local claimed, k = 0, nil

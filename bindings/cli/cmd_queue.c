@@ -22,7 +22,8 @@ static long long redis_now_ms(hworker *h)
     return ms;
 }
 
-static int send_batch(hworker *h, size_t n, const char **json, const size_t *lens, double delay, const char *unique)
+static int send_batch(hworker *h, size_t n, const char **json, const size_t *lens, double delay, int priority,
+                      const char *unique)
 {
     char *ids = malloc(n * HWORKER_ID_SIZE);
     hworker_job *jobs = calloc(n ? n : 1, sizeof *jobs);
@@ -35,6 +36,7 @@ static int send_batch(hworker *h, size_t n, const char **json, const size_t *len
     for (size_t i = 0; i < n; i++) jobs[i] = (hworker_job){json[i], lens[i], unique};
     hworker_enqueue_opts opts = HWORKER_ENQUEUE_OPTS_INIT;
     opts.delay = delay;
+    opts.priority = priority;
     int rc = hworker_enqueue(h, jobs, n, &opts, ids, err, sizeof err);
     free(jobs);
     if (rc == 0)
@@ -50,7 +52,7 @@ int cmd_queue(int argc, char **argv)
     cli_redis redis = {0};
     const char *at = NULL, *unique = NULL;
     double in = -1;
-    int batch = 1000, min_replicas = 0, shards = 1;
+    int batch = 1000, min_replicas = 0, shards = 1, priority = 0;
     cli_opt opts[] = {CLI_REDIS_FLAGS(redis),
                       {"in", OPT_NUMBER, &in, 0},
                       {"at", OPT_STRING, &at, 0},
@@ -58,6 +60,7 @@ int cmd_queue(int argc, char **argv)
                       {"unique", OPT_STRING, &unique, 0},
                       {"min-replicas", OPT_INT, &min_replicas, 0},
                       {"shards", OPT_INT, &shards, 0},
+                      {"priority", OPT_INT, &priority, 0},
                       {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos, code = CLI_OK;
@@ -69,6 +72,11 @@ int cmd_queue(int argc, char **argv)
     if (npos < 1) {
         free(pos);
         cli_error("queue", "a queue name is required: hworker-lua queue NAME [JSON ...]");
+        return CLI_USAGE;
+    }
+    if (priority < 0 || priority > 9) {
+        free(pos);
+        cli_error("queue", "--priority takes 0 (none) to 9 (first), not %d", priority);
         return CLI_USAGE;
     }
     if (in >= 0 && at) {
@@ -134,7 +142,7 @@ int cmd_queue(int argc, char **argv)
             cli_error("queue", "--unique names one job: give one JSON argument");
             code = CLI_USAGE;
         }
-        if (code == CLI_OK && send_batch(h, n, pos + 1, lens, delay, unique)) code = CLI_FAILED;
+        if (code == CLI_OK && send_batch(h, n, pos + 1, lens, delay, priority, unique)) code = CLI_FAILED;
         free(lens);
         hworker_free(h);
         free(pos);
@@ -181,7 +189,7 @@ int cmd_queue(int argc, char **argv)
         }
         if (n > 0 && (n == (size_t)batch || got < 0)) {
             for (size_t i = 0; i < n; i++) json[i] = text.data + offsets[i];
-            if (send_batch(h, n, json, lens, delay, NULL)) {
+            if (send_batch(h, n, json, lens, delay, priority, NULL)) {
                 code = CLI_FAILED;
                 break;
             }

@@ -132,6 +132,8 @@ static const char *const help_queue =
     "flags:\n" FLAGS_REDIS "  --in SEC                    run the jobs SEC seconds from now\n"
     "  --at TIME                   run the jobs at an ISO 8601 time (2026-12-01T09:00:00Z)\n"
     "  --batch N                   jobs per batch from stdin (default 1000)\n"
+    "  --priority P                0 (none, the default) to 9: higher levels start first,\n"
+    "                              in order within a level\n"
     "  --unique KEY                while a job with KEY is pending, scheduled or in flight,\n"
     "                              add nothing and print that job's id (one JSON argument)\n"
     "  --min-replicas N            acknowledge only once N replicas have the jobs (WAIT);\n"

@@ -1,0 +1,45 @@
+-- Priorities (docs/flow-control.md). A job enqueued with a priority from 1
+-- to 9 carries "p" in its header and waits in the shard's `urgent` sorted
+-- set instead of `pending`: higher levels first, FIFO within a level (the
+-- score is the level's base plus a sequence number from `seq`). Claims take
+-- from `urgent` before `pending`. Idle workers block on `pending`, so a job
+-- put in `urgent` while `pending` is empty also pushes a doorbell there: an
+-- element that is not a job, which wakes them and which claims drop.
+local hw_doorbell = '\0'
+
+-- An envelope's priority, 1 to 9, or nil for none (0). String work only:
+-- the header is decoded nowhere on this path.
+local function hw_priority_of(envelope)
+  if not hw_header_has(envelope, '"p":') then return nil end
+  local p = tonumber(string.match(envelope, '"p":(%d)[,}]'))
+  if p and p >= 1 then return p end
+  return nil
+end
+
+-- 2^43 apart: room for 8.8e12 sequence numbers per level, and every score
+-- exact in a double.
+local function hw_urgent_score(level, n)
+  return (10 - level) * 8796093022208 + n
+end
+
+-- Puts envelopes where they wait to be claimed: those with a priority into
+-- `urgent` (at the back of their level, or at its front when `cmd` is
+-- RPUSH: handed back or recovered), the others onto `pending` with `cmd`
+-- (LPUSH: the back; RPUSH: the front). O(envelopes).
+local function hw_push_waiting(pending, urgent, seq, envelopes, cmd)
+  local plain, scored = {}, {}
+  for _, e in ipairs(envelopes) do
+    local p = hw_priority_of(e)
+    if p then
+      scored[#scored + 1] = hw_urgent_score(p, cmd == 'LPUSH' and redis.call('INCR', seq) or 0)
+      scored[#scored + 1] = e
+    else
+      plain[#plain + 1] = e
+    end
+  end
+  if #plain > 0 then hw_push(cmd, pending, plain) end
+  if #scored > 0 then
+    hw_push('ZADD', urgent, scored)
+    if redis.call('LLEN', pending) == 0 then redis.call('LPUSH', pending, hw_doorbell) end
+  end
+end
