@@ -60,6 +60,10 @@ hworker_rc hworker_set_limits(hworker *h, const hworker_limits *l, char *err, si
                        "queue '%s': concurrency, rate and burst must be from 0 (none) to %lld", name, HW_LIMIT_MAX);
     if (l->rate > 0 && (l->rate_period_ms < 1 || l->rate_period_ms > HW_LIMIT_MAX))
         return hw_fail(HWORKER_E_INVALID, err, errlen, "queue '%s': a rate needs a period of 1 ms or more", name);
+    if (l->rate > 0 && (double)l->rate_period_ms / (double)share(l->rate, 0, s) < 0.001)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "queue '%s': a rate of %lld per %lld ms is over a million starts a second per shard: lower it",
+                       name, l->rate, l->rate_period_ms);
     if ((l->concurrency > 0 && l->concurrency < s) || (l->rate > 0 && l->rate < s))
         return hw_fail(HWORKER_E_INVALID, err, errlen,
                        "queue '%s' has %d shards, and each runs its share of a limit: set the concurrency and the "

@@ -412,8 +412,8 @@ static int run_one(hw_worker *w, hw_claim *c)
     return 0;
 }
 
-/* Claims up to `prefetch` jobs from shard `shard`. Returns how many, or -1
- * on a Redis failure. A claim from home that flow control holds back
+/* Claims up to `prefetch` jobs from shard `shard`. Returns how many, -1 if
+ * the connection failed, or -2 if Redis refused the claim. A claim from home that flow control holds back
  * records why in w->held; only home hands out a turn to wait for a start
  * (a turn given to a worker that then waits elsewhere would go unused). */
 static int claim_from(hw_worker *w, int shard)
@@ -438,8 +438,7 @@ static int claim_from(hw_worker *w, int shard)
         hw_log(&h->log, HWORKER_LOG_WARN, "%s: cannot claim jobs: %s", w->holder,
                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         freeReplyObject(r);
-        hw_signal_wait(&h->stop, 0.5);
-        return -1;
+        return -2;
     }
     w->nbatch = w->pos = 0;
     if (r->elements > 0) {
@@ -467,10 +466,19 @@ static int claim_from(hw_worker *w, int shard)
  * turn, so no worker idles while any shard has work. */
 static int claim(hw_worker *w)
 {
+    hworker *h = w->h;
     w->held = HW_HELD_NO;
-    int n = claim_from(w, w->home);
-    for (int i = 1; n == 0 && i < w->h->nshards && !hw_signal_raised(&w->h->stop); i++)
-        n = claim_from(w, (w->home + i) % w->h->nshards);
+    int n = 0, refused = 0;
+    for (int i = 0; n == 0 && i < h->nshards && (i == 0 || !hw_signal_raised(&h->stop)); i++) {
+        n = claim_from(w, (w->home + i) % h->nshards);
+        if (n == -2) {
+            refused = 1;
+            n = 0;
+        }
+    }
+    /* A shard whose keys Redis refused (logged, naming the key) is tried
+     * again after a pause, and the other shards are served meanwhile. */
+    if (n == 0 && refused) hw_signal_wait(&h->stop, 0.5);
     return n;
 }
 

@@ -41,6 +41,9 @@ if flow[1] or flow[2] or flow[3] then
   if bad then return bad end
   interval_, bad = hw_flow_setting(KEYS[4], 'interval', flow[3])
   if bad then return bad end
+  if interval_ == 0 then
+    return hw_fix('ERR', KEYS[4], 'has a field interval of 0 (set the limits again with hworker-lua limit)')
+  end
   burst, bad = hw_flow_setting(KEYS[4], 'burst', flow[4])
   if bad then return bad end
   tat_, bad = hw_flow_setting(KEYS[4], 'tat', flow[5])
@@ -54,7 +57,7 @@ if flow[1] or flow[2] or flow[3] then
     if redis.call('ZCARD', KEYS[2]) >= cap then return { -1, 'capped', 0 } end
     n = 1
   end
-  if interval_ and interval_ > 0 then
+  if interval_ then
     -- GCRA: a start is allowed when the theoretical arrival time, less the
     -- burst's tolerance, is not after now. Nothing pending spends nothing.
     if redis.call('LLEN', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[6]) == 0 then return {} end

@@ -64,8 +64,8 @@ if due > now then
   if #args > 0 and (not first or due < first) then hw_wake_monitors(KEYS[2], due - now) end
   hw_count(KEYS[3], { enqueued = #envelopes, scheduled = added, merged = #envelopes - added })
 else
-  if #envelopes > 0 then hw_push_waiting(KEYS[1], KEYS[5], KEYS[6], envelopes, 'LPUSH') end
-  hw_count(KEYS[3], { enqueued = #envelopes })
+  local merged = #envelopes > 0 and hw_push_waiting(KEYS[1], KEYS[5], KEYS[6], envelopes, 'LPUSH') or 0
+  hw_count(KEYS[3], { enqueued = #envelopes, merged = merged })
 end
 if not held then return {} end
 return ids

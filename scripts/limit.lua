@@ -18,7 +18,11 @@ for i, field in ipairs(fields) do
     redis.call('HSET', KEYS[1], field, ARGV[i])
   end
 end
-if old_interval ~= ARGV[2] then redis.call('HDEL', KEYS[1], 'tat') end
+-- A changed rate, or a damaged limiter state, starts afresh.
+local tat = redis.call('HGET', KEYS[1], 'tat')
+if old_interval ~= ARGV[2] or (tat and not hw_flow_setting(KEYS[1], 'tat', tat)) then
+  redis.call('HDEL', KEYS[1], 'tat')
+end
 redis.call('HDEL', KEYS[1], 'turn')
 -- Workers waiting on the old cap wake (as many as the new cap lets run,
 -- or 64 when there is none now) and claim under the new settings; the

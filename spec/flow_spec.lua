@@ -178,6 +178,21 @@ describe("flow control", function()
     assert.are.equal(0, q:stats().pending)
   end)
 
+  it("keeps a doorbell out of the count and the listing when a job goes back in front of it #unsharded", function()
+    local q = R.queue(server)
+    q:queue { n = 1 }
+    local claim = q:step_claim(1, "me")[1]
+    -- pending is empty: this job rings the doorbell there.
+    local urgent = q:queue({ n = 2 }, { priority = 4 })
+    q:step_hand_back(claim)
+    assert.are.equal(2, q:stats().pending)
+    local listed = q:jobs {}
+    assert.are.equal(2, #listed)
+    assert.are.equal(urgent, listed[2].id) -- claimed first, so listed last
+    assert.are.same({ 2, 1 }, { q:step_claim(1, "me")[1]:match('"n":(%d)') + 0,
+      q:step_claim(1, "me")[1]:match('"n":(%d)') + 0 })
+  end)
+
   it("stops claims when a limit in Redis is damaged, naming the key #unsharded", function()
     local q, _, config, name = R.queue(server)
     local flow = R.key(name, "flow")
@@ -193,5 +208,14 @@ describe("flow control", function()
     assert.are.equal(1, q:stats().pending)
     q:limit { concurrency = 2 }
     R.settle(q, 1, 30)
+    -- A damaged limiter state: setting the same limits again repairs it.
+    q:limit { rate = "1000/s" }
+    q:command("HSET", flow, "tat", "soon")
+    q:queue { n = 2 }
+    H.wait_until("the worker to name the field", 30, function()
+      return H.read(log):find("key " .. flow .. " has a field tat", 1, true) ~= nil
+    end)
+    q:limit { rate = "1000/s" }
+    R.settle(q, 2, 30)
   end)
 end)

@@ -25,7 +25,11 @@ end
 -- Puts envelopes where they wait to be claimed: those with a priority into
 -- `urgent` (at the back of their level, or at its front when `cmd` is
 -- RPUSH: handed back or recovered), the others onto `pending` with `cmd`
--- (LPUSH: the back; RPUSH: the front). O(envelopes).
+-- (LPUSH: the back; RPUSH: the front). A doorbell stays at the front: one
+-- there goes before jobs are pushed in front of it (they wake the workers
+-- themselves). Returns how many envelopes with a priority were already in
+-- `urgent` byte for byte (the same job sent twice: it stays one entry).
+-- O(envelopes).
 local function hw_push_waiting(pending, urgent, seq, envelopes, cmd)
   local plain, scored = {}, {}
   for _, e in ipairs(envelopes) do
@@ -37,9 +41,12 @@ local function hw_push_waiting(pending, urgent, seq, envelopes, cmd)
       plain[#plain + 1] = e
     end
   end
-  if #plain > 0 then hw_push(cmd, pending, plain) end
-  if #scored > 0 then
-    hw_push('ZADD', urgent, scored)
-    if redis.call('LLEN', pending) == 0 then redis.call('LPUSH', pending, hw_doorbell) end
+  if #plain > 0 then
+    if cmd == 'RPUSH' and redis.call('LINDEX', pending, -1) == hw_doorbell then redis.call('RPOP', pending) end
+    hw_push(cmd, pending, plain)
   end
+  if #scored == 0 then return 0 end
+  local added = hw_push('ZADD', urgent, scored)
+  if redis.call('LLEN', pending) == 0 then redis.call('LPUSH', pending, hw_doorbell) end
+  return #scored / 2 - added
 end
