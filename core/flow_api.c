@@ -9,8 +9,27 @@
 #include <strings.h>
 
 #include "errors.h"
+#include "group_key.h"
 #include "internal.h"
 #include "script_args.h"
+
+/* Runs a settings script on the producer connection and frees its args:
+ * HWORKER_OK when Redis answers with an integer, else the failure with
+ * `what` in the message. */
+static hworker_rc run_setting(hworker *h, hw_script script, int nkeys, hw_args *args, const char *what, char *err,
+                              size_t errlen)
+{
+    redisReply *r = hw_producer_script(h, script, nkeys, args, what, err, errlen);
+    hw_args_free(args);
+    if (r == NULL) return HWORKER_E_REDIS;
+    hworker_rc rc = HWORKER_OK;
+    if (r->type != REDIS_REPLY_INTEGER) {
+        hw_conn_explain(&h->producer, r, what, err, errlen);
+        rc = HWORKER_E_REDIS;
+    }
+    freeReplyObject(r);
+    return rc;
+}
 
 static hworker_rc set_paused(hworker *h, int pause, char *err, size_t errlen)
 {
@@ -19,15 +38,7 @@ static hworker_rc set_paused(hworker *h, int pause, char *err, size_t errlen)
     for (int k = 0; k < h->nshards; k++) {
         hw_args args = {0};
         int nkeys = hw_pause_args(&args, &h->shard[k], pause);
-        redisReply *r = hw_producer_script(h, HW_SCRIPT_PAUSE, nkeys, &args, what, err, errlen);
-        hw_args_free(&args);
-        if (r == NULL) return HWORKER_E_REDIS;
-        hworker_rc rc = HWORKER_OK;
-        if (r->type != REDIS_REPLY_INTEGER) {
-            hw_conn_explain(&h->producer, r, what, err, errlen);
-            rc = HWORKER_E_REDIS;
-        }
-        freeReplyObject(r);
+        hworker_rc rc = run_setting(h, HW_SCRIPT_PAUSE, nkeys, &args, what, err, errlen);
         if (rc != HWORKER_OK) return rc;
     }
     return HWORKER_OK;
@@ -86,15 +97,33 @@ hworker_rc hworker_set_limits(hworker *h, const hworker_limits *l, char *err, si
         add_count(&args, l->rate);
         add_count(&args, l->rate > 0 ? l->rate_period_ms : 0);
         add_count(&args, l->rate > 0 ? l->burst : 0);
-        redisReply *r = hw_producer_script(h, HW_SCRIPT_LIMIT, nkeys, &args, "cannot set the limits", err, errlen);
-        hw_args_free(&args);
-        if (r == NULL) return HWORKER_E_REDIS;
-        hworker_rc rc = HWORKER_OK;
-        if (r->type != REDIS_REPLY_INTEGER) {
-            hw_conn_explain(&h->producer, r, "cannot set the limits", err, errlen);
-            rc = HWORKER_E_REDIS;
-        }
-        freeReplyObject(r);
+        hworker_rc rc = run_setting(h, HW_SCRIPT_LIMIT, nkeys, &args, "cannot set the limits", err, errlen);
+        if (rc != HWORKER_OK) return rc;
+    }
+    return HWORKER_OK;
+}
+
+hworker_rc hworker_set_group_limits(hworker *h, const char *group, const hworker_limits *l, char *err, size_t errlen)
+{
+    HW_ERR_BUF(err, errlen);
+    if (l == NULL) return hw_fail(HWORKER_E_INVALID, err, errlen, "hworker_set_group_limits: no limits given");
+    if (hw_group_key_check(group, 1, err, errlen)) return HWORKER_E_INVALID;
+    if (l->concurrency < 0 || l->concurrency > HW_LIMIT_MAX || l->rate < 0 || l->rate > HW_LIMIT_MAX || l->burst < 0 ||
+        l->burst > HW_LIMIT_MAX)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "a group's concurrency, rate and burst must be from 0 (none) to %lld", HW_LIMIT_MAX);
+    if (l->rate > 0 && (l->rate_period_ms < 1 || l->rate_period_ms > HW_LIMIT_MAX))
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "a group's rate needs a period of 1 ms or more");
+    if (l->rate > 0 && (double)l->rate_period_ms / (double)l->rate < 0.001)
+        return hw_fail(HWORKER_E_INVALID, err, errlen,
+                       "a group's rate of %lld per %lld ms is over a million starts a second: lower it", l->rate,
+                       l->rate_period_ms);
+    /* Every shard: a group's jobs wait in one, every group's limits in all. */
+    for (int k = 0; k < h->nshards; k++) {
+        hw_args args = {0};
+        int nkeys = hw_group_limit_args(&args, &h->shard[k], group, l);
+        hworker_rc rc =
+            run_setting(h, HW_SCRIPT_GROUP_LIMIT, nkeys, &args, "cannot set the group's limits", err, errlen);
         if (rc != HWORKER_OK) return rc;
     }
     return HWORKER_OK;

@@ -240,14 +240,22 @@ typedef struct hworker_enqueue_opts {
     int priority;      /**< 0: none; 1 to 9: claimed before every job of a lower
                             level (and before those without one), FIFO within a
                             level (docs/flow-control.md) */
+    const char *group; /**< NULL: none; else the jobs' group key (a tenant, a
+                            customer): groups with work take turns, one job each,
+                            and each may have its own limits
+                            (hworker_set_group_limits). 1 to 128 printable ASCII
+                            characters but a double quote and a backslash; not
+                            with a priority, nor
+                            with a unique key on a sharded queue. The copy is
+                            the caller's; it is read during the call only. */
 } hworker_enqueue_opts;
 
 /** hworker_enqueue_opts.shard: the next shard in turn (or a unique key's). */
 #define HWORKER_SHARD_ANY (-1)
 /** The defaults: now, on this handle's queue, any shard. */
-#define HWORKER_ENQUEUE_OPTS_INIT                                      \
-    {                                                                  \
-        sizeof(hworker_enqueue_opts), 0, 0, NULL, HWORKER_SHARD_ANY, 0 \
+#define HWORKER_ENQUEUE_OPTS_INIT                                            \
+    {                                                                        \
+        sizeof(hworker_enqueue_opts), 0, 0, NULL, HWORKER_SHARD_ANY, 0, NULL \
     }
 
 /** Enqueues n jobs: each `json` must be one JSON value. Atomic, in one round
@@ -356,36 +364,41 @@ HWORKER_API hworker_rc hworker_list(hworker *h, hworker_part part, long offset, 
 
 /** Sizes of a queue's parts and its counters (hworker_get_stats()). */
 typedef struct hworker_stats {
-    long long pending;          /**< jobs waiting to run */
-    long long inflight;         /**< jobs running */
-    long long scheduled;        /**< jobs waiting for a time */
-    long long failed;           /**< failure records kept */
-    long long broken;           /**< broken records kept */
-    long long enqueued;         /**< counter: jobs added */
-    long long processed;        /**< counter: outcomes reported by live claims */
-    long long succeeded;        /**< counter: successes */
-    long long retried;          /**< counter: retries asked for */
-    long long failed_total;     /**< counter: jobs that went to failed */
-    long long broken_total;     /**< counter: payloads that went to broken */
-    long long recovered;        /**< counter: jobs taken back from dead workers */
-    long long lease_lost;       /**< counter: reports and renewals by stale claims */
-    long long handed_back;      /**< counter: jobs handed back at a graceful stop */
-    long long promoted;         /**< counter: jobs moved from scheduled to pending */
-    long long requeued;         /**< counter: records moved back from failed or broken */
-    long long scheduled_total;  /**< counter: jobs put in scheduled (delays, retries) */
-    long long exhausted;        /**< counter: jobs failed because their attempts ran out */
-    long long merged;           /**< counter: copies of one job id (an enqueue sent again after
+    long long pending;              /**< jobs waiting to run */
+    long long inflight;             /**< jobs running */
+    long long scheduled;            /**< jobs waiting for a time */
+    long long failed;               /**< failure records kept */
+    long long broken;               /**< broken records kept */
+    long long enqueued;             /**< counter: jobs added */
+    long long processed;            /**< counter: outcomes reported by live claims */
+    long long succeeded;            /**< counter: successes */
+    long long retried;              /**< counter: retries asked for */
+    long long failed_total;         /**< counter: jobs that went to failed */
+    long long broken_total;         /**< counter: payloads that went to broken */
+    long long recovered;            /**< counter: jobs taken back from dead workers */
+    long long lease_lost;           /**< counter: reports and renewals by stale claims */
+    long long handed_back;          /**< counter: jobs handed back at a graceful stop */
+    long long promoted;             /**< counter: jobs moved from scheduled to pending */
+    long long requeued;             /**< counter: records moved back from failed or broken */
+    long long scheduled_total;      /**< counter: jobs put in scheduled (delays, retries) */
+    long long exhausted;            /**< counter: jobs failed because their attempts ran out */
+    long long merged;               /**< counter: copies of one job id (an enqueue sent again after
                                   its reply was lost) that met in scheduled and became one */
-    long long lateness_samples; /**< how many jobs that waited (scheduled, or retried) the
+    long long lateness_samples;     /**< how many jobs that waited (scheduled, or retried) the
                                    lateness figures below cover: the last 1,000 per shard */
-    long long lateness_p50_ms;  /**< median ms from due time to start among them; -1 if none */
-    long long lateness_p99_ms;  /**< 99th percentile (nearest rank); -1 if none */
-    long long lateness_max_ms;  /**< the most; -1 if none */
-    long long paused;           /**< 1 while the queue is paused (hworker_pause) */
-    long long concurrency;      /**< the queue's concurrency cap; 0: none (hworker_set_limits) */
-    long long rate;             /**< its rate limit: starts per rate_period_ms; 0: none */
-    long long rate_period_ms;   /**< the rate's period in ms; 0 without a rate */
-    long long burst;            /**< starts the rate allows beyond it after a quiet spell */
+    long long lateness_p50_ms;      /**< median ms from due time to start among them; -1 if none */
+    long long lateness_p99_ms;      /**< 99th percentile (nearest rank); -1 if none */
+    long long lateness_max_ms;      /**< the most; -1 if none */
+    long long paused;               /**< 1 while the queue is paused (hworker_pause) */
+    long long concurrency;          /**< the queue's concurrency cap; 0: none (hworker_set_limits) */
+    long long rate;                 /**< its rate limit: starts per rate_period_ms; 0: none */
+    long long rate_period_ms;       /**< the rate's period in ms; 0 without a rate */
+    long long burst;                /**< starts the rate allows beyond it after a quiet spell */
+    long long group_concurrency;    /**< of every group without its own limits
+                                       (hworker_set_group_limits): the cap; 0: none */
+    long long group_rate;           /**< its rate: starts per group_rate_period_ms; 0: none */
+    long long group_rate_period_ms; /**< the rate's period in ms; 0 without a rate */
+    long long group_burst;          /**< starts its rate allows beyond it after a quiet spell */
 } hworker_stats;
 
 /** Reads sizes and counters in one atomic step (per shard, summed over the
@@ -538,6 +551,18 @@ HWORKER_API hworker_rc hworker_set_limits(hworker *h, const hworker_limits *l, c
 /** Reads the queue's limits into *l and whether it is paused into *paused
  * (may be NULL). HWORKER_E_REDIS on failure. Thread-safe. */
 HWORKER_API hworker_rc hworker_get_limits(hworker *h, hworker_limits *l, int *paused, char *err, size_t errlen);
+
+/** Replaces the limits of one group (`group`), or of every group without its
+ * own (`group` "*"), with those in l: at no instant do more than l->concurrency jobs
+ * of the group run, and its starts keep to l->rate per l->rate_period_ms
+ * (GCRA, with l->burst). A field at 0 removes that limit of the group (a
+ * group's own then falls back to every group's). A named group held back
+ * under its old limits gets its turn back at once; with "*", a group at its
+ * old cap when its next job ends, one waiting for its old rate when that
+ * wait ends. HWORKER_E_INVALID with a message naming what to fix, or
+ * HWORKER_E_REDIS. One script call per shard. Thread-safe. */
+HWORKER_API hworker_rc hworker_set_group_limits(hworker *h, const char *group, const hworker_limits *l, char *err,
+                                                size_t errlen);
 
 /** Parses a rate such as "100/s", "6000/min", "10/h" or "5/10s" (units ms,
  * s, min, h, d; long names too) into starts and a period in ms. "0" or

@@ -132,8 +132,9 @@ hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, 
         int stop = 0;
         for (size_t i = 0; i + step - 1 < r->elements && !stop; i += step) {
             redisReply *el = r->element[i];
-            /* A doorbell (a lone NUL byte: scripts/lib/priority.lua) is no job. */
-            if (part == HWORKER_PENDING && el->len == 1 && el->str[0] == '\0') continue;
+            /* A doorbell (a lone NUL byte: scripts/lib/priority.lua) or a
+             * group's token ("\1<group>": scripts/lib/groups.lua) is no job. */
+            if (part == HWORKER_PENDING && el->len >= 1 && (el->str[0] == '\0' || el->str[0] == '\1')) continue;
             long long score = zset && !urgent ? strtoll(r->element[i + 1]->str, NULL, 10) : -1;
             stop = emit(part, el->str, el->len, score, fn, ud);
             limit--;
@@ -223,8 +224,9 @@ static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, latenes
     redisReply *r = hw_producer_script(h, HW_SCRIPT_STATS, nkeys, &args, "cannot read stats", err, errlen);
     hw_args_free(&args);
     if (r == NULL) return HWORKER_E_REDIS;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 8 || r->element[6]->type != REDIS_REPLY_ARRAY ||
-        r->element[7]->type != REDIS_REPLY_ARRAY || r->element[7]->elements != 5) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 9 || r->element[6]->type != REDIS_REPLY_ARRAY ||
+        r->element[7]->type != REDIS_REPLY_ARRAY || r->element[7]->elements != 5 ||
+        r->element[8]->type != REDIS_REPLY_ARRAY || r->element[8]->elements != 4) {
         hw_conn_explain(&h->producer, r, "cannot read stats", err, errlen);
         freeReplyObject(r);
         return HWORKER_E_REDIS;
@@ -251,6 +253,11 @@ static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, latenes
     out->merged += counter(c, "merged");
     lateness_add(late, r->element[6]);
     add_flow(r->element[7], out);
+    long long *group[] = {&out->group_concurrency, &out->group_rate, &out->group_rate_period_ms, &out->group_burst};
+    for (size_t i = 0; i < 4; i++) {
+        long long v = flow_value(r->element[8]->element[i]);
+        if (v > *group[i]) *group[i] = v;
+    }
     freeReplyObject(r);
     return 0;
 }
@@ -301,8 +308,18 @@ hworker_rc hworker_get_stats_size(hworker *h, hworker_stats *out, size_t size, c
 hworker_rc hworker_delete_queue(hworker *h, char *err, size_t errlen)
 {
     HW_ERR_BUF(err, errlen);
-    /* One DEL per shard: a shard's keys share a slot, shards do not. */
+    /* One DEL per shard: a shard's keys share a slot, shards do not. The
+     * groups' lists go first: the groups hash names them. */
     for (int k = 0; k < h->nshards; k++) {
+        hw_args args = {0};
+        hw_args_adds(&args, h->shard[k].key[HW_KEY_GROUPS]);
+        redisReply *g = hw_producer_script(h, HW_SCRIPT_DROP_GROUPS, 1, &args, "cannot destroy the queue", err, errlen);
+        hw_args_free(&args);
+        if (g == NULL) return HWORKER_E_REDIS;
+        hworker_rc grc = g->type == REDIS_REPLY_INTEGER ? HWORKER_OK : HWORKER_E_REDIS;
+        if (grc) hw_conn_explain(&h->producer, g, "cannot destroy the queue", err, errlen);
+        freeReplyObject(g);
+        if (grc) return grc;
         const char *argv[HW_KEY_COUNT + 1];
         argv[0] = "DEL";
         for (int i = 0; i < HW_KEY_COUNT; i++) argv[i + 1] = h->shard[k].key[i];

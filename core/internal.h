@@ -36,6 +36,8 @@ typedef enum {
     HW_KEY_OPEN,       /* list, non-empty while the queue is not paused: paused workers wait on it */
     HW_KEY_FREED,      /* list of wake-ups for workers held back by the concurrency cap */
     HW_KEY_URGENT,     /* zset of the jobs with a priority, claimed before pending's */
+    HW_KEY_GROUPS,     /* hash of the groups' state and limits (their jobs wait in hw:{q}:g:<group>) */
+    HW_KEY_GROUP_DUE,  /* zset of the groups waiting for their rate, by when */
     HW_KEY_COUNT
 } hw_key;
 
@@ -213,11 +215,12 @@ hworker_rc hw_queue_shards(hworker *h, hw_conn *c, const char *queue, int *shard
 
 /* producer.c: enqueue through a given connection (a worker's own, for
  * hworker.queue in job code, or the producer connection under its lock). */
-/* `uniques` may be NULL; `at` > 0 is an absolute time (seconds since the
- * epoch, Redis clock) that overrides `delay`; `priority` 0 (none) to 9.
- * Returns HWORKER_OK or the failure's hworker_rc with a message. */
+/* `uniques` may be NULL; of `o` (NULL: the defaults) the delay, the
+ * run-at time, the priority and the group are read (the group already
+ * checked by hw_group_key_check). Returns HWORKER_OK or the failure's
+ * hworker_rc with a message. */
 hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-                      const char *const *uniques, double delay, double at, int priority, char *ids, int retry_once,
-                      char *err, size_t errlen);
+                      const char *const *uniques, const hworker_enqueue_opts *o, char *ids, int retry_once, char *err,
+                      size_t errlen);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "hworker_steps.h"
 #include "errors.h"
+#include "group_key.h"
 #include "internal.h"
 #include "json.h"
 #include "replica_wait.h"
@@ -69,9 +70,13 @@ redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args
 }
 
 hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-                      const char *const *uniques, double delay, double at, int priority, char *ids, int retry_once,
-                      char *err, size_t errlen)
+                      const char *const *uniques, const hworker_enqueue_opts *o, char *ids, int retry_once, char *err,
+                      size_t errlen)
 {
+    static const hworker_enqueue_opts defaults = HWORKER_ENQUEUE_OPTS_INIT;
+    if (o == NULL) o = &defaults;
+    double delay = o->delay, at = o->at;
+    int priority = o->priority;
     if (n == 0) return HWORKER_OK;
     if (!(delay >= 0) || !(at >= 0))
         return hw_fail(HWORKER_E_INVALID, err, errlen, "the delay and the run-at time must be >= 0 seconds");
@@ -91,7 +96,7 @@ hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *
     if (at > 0) snprintf(when, sizeof when, "@%lld", (long long)(at * 1000.0));
     else snprintf(when, sizeof when, "%lld", (long long)(delay * 1000.0));
     hw_args args = {0};
-    int nkeys = hw_enqueue_args(&args, keys, when, priority);
+    int nkeys = hw_enqueue_args(&args, keys, when, priority, o->group);
     char *local_ids = ids ? NULL : malloc(n * HWORKER_ID_SIZE);
     char *out = ids ? ids : local_ids;
     if (out == NULL) abort();
@@ -178,7 +183,7 @@ static hworker_rc enqueue_on(hworker *h, const target *t, int rr, size_t n, cons
     pthread_mutex_lock(&h->producer_lock);
     if (!mixed) {
         const hw_keys *keys = target_keys(t, first, &made);
-        rc = hw_enqueue(&h->producer, keys, n, json, lens, uniques, o->delay, o->at, o->priority, ids, 1, err, errlen);
+        rc = hw_enqueue(&h->producer, keys, n, json, lens, uniques, o, ids, 1, err, errlen);
         if (keys == &made) hw_keys_free(&made);
     } else {
         const char **sj = malloc(n * sizeof *sj), **su = malloc(n * sizeof *su);
@@ -197,7 +202,7 @@ static hworker_rc enqueue_on(hworker *h, const target *t, int rr, size_t n, cons
                 }
             if (m == 0) continue;
             const hw_keys *keys = target_keys(t, k, &made);
-            rc = hw_enqueue(&h->producer, keys, m, sj, sl, su, o->delay, o->at, o->priority, sids, 1, err, errlen);
+            rc = hw_enqueue(&h->producer, keys, m, sj, sl, su, o, sids, 1, err, errlen);
             if (keys == &made) hw_keys_free(&made);
             if (rc == 0) {
                 done++;
@@ -257,6 +262,26 @@ static hworker_rc pick_target(hworker *h, const hworker_enqueue_opts *o, const c
         hworker_rc rc = hw_check_own_shards(h, 1, err, errlen);
         if (rc != HWORKER_OK) return rc;
         *t = (target){h->name, h->nshards, h->shard};
+    }
+    if (o->group) {
+        /* A group's jobs all wait in one shard, so its cap and its turns
+         * are exact (docs/flow-control.md). */
+        if (hw_group_key_check(o->group, 0, err, errlen)) return HWORKER_E_INVALID;
+        if (o->priority != 0)
+            return hw_fail(HWORKER_E_INVALID, err, errlen,
+                           "enqueue options: a job has a group or a priority, not both (groups take turns; a "
+                           "priority would jump them)");
+        if (o->shard != HWORKER_SHARD_ANY)
+            return hw_fail(HWORKER_E_INVALID, err, errlen,
+                           "enqueue options: a group picks its own shard; leave shard at HWORKER_SHARD_ANY");
+        for (size_t i = 0; t->nshards > 1 && uniques && i < n; i++)
+            if (uniques[i] && uniques[i][0])
+                return hw_fail(HWORKER_E_INVALID, err, errlen,
+                               "enqueue options: job %zu has a unique key and a group, and queue '%s' is sharded: "
+                               "each picks a shard, so use one of them (or an unsharded queue)",
+                               i + 1, t->name);
+        *rr = t->nshards > 1 ? hw_shard_of_unique(o->group, t->nshards) : 0;
+        return HWORKER_OK;
     }
     if (o->shard == HWORKER_SHARD_ANY) {
         *rr = t->nshards > 1 ? (int)(atomic_fetch_add(&h->next_shard, 1) % (unsigned)t->nshards) : 0;

@@ -16,7 +16,8 @@ static long long ms(double seconds) { return (long long)(seconds * 1000.0); }
 
 int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long n, const char *holder, int may_wait)
 {
-    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SEQ, HW_KEY_FLOW, HW_KEY_OPEN, HW_KEY_URGENT);
+    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SEQ, HW_KEY_FLOW, HW_KEY_OPEN, HW_KEY_URGENT,
+                         HW_KEY_GROUPS, HW_KEY_GROUP_DUE);
     hw_args_addll(a, n);
     hw_args_addll(a, ms(cfg->lease));
     hw_args_adds(a, holder);
@@ -28,7 +29,7 @@ int hw_finish_args(hw_args *a, const hw_keys *k, const hworker_config *cfg)
 {
     int nkeys =
         ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS,
-                 HW_KEY_UNIQUE, HW_KEY_LATENESS, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT, HW_KEY_SEQ);
+                 HW_KEY_UNIQUE, HW_KEY_LATENESS, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT, HW_KEY_SEQ, HW_KEY_GROUPS);
     hw_args_addll(a, cfg->failed_cap);
     hw_args_addll(a, cfg->broken_cap);
     return nkeys;
@@ -57,13 +58,14 @@ int hw_renew_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, int c
 int hw_handback_args(hw_args *a, const hw_keys *k)
 {
     return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_STATS, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT,
-                    HW_KEY_SEQ);
+                    HW_KEY_SEQ, HW_KEY_GROUPS);
 }
 
 int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long batch)
 {
-    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
-                         HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT, HW_KEY_SEQ);
+    int nkeys =
+        ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS,
+                 HW_KEY_UNIQUE, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT, HW_KEY_SEQ, HW_KEY_GROUPS, HW_KEY_GROUP_DUE);
     hw_args_addll(a, batch);
     hw_args_addll(a, cfg->max_recoveries);
     hw_args_addll(a, cfg->failed_cap);
@@ -72,25 +74,26 @@ int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long 
     return nkeys;
 }
 
-int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when, int priority)
+int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when, int priority, const char *group)
 {
-    int nkeys =
-        ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_SCHEDULED, HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_URGENT, HW_KEY_SEQ);
+    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_SCHEDULED, HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_URGENT, HW_KEY_SEQ,
+                         HW_KEY_GROUPS);
     hw_args_adds(a, when);
     hw_args_addll(a, priority);
+    hw_args_adds(a, group ? group : "");
     return nkeys;
 }
 
 int hw_stats_args(hw_args *a, const hw_keys *k)
 {
     return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS,
-                    HW_KEY_LATENESS, HW_KEY_FLOW, HW_KEY_URGENT);
+                    HW_KEY_LATENESS, HW_KEY_FLOW, HW_KEY_URGENT, HW_KEY_GROUPS);
 }
 
 int hw_records_args(hw_args *a, const hw_keys *k, hw_key part, int requeue)
 {
     if (!requeue) return ADD_KEYS(a, k, part);
-    return ADD_KEYS(a, k, part, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_URGENT, HW_KEY_SEQ);
+    return ADD_KEYS(a, k, part, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_URGENT, HW_KEY_SEQ, HW_KEY_GROUPS);
 }
 
 int hw_pause_args(hw_args *a, const hw_keys *k, int pause)
@@ -101,6 +104,30 @@ int hw_pause_args(hw_args *a, const hw_keys *k, int pause)
 }
 
 int hw_limit_args(hw_args *a, const hw_keys *k) { return ADD_KEYS(a, k, HW_KEY_FLOW, HW_KEY_FREED); }
+
+static void add_count(hw_args *a, long long v)
+{
+    if (v > 0) hw_args_addll(a, v);
+    else hw_args_adds(a, "");
+}
+
+int hw_group_limit_args(hw_args *a, const hw_keys *k, const char *group, const hworker_limits *l)
+{
+    int nkeys = ADD_KEYS(a, k, HW_KEY_GROUPS, HW_KEY_PENDING, HW_KEY_GROUP_DUE);
+    hw_args_adds(a, group);
+    add_count(a, l->concurrency);
+    if (l->rate > 0) {
+        char interval[64];
+        snprintf(interval, sizeof interval, "%.6f", (double)l->rate_period_ms / (double)l->rate);
+        hw_args_adds(a, interval);
+    } else {
+        hw_args_adds(a, "");
+    }
+    add_count(a, l->rate > 0 ? l->burst : 0);
+    add_count(a, l->rate);
+    add_count(a, l->rate > 0 ? l->rate_period_ms : 0);
+    return nkeys;
+}
 
 int hw_cron_args(hw_args *a, const hw_keys *k) { return ADD_KEYS(a, k, HW_KEY_CRON, HW_KEY_CRON_STATE); }
 

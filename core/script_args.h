@@ -33,8 +33,9 @@ int hw_cron_args(hw_args *a, const hw_keys *k);
 /* cron_tick.lua: the cron keys, then pending, stats and unique. */
 int hw_cron_tick_args(hw_args *a, const hw_keys *k);
 /* enqueue.lua: `when` is "0", "<ms from now>" or "@<ms since the epoch>";
- * the jobs follow as triples (id, unique key or "", JSON). */
-int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when, int priority);
+ * `group` NULL or "" for none; the jobs follow as triples (id, unique key
+ * or "", JSON). */
+int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when, int priority, const char *group);
 /* stats.lua. */
 int hw_stats_args(hw_args *a, const hw_keys *k);
 /* requeue.lua (requeue 1) or forget.lua (0) on the records list `part`
@@ -46,5 +47,8 @@ int hw_pause_args(hw_args *a, const hw_keys *k, int pause);
 
 /* limit.lua: its keys; the caller adds the shard's shares and the totals. */
 int hw_limit_args(hw_args *a, const hw_keys *k);
+
+/* group_limit.lua: `group` ("*" for every group) and its limits (0: none). */
+int hw_group_limit_args(hw_args *a, const hw_keys *k, const char *group, const hworker_limits *l);
 
 #endif

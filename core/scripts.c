@@ -5,12 +5,24 @@
 #include <string.h>
 
 static const char *const names[HW_SCRIPT_COUNT] = {
-    [HW_SCRIPT_ENQUEUE] = "enqueue",     [HW_SCRIPT_CLAIM] = "claim",         [HW_SCRIPT_FINISH] = "finish",
-    [HW_SCRIPT_RENEW] = "renew",         [HW_SCRIPT_RECOVER] = "recover",     [HW_SCRIPT_HANDBACK] = "handback",
-    [HW_SCRIPT_STATS] = "stats",         [HW_SCRIPT_REQUEUE] = "requeue",     [HW_SCRIPT_FORGET] = "forget",
-    [HW_SCRIPT_SHARDS] = "shards",       [HW_SCRIPT_CRON_ADD] = "cron_add",   [HW_SCRIPT_CRON_RM] = "cron_rm",
-    [HW_SCRIPT_CRON_READ] = "cron_read", [HW_SCRIPT_CRON_TICK] = "cron_tick", [HW_SCRIPT_PAUSE] = "pause",
+    [HW_SCRIPT_ENQUEUE] = "enqueue",
+    [HW_SCRIPT_CLAIM] = "claim",
+    [HW_SCRIPT_FINISH] = "finish",
+    [HW_SCRIPT_RENEW] = "renew",
+    [HW_SCRIPT_RECOVER] = "recover",
+    [HW_SCRIPT_HANDBACK] = "handback",
+    [HW_SCRIPT_STATS] = "stats",
+    [HW_SCRIPT_REQUEUE] = "requeue",
+    [HW_SCRIPT_FORGET] = "forget",
+    [HW_SCRIPT_SHARDS] = "shards",
+    [HW_SCRIPT_CRON_ADD] = "cron_add",
+    [HW_SCRIPT_CRON_RM] = "cron_rm",
+    [HW_SCRIPT_CRON_READ] = "cron_read",
+    [HW_SCRIPT_CRON_TICK] = "cron_tick",
+    [HW_SCRIPT_PAUSE] = "pause",
     [HW_SCRIPT_LIMIT] = "limit",
+    [HW_SCRIPT_GROUP_LIMIT] = "group_limit",
+    [HW_SCRIPT_DROP_GROUPS] = "drop_groups",
 };
 
 const hw_script_source *hw_script_get(hw_script s)

@@ -31,6 +31,8 @@ typedef enum {
     HW_SCRIPT_CRON_TICK,
     HW_SCRIPT_PAUSE,
     HW_SCRIPT_LIMIT,
+    HW_SCRIPT_GROUP_LIMIT,
+    HW_SCRIPT_DROP_GROUPS,
     HW_SCRIPT_COUNT
 } hw_script;
 

@@ -8,6 +8,8 @@
 -- KEYS[4] flow     (hash: this shard's limits and the rate limiter's state)
 -- KEYS[5] open     (list: paused workers wait for it to be non-empty)
 -- KEYS[6] urgent   (zset: jobs with a priority, taken before pending's)
+-- KEYS[7] groups   (hash: the groups' state; pending holds their tokens)
+-- KEYS[8] group_due (zset: groups waiting for their rate, by when)
 -- ARGV[1] most jobs to take (1..1000)
 -- ARGV[2] lease duration in ms
 -- ARGV[3] holder: who claims (host:pid:thread), no '|'
@@ -20,9 +22,12 @@
 -- ms to wait } with why "paused", "capped" (wait for a wake-up on the
 -- freed list) or "rate" (come back in that many ms: the turns of waiting
 -- workers are spread one start apart, so each wake-up finds a start).
+-- A group key that holds what is not a list keeps its token and, when
+-- nothing else could be claimed, is named in an error reply.
 -- Every key is checked first: the jobs taken from pending must reach
 -- inflight, and INCR must not fail after RPOP.
-local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'counter', KEYS[4], 'hash', KEYS[6], 'zset' })
+local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'counter', KEYS[4], 'hash', KEYS[6], 'zset',
+  KEYS[7], 'hash', KEYS[8], 'zset' })
 if bad then return bad end
 local n = tonumber(ARGV[1])
 local now
@@ -82,16 +87,39 @@ if flow[1] or flow[2] or flow[3] then
   end
 end
 -- Jobs with a priority first, highest level first; then pending, whose
--- doorbells (scripts/lib/priority.lua) are dropped.
+-- doorbells (scripts/lib/priority.lua) are dropped and whose group tokens
+-- (scripts/lib/groups.lua) each give one job of their group. A token put
+-- back goes behind the others, so pending is popped again, round after
+-- round, until the batch is full: each round gives every group with work
+-- one job. A round that gives none ends it (what was left were parked
+-- groups' tokens or doorbells), and a call pops at most 2 n elements.
 local envelopes = {}
 local urgent = redis.call('ZPOPMIN', KEYS[6], n)
 for i = 1, #urgent, 2 do envelopes[#envelopes + 1] = urgent[i] end
-if #envelopes < n then
-  for _, e in ipairs(redis.call('RPOP', KEYS[1], n - #envelopes) or {}) do
-    if e ~= hw_doorbell then envelopes[#envelopes + 1] = e end
+local budget, damaged, deltas = 2 * n, nil, { tokens = 0, waiting = 0 }
+while #envelopes < n and budget > 0 do
+  local before = #envelopes
+  local popped = redis.call('RPOP', KEYS[1], math.min(n - #envelopes, budget)) or {}
+  budget = budget - #popped
+  for _, e in ipairs(popped) do
+    local first = string.byte(e, 1) or 2 -- an empty element is a (broken) job
+    if first > 1 then
+      envelopes[#envelopes + 1] = e
+    elseif first == 1 then
+      local job, bad_key = hw_group_take(KEYS[1], KEYS[7], KEYS[8], string.sub(e, 2), deltas)
+      envelopes[#envelopes + 1] = job
+      damaged = damaged or bad_key
+    elseif e ~= hw_doorbell then
+      envelopes[#envelopes + 1] = e
+    end
   end
+  if #envelopes == before then break end
 end
-if #envelopes == 0 then return {} end
+hw_group_add_deltas(KEYS[7], deltas)
+if #envelopes == 0 then
+  if damaged then return hw_fix('WRONGTYPE', damaged, 'is not a list (a group\'s jobs)') end
+  return {}
+end
 now = now or hw_now_ms()
 if interval then
   redis.call('HSET', KEYS[4], 'tat', string.format('%.3f', base + #envelopes * interval))

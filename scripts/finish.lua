@@ -11,6 +11,8 @@
 -- KEYS[8] lateness  (list: ms late of the last jobs that waited, newest first)
 -- KEYS[9] flow, KEYS[10] freed: a capped shard wakes a worker per freed slot
 -- KEYS[11] urgent, KEYS[12] seq: where a retried job with a priority waits
+-- KEYS[13] groups: a job of a group frees its group's slot, and is retried
+--          in its group's list
 -- ARGV[1] failed cap, ARGV[2] broken cap (at least 1)
 -- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
 --   outcome: "s" success, "r" retry, "f" failure, "x" failure because the
@@ -28,9 +30,13 @@
 -- sends them again until the key is fixed.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
   KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'list', KEYS[9], 'hash', KEYS[10], 'list', KEYS[11], 'zset',
-  KEYS[12], 'counter' }, KEYS[6],
+  KEYS[12], 'counter', KEYS[13], 'hash' }, KEYS[6],
   { 'processed', 'succeeded', 'retried', 'failed', 'broken', 'lease_lost', 'scheduled', 'exhausted', 'merged' })
 if bad then return bad end
+local group_of
+bad, group_of = hw_check_groups(KEYS[13], ARGV, 4, 4)
+if bad then return bad end
+local tally = {}
 local now = hw_now_ms()
 local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0,
   scheduled = 0, exhausted = 0, merged = 0 }
@@ -51,6 +57,7 @@ for i = 3, #ARGV, 4 do
     counts.lease_lost = counts.lease_lost + 1
   else
     counts.processed = counts.processed + 1
+    hw_group_tally(tally, group_of[i + 1])
     if outcome == 's' then
       -- The common case makes no new Lua string: each one is interned and
       -- hashed, and string churn was the top cost of a drain inside Redis.
@@ -90,7 +97,8 @@ for i = 3, #ARGV, 4 do
 end
 if soonest and (not first_due or soonest < first_due) then hw_wake_monitors(KEYS[3], soonest - now) end
 -- A retried job goes to the back of the queue, as in the original.
-if #back > 0 then hw_push_waiting(KEYS[1], KEYS[11], KEYS[12], back, 'LPUSH') end
+if #back > 0 then hw_push_waiting(KEYS[1], KEYS[11], KEYS[12], KEYS[13], back, 'LPUSH') end
+hw_group_release(KEYS[1], KEYS[13], tally)
 hw_push_capped(KEYS[4], failed, ARGV[1])
 hw_push_capped(KEYS[8], late, 1000)
 hw_push_capped(KEYS[5], broken, ARGV[2])

@@ -7,13 +7,14 @@
 -- KEYS[4] unique  (hash: unique key -> job id); a requeued job takes its
 --         unique key again if no other job holds it
 -- KEYS[5] urgent, KEYS[6] seq: where a job with a priority waits
+-- KEYS[7] groups: a job of a group goes back to its group's list
 -- ARGV[1] "all" to take every record, "ids" to take those named
 -- ARGV[2..] record ids or job ids
 -- Returns the number of jobs requeued.
 -- Every key is checked before the first write: a record removed from its
 -- list must reach pending.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'zset',
-  KEYS[6], 'counter' }, KEYS[3], { 'requeued' })
+  KEYS[6], 'counter', KEYS[7], 'hash' }, KEYS[3], { 'requeued' })
 if bad then return bad end
 local ids = {}
 for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
@@ -22,10 +23,14 @@ local payloads = {}
 for _, p in ipairs(picked) do
   local nl = string.find(p.record, '\n', 1, true)
   payloads[#payloads + 1] = nl and string.sub(p.record, nl + 1) or p.record
-  local u, id = hw_unique_of(payloads[#payloads])
+end
+bad = hw_check_groups(KEYS[7], payloads)
+if bad then return bad end
+for _, payload in ipairs(payloads) do
+  local u, id = hw_unique_of(payload)
   if u then redis.call('HSETNX', KEYS[4], u, id) end
 end
 hw_remove_records(KEYS[1], picked)
-if #payloads > 0 then hw_push_waiting(KEYS[2], KEYS[5], KEYS[6], payloads, 'LPUSH') end
+if #payloads > 0 then hw_push_waiting(KEYS[2], KEYS[5], KEYS[6], KEYS[7], payloads, 'LPUSH') end
 hw_count(KEYS[3], { requeued = #payloads })
 return #payloads

@@ -1,21 +1,25 @@
 -- stats: sizes of every part of the queue and its counters, read atomically.
 -- KEYS[1] pending, KEYS[2] inflight, KEYS[3] scheduled, KEYS[4] failed,
--- KEYS[5] broken, KEYS[6] stats, KEYS[7] lateness, KEYS[8] flow, KEYS[9] urgent
--- Returns { pending (with the jobs of urgent, without doorbells), inflight,
+-- KEYS[5] broken, KEYS[6] stats, KEYS[7] lateness, KEYS[8] flow, KEYS[9] urgent,
+-- KEYS[10] groups
+-- Returns { pending (with the jobs of urgent and of the groups' lists,
+--           without doorbells and group tokens), inflight,
 --           scheduled, failed, broken, {counter, value, ...},
 --           {ms late of the last (up to 1000) jobs that waited},
 --           {paused, concurrency, rate, per_ms, burst_total} (flow settings,
---           each nil when unset) }
+--           each nil when unset), {cap, rate, per_ms, burst} of every group
+--           without its own (each nil when unset) }
 -- It writes nothing; the keys are checked for an error that names the one
 -- to fix, rather than a bare WRONGTYPE.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
-  KEYS[6], 'hash', KEYS[7], 'list', KEYS[8], 'hash', KEYS[9], 'zset' })
+  KEYS[6], 'hash', KEYS[7], 'list', KEYS[8], 'hash', KEYS[9], 'zset', KEYS[10], 'hash' })
 if bad then return bad end
 -- A doorbell waits at the front, if anywhere (it is pushed onto an empty
 -- pending list).
 local doorbell = redis.call('LINDEX', KEYS[1], -1) == hw_doorbell and 1 or 0
 return {
-  redis.call('LLEN', KEYS[1]) - doorbell + redis.call('ZCARD', KEYS[9]),
+  redis.call('LLEN', KEYS[1]) - doorbell + redis.call('ZCARD', KEYS[9])
+    + hw_group_count(KEYS[10], 'waiting') - hw_group_count(KEYS[10], 'tokens'),
   redis.call('ZCARD', KEYS[2]),
   redis.call('ZCARD', KEYS[3]),
   redis.call('LLEN', KEYS[4]),
@@ -23,4 +27,5 @@ return {
   redis.call('HGETALL', KEYS[6]),
   redis.call('LRANGE', KEYS[7], 0, 999),
   redis.call('HMGET', KEYS[8], 'paused', 'concurrency', 'rate', 'per_ms', 'burst_total'),
+  redis.call('HMGET', KEYS[10], 'c:*', 'n:*', 'p:*', 'b:*'),
 }

@@ -60,6 +60,8 @@ local CASES = {
   { role = "flow", garbage = "string" },
   { role = "freed", garbage = "hash" },
   { role = "urgent", garbage = "list" },
+  { role = "groups", garbage = "list" },
+  { role = "group_due", garbage = "string" },
 }
 
 local function key(name, shards, i, role)

@@ -221,7 +221,8 @@ describe("hworker-lua", function()
       table.sort(keys)
       assert.are.same({ "broken", "counters", "failed", "flow", "inflight", "lateness_ms", "pending", "scheduled" },
         keys)
-      assert.are.same({ paused = false, concurrency = 0, rate = 0, rate_period_ms = cjson.null, burst = 0 }, s.flow)
+      assert.are.same({ paused = false, concurrency = 0, rate = 0, rate_period_ms = cjson.null, burst = 0,
+        group_concurrency = 0, group_rate = 0, group_rate_period_ms = cjson.null, group_burst = 0 }, s.flow)
       assert.are.equal(0, s.lateness_ms.samples) -- no job waited: no figures (null)
       assert.are.equal(cjson.null, s.lateness_ms.p99)
       local counters = {}
@@ -233,6 +234,42 @@ describe("hworker-lua", function()
       assert.are.equal(1, s.counters.enqueued)
       out = cli(("stats %s --redis %s"):format(name, url))
       assert.matches("pending%s+1%s+enqueued%s+1", out)
+    end)
+
+    it("pauses, resumes and limits a queue, its groups too, and enqueues into a group", function()
+      local q, _, _, name = R.queue(server)
+      local function run(args)
+        local out, err, code = cli(args:format(name) .. " --redis " .. url)
+        assert.are.equal(0, code, err)
+        return out
+      end
+      assert.matches("queue " .. name:gsub("%p", "%%%0") .. " paused", run("pause %s"))
+      assert.is_true(q:limits().paused)
+      run("resume %s")
+      assert.is_false(q:limits().paused)
+      run("limit %s --concurrency 7 --rate 100/s")
+      run("limit %s --group '*' --concurrency 2 --rate 5/min --burst 1")
+      run("limit %s --group acme --concurrency 1")
+      local flow = cjson.decode(run("limit ls %s --json"))
+      assert.are.same({ paused = false, concurrency = 7, rate = 100, rate_period_ms = 1000, burst = 0,
+        group_concurrency = 2, group_rate = 5, group_rate_period_ms = 60000, group_burst = 1 }, flow)
+      local key = "hw:{" .. name .. "}:groups"
+      assert.are.equal("1", q:command("HGET", key, "c:acme"))
+      assert.is_nil(q:command("HGET", key, "i:acme"))
+      -- Without a flag, a group's limits are not touched.
+      local _, err, code = cli(("limit %s --group acme --redis %s"):format(name, url))
+      assert.are.equal(2, code)
+      assert.matches("%-%-group takes the group's limits", err)
+      local id = run("queue %s --group acme '{\"n\":1}'"):match("^(%S+)\n$")
+      assert.truthy(id)
+      assert.are.equal(1, q:stats().pending)
+      assert.are.equal(1, q:command("LLEN", "hw:{" .. name .. "}:g:acme"))
+      _, err, code = cli(("queue %s --group 'a\"b' '{}' --redis %s"):format(name, url))
+      assert.are.equal(1, code)
+      assert.matches("a group key is printable ASCII but", err, 1, true)
+      -- Deleting the queue deletes its groups' lists too.
+      q:destroy()
+      assert.are.equal(0, q:command("EXISTS", "hw:{" .. name .. "}:g:acme"))
     end)
 
     it("requeues and deletes failed and broken records by id or all", function()

@@ -148,6 +148,20 @@ describe("on a Redis Cluster", function()
     assert.is_true(most >= 2 and most <= 6, most .. " at once")
   end)
 
+  it("runs groups of a queue spread over the masters, each group in turns and under its own cap", function()
+    local q, runs, config = R.queue(cluster, { shards = 6 })
+    q:limit { group = "*", concurrency = 1, rate = "50/s" }
+    for g = 1, 6 do q:queue_many(R.jobs(10, g * 100, { sleep = 0.01, record_end = true }), { group = "t" .. g }) end
+    assert.are.equal(60, q:stats().pending)
+    q:start { job_file = record, config = config, workers = 8, monitors = 1 }
+    R.settle(q, 60, 60)
+    q:stop { grace = 5 }
+    for g = 1, 6 do
+      assert.are.equal(1, R.most_at_once(runs, nil, function(n) return n > g * 100 and n <= g * 100 + 10 end),
+        "group t" .. g)
+    end
+  end)
+
   it("refuses an enqueue that no replica confirms when min_replicas is set, saying so", function()
     -- A master without replicas (an emptied master may have become one's).
     local lone

@@ -218,4 +218,116 @@ describe("flow control", function()
     q:limit { rate = "1000/s" }
     R.settle(q, 2, 30)
   end)
+
+  it("takes turns between groups: twenty small groups finish before a big group is half done", function()
+    local q, runs, config, name = R.queue(server)
+    -- The big group first, so FIFO would run all of it before the others.
+    q:queue_many(R.jobs(5000, 0), { group = "big" })
+    for g = 1, 20 do q:queue_many(R.jobs(20, 10000 + g * 100), { group = "small-" .. g }) end
+    assert.are.equal(5400, q:stats().pending)
+    -- Claims of fewer jobs than there are groups: the turns pass between
+    -- claims, not only within one.
+    two_processes(server, name, config, { prefetch = 4 })
+    R.settle(q, 5400, 120)
+    -- Runs in the order they were recorded (each at its start).
+    local order = {}
+    for _, e in ipairs(runs:jobs { limit = 6000 }) do table.insert(order, 1, e.job.n) end
+    assert.are.equal(5400, #order)
+    local big, small = 0, 0
+    for _, n in ipairs(order) do
+      if n > 10000 then small = small + 1 else big = big + 1 end
+      if small == 400 then break end
+    end
+    assert.is_true(big < 2500, big .. " jobs of the big group ran before the last small group's")
+    -- Nearer the mark: one turn in 21 while the small groups have work (400
+    -- jobs), give or take the batches in flight (8 workers of up to 4).
+    assert.is_true(big <= 20 + 32, big .. " jobs of the big group ran before the last small group's")
+    -- Each group's jobs are claimed in the order they were enqueued.
+    local starts = events(runs)
+    table.sort(starts, function(a, b) return a.n < b.n end)
+    local last = {}
+    for _, e in ipairs(starts) do
+      local g = e.n > 10000 and math.floor((e.n - 10000) / 100) or 0
+      assert.is_true((last[g] or 0) <= e.claimed_at, "group " .. g .. " out of order at job " .. e.n)
+      last[g] = e.claimed_at
+    end
+  end)
+
+  it("holds a group's own cap and every group's cap, across processes", function()
+    local q, runs, config, name = R.queue(server)
+    q:limit { group = "*", concurrency = 2 }
+    q:limit { group = "solo", concurrency = 1 }
+    assert.are.equal(2, q:limits().group_concurrency)
+    q:queue_many(R.jobs(20, 0, { sleep = 0.05, record_end = true }), { group = "solo" })
+    q:queue_many(R.jobs(20, 100, { sleep = 0.05, record_end = true }), { group = "pair" })
+    q:queue_many(R.jobs(20, 200, { sleep = 0.05, record_end = true }))
+    two_processes(server, name, config)
+    R.settle(q, 60, 60)
+    local cut = H.redis_time_ms(server)
+    assert.are.equal(1, most_at_once(runs, cut, function(n) return n <= 100 end))
+    assert.are.equal(2, most_at_once(runs, cut, function(n) return n > 100 and n <= 200 end))
+    -- Jobs without a group are not held by a group's cap.
+    assert.is_true(most_at_once(runs, cut, function(n) return n > 200 end) > 2)
+  end)
+
+  it("names a group's list that holds garbage, and loses none of its jobs #unsharded", function()
+    local q, runs, config, name = R.queue(server)
+    local acme = q:queue_many(R.jobs(5, 0), { group = "acme" })
+    local key = R.key(name, "g:acme")
+    local saved = q:command("DUMP", key)
+    q:command("DEL", key)
+    q:command("SET", key, "garbage")
+    local ok, err = pcall(q.queue, q, { n = 9 }, { group = "acme" })
+    assert.is_false(ok)
+    assert.truthy(err:find("key " .. key .. " holds a string, not a list; fix or delete it", 1, true), err)
+    local others = q:queue_many(R.jobs(5, 100))
+    local log = H.tmpdir() .. "/workers.log"
+    H.spawn_workers({ name = name, redis = server.url, job_file = record, config = config, workers = 1,
+      log_level = "warn" }, log)
+    H.wait_until("the worker to name the key", 30, function()
+      return H.read(log):find("key " .. key .. " is not a list", 1, true) ~= nil
+    end)
+    H.wait_until("the other jobs to run", 30, function() return q:stats().counters.processed == 5 end)
+    R.assert_each_ran_once(runs, others)
+    q:command("DEL", key)
+    q:command("RESTORE", key, "0", saved)
+    R.settle(q, 10, 30)
+    R.assert_each_ran_once(runs, acme)
+  end)
+
+  it("keeps a group to its rate without holding other groups back", function()
+    local q, runs, config, name = R.queue(server)
+    q:limit { group = "slow", rate = "10/s" }
+    q:queue_many(R.jobs(25, 0), { group = "slow" })
+    q:queue_many(R.jobs(25, 100), { group = "fast" })
+    two_processes(server, name, config)
+    R.settle(q, 50, 60)
+    local slow, fast_done = {}, 0
+    for _, e in ipairs(events(runs)) do
+      if e.n <= 100 then slow[#slow + 1] = e.claimed_at else fast_done = math.max(fast_done, e.claimed_at) end
+    end
+    table.sort(slow)
+    assert.are.equal(25, #slow)
+    -- Every window [t_i, t_i + 1 s) that starts at a start.
+    local j = 1
+    for i = 1, #slow do
+      while j <= #slow and slow[j] < slow[i] + 1000 do j = j + 1 end
+      assert.is_true(j - i <= 10, ("%d starts of the group in the second from %d"):format(j - i, slow[i]))
+    end
+    -- The other group ran while this one waited its turns.
+    assert.is_true(fast_done < slow[10], "the fast group's last start came after the slow group's 10th")
+  end)
+
+  it("keeps each group in one shard of a sharded queue, so its cap holds", function()
+    local q, runs, config, name = R.queue(server, { shards = 3 })
+    q:limit { group = "solo", concurrency = 1 }
+    -- Batches go to the shards in turn, unless a group picks one.
+    for b = 0, 5 do q:queue_many(R.jobs(4, b * 4, { sleep = 0.05, record_end = true }), { group = "solo" }) end
+    assert.has_error(function() q:queue({ n = 0 }, { group = "solo", unique = "u" }) end,
+      "hworker: enqueue options: job 1 has a unique key and a group, and queue '" .. name .. "' is sharded: each "
+      .. "picks a shard, so use one of them (or an unsharded queue)")
+    two_processes(server, name, config, { shards = 3 })
+    R.settle(q, 24, 60)
+    assert.are.equal(1, most_at_once(runs, H.redis_time_ms(server)))
+  end)
 end)

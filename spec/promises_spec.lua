@@ -124,11 +124,11 @@ describe("README promises #standalone", function()
     H.wait_until("every job", 60, function() return q:stats().counters.succeeded == #jobs end)
     q:stop { grace = 5 }
     H.kill(pid, 9)
-    -- claim.lua's keys are pending, inflight, seq, flow, open and urgent;
-    -- then the batch size.
+    -- claim.lua's keys are pending, inflight, seq, flow, open, urgent,
+    -- groups and group_due; then the batch size.
     local sizes = {}
     local tag = "{" .. name:gsub("%p", "%%%0") .. "}"
-    for n in H.read(monitor):gmatch(tag .. ':open" "hw:' .. tag .. ':urgent" "(%d+)"') do
+    for n in H.read(monitor):gmatch(tag .. ':groups" "hw:' .. tag .. ':group_due" "(%d+)"') do
       sizes[#sizes + 1] = tonumber(n)
     end
     local claimed, k = 0, nil

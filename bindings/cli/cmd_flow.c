@@ -15,6 +15,13 @@ void cli_print_flow(const hworker_stats *s)
     else printf("concurrency  none\n");
     if (s->rate > 0) printf("rate         %lld per %lld ms, burst %lld\n", s->rate, s->rate_period_ms, s->burst);
     else printf("rate         none\n");
+    printf("per group    ");
+    if (s->group_concurrency > 0) printf("concurrency %lld", s->group_concurrency);
+    else printf("concurrency none");
+    if (s->group_rate > 0)
+        printf(", rate %lld per %lld ms, burst %lld", s->group_rate, s->group_rate_period_ms, s->group_burst);
+    else printf(", rate none");
+    printf(" (groups without their own)\n");
 }
 
 void cli_print_flow_json(const hworker_stats *s)
@@ -23,7 +30,11 @@ void cli_print_flow_json(const hworker_stats *s)
            s->concurrency, s->rate);
     if (s->rate > 0) printf("%lld", s->rate_period_ms);
     else printf("null");
-    printf(",\"burst\":%lld}", s->burst);
+    printf(",\"burst\":%lld,\"group_concurrency\":%lld,\"group_rate\":%lld,\"group_rate_period_ms\":", s->burst,
+           s->group_concurrency, s->group_rate);
+    if (s->group_rate > 0) printf("%lld", s->group_rate_period_ms);
+    else printf("null");
+    printf(",\"group_burst\":%lld}", s->group_burst);
 }
 
 static int set_paused(const char *cmd, int pause, int argc, char **argv)
@@ -92,15 +103,12 @@ static int print_limits(hworker *h, const char *name, int json)
 int cmd_limit(int argc, char **argv)
 {
     cli_redis redis = {0};
-    const char *concurrency = NULL, *rate = NULL, *burst = NULL;
+    const char *concurrency = NULL, *rate = NULL, *burst = NULL, *group = NULL;
     int json = 0, shards = 1, code = CLI_OK, npos;
-    cli_opt opts[] = {CLI_REDIS_FLAGS(redis),
-                      {"concurrency", OPT_STRING, &concurrency, 0},
-                      {"rate", OPT_STRING, &rate, 0},
-                      {"burst", OPT_STRING, &burst, 0},
-                      {"json", OPT_FLAG, &json, 0},
-                      {"shards", OPT_INT, &shards, 0},
-                      {NULL, 0, NULL, 0}};
+    cli_opt opts[] = {CLI_REDIS_FLAGS(redis),           {"concurrency", OPT_STRING, &concurrency, 0},
+                      {"rate", OPT_STRING, &rate, 0},   {"burst", OPT_STRING, &burst, 0},
+                      {"group", OPT_STRING, &group, 0}, {"json", OPT_FLAG, &json, 0},
+                      {"shards", OPT_INT, &shards, 0},  {NULL, 0, NULL, 0}};
     const char *pos[2];
     if (cli_parse("limit", argc, argv, opts, pos, 2, &npos)) return CLI_USAGE;
     int ls = npos == 2 && strcmp(pos[0], "ls") == 0;
@@ -110,13 +118,17 @@ int cmd_limit(int argc, char **argv)
     }
     const char *name = ls ? pos[1] : pos[0];
     int change = concurrency || rate || burst;
-    if (ls && change) {
-        cli_error("limit", "limit ls only prints the limits: drop --concurrency, --rate and --burst");
+    if (ls && (change || group)) {
+        cli_error("limit", "limit ls only prints the limits: drop --concurrency, --rate, --burst and --group");
+        return CLI_USAGE;
+    }
+    if (group && !change) {
+        cli_error("limit", "--group takes the group's limits: --concurrency, --rate, --burst");
         return CLI_USAGE;
     }
     hworker_limits want = {0};
     char err[512];
-    long long n;
+    long long n = 0;
     if (concurrency && parse_count("concurrency", concurrency, &n)) return CLI_USAGE;
     if (burst && parse_count("burst", burst, &want.burst)) return CLI_USAGE;
     if (rate && hworker_parse_rate(rate, &want.rate, &want.rate_period_ms, err, sizeof err) != HWORKER_OK) {
@@ -125,7 +137,16 @@ int cmd_limit(int argc, char **argv)
     }
     hworker *h = cli_open_queue("limit", name, &redis, shards, 0, &code);
     if (h == NULL) return code;
-    if (change) {
+    if (group) {
+        /* A group's limits are replaced whole: those not given are removed. */
+        want.concurrency = n;
+        hworker_rc rc = hworker_set_group_limits(h, group, &want, err, sizeof err);
+        if (rc != HWORKER_OK) {
+            cli_error("limit", "%s", err);
+            hworker_free(h);
+            return rc == HWORKER_E_INVALID ? CLI_USAGE : CLI_FAILED;
+        }
+    } else if (change) {
         /* Read, change the flags given, write: a flag left out keeps its value. */
         hworker_limits l;
         hworker_rc rc = hworker_get_limits(h, &l, NULL, err, sizeof err);

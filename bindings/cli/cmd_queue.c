@@ -23,7 +23,7 @@ static long long redis_now_ms(hworker *h)
 }
 
 static int send_batch(hworker *h, size_t n, const char **json, const size_t *lens, double delay, int priority,
-                      const char *unique)
+                      const char *group, const char *unique)
 {
     char *ids = malloc(n * HWORKER_ID_SIZE);
     hworker_job *jobs = calloc(n ? n : 1, sizeof *jobs);
@@ -37,6 +37,7 @@ static int send_batch(hworker *h, size_t n, const char **json, const size_t *len
     hworker_enqueue_opts opts = HWORKER_ENQUEUE_OPTS_INIT;
     opts.delay = delay;
     opts.priority = priority;
+    opts.group = group;
     int rc = hworker_enqueue(h, jobs, n, &opts, ids, err, sizeof err);
     free(jobs);
     if (rc == 0)
@@ -50,7 +51,7 @@ static int send_batch(hworker *h, size_t n, const char **json, const size_t *len
 int cmd_queue(int argc, char **argv)
 {
     cli_redis redis = {0};
-    const char *at = NULL, *unique = NULL;
+    const char *at = NULL, *unique = NULL, *group = NULL;
     double in = -1;
     int batch = 1000, min_replicas = 0, shards = 1, priority = 0;
     cli_opt opts[] = {CLI_REDIS_FLAGS(redis),
@@ -61,6 +62,7 @@ int cmd_queue(int argc, char **argv)
                       {"min-replicas", OPT_INT, &min_replicas, 0},
                       {"shards", OPT_INT, &shards, 0},
                       {"priority", OPT_INT, &priority, 0},
+                      {"group", OPT_STRING, &group, 0},
                       {NULL, 0, NULL, 0}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos, code = CLI_OK;
@@ -142,7 +144,7 @@ int cmd_queue(int argc, char **argv)
             cli_error("queue", "--unique names one job: give one JSON argument");
             code = CLI_USAGE;
         }
-        if (code == CLI_OK && send_batch(h, n, pos + 1, lens, delay, priority, unique)) code = CLI_FAILED;
+        if (code == CLI_OK && send_batch(h, n, pos + 1, lens, delay, priority, group, unique)) code = CLI_FAILED;
         free(lens);
         hworker_free(h);
         free(pos);
@@ -189,7 +191,7 @@ int cmd_queue(int argc, char **argv)
         }
         if (n > 0 && (n == (size_t)batch || got < 0)) {
             for (size_t i = 0; i < n; i++) json[i] = text.data + offsets[i];
-            if (send_batch(h, n, json, lens, delay, priority, NULL)) {
+            if (send_batch(h, n, json, lens, delay, priority, group, NULL)) {
                 code = CLI_FAILED;
                 break;
             }

@@ -134,6 +134,8 @@ static const char *const help_queue =
     "  --batch N                   jobs per batch from stdin (default 1000)\n"
     "  --priority P                0 (none, the default) to 9: higher levels start first,\n"
     "                              in order within a level\n"
+    "  --group G                   the jobs' group (a tenant, a customer): groups with work\n"
+    "                              take turns, one job each; not with --priority\n"
     "  --unique KEY                while a job with KEY is pending, scheduled or in flight,\n"
     "                              add nothing and print that job's id (one JSON argument)\n"
     "  --min-replicas N            acknowledge only once N replicas have the jobs (WAIT);\n"
@@ -183,6 +185,7 @@ static const char *const help_resume = "usage: hworker-lua resume NAME [flags]\n
 
 static const char *const help_limit =
     "usage: hworker-lua limit NAME [--concurrency N] [--rate R] [--burst B] [flags]\n"
+    "       hworker-lua limit NAME --group G [--concurrency N] [--rate R] [--burst B] [flags]\n"
     "       hworker-lua limit ls NAME [--json]\n"
     "\n"
     "Sets the limits of queue NAME, kept in Redis: every process applies them at its\n"
@@ -193,8 +196,12 @@ static const char *const help_limit =
     "  --rate R                    at most COUNT starts per PERIOD: 100/s, 6000/min, 5/10s\n"
     "  --burst B                   starts allowed at once beyond the rate after a quiet spell\n"
     "                              (default 0)\n"
+    "  --group G                   the limits are group G's, each job of G counted (\"*\":\n"
+    "                              every group without its own); the flags given replace\n"
+    "                              G's limits, those left out are removed\n"
     "  --json                      one JSON object: paused, concurrency, rate, rate_period_ms,\n"
-    "                              burst\n" FLAG_SHARDS;
+    "                              burst, and the same of every group: group_concurrency,\n"
+    "                              group_rate, group_rate_period_ms, group_burst\n" FLAG_SHARDS;
 
 static const char *const help_cron =
     "usage: hworker-lua cron add NAME ENTRY SCHEDULE JSON [--tz ZONE] [--missed skip|one|all] [--unique]\n"

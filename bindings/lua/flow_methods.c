@@ -1,6 +1,6 @@
 /* The queue methods of flow control (docs/flow-control.md):
- * q:pause(), q:resume(), q:limit{concurrency =, rate =, burst =} and
- * q:limits(). */
+ * q:pause(), q:resume(), q:limit{concurrency =, rate =, burst =},
+ * q:limit{group =, concurrency =, rate =, burst =} and q:limits(). */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +16,12 @@ void hw_lua_push_flow(lua_State *L, const hworker_stats *s)
         hw_lua_set_int(L, "rate", s->rate);
         hw_lua_set_int(L, "rate_period_ms", s->rate_period_ms);
         hw_lua_set_int(L, "burst", s->burst);
+    }
+    if (s->group_concurrency > 0) hw_lua_set_int(L, "group_concurrency", s->group_concurrency);
+    if (s->group_rate > 0) {
+        hw_lua_set_int(L, "group_rate", s->group_rate);
+        hw_lua_set_int(L, "group_rate_period_ms", s->group_rate_period_ms);
+        hw_lua_set_int(L, "group_burst", s->group_burst);
     }
 }
 
@@ -53,17 +59,24 @@ static void count_option(lua_State *L, const char *name, long long *out)
 }
 
 /* q:limit{ concurrency = N, rate = "100/s", burst = B }: changes the limits
- * given and keeps the others; 0, false or "none" removes one. Returns the
- * limits as q:limits() does. */
+ * given and keeps the others; 0, false or "none" removes one. With
+ * group = G ("*": every group without its own), the limits given replace
+ * group G's (those left out are removed). Returns the limits as q:limits()
+ * does. */
 static int l_limit(lua_State *L)
 {
     lqueue *q = hw_lua_check_queue(L);
     luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *const known[] = {"concurrency", "rate", "burst", NULL};
+    static const char *const known[] = {"concurrency", "rate", "burst", "group", NULL};
     hw_lua_check_known(L, 2, known, "limit");
+    lua_getfield(L, 2, "group");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "hworker: limit: group must be a string (\"*\": every group)");
+    const char *group = lua_tostring(L, -1); /* stays on the stack */
     char err[512];
-    hworker_limits l;
-    if (hworker_get_limits(q->h, &l, NULL, err, sizeof err) != HWORKER_OK) return luaL_error(L, "hworker: %s", err);
+    hworker_limits l = {0};
+    if (group == NULL && hworker_get_limits(q->h, &l, NULL, err, sizeof err) != HWORKER_OK)
+        return luaL_error(L, "hworker: %s", err);
     count_option(L, "concurrency", &l.concurrency);
     count_option(L, "burst", &l.burst);
     lua_getfield(L, 2, "rate");
@@ -77,7 +90,9 @@ static int l_limit(lua_State *L)
         return luaL_error(L, "hworker: limit: rate must be a string such as \"100/s\" (false: none)");
     }
     lua_pop(L, 1);
-    if (hworker_set_limits(q->h, &l, err, sizeof err) != HWORKER_OK) return luaL_error(L, "hworker: %s", err);
+    hworker_rc rc = group ? hworker_set_group_limits(q->h, group, &l, err, sizeof err)
+                          : hworker_set_limits(q->h, &l, err, sizeof err);
+    if (rc != HWORKER_OK) return luaL_error(L, "hworker: %s", err);
     hworker_stats s;
     if (hworker_get_stats(q->h, &s, err, sizeof err) != HWORKER_OK) return luaL_error(L, "hworker: %s", err);
     hw_lua_push_flow(L, &s);

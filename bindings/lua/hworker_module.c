@@ -233,7 +233,7 @@ static int l_open(lua_State *L)
 
 /* Options of queue/queue_json/queue_many: those of hworker_enqueue_opts
  * (delay in s, at in s since the epoch on the Redis clock, queue, shard,
- * priority 0 to 9)
+ * priority 0 to 9, group)
  * and unique: a key for single jobs, a list of keys for queue_many. */
 typedef struct queue_opts {
     hworker_enqueue_opts enqueue;
@@ -245,7 +245,7 @@ static queue_opts opts_of(lua_State *L, int idx, int single)
     queue_opts o = {HWORKER_ENQUEUE_OPTS_INIT, NULL};
     if (lua_isnoneornil(L, idx)) return o;
     luaL_checktype(L, idx, LUA_TTABLE);
-    static const char *const known[] = {"delay", "at", "unique", "queue", "shard", "priority", NULL};
+    static const char *const known[] = {"delay", "at", "unique", "queue", "shard", "priority", "group", NULL};
     hw_lua_check_known(L, idx, known, single ? "queue options" : "queue_many options");
     o.enqueue.delay = opt_number(L, idx, "delay", 0);
     o.enqueue.at = opt_number(L, idx, "at", 0);
@@ -255,6 +255,7 @@ static queue_opts opts_of(lua_State *L, int idx, int single)
     if (!(priority >= 0 && priority <= 9 && priority == (double)(int)priority))
         luaL_error(L, "hworker: priority must be a whole number from 0 (none) to 9 (first)");
     o.enqueue.priority = (int)priority;
+    o.enqueue.group = opt_string(L, idx, "group", NULL);
     o.unique = single ? opt_string(L, idx, "unique", NULL) : NULL;
     return o;
 }

@@ -68,9 +68,10 @@ end
 -- Whether the header of a claim or envelope (the text before the first
 -- newline) contains `needle`, without making a new string.
 local function hw_header_has(text, needle)
-  local nl = string.find(text, '\n', 1, true)
   local at = string.find(text, needle, 1, true)
-  return nl ~= nil and at ~= nil and at < nl
+  if at == nil then return false end
+  local nl = string.find(text, '\n', 1, true)
+  return nl ~= nil and at < nl
 end
 
 -- The token of a claim: everything before the first '|'.

@@ -22,19 +22,35 @@ local function hw_urgent_score(level, n)
   return (10 - level) * 8796093022208 + n
 end
 
--- Puts envelopes where they wait to be claimed: those with a priority into
--- `urgent` (at the back of their level, or at its front when `cmd` is
--- RPUSH: handed back or recovered), the others onto `pending` with `cmd`
--- (LPUSH: the back; RPUSH: the front). A doorbell stays at the front: one
--- there goes before jobs are pushed in front of it (they wake the workers
--- themselves). Returns how many envelopes with a priority were already in
--- `urgent` byte for byte (the same job sent twice: it stays one entry).
--- O(envelopes).
-local function hw_push_waiting(pending, urgent, seq, envelopes, cmd)
-  local plain, scored = {}, {}
+-- Adds scored envelopes (score, envelope, ...) to `urgent`, with a
+-- doorbell onto an empty `pending`. Returns how many were already there
+-- byte for byte (the same job sent twice: it stays one entry).
+local function hw_push_urgent(pending, urgent, scored)
+  local added = hw_push('ZADD', urgent, scored)
+  if redis.call('LLEN', pending) == 0 then redis.call('LPUSH', pending, hw_doorbell) end
+  return #scored / 2 - added
+end
+
+-- Puts envelopes where they wait to be claimed: those of a group into its
+-- list (scripts/lib/groups.lua), those with a priority into `urgent` (at
+-- the back of their level, or at its front when `cmd` is RPUSH: handed back
+-- or recovered), the others onto `pending` with `cmd` (LPUSH: the back;
+-- RPUSH: the front). A doorbell stays at the front: one there goes before
+-- jobs are pushed in front of it (they wake the workers themselves).
+-- Returns how many envelopes with a priority were already in `urgent`.
+-- The caller has checked the groups' lists (hw_check_groups). O(envelopes).
+local function hw_push_waiting(pending, urgent, seq, groups, envelopes, cmd)
+  local plain, scored, grouped, names = {}, {}, {}, {}
   for _, e in ipairs(envelopes) do
-    local p = hw_priority_of(e)
-    if p then
+    local g = hw_group_of(e)
+    local p = not g and hw_priority_of(e)
+    if g then
+      if not grouped[g] then
+        grouped[g] = {}
+        names[#names + 1] = g
+      end
+      grouped[g][#grouped[g] + 1] = e
+    elseif p then
       scored[#scored + 1] = hw_urgent_score(p, cmd == 'LPUSH' and redis.call('INCR', seq) or 0)
       scored[#scored + 1] = e
     else
@@ -45,8 +61,7 @@ local function hw_push_waiting(pending, urgent, seq, envelopes, cmd)
     if cmd == 'RPUSH' and redis.call('LINDEX', pending, -1) == hw_doorbell then redis.call('RPOP', pending) end
     hw_push(cmd, pending, plain)
   end
+  for _, g in ipairs(names) do hw_group_push(pending, groups, g, grouped[g], cmd) end
   if #scored == 0 then return 0 end
-  local added = hw_push('ZADD', urgent, scored)
-  if redis.call('LLEN', pending) == 0 then redis.call('LPUSH', pending, hw_doorbell) end
-  return #scored / 2 - added
+  return hw_push_urgent(pending, urgent, scored)
 end

@@ -56,15 +56,17 @@ function R.key(name, role)
   return "hw:{" .. name .. "}:" .. role
 end
 
--- Every recorded run: { id, start = Redis ms, claimed_at } and, for jobs
--- with record_end, { id, finish = Redis ms }.
+-- Every recorded run: { id, n, start = Redis ms, claimed_at } and, for jobs
+-- with record_end, { id, n, finish = Redis ms }; newest first.
 function R.events(runs)
   local starts, ends, offset = {}, {}, 0
   while true do
     local page = runs:jobs { offset = offset, limit = 1000 }
     for _, e in ipairs(page) do
-      if e.job.phase == "end" then ends[#ends + 1] = { id = e.job.id, finish = e.enqueued_at }
-      else starts[#starts + 1] = { id = e.job.id, start = e.enqueued_at, claimed_at = e.job.claimed_at } end
+      if e.job.phase == "end" then ends[#ends + 1] = { id = e.job.id, n = e.job.n, finish = e.enqueued_at }
+      else
+        starts[#starts + 1] = { id = e.job.id, n = e.job.n, start = e.enqueued_at, claimed_at = e.job.claimed_at }
+      end
     end
     if #page < 1000 then break end
     offset = offset + 1000
@@ -72,10 +74,17 @@ function R.events(runs)
   return starts, ends
 end
 
--- The most runs in progress at once. A run whose end was never recorded
--- (its process was killed) ends at `cut`.
-function R.most_at_once(runs, cut)
+-- The most runs in progress at once, of the jobs whose n `keep` (optional)
+-- accepts. A run whose end was never recorded (its process was killed) ends
+-- at `cut`.
+function R.most_at_once(runs, cut, keep)
   local starts, ends = R.events(runs)
+  if keep then
+    local s, e = {}, {}
+    for _, x in ipairs(starts) do if keep(x.n) then s[#s + 1] = x end end
+    for _, x in ipairs(ends) do if keep(x.n) then e[#e + 1] = x end end
+    starts, ends = s, e
+  end
   local points, open = {}, {}
   for _, s in ipairs(starts) do
     points[#points + 1] = { t = s.start, d = 1 }
