@@ -261,6 +261,28 @@ row(("drain, the best thread count of 1, 2, 4 and 8 (TCP): %d"):format(best), on
   "jobs/s", at_least(100000))
 share("drain over a unix socket as a share of TCP, 2 threads", drain_rate["unix socket2"], drain_rate.TCP2)
 
+-- Groups (docs/flow-control.md): the same drain with the jobs spread over
+-- 10,000 groups, which take turns (no caps), next to the drain without.
+do
+  local groups = quick and 1000 or 10000
+  local per = math.max(1, math.floor(N / groups))
+  local total = per * groups
+  local jobs = batch_of(per)
+  local r = repeat_runs(function()
+    local d = open(tcp, "groups")
+    for g = 1, groups do d:queue_many(jobs, { group = "tenant-" .. g }) end
+    local t0 = now()
+    d:start { job_file = noop, workers = 2, monitors = 0 }
+    wait_until("the drain", 600, function() ffi.C.usleep(2000) return d:stats().counters.processed >= total end)
+    local took = now() - t0
+    d:stop { grace = 1 }
+    d:close()
+    return total / took
+  end)
+  row(("drain %d no-op jobs in %d groups, %d each, 2 threads (TCP)"):format(total, groups, per), r, "jobs/s")
+  share("the same as a share of the drain without groups, 2 threads", r.median, drain_rate.TCP2)
+end
+
 -- A deep queue: enqueue and drain rates with a million jobs pending (100,000
 -- in quick mode), next to the empty-queue rates above. Each run enqueues and
 -- then drains `part` jobs, so the depth stays the same from run to run.
