@@ -503,10 +503,8 @@ return {
     spec = "spec/flow_spec.lua", filter = "higher.priorities" },
   { name = "groups: a group's token goes back to the front, so one group keeps the turn",
     file = "scripts/lib/groups.lua",
-    from = "    hw_group_add(groups, 'tokens', 1)\n    redis.call('LPUSH', pending, hw_token_mark .. name)\n  end\n"
-      .. "  return job",
-    to = "    hw_group_add(groups, 'tokens', 1)\n    redis.call('RPUSH', pending, hw_token_mark .. name)\n  end\n"
-      .. "  return job",
+    from = "    deltas.tokens = deltas.tokens + 1\n    redis.call('LPUSH', pending, hw_token_mark .. name)",
+    to = "    deltas.tokens = deltas.tokens + 1\n    redis.call('RPUSH', pending, hw_token_mark .. name)",
     spec = "spec/flow_spec.lua", filter = "takes.turns" },
   { name = "groups: stats leave out the jobs waiting in groups' lists",
     file = "scripts/stats.lua",
@@ -515,8 +513,8 @@ return {
     spec = "spec/flow_spec.lua", filter = "takes.turns" },
   { name = "groups: a group's own cap is ignored",
     file = "scripts/lib/groups.lua",
-    from = "  local text = v[1] or v[2]",
-    to = "  local text = v[2]",
+    from = "  local cap, interval, burst = v[1] or v[2], nil, 0",
+    to = "  local cap, interval, burst = v[2], nil, 0",
     spec = "spec/flow_spec.lua", filter = "group.s.own.cap" },
   { name = "groups: a parked group never gets its token back", slow = true,
     file = "scripts/lib/groups.lua",
