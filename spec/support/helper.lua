@@ -293,9 +293,10 @@ end
 function M.alive(pid)
   local f = io.open("/proc/" .. pid .. "/stat")
   if not f then return false end
+  -- A process reaped between the open and the read leaves nothing to read.
   local stat = f:read("*a")
   f:close()
-  return not stat:match("^%d+ %b() Z")
+  return stat ~= nil and not stat:match("^%d+ %b() Z")
 end
 
 function M.kill(pid, sig)
