@@ -293,6 +293,31 @@ describe("flow control", function()
     R.assert_each_ran_once(runs, acme)
   end)
 
+  it("holds a group back, never stops it, when its settings or counts in Redis are damaged #unsharded", function()
+    local q, runs, config, name = R.queue(server)
+    local groups = R.key(name, "groups")
+    -- A damaged cap reads as 1, a damaged count of jobs in flight as 0.
+    q:command("HSET", groups, "c:acme", "lots", "r:acme", "x")
+    -- A damaged rate reads as one start a second, a damaged burst as 0.
+    q:command("HSET", groups, "i:paced", "soon", "b:paced", "x")
+    q:queue_many(R.jobs(10, 0, { sleep = 0.05, record_end = true }), { group = "acme" })
+    local paced = q:queue_many(R.jobs(3, 100), { group = "paced" })
+    two_processes(server, name, config)
+    R.settle(q, 13, 60)
+    R.assert_each_ran_once(runs, paced)
+    local cut = H.redis_time_ms(server)
+    assert.are.equal(1, most_at_once(runs, cut, function(n) return n <= 100 end))
+    local acme, starts = 0, {}
+    for _, e in ipairs(events(runs)) do
+      if e.n > 100 then starts[#starts + 1] = e.claimed_at else acme = acme + 1 end
+    end
+    assert.are.equal(10, acme)
+    table.sort(starts)
+    for i = 2, #starts do
+      assert.is_true(starts[i] - starts[i - 1] >= 1000, ("starts %d ms apart"):format(starts[i] - starts[i - 1]))
+    end
+  end)
+
   it("keeps a group to its rate without holding other groups back", function()
     local q, runs, config, name = R.queue(server)
     q:limit { group = "slow", rate = "10/s" }
