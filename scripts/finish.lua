@@ -33,9 +33,13 @@ local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4
   KEYS[12], 'counter', KEYS[13], 'hash' }, KEYS[6],
   { 'processed', 'succeeded', 'retried', 'failed', 'broken', 'lease_lost', 'scheduled', 'exhausted', 'merged' })
 if bad then return bad end
-local group_of
-bad, group_of = hw_check_groups(KEYS[13], ARGV, 4, 4)
-if bad then return bad end
+-- Without a groups hash no claim in flight is of a group (each holds its
+-- group's running count there), so the batch's headers need no look.
+local group_of = {}
+if redis.call('EXISTS', KEYS[13]) == 1 then
+  bad, group_of = hw_check_groups(KEYS[13], ARGV, 4, 4)
+  if bad then return bad end
+end
 local tally = {}
 local now = hw_now_ms()
 local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0,
