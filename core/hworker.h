@@ -520,6 +520,49 @@ HWORKER_API hworker_rc hworker_delete_queue(hworker *h, char *err, size_t errlen
 /** The library version, e.g. "0.2.0". Thread-safe. */
 HWORKER_API const char *hworker_version(void);
 
+/* The process registry (docs/operations.md, "Processes"): while a handle
+ * has workers, its lease keeper records the process in Redis every third
+ * of the lease; a registration lasts one lease, so a process that died
+ * without a word drops out a lease after its last beat. */
+
+/** One registered process. Pointers are valid only during the callback. */
+typedef struct hworker_process_info {
+    const char *id;       /**< host:pid:tag, one per handle with workers */
+    const char *host;     /**< its host name */
+    long long pid;        /**< its process id on that host */
+    const char *version;  /**< the hworker version it runs */
+    const char *queue;    /**< the queue its workers take jobs from */
+    int shards;           /**< that queue's shard count, as the process sees it */
+    int threads;          /**< its worker threads at its last beat */
+    int busy;             /**< of those, how many were running a job */
+    long long started_at; /**< ms since the epoch (its own clock): when its workers started */
+    long long beat_at;    /**< ms since the epoch (Redis time): its last beat */
+    long long expires_at; /**< ms (Redis time): when it drops out without another beat */
+    const char *job_file; /**< the job file its workers run, or NULL */
+} hworker_process_info;
+
+/** Receives each process; returns nonzero to stop listing early. */
+typedef int (*hworker_process_fn)(void *ud, const hworker_process_info *p);
+
+/** Lists the live processes with workers on queue `queue` (NULL: the
+ * handle's own; any shard count), the registration to expire soonest first
+ * (at most 10,000), after forgetting those whose registration ran out.
+ * HWORKER_E_INVALID for a bad queue name; HWORKER_E_REDIS when Redis fails
+ * or a registry key holds something else (the message names the key). One
+ * script call. Thread-safe. */
+HWORKER_API hworker_rc hworker_list_processes(hworker *h, const char *queue, hworker_process_fn fn, void *ud, char *err,
+                                              size_t errlen);
+
+/** Receives each queue's name; returns nonzero to stop listing early. */
+typedef int (*hworker_queue_fn)(void *ud, const char *name);
+
+/** Lists the registry of queues, by name: every queue a handle has
+ * enqueued on or run workers for since it was last destroyed (the key
+ * hw:queues, one SMEMBERS). The handle's own queue does not matter; it may
+ * be one made without a name. HWORKER_E_REDIS when Redis fails or the key
+ * holds something else. Thread-safe. */
+HWORKER_API hworker_rc hworker_list_queues(hworker *h, hworker_queue_fn fn, void *ud, char *err, size_t errlen);
+
 /* Flow control (docs/flow-control.md): settings kept in Redis, so every
  * process agrees and a change takes effect without a restart. */
 

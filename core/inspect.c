@@ -330,17 +330,21 @@ hworker_rc hworker_delete_queue(hworker *h, char *err, size_t errlen)
         freeReplyObject(r);
         if (rc) return rc;
     }
-    /* Then the shard count (its own slot): a queue made again may have
-     * another. */
-    char *key = hw_keys_shards(h->name);
-    const char *argv[2] = {"DEL", key};
-    redisReply *r = hw_producer_command(h, 2, argv, NULL, "cannot destroy the queue", err, errlen);
+    /* Then the shard count (a queue made again may have another) and the
+     * process registry: keys of no shard. */
+    char *key = hw_keys_shards(h->name), *procs = hw_keys_procs(h->name, "procs"),
+         *beats = hw_keys_procs(h->name, "beats");
+    const char *argv[4] = {"DEL", key, procs, beats};
+    redisReply *r = hw_producer_command(h, 4, argv, NULL, "cannot destroy the queue", err, errlen);
     free(key);
+    free(procs);
+    free(beats);
     if (r == NULL) return HWORKER_E_REDIS;
     hworker_rc rc = r->type == REDIS_REPLY_INTEGER ? HWORKER_OK : HWORKER_E_REDIS;
     if (rc) hw_conn_explain(&h->producer, r, "cannot destroy the queue", err, errlen);
     freeReplyObject(r);
     atomic_store(&h->shards_checked, 0);
+    if (rc == HWORKER_OK) rc = hw_queue_unlisted(h, err, errlen);
     return rc;
 }
 

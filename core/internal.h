@@ -55,6 +55,14 @@ void hw_keys_free(hw_keys *k);
 /* The key recording a queue's shard count, hw:{queue}:shards (shard_count.h);
  * the caller frees it. */
 char *hw_keys_shards(const char *queue);
+/* The keys of a queue's process registry, whatever its shard count:
+ * hw:{queue}:procs (a hash of process id -> its JSON) and hw:{queue}:beats
+ * (a zset of process id -> when its registration ends, ms); `role` is
+ * "procs" or "beats". The caller frees it. */
+char *hw_keys_procs(const char *queue, const char *role);
+/* The set of every queue's name that producers and workers have used (the
+ * registry `hworker-lua queues` lists), outside any queue's hash tag. */
+#define HW_QUEUES_KEY "hw:queues"
 
 struct hworker {
     /* Read-only after hworker_create(). */
@@ -114,6 +122,12 @@ struct hworker {
     hw_signal keeper_wake;
     _Atomic double keeper_wakes_at;
     atomic_int abandoned_live;
+
+    /* Workers running a job now, for the process registry (any thread). */
+    atomic_int busy;
+    /* Set once this handle added its queue to the registry of queues
+     * (queue_registry.c); cleared by hworker_delete_queue(). */
+    atomic_int queue_listed;
 };
 
 /* How long past its time limit a job may stay inside one C function before
@@ -182,6 +196,21 @@ void hw_keeper_signal_stop(hworker *h);
 void hw_join_keeper_locked(hworker *h);
 /* How many workers are registered now (under threads_lock). */
 size_t hw_worker_count(hworker *h);
+
+/* process_beat.c: the keeper's heartbeat in the queue's process registry
+ * (hw_keys_procs), under the id `id`: registers or refreshes it, or with
+ * `leaving` removes it; then adds the queue to the registry of queues.
+ * Runs on the keeper's thread, on its connection. Returns 0, or -1 when
+ * Redis cannot be reached or refuses (the next beat tries again); a
+ * refusal is logged when *failing is 0, which it then sets, and a beat
+ * that works clears it. */
+int hw_process_beat(hworker *h, hw_conn *c, const char *id, long long started_ms, int leaving, int *failing);
+
+/* queue_registry.c: adds the handle's queue to the registry of queues,
+ * once per handle (a failure is retried at the next call), on the
+ * producer connection; and takes it out. */
+void hw_queue_listed(hworker *h);
+hworker_rc hw_queue_unlisted(hworker *h, char *err, size_t errlen);
 
 /* server_facts.c: refuses a Redis older than 6.2 (-1 with a message) and
  * logs a warning for each setting that puts at-least-once at risk. */

@@ -24,6 +24,7 @@ typedef struct keeper {
     int round_failed;   /* a call was refused in this round */
     double logged_at;   /* when a refusal was last logged */
     long refused;       /* refusals since then */
+    int beat_failing;   /* the process registry refused the last beat (logged once) */
 } keeper;
 
 static void refused(keeper *k, size_t n, const redisReply *r)
@@ -86,12 +87,25 @@ static void renew_shard(keeper *k, int shard)
     free(claims);
 }
 
+/* This run of the keeper's id in the process registry: host:pid: and a
+ * fresh tag, as a process may hold several handles with workers. */
+static void process_id(const hworker *h, char *out, size_t outlen)
+{
+    char tag[HWORKER_ID_SIZE];
+    hw_new_ids(tag, 1);
+    snprintf(out, outlen, "%s:%d:%.8s", h->hostname, h->pid, tag);
+}
+
 void *hw_keeper_main(void *arg)
 {
     keeper k = {.h = arg};
     hworker *h = k.h;
     hw_conn_init(&k.conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "lease keeper",
                  h->cfg.redis_timeout);
+    char id[128];
+    process_id(h, id, sizeof id);
+    long long started = hw_wall_ms();
+    hw_process_beat(h, &k.conn, id, started, 0, &k.beat_failing);
     double interval = h->cfg.lease / 3.0;
     double next_renew = hw_monotonic() + interval;
     for (;;) {
@@ -102,6 +116,7 @@ void *hw_keeper_main(void *arg)
             for (int shard = 0; shard < h->nshards; shard++) renew_shard(&k, shard);
             if (!k.round_failed) k.failing = 0;
             k.round_failed = 0;
+            hw_process_beat(h, &k.conn, id, started, 0, &k.beat_failing);
             next_renew = hw_monotonic() + interval;
         }
         /* Announce the renewal time first: a job that starts while the
@@ -112,6 +127,7 @@ void *hw_keeper_main(void *arg)
         atomic_store(&h->keeper_wakes_at, until);
         hw_signal_wait(&h->keeper_wake, until - hw_monotonic());
     }
+    hw_process_beat(h, &k.conn, id, started, 1, &k.beat_failing);
     hw_args_free(&k.args);
     hw_args_free(&k.lost);
     hw_conn_free(&k.conn);

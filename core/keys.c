@@ -47,6 +47,15 @@ char *hw_keys_shards(const char *queue)
     return key;
 }
 
+char *hw_keys_procs(const char *queue, const char *role)
+{
+    size_t n = strlen(queue) + strlen(role) + 8;
+    char *key = malloc(n);
+    if (key == NULL) abort();
+    snprintf(key, n, "hw:{%s}:%s", queue, role);
+    return key;
+}
+
 int hw_shard_of_unique(const char *unique, int shards)
 {
     uint32_t hash = 2166136261u;

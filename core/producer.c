@@ -324,6 +324,7 @@ hworker_rc hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const 
     int rr = 0;
     rc = pick_target(h, &o, any_unique ? uniques : NULL, n, &t, &rr, err, errlen);
     if (rc == HWORKER_OK) rc = enqueue_on(h, &t, rr, n, json, lens, any_unique ? uniques : NULL, &o, ids, err, errlen);
+    if (rc == HWORKER_OK && t.own) hw_queue_listed(h);
     free(json);
     free(uniques);
     free(lens);

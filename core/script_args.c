@@ -1,5 +1,7 @@
 #include "script_args.h"
 
+#include <stdlib.h>
+
 #include "text_cap.h"
 
 static int add_keys(hw_args *a, const hw_keys *k, const hw_key *roles, int n)
@@ -130,6 +132,17 @@ int hw_group_limit_args(hw_args *a, const hw_keys *k, const char *group, const h
 }
 
 int hw_cron_args(hw_args *a, const hw_keys *k) { return ADD_KEYS(a, k, HW_KEY_CRON, HW_KEY_CRON_STATE); }
+
+int hw_procs_args(hw_args *a, const char *queue)
+{
+    char *procs = hw_keys_procs(queue, "procs"), *beats = hw_keys_procs(queue, "beats");
+    hw_args_clear(a);
+    hw_args_adds(a, procs);
+    hw_args_adds(a, beats);
+    free(procs);
+    free(beats);
+    return 2;
+}
 
 int hw_cron_tick_args(hw_args *a, const hw_keys *k)
 {

@@ -30,6 +30,8 @@ int hw_handback_args(hw_args *a, const hw_keys *k);
 int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long batch);
 /* cron_add.lua, cron_rm.lua, cron_read.lua: the cron keys (shard 0's). */
 int hw_cron_args(hw_args *a, const hw_keys *k);
+/* beat.lua, processes.lua: the keys of queue `queue`'s process registry. */
+int hw_procs_args(hw_args *a, const char *queue);
 /* cron_tick.lua: the cron keys, then pending, stats and unique. */
 int hw_cron_tick_args(hw_args *a, const hw_keys *k);
 /* enqueue.lua: `when` is "0", "<ms from now>" or "@<ms since the epoch>";

@@ -23,6 +23,8 @@ static const char *const names[HW_SCRIPT_COUNT] = {
     [HW_SCRIPT_LIMIT] = "limit",
     [HW_SCRIPT_GROUP_LIMIT] = "group_limit",
     [HW_SCRIPT_DROP_GROUPS] = "drop_groups",
+    [HW_SCRIPT_BEAT] = "beat",
+    [HW_SCRIPT_PROCESSES] = "processes",
 };
 
 const hw_script_source *hw_script_get(hw_script s)

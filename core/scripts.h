@@ -33,6 +33,8 @@ typedef enum {
     HW_SCRIPT_LIMIT,
     HW_SCRIPT_GROUP_LIMIT,
     HW_SCRIPT_DROP_GROUPS,
+    HW_SCRIPT_BEAT,
+    HW_SCRIPT_PROCESSES,
     HW_SCRIPT_COUNT
 } hw_script;
 

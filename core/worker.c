@@ -303,12 +303,14 @@ static void start_run(hw_worker *w, hw_claim *c)
     w->running = c;
     w->run_deadline = deadline;
     pthread_mutex_unlock(&w->run_lock);
+    atomic_fetch_add(&w->h->busy, 1);
     hw_watchdog_expect(w->h, deadline + HW_STUCK_SLACK);
 }
 
 /* Returns 1 when the watchdog gave up on this thread while the job ran. */
 static int end_run(hw_worker *w)
 {
+    atomic_fetch_sub(&w->h->busy, 1);
     pthread_mutex_lock(&w->run_lock);
     w->running = NULL;
     int abandoned = w->abandoned;
