@@ -75,6 +75,10 @@ hworker *cli_open_queue(const char *cmd, const char *name, const cli_redis *redi
 void cli_json_string(FILE *out, const char *s, size_t len);
 void cli_json_raw_or_string(FILE *out, const char *s, size_t len);
 
+/* ms since the epoch as "2026-12-02T21:30:00Z" (UTC) in out, or "-" if
+ * negative; returns what to print. */
+const char *cli_iso8601(long long ms, char *out, size_t outlen);
+
 /* Parses an ISO 8601 time (2026-11-28T10:00:00Z, with optional fraction and
  * offset) into ms since the epoch; -1 if it does not parse. */
 long long cli_parse_iso8601(const char *s);
@@ -94,6 +98,7 @@ int cmd_cron(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_limit(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
 
 /* A queue's flow settings from its stats: one line each, or one JSON
  * object {"paused","concurrency","rate","rate_period_ms","burst"} (0 or

@@ -7,17 +7,6 @@
 #include "cli.h"
 #include "cron_def.h"
 
-/* ms since the epoch as "2026-12-02T21:30:00Z" (UTC), or "-" if negative. */
-static const char *iso(long long ms, char *out, size_t outlen)
-{
-    if (ms < 0) return "-";
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return out;
-}
-
 static int cron_add(int argc, char **argv)
 {
     cli_redis redis = {0};
@@ -109,8 +98,9 @@ static int print_entry(void *ud, const hworker_cron_info *e)
     } else {
         char last[32], next[32];
         printf("%s  %s  %s  next %s  last %s  fired %lld  missed %lld (%s)  held %lld%s  %.*s\n", e->entry, e->schedule,
-               e->tz, iso(e->next_at, next, sizeof next), iso(e->last_at, last, sizeof last), e->fired, e->missed_count,
-               hw_cron_missed_name(e->missed), e->held, e->unique ? "  unique" : "", (int)e->job_len, e->job);
+               e->tz, cli_iso8601(e->next_at, next, sizeof next), cli_iso8601(e->last_at, last, sizeof last), e->fired,
+               e->missed_count, hw_cron_missed_name(e->missed), e->held, e->unique ? "  unique" : "", (int)e->job_len,
+               e->job);
     }
     return 0;
 }
@@ -164,7 +154,7 @@ static int cron_next(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         char text[32];
         if (json) printf("%lld\n", at[i]);
-        else printf("%s\n", iso(at[i], text, sizeof text));
+        else printf("%s\n", cli_iso8601(at[i], text, sizeof text));
     }
     free(at);
     hworker_free(h);

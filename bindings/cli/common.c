@@ -115,3 +115,13 @@ long long cli_parse_iso8601(const char *s)
     time_t t = timegm(&tm);
     return ((long long)t - offset) * 1000 + (long long)(sec * 1000.0 + 0.5);
 }
+
+const char *cli_iso8601(long long ms, char *out, size_t outlen)
+{
+    if (ms < 0) return "-";
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return out;
+}

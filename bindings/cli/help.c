@@ -40,6 +40,7 @@ const char *const cli_help_main =
     "  pause NAME                 stop claims of a queue in every process\n"
     "  resume NAME                let a paused queue's jobs start again\n"
     "  limit NAME [flags]         set a queue's concurrency cap and rate limit; limit ls NAME\n"
+    "  ps [NAME]                  the live processes with workers, of a queue or of all\n"
     "\n"
     "Every command takes --redis URL (default $HWORKER_REDIS, else $REDIS_URL,\n"
     "else redis://127.0.0.1:6379/0; also unix:///path?db=N, rediss:// for TLS,\n"
@@ -203,6 +204,19 @@ static const char *const help_limit =
     "                              burst, and the same of every group: group_concurrency,\n"
     "                              group_rate, group_rate_period_ms, group_burst\n" FLAG_SHARDS;
 
+static const char *const help_ps =
+    "usage: hworker-lua ps [NAME] [--json]\n"
+    "\n"
+    "Lists the live processes with workers on queue NAME, or on every queue in the\n"
+    "registry of queues: id (host:pid:tag), queue, worker threads, threads running\n"
+    "a job, when its workers started, its last heartbeat (UTC), its hworker version\n"
+    "and its job file. Each process beats every third of its lease; one that stops\n"
+    "beating drops out a lease after its last beat. docs/operations.md.\n"
+    "\n"
+    "flags:\n" FLAGS_REDIS "  --json                      one JSON object per process: id, host, pid, version,\n"
+    "                              queue, shards, threads, busy, started_at, beat_at,\n"
+    "                              expires_at (ms since the epoch), job_file\n";
+
 static const char *const help_cron =
     "usage: hworker-lua cron add NAME ENTRY SCHEDULE JSON [--tz ZONE] [--missed skip|one|all] [--unique]\n"
     "       hworker-lua cron ls NAME [--json]\n"
@@ -280,7 +294,7 @@ char *cli_help_text(const char *cmd)
         {"failed", &help_list},   {"broken", &help_list},     {"stats", &help_stats},   {"requeue", &help_requeue},
         {"delete", &help_delete}, {"destroy", &help_destroy}, {"debug", &help_debug},   {"check", &help_check},
         {"cron", &help_cron},     {"options", &help_options}, {"pause", &help_pause},   {"resume", &help_resume},
-        {"limit", &help_limit},
+        {"limit", &help_limit},   {"ps", &help_ps},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, cmd) == 0) {

@@ -920,6 +920,7 @@ int luaopen_hworker(lua_State *L)
     register_with_json(L, queue_methods);
     lua_pop(L, 2);
     hw_lua_flow_methods(L);
+    hw_lua_process_methods(L);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_close);
     lua_setfield(L, -2, "__gc");

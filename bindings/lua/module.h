@@ -31,4 +31,7 @@ void hw_lua_push_flow(lua_State *L, const hworker_stats *s);
 /* Adds the flow-control methods (flow_methods.c) to the table on top. */
 void hw_lua_flow_methods(lua_State *L);
 
+/* Adds q:processes() (process_methods.c) to the table on top. */
+void hw_lua_process_methods(lua_State *L);
+
 #endif
