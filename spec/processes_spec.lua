@@ -1,0 +1,137 @@
+-- The process registry (docs/operations.md, "Processes"): a process with
+-- workers beats every third of its lease and is listed by q:processes()
+-- and `hworker-lua ps`; one killed without a word drops out a lease after
+-- its last beat, one that stops takes itself out at once. The registry of
+-- queues lists every queue a producer or a worker used, without SCAN.
+local H = require "spec.support.helper"
+
+local bin = H.build .. "/hworker-lua"
+local record = H.job_path("record.lua")
+
+describe("the process registry", function()
+  local server
+  lazy_setup(function() server = H.redis_server() end)
+  lazy_teardown(function() server.stop() end)
+  after_each(H.cleanup)
+
+  local function only(q)
+    local list = q:processes()
+    return #list == 1 and list[1] or nil
+  end
+
+  it("lists a runner with its threads and job file, counts its busy threads, and drops it after kill -9", function()
+    local q, name = H.queue(server, { lease = 1 })
+    local pid = H.spawn_workers({ name = name, redis = server.url, job_file = record, workers = 3, monitors = 1,
+      lease = 1, log_level = "error" })
+    local p
+    H.wait_until("the runner to beat with its 3 threads", 20, function()
+      p = only(q)
+      return p ~= nil and p.threads == 3
+    end)
+    assert.are.equal(pid, p.pid)
+    assert.are.equal(name, p.queue)
+    assert.are.equal(record, p.job_file)
+    assert.are.equal(H.hworker.version, p.version)
+    assert.are.equal(p.host .. ":" .. pid, p.id:match("^(.*):[^:]+$"))
+    assert.is_true(p.expires_at > p.beat_at and p.beat_at >= p.started_at - 5000)
+    assert.are.equal(0, p.busy)
+    q:queue_many({ { n = 1, sleep = 30 }, { n = 2, sleep = 30 } })
+    H.wait_until("a beat to count 2 busy threads", 20, function()
+      p = only(q)
+      return p ~= nil and p.busy == 2
+    end)
+    H.kill(pid, 9)
+    H.wait_until("the killed runner to drop out", 20, function() return #q:processes() == 0 end)
+    -- Only its registration went: nothing was left behind for it.
+    assert.are.equal(0, tonumber(q:command("HLEN", "hw:{" .. name .. "}:procs")))
+  end)
+
+  it("takes a process out as soon as its workers stop, and keeps two handles of one process apart", function()
+    local q, name = H.queue(server)
+    local dir = H.tmpdir()
+    local job = H.file(dir, "noop.lua", "function job() end\n")
+    local other = H.track(H.hworker.open { name = name, redis = server.url, log_level = "error" })
+    q:start { job_file = job, workers = 1, monitors = 0 }
+    other:start { job_file = job, workers = 2, monitors = 0 }
+    local list
+    H.wait_until("both handles to beat", 20, function()
+      list = q:processes()
+      return #list == 2 and list[1].threads + list[2].threads == 3
+    end)
+    assert.are_not.equal(list[1].id, list[2].id)
+    q:stop { grace = 1 }
+    list = q:processes()
+    assert.are.equal(1, #list)
+    assert.are.equal(2, list[1].threads)
+    other:stop { grace = 1 }
+    assert.are.same({}, q:processes())
+  end)
+
+  it("ps lists the processes of one queue or of every queue, as text or JSON", function()
+    local a, name_a = H.queue(server)
+    local b, name_b = H.queue(server)
+    H.spawn_workers({ name = name_a, redis = server.url, job_file = record, workers = 1, monitors = 0,
+      log_level = "error" })
+    H.spawn_workers({ name = name_b, redis = server.url, job_file = record, workers = 2, monitors = 0,
+      log_level = "error" })
+    H.wait_until("both runners to beat", 20, function() return #a:processes() == 1 and #b:processes() == 1 end)
+    local redis = " --redis " .. H.quote(server.url)
+    local out, err, code = H.run(bin, "ps --json" .. redis)
+    assert.are.equal(0, code, err)
+    local seen = {}
+    for line in out:gmatch("[^\n]+") do
+      local p = H.cjson.decode(line)
+      seen[p.queue] = p.threads
+      assert.is_number(p.beat_at)
+      assert.are.equal(record, p.job_file)
+    end
+    assert.are.equal(1, seen[name_a])
+    assert.are.equal(2, seen[name_b])
+    out, err, code = H.run(bin, "ps " .. H.quote(name_b) .. redis)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:match("^ID%s+QUEUE%s+THREADS%s+BUSY%s+STARTED%s+LAST BEAT%s+VERSION%s+JOB FILE\n"), out)
+    assert.truthy(out:find("\n%S+%s+" .. name_b:gsub("%p", "%%%0") .. "%s+2%s+0%s+%d%d%d%d%-%d%d%-%d%dT"), out)
+    assert.falsy(out:find(name_a, 1, true), out)
+    out, err, code = H.run(bin, "ps nobody-runs-this" .. redis)
+    assert.are.equal(0, code, err)
+    assert.are.equal("no live process with workers\n", out)
+  end)
+
+  it("keeps a registry of queues that producers and workers add to and destroy takes out", function()
+    local q, name = H.queue(server)
+    local function listed()
+      for _, n in ipairs(q:command("SMEMBERS", "hw:queues")) do if n == name then return true end end
+      return false
+    end
+    assert.is_false(listed())
+    q:queue { n = 1 }
+    assert.is_true(listed())
+    q:destroy()
+    assert.is_false(listed())
+    H.spawn_workers({ name = name, redis = server.url, job_file = record, workers = 1, monitors = 0,
+      log_level = "error" })
+    H.wait_until("the runner to add its queue", 20, listed)
+  end)
+
+  it("names a registry key that holds garbage, and the runner's jobs still run", function()
+    local q, name = H.queue(server)
+    local key = "hw:{" .. name .. "}:procs"
+    q:command("SET", key, "garbage")
+    local log = H.tmpdir() .. "/runner.log"
+    H.spawn_workers({ name = name, redis = server.url, job_file = record, workers = 1, monitors = 0,
+      log_level = "warn" }, log)
+    H.wait_until("the runner to name the key", 20, function()
+      return H.read(log):find("key " .. key, 1, true) ~= nil
+    end)
+    local ok, err = pcall(q.processes, q)
+    assert.is_false(ok)
+    assert.truthy(err:find("key " .. key .. " holds a string, not a hash", 1, true), err)
+    local _, cli_err, code = H.run(bin, "ps " .. H.quote(name) .. " --redis " .. H.quote(server.url))
+    assert.are.equal(1, code)
+    assert.truthy(cli_err:find("key " .. key, 1, true), cli_err)
+    q:queue { n = 1 }
+    H.wait_until("the job to run", 20, function() return q:stats().counters.succeeded == 1 end)
+    q:command("DEL", key)
+    H.wait_until("the runner to be listed once the key is fixed", 20, function() return #q:processes() == 1 end)
+  end)
+end)
