@@ -399,6 +399,9 @@ typedef struct hworker_stats {
     long long group_rate;           /**< its rate: starts per group_rate_period_ms; 0: none */
     long long group_rate_period_ms; /**< the rate's period in ms; 0 without a rate */
     long long group_burst;          /**< starts its rate allows beyond it after a quiet spell */
+    long long latency_ms;           /**< how long the job next in line has been ready to run (since its
+                                       due time, else its enqueue), the most over the shards; 0 when
+                                       none waits (docs/operations.md) */
 } hworker_stats;
 
 /** Reads sizes and counters in one atomic step (per shard, summed over the

@@ -224,7 +224,7 @@ static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, latenes
     redisReply *r = hw_producer_script(h, HW_SCRIPT_STATS, nkeys, &args, "cannot read stats", err, errlen);
     hw_args_free(&args);
     if (r == NULL) return HWORKER_E_REDIS;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 9 || r->element[6]->type != REDIS_REPLY_ARRAY ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 10 || r->element[6]->type != REDIS_REPLY_ARRAY ||
         r->element[7]->type != REDIS_REPLY_ARRAY || r->element[7]->elements != 5 ||
         r->element[8]->type != REDIS_REPLY_ARRAY || r->element[8]->elements != 4) {
         hw_conn_explain(&h->producer, r, "cannot read stats", err, errlen);
@@ -258,6 +258,8 @@ static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, latenes
         long long v = flow_value(r->element[8]->element[i]);
         if (v > *group[i]) *group[i] = v;
     }
+    long long latency = flow_value(r->element[9]);
+    if (latency > out->latency_ms) out->latency_ms = latency;
     freeReplyObject(r);
     return 0;
 }

@@ -113,6 +113,58 @@ describe("the process registry", function()
     H.wait_until("the runner to add its queue", 20, listed)
   end)
 
+  it("queues lists each registered queue with its sizes, whether it is paused, and its latency", function()
+    local plain, name_plain = H.queue(server)
+    local due, name_due = H.queue(server)
+    local grouped, name_grouped = H.queue(server)
+    local sharded, name_sharded = H.queue(server, { shards = 2 })
+    local empty, name_empty = H.queue(server)
+    local t0 = H.redis_time_ms(server)
+    -- Jobs as another producer would push them, ready for a known time:
+    -- since they were enqueued, or since they came due ("da").
+    plain:queue { n = 0 }
+    plain:command("RPUSH", "hw:{" .. name_plain .. "}:pending",
+      ('{"v":1,"id":"old","eq":%d}\n{"n":1}'):format(t0 - 60000))
+    due:queue { n = 0 }
+    due:command("RPUSH", "hw:{" .. name_due .. "}:pending",
+      ('{"v":1,"id":"due","eq":%d,"da":%d}\n{"n":1}'):format(t0 - 600000, t0 - 30000))
+    -- A group's token at the front: its list's front job is the one in line.
+    grouped:queue({ n = 1 }, { group = "acme" })
+    grouped:command("LSET", "hw:{" .. name_grouped .. "}:g:acme", "-1",
+      ('{"v":1,"id":"g","eq":%d,"g":"acme"}\n{"n":1}'):format(t0 - 45000))
+    sharded:queue_many({ { n = 1 }, { n = 2 }, { n = 3 } })
+    sharded:pause()
+    empty:queue { n = 1 }
+    empty:command("DEL", "hw:{" .. name_empty .. "}:pending")
+    local out, err, code = H.run(bin, "queues --json --redis " .. H.quote(server.url))
+    local t1 = H.redis_time_ms(server)
+    assert.are.equal(0, code, err)
+    local by_name = {}
+    for line in out:gmatch("[^\n]+") do
+      local q = H.cjson.decode(line)
+      by_name[q.name] = q
+    end
+    local function latency_near(q, ready_at)
+      assert.is_true(q.latency_ms >= t0 - ready_at and q.latency_ms <= t1 - ready_at,
+        ("latency %d ms, expected %d to %d"):format(q.latency_ms, t0 - ready_at, t1 - ready_at))
+    end
+    latency_near(by_name[name_plain], t0 - 60000)
+    assert.are.equal(2, by_name[name_plain].pending)
+    latency_near(by_name[name_due], t0 - 30000)
+    latency_near(by_name[name_grouped], t0 - 45000)
+    local s = by_name[name_sharded]
+    assert.are.same({ 2, 3, true }, { s.shards, s.pending, s.paused })
+    assert.is_false(by_name[name_plain].paused)
+    assert.are.same({ 0, 0 }, { by_name[name_empty].pending, by_name[name_empty].latency_ms })
+    -- q:stats() carries the same figure.
+    assert.is_true(plain:stats().latency_ms >= 60000)
+    out, err, code = H.run(bin, "queues --redis " .. H.quote(server.url))
+    assert.are.equal(0, code, err)
+    assert.truthy(out:match("^NAME%s+SHARDS%s+PENDING%s+INFLIGHT%s+SCHEDULED%s+FAILED%s+BROKEN%s+PAUSED%s+LATENCY\n"),
+      out)
+    assert.truthy(out:find("\n" .. name_sharded:gsub("%p", "%%%0") .. "%s+2%s+3%s+0%s+0%s+0%s+0%s+yes%s"), out)
+  end)
+
   it("names a registry key that holds garbage, and the runner's jobs still run", function()
     local q, name = H.queue(server)
     local key = "hw:{" .. name .. "}:procs"

@@ -99,6 +99,7 @@ int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_limit(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
+int cmd_queues(int argc, char **argv);
 
 /* A queue's flow settings from its stats: one line each, or one JSON
  * object {"paused","concurrency","rate","rate_period_ms","burst"} (0 or

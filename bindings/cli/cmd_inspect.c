@@ -140,12 +140,13 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
 {
     if (json) {
         printf("{\"pending\":%lld,\"inflight\":%lld,\"scheduled\":%lld,\"failed\":%lld,\"broken\":%lld,"
-               "\"counters\":{\"enqueued\":%lld,\"processed\":%lld,\"succeeded\":%lld,\"retried\":%lld,"
+               "\"latency_ms\":%lld,\"counters\":{\"enqueued\":%lld,\"processed\":%lld,\"succeeded\":%lld,\"retried\":%"
+               "lld,"
                "\"failed\":%lld,\"broken\":%lld,\"recovered\":%lld,\"lease_lost\":%lld,\"handed_back\":%lld,"
                "\"promoted\":%lld,\"requeued\":%lld,\"scheduled\":%lld,\"exhausted\":%lld,\"merged\":%lld}",
-               s->pending, s->inflight, s->scheduled, s->failed, s->broken, s->enqueued, s->processed, s->succeeded,
-               s->retried, s->failed_total, s->broken_total, s->recovered, s->lease_lost, s->handed_back, s->promoted,
-               s->requeued, s->scheduled_total, s->exhausted, s->merged);
+               s->pending, s->inflight, s->scheduled, s->failed, s->broken, s->latency_ms, s->enqueued, s->processed,
+               s->succeeded, s->retried, s->failed_total, s->broken_total, s->recovered, s->lease_lost, s->handed_back,
+               s->promoted, s->requeued, s->scheduled_total, s->exhausted, s->merged);
         if (s->lateness_samples > 0)
             printf(",\"lateness_ms\":{\"samples\":%lld,\"p50\":%lld,\"p99\":%lld,\"max\":%lld}", s->lateness_samples,
                    s->lateness_p50_ms, s->lateness_p99_ms, s->lateness_max_ms);
@@ -170,6 +171,7 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
         long long values[] = {s->broken_total, s->recovered,       s->lease_lost, s->handed_back, s->promoted,
                               s->requeued,     s->scheduled_total, s->exhausted,  s->merged};
         for (int i = 0; i < 9; i++) printf("%-12s %12s    %-12s %12lld\n", "", "", names[i], values[i]);
+        printf("latency: the job next in line has been ready for %lld ms\n", s->latency_ms);
         if (s->lateness_samples > 0)
             printf("lateness of the last %lld jobs that waited: p50 %lld ms, p99 %lld ms, max %lld ms\n",
                    s->lateness_samples, s->lateness_p50_ms, s->lateness_p99_ms, s->lateness_max_ms);

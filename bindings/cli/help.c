@@ -41,6 +41,7 @@ const char *const cli_help_main =
     "  resume NAME                let a paused queue's jobs start again\n"
     "  limit NAME [flags]         set a queue's concurrency cap and rate limit; limit ls NAME\n"
     "  ps [NAME]                  the live processes with workers, of a queue or of all\n"
+    "  queues                     every queue in use: sizes, paused, latency\n"
     "\n"
     "Every command takes --redis URL (default $HWORKER_REDIS, else $REDIS_URL,\n"
     "else redis://127.0.0.1:6379/0; also unix:///path?db=N, rediss:// for TLS,\n"
@@ -161,10 +162,12 @@ static const char *const help_stats =
     "(enqueued, processed, succeeded, retried, failed, broken, recovered, lease_lost,\n"
     "handed_back, promoted, requeued, scheduled, exhausted, merged) of a queue, and\n"
     "how late the last jobs that waited (scheduled or retried) started after their\n"
-    "due time: p50, p99 and max in ms over the last 1,000 per shard.\n"
+    "due time: p50, p99 and max in ms over the last 1,000 per shard. The latency is\n"
+    "how long the job next in line has been ready to run.\n"
     "\n"
     "flags:\n" FLAGS_REDIS
-    "  --json                      one JSON object: the sizes, the counters under \"counters\",\n"
+    "  --json                      one JSON object: the sizes, latency_ms, the counters under\n"
+    "                              \"counters\",\n"
     "                              lateness under \"lateness_ms\" (samples, p50, p99, max),\n"
     "                              pause and limits under \"flow\"\n"
     "  --watch SEC                 print again every SEC seconds until interrupted\n"
@@ -216,6 +219,18 @@ static const char *const help_ps =
     "flags:\n" FLAGS_REDIS "  --json                      one JSON object per process: id, host, pid, version,\n"
     "                              queue, shards, threads, busy, started_at, beat_at,\n"
     "                              expires_at (ms since the epoch), job_file\n";
+
+static const char *const help_queues =
+    "usage: hworker-lua queues [--json]\n"
+    "\n"
+    "Lists every queue in the registry of queues (each queue a producer enqueued on\n"
+    "or a runner worked, until destroyed), by name: its shard count, the sizes of\n"
+    "pending, in flight, scheduled, failed and broken, whether it is paused, and its\n"
+    "latency: how long the job next in line has been ready to run. One stats call\n"
+    "per shard of each queue; nothing scans the keyspace. docs/operations.md.\n"
+    "\n"
+    "flags:\n" FLAGS_REDIS "  --json                      one JSON object per queue: name, shards, pending,\n"
+    "                              inflight, scheduled, failed, broken, paused, latency_ms\n";
 
 static const char *const help_cron =
     "usage: hworker-lua cron add NAME ENTRY SCHEDULE JSON [--tz ZONE] [--missed skip|one|all] [--unique]\n"
@@ -294,7 +309,7 @@ char *cli_help_text(const char *cmd)
         {"failed", &help_list},   {"broken", &help_list},     {"stats", &help_stats},   {"requeue", &help_requeue},
         {"delete", &help_delete}, {"destroy", &help_destroy}, {"debug", &help_debug},   {"check", &help_check},
         {"cron", &help_cron},     {"options", &help_options}, {"pause", &help_pause},   {"resume", &help_resume},
-        {"limit", &help_limit},   {"ps", &help_ps},
+        {"limit", &help_limit},   {"ps", &help_ps},           {"queues", &help_queues},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, cmd) == 0) {

@@ -496,6 +496,7 @@ static int l_stats(lua_State *L)
     hw_lua_set_int(L, "scheduled", s.scheduled);
     hw_lua_set_int(L, "failed", s.failed);
     hw_lua_set_int(L, "broken", s.broken);
+    hw_lua_set_int(L, "latency_ms", s.latency_ms);
     lua_createtable(L, 0, 10);
     hw_lua_set_int(L, "enqueued", s.enqueued);
     hw_lua_set_int(L, "processed", s.processed);
