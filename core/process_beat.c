@@ -59,9 +59,11 @@ int hw_process_beat(hworker *h, hw_conn *c, const char *id, long long started_ms
     }
     if (r) freeReplyObject(r);
     if (rc == 0 && !leaving) {
-        /* The registry of queues `hworker-lua queues` lists: a key of its
-         * own, outside the queue's hash tag, so not part of the script. */
-        r = hw_conn_simple(c, "SADD", HW_QUEUES_KEY, h->name, NULL);
+        /* The registry of queues `hworker-lua queues` lists: a key of no
+         * queue's hash tag, so a script call of its own. */
+        nkeys = hw_queue_registry_args(&args, "add", h->name);
+        r = hw_conn_script(c, HW_SCRIPT_QUEUE_REGISTRY, nkeys, &args);
+        hw_args_free(&args);
         if (r) freeReplyObject(r);
     }
     return rc;

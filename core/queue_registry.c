@@ -8,21 +8,41 @@
 
 #include "errors.h"
 #include "internal.h"
+#include "script_args.h"
+
+/* Runs scripts/queue_registry.lua with `op` for the handle's queue on the
+ * producer connection. */
+static redisReply *registry_call(hworker *h, const char *op, const char *what, char *err, size_t errlen)
+{
+    hw_args args = {0};
+    int nkeys = hw_queue_registry_args(&args, op, h->name);
+    redisReply *r = hw_producer_script(h, HW_SCRIPT_QUEUE_REGISTRY, nkeys, &args, what, err, errlen);
+    hw_args_free(&args);
+    return r;
+}
 
 void hw_queue_listed(hworker *h)
 {
     if (atomic_exchange(&h->queue_listed, 1)) return;
     char err[256];
-    const char *argv[3] = {"SADD", HW_QUEUES_KEY, h->name};
-    redisReply *r = hw_producer_command(h, 3, argv, NULL, "cannot add the queue to the registry", err, sizeof err);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) atomic_store(&h->queue_listed, 0); /* the next enqueue tries again */
-    if (r) freeReplyObject(r);
+    const char *what = "cannot add the queue to the registry of queues (queues and ps will not list it)";
+    redisReply *r = registry_call(h, "add", what, err, sizeof err);
+    if (r == NULL) {
+        atomic_store(&h->queue_listed, 0); /* the next enqueue tries again */
+        return;
+    }
+    /* A refusal (the key holds something else) is said once per handle,
+     * not paid for with a failing call on every enqueue. */
+    if (r->type == REDIS_REPLY_ERROR) {
+        hw_conn_explain(&h->producer, r, what, err, sizeof err);
+        hw_log(&h->log, HWORKER_LOG_WARN, "%s", err);
+    }
+    freeReplyObject(r);
 }
 
 hworker_rc hw_queue_unlisted(hworker *h, char *err, size_t errlen)
 {
-    const char *argv[3] = {"SREM", HW_QUEUES_KEY, h->name};
-    redisReply *r = hw_producer_command(h, 3, argv, NULL, "cannot take the queue out of the registry", err, errlen);
+    redisReply *r = registry_call(h, "remove", "cannot take the queue out of the registry", err, errlen);
     if (r == NULL) return HWORKER_E_REDIS;
     hworker_rc rc = r->type == REDIS_REPLY_INTEGER ? HWORKER_OK : HWORKER_E_REDIS;
     if (rc) hw_conn_explain(&h->producer, r, "cannot take the queue out of the registry", err, errlen);

@@ -133,6 +133,15 @@ int hw_group_limit_args(hw_args *a, const hw_keys *k, const char *group, const h
 
 int hw_cron_args(hw_args *a, const hw_keys *k) { return ADD_KEYS(a, k, HW_KEY_CRON, HW_KEY_CRON_STATE); }
 
+int hw_queue_registry_args(hw_args *a, const char *op, const char *queue)
+{
+    hw_args_clear(a);
+    hw_args_adds(a, HW_QUEUES_KEY);
+    hw_args_adds(a, op);
+    hw_args_adds(a, queue);
+    return 1;
+}
+
 int hw_procs_args(hw_args *a, const char *queue)
 {
     char *procs = hw_keys_procs(queue, "procs"), *beats = hw_keys_procs(queue, "beats");

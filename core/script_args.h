@@ -32,6 +32,9 @@ int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long 
 int hw_cron_args(hw_args *a, const hw_keys *k);
 /* beat.lua, processes.lua: the keys of queue `queue`'s process registry. */
 int hw_procs_args(hw_args *a, const char *queue);
+/* queue_registry.lua: adds queue `queue` to the registry ("add") or
+ * takes it out ("remove"). */
+int hw_queue_registry_args(hw_args *a, const char *op, const char *queue);
 /* cron_tick.lua: the cron keys, then pending, stats and unique. */
 int hw_cron_tick_args(hw_args *a, const hw_keys *k);
 /* enqueue.lua: `when` is "0", "<ms from now>" or "@<ms since the epoch>";

@@ -25,6 +25,7 @@ static const char *const names[HW_SCRIPT_COUNT] = {
     [HW_SCRIPT_DROP_GROUPS] = "drop_groups",
     [HW_SCRIPT_BEAT] = "beat",
     [HW_SCRIPT_PROCESSES] = "processes",
+    [HW_SCRIPT_QUEUE_REGISTRY] = "queue_registry",
 };
 
 const hw_script_source *hw_script_get(hw_script s)

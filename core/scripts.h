@@ -35,6 +35,7 @@ typedef enum {
     HW_SCRIPT_DROP_GROUPS,
     HW_SCRIPT_BEAT,
     HW_SCRIPT_PROCESSES,
+    HW_SCRIPT_QUEUE_REGISTRY,
     HW_SCRIPT_COUNT
 } hw_script;
 

@@ -219,8 +219,8 @@ describe("hworker-lua", function()
       local keys = {}
       for k in pairs(s) do keys[#keys + 1] = k end
       table.sort(keys)
-      assert.are.same({ "broken", "counters", "failed", "flow", "inflight", "lateness_ms", "pending", "scheduled" },
-        keys)
+      assert.are.same({ "broken", "counters", "failed", "flow", "inflight", "latency_ms", "lateness_ms", "pending",
+        "scheduled" }, keys)
       assert.are.same({ paused = false, concurrency = 0, rate = 0, rate_period_ms = cjson.null, burst = 0,
         group_concurrency = 0, group_rate = 0, group_rate_period_ms = cjson.null, group_burst = 0 }, s.flow)
       assert.are.equal(0, s.lateness_ms.samples) -- no job waited: no figures (null)
