@@ -165,8 +165,7 @@ static const char *const help_stats =
     "due time: p50, p99 and max in ms over the last 1,000 per shard. The latency is\n"
     "how long the job next in line has been ready to run.\n"
     "\n"
-    "flags:\n" FLAGS_REDIS
-    "  --json                      one JSON object: the sizes, latency_ms, the counters under\n"
+    "flags:\n" FLAGS_REDIS "  --json                      one JSON object: the sizes, latency_ms, the counters under\n"
     "                              \"counters\",\n"
     "                              lateness under \"lateness_ms\" (samples, p50, p99, max),\n"
     "                              pause and limits under \"flow\"\n"
