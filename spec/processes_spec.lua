@@ -185,6 +185,22 @@ describe("the process registry", function()
     H.wait_until("the job to run", 20, function() return q:stats().counters.succeeded == 1 end)
     q:command("DEL", key)
     H.wait_until("the runner to be listed once the key is fixed", 20, function() return #q:processes() == 1 end)
+    -- Entries that are not what a beat writes are listed with what can be
+    -- read from them, never crash the listing.
+    q:command("HSET", key, "a", "not json", "b", '{"id":"b","pid":"x","threads":99999999999999999999,"job_file":{}}',
+      "c", string.rep("\255", 100000))
+    for _, id in ipairs({ "a", "b", "c" }) do q:command("ZADD", "hw:{" .. name .. "}:beats", "9999999999999", id) end
+    local listed = q:processes()
+    assert.are.equal(4, #listed)
+    local out
+    out, cli_err, code = H.run(bin, "ps " .. H.quote(name) .. " --json --redis " .. H.quote(server.url))
+    assert.are.equal(0, code, cli_err)
+    local odd = 0
+    for line in out:gmatch("[^\n]+") do
+      local p = H.cjson.decode(line)
+      if p.threads == -1 then odd = odd + 1 end
+    end
+    assert.are.equal(3, odd)
     -- The registry of queues spoiled: enqueues still land, queues names it.
     local fresh = H.queue(server)
     q:command("SET", "hw:queues", "garbage")
