@@ -261,6 +261,33 @@ row(("drain, the best thread count of 1, 2, 4 and 8 (TCP): %d"):format(best), on
   "jobs/s", at_least(100000))
 share("drain over a unix socket as a share of TCP, 2 threads", drain_rate["unix socket2"], drain_rate.TCP2)
 
+-- History and timings (docs/operations.md) cost: the 2-thread drain with
+-- them off next to the same with them on (the default; the process
+-- registry's heartbeats run in both), alternated run by run.
+do
+  local function drain(history)
+    local d = open(tcp, "history", { history = history })
+    local jobs = batch_of(1000)
+    for _ = 1, N / 1000 do d:queue_many(jobs) end
+    local t0 = now()
+    d:start { job_file = noop, workers = 2, monitors = 0 }
+    wait_until("the drain", 600, function() ffi.C.usleep(2000) return d:stats().counters.processed >= N end)
+    local took = now() - t0
+    d:stop { grace = 1 }
+    d:close()
+    return N / took
+  end
+  local off, on = {}, {}
+  for i = 1, runs do
+    off[i] = drain("off")
+    on[i] = drain("on")
+  end
+  local r_off, r_on = summary(off), summary(on)
+  row(("drain %d no-op jobs, 2 threads (TCP), history off"):format(N), r_off, "jobs/s")
+  row(("drain %d no-op jobs, 2 threads (TCP), history on (the default)"):format(N), r_on, "jobs/s")
+  share("drain with history on as a share of off, 2 threads", r_on.median, r_off.median, at_least(90, "≥ 90"))
+end
+
 -- Groups (docs/flow-control.md): the same drain with the jobs spread over
 -- 10,000 groups, which take turns (no caps), next to the drain without.
 do

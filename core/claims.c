@@ -152,6 +152,7 @@ hw_claim *hw_claim_new(const char *data, size_t len)
     c->due_at = e.due_at;
     c->waited = e.waited;
     c->late_ms = -1;
+    c->run_us = -1;
     c->broken = e.broken;
     snprintf(c->id, sizeof c->id, "%s", e.id.data ? e.id.data : "");
     hw_envelope_free(&e);

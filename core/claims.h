@@ -24,6 +24,8 @@ typedef struct hw_claim {
     long long due_at;     /* when it was due: the header's "da", else enqueued_at */
     int waited;           /* its header has "da": it was scheduled or retried */
     long long late_ms;    /* set by its worker when it starts: ms after due_at, or -1 */
+    long long wait_us;    /* set by its worker: from due_at to its start (Redis time), else 0 */
+    long long run_us;     /* set by its worker: how long its handler ran, or -1 if it did not run */
     const char *broken;   /* why the envelope does not parse, or NULL */
     atomic_int lost;      /* set by the lease keeper when renewal found it gone */
     atomic_int reporting; /* set by its worker before it sends the claim's outcome or hands it back */

@@ -170,6 +170,8 @@ typedef struct hworker_config {
                                     file that is missing, unreadable or has an empty first line
                                     fails hworker_create with HWORKER_E_INVALID naming the file
                                     (never its content) */
+    int history;                             /**< 1: record timings and history (hworker_history); 0:
+                                    do not; 1 */
 } hworker_config;
 
 /** Fills the first `size` bytes of `cfg` with the defaults above (name
@@ -565,6 +567,63 @@ typedef int (*hworker_queue_fn)(void *ud, const char *name);
  * be one made without a name. HWORKER_E_REDIS when Redis fails or the key
  * holds something else. Thread-safe. */
 HWORKER_API hworker_rc hworker_list_queues(hworker *h, hworker_queue_fn fn, void *ud, char *err, size_t errlen);
+
+/* Timings and history (docs/operations.md, "History and timings"): with
+ * cfg.history on, every batch of outcomes a worker reports also adds, in
+ * the same script call, each run's wait (from its due time, else its
+ * enqueue, to its start) and run time to the queue's histograms, and the
+ * outcomes and timings to the current minute's bucket (kept 48 hours) and
+ * hour's bucket (kept 30 days), in Redis time. */
+
+/** How many buckets a timing histogram has; the last has no upper bound. */
+#define HWORKER_TIMING_BUCKETS 16
+
+/** The upper bound, in seconds, of timing bucket i (a duration d falls in
+ * the first bucket with d <= its bound): 0.001, 0.005, 0.01, 0.025, 0.05,
+ * 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, then INFINITY; NAN for an i
+ * outside 0 to HWORKER_TIMING_BUCKETS - 1. Thread-safe; no errors. */
+HWORKER_API double hworker_timing_bound(int i);
+
+/** A histogram of durations. */
+typedef struct hworker_timing {
+    long long count;                          /**< durations counted */
+    long long sum_us;                         /**< their sum, in microseconds */
+    long long bucket[HWORKER_TIMING_BUCKETS]; /**< how many fell in each bucket (not cumulative) */
+} hworker_timing;
+
+/** One bucket of a queue's history: the outcomes reported in it and the
+ * timings of the runs they came from (all shards summed). A run whose
+ * outcome came from a lost lease counts in the timings, not the outcomes. */
+typedef struct hworker_history_entry {
+    long long start_ms;  /**< when it starts, ms since the epoch (Redis time) */
+    long long period_ms; /**< its length: 60000 or 3600000 */
+    long long processed; /**< outcomes applied */
+    long long succeeded; /**< of them, successes */
+    long long retried;   /**< retries */
+    long long failed;    /**< jobs that went to failed */
+    long long broken;    /**< payloads that went to broken */
+    hworker_timing wait; /**< from due time (else enqueue) to start */
+    hworker_timing run;  /**< from start to the end of the handler */
+} hworker_history_entry;
+
+/** Receives each history bucket; returns nonzero to stop early. */
+typedef int (*hworker_history_fn)(void *ud, const hworker_history_entry *e);
+
+/** Hands fn every bucket of length period_ms (60000: a minute, 3600000: an
+ * hour) that overlaps the last since_ms (1 ms up to 48 hours for minutes, 30
+ * days for hours), oldest first, the current one last, including empty
+ * ones. HWORKER_E_INVALID names the argument to fix; HWORKER_E_REDIS when
+ * Redis fails. A history key that holds something else reads as empty.
+ * One script call per shard, which reads every bucket asked for (paged
+ * inspection). Thread-safe. */
+HWORKER_API hworker_rc hworker_history(hworker *h, long long period_ms, long long since_ms, hworker_history_fn fn,
+                                       void *ud, char *err, size_t errlen);
+
+/** Reads the queue's timing histograms since it began (all shards summed)
+ * into *wait and *run (either may be NULL). HWORKER_E_REDIS when Redis
+ * fails. One script call per shard. Thread-safe. */
+HWORKER_API hworker_rc hworker_get_timings(hworker *h, hworker_timing *wait, hworker_timing *run, char *err,
+                                           size_t errlen);
 
 /* Flow control (docs/flow-control.md): settings kept in Redis, so every
  * process agrees and a change takes effect without a restart. */

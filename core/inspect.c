@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "internal.h"
+#include "timings.h"
 #include "script_args.h"
 #include "json.h"
 
@@ -307,20 +308,33 @@ hworker_rc hworker_get_stats_size(hworker *h, hworker_stats *out, size_t size, c
     return HWORKER_OK;
 }
 
+/* Runs a script of one key that deletes what hangs off that key (the
+ * groups' lists, the history's buckets) and returns a count. */
+static hworker_rc drop_with(hworker *h, hw_script script, hw_args *args, char *err, size_t errlen)
+{
+    redisReply *r = hw_producer_script(h, script, 1, args, "cannot destroy the queue", err, errlen);
+    if (r == NULL) return HWORKER_E_REDIS;
+    hworker_rc rc = r->type == REDIS_REPLY_INTEGER ? HWORKER_OK : HWORKER_E_REDIS;
+    if (rc) hw_conn_explain(&h->producer, r, "cannot destroy the queue", err, errlen);
+    freeReplyObject(r);
+    return rc;
+}
+
 hworker_rc hworker_delete_queue(hworker *h, char *err, size_t errlen)
 {
     HW_ERR_BUF(err, errlen);
     /* One DEL per shard: a shard's keys share a slot, shards do not. The
      * groups' lists go first: the groups hash names them. */
     for (int k = 0; k < h->nshards; k++) {
-        hw_args args = {0};
-        hw_args_adds(&args, h->shard[k].key[HW_KEY_GROUPS]);
-        redisReply *g = hw_producer_script(h, HW_SCRIPT_DROP_GROUPS, 1, &args, "cannot destroy the queue", err, errlen);
-        hw_args_free(&args);
-        if (g == NULL) return HWORKER_E_REDIS;
-        hworker_rc grc = g->type == REDIS_REPLY_INTEGER ? HWORKER_OK : HWORKER_E_REDIS;
-        if (grc) hw_conn_explain(&h->producer, g, "cannot destroy the queue", err, errlen);
-        freeReplyObject(g);
+        hw_args groups = {0}, history = {0};
+        hw_args_adds(&groups, h->shard[k].key[HW_KEY_GROUPS]);
+        hw_args_adds(&history, h->shard[k].key[HW_KEY_TIMINGS]);
+        hw_args_addll(&history, HW_HISTORY_MINUTES);
+        hw_args_addll(&history, HW_HISTORY_HOURS);
+        hworker_rc grc = drop_with(h, HW_SCRIPT_DROP_GROUPS, &groups, err, errlen);
+        if (grc == HWORKER_OK) grc = drop_with(h, HW_SCRIPT_DROP_HISTORY, &history, err, errlen);
+        hw_args_free(&groups);
+        hw_args_free(&history);
         if (grc) return grc;
         const char *argv[HW_KEY_COUNT + 1];
         argv[0] = "DEL";

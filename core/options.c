@@ -13,6 +13,7 @@ _Static_assert(sizeof(hworker_exception_behavior) == sizeof(int), "on_exception 
 
 static const char *const exception_choices[] = {"failure", "retry", NULL}; /* HWORKER_EXCEPTION_* order */
 static const char *const sandbox_choices[] = {"strict", "trusted", NULL};  /* trusted = 0, 1 */
+static const char *const switch_choices[] = {"off", "on", NULL};           /* 0, 1 */
 
 /* Longest time or count a setting takes: far beyond any sensible value, and
  * it keeps `inf` and values that would overflow a millisecond count out. */
@@ -54,6 +55,8 @@ const hw_option hw_options[] = {
     OPT("block_timeout", NULL, block_timeout, HW_OPT_SECONDS, 2, 0.01, FAR, 0, NULL, "how often an idle worker wakes"),
     OPT("redis_timeout", NULL, redis_timeout, HW_OPT_SECONDS, 30, 0.1, FAR, 0, NULL,
         "wait this long for a reply, then reconnect"),
+    OPT("history", NULL, history, HW_OPT_CHOICE, 1, 0, 1, 0, switch_choices,
+        "record wait and run times and per-minute history"),
     OPT("log_level", NULL, log_level, HW_OPT_CHOICE, HWORKER_LOG_INFO, 0, HW_LOG_SILENT, 0, hw_log_level_names,
         "lines below this level are dropped"),
     {NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL},

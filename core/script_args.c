@@ -29,9 +29,9 @@ int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long 
 
 int hw_finish_args(hw_args *a, const hw_keys *k, const hworker_config *cfg)
 {
-    int nkeys =
-        ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN, HW_KEY_STATS,
-                 HW_KEY_UNIQUE, HW_KEY_LATENESS, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT, HW_KEY_SEQ, HW_KEY_GROUPS);
+    int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
+                         HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_LATENESS, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT,
+                         HW_KEY_SEQ, HW_KEY_GROUPS, HW_KEY_TIMINGS);
     hw_args_addll(a, cfg->failed_cap);
     hw_args_addll(a, cfg->broken_cap);
     return nkeys;

@@ -26,6 +26,8 @@ static const char *const names[HW_SCRIPT_COUNT] = {
     [HW_SCRIPT_BEAT] = "beat",
     [HW_SCRIPT_PROCESSES] = "processes",
     [HW_SCRIPT_QUEUE_REGISTRY] = "queue_registry",
+    [HW_SCRIPT_HISTORY] = "history",
+    [HW_SCRIPT_DROP_HISTORY] = "drop_history",
 };
 
 const hw_script_source *hw_script_get(hw_script s)

@@ -6,6 +6,7 @@
 #include "hworker_steps.h"
 #include "errors.h"
 #include "internal.h"
+#include "timings.h"
 #include "script_args.h"
 
 /* Runs a step's script; an error reply is a failure too. Frees args. */
@@ -61,6 +62,9 @@ hworker_rc hworker_step_finish(hworker *h, int shard, const char *claim, size_t 
     hw_args args = {0};
     int nkeys = hw_finish_args(&args, keys, &h->cfg);
     hw_finish_add(&args, (char)outcome, claim, len, reason, (long long)(retry_delay * 1000.0), -1);
+    /* The outcome counts in the history; the host timed no run here. */
+    hw_timings_acc none = {0};
+    if (h->cfg.history) hw_timings_arg(&none, &args);
     redisReply *r = step(h, HW_SCRIPT_FINISH, nkeys, &args, "cannot report the outcome", err, errlen);
     if (r == NULL) return HWORKER_E_REDIS;
     *applied = r->elements > 0 && r->element[0]->integer == 1;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "timings.h"
 #include "flow_wait.h"
 #include "json.h"
 #include "replica_wait.h"
@@ -34,6 +35,7 @@ struct hw_worker {
     hw_claim **finishing; /* the claims in `finish`, in order */
     size_t nfinishing, finishing_cap;
     double first_unflushed;
+    hw_timings_acc timings; /* of the runs whose outcomes are in `finish` */
     hw_result result;
     unsigned int seed;    /* for the back-off's jitter */
     int batch_size;       /* jobs to claim next: adapts between 1 and prefetch */
@@ -186,6 +188,7 @@ static redisReply *report_on(hw_worker *w, hw_conn *conn, hw_script script, int 
 static void flush_on(hw_worker *w, hw_conn *conn)
 {
     if (w->nfinishing == 0) return;
+    if (w->h->cfg.history) hw_timings_arg(&w->timings, &w->finish);
     redisReply *r = report_on(w, conn, HW_SCRIPT_FINISH, w->finish_keys, &w->finish, "report job outcomes");
     for (size_t i = 0; i < w->nfinishing; i++) {
         hw_claim *c = w->finishing[i];
@@ -226,6 +229,7 @@ static void add_outcome(hw_worker *w, hw_claim *c, char outcome, const char *rea
     w->finishing[w->nfinishing++] = c;
     atomic_store(&c->reporting, 1); /* the lease keeper: gone from now on is not lost */
     hw_finish_add(&w->finish, outcome, c->data, c->len, reason, delay_ms, c->late_ms);
+    if (c->run_us >= 0) hw_timings_add(&w->timings, c->wait_us, c->run_us);
 }
 
 /* Returns claims this worker will not run to the front of pending. */
@@ -356,13 +360,17 @@ static int run_one(hw_worker *w, hw_claim *c)
     }
     hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at, w->claimed_redis_ms};
     hw_result *res = &w->result;
-    if (c->waited && w->claimed_redis_ms > 0) {
+    double run_start = hw_monotonic();
+    if (w->claimed_redis_ms > 0) {
         /* In Redis time: the claim's clock plus the time since, on ours. */
-        long long started = w->claimed_redis_ms + (long long)((hw_monotonic() - w->claimed_at) * 1000.0);
-        c->late_ms = started > c->due_at ? started - c->due_at : 0;
+        long long started = w->claimed_redis_ms + (long long)((run_start - w->claimed_at) * 1000.0);
+        long long waited = started > c->due_at ? started - c->due_at : 0;
+        if (c->waited) c->late_ms = waited;
+        c->wait_us = waited * 1000;
     }
     start_run(w, c);
     hw_sandbox_run(w->sb, c->job, c->job_len, &meta, &c->lost, res);
+    c->run_us = (long long)((hw_monotonic() - run_start) * 1e6);
     if (end_run(w)) return 1;
     const char *msg = res->message.data ? res->message.data : "";
     switch (res->kind) {

@@ -13,11 +13,15 @@
 -- KEYS[11] urgent, KEYS[12] seq: where a retried job with a priority waits
 -- KEYS[13] groups: a job of a group frees its group's slot, and is retried
 --          in its group's list
+-- KEYS[14] timings (hash: the wait and run histograms since the queue began)
 -- ARGV[1] failed cap, ARGV[2] broken cap (at least 1)
 -- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
 --   outcome: "s" success, "r" retry, "f" failure, "x" failure because the
 --   retries are exhausted, "b" broken payload; followed by the ms its start
 --   came after its due time for a job that waited ("s12")
+-- then, when the queue keeps history, one more: the seconds a minute's and
+--   an hour's history bucket live, then the batch's timings as "name=count"
+--   (core/timings.c), e.g. "172860 2595600 wn=2 rn=2 ws=3000 rs=90 w1=2 r0=2"
 -- A job that leaves the queue releases its unique key. A retried job whose
 -- envelope is already scheduled byte for byte (two copies of one job id,
 -- from an enqueue that was sent again after its reply was lost) becomes one
@@ -40,6 +44,10 @@ if redis.call('EXISTS', KEYS[13]) == 1 then
   bad, group_of = hw_check_groups(KEYS[13], ARGV, 4, 4)
   if bad then return bad end
 end
+-- The history argument, if any, follows the quadruples.
+local last = #ARGV
+local history = (last - 2) % 4 == 1 and ARGV[last] or nil
+if history then last = last - 1 end
 local tally = {}
 local now = hw_now_ms()
 local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0,
@@ -49,7 +57,7 @@ local back, failed, broken, late = {}, {}, {}, {}
 -- The earliest due time in scheduled before this batch's first delayed
 -- retry (false: none), and the earliest of those retries.
 local first_due, soonest
-for i = 3, #ARGV, 4 do
+for i = 3, last, 4 do
   local outcome, claim, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local live = redis.call('ZREM', KEYS[2], claim) == 1
   if #outcome > 1 then
@@ -108,4 +116,26 @@ hw_push_capped(KEYS[8], late, 1000)
 hw_push_capped(KEYS[5], broken, ARGV[2])
 hw_count(KEYS[6], counts)
 hw_free_slots(KEYS[9], KEYS[2], KEYS[10], counts.processed)
+local minute_ttl, hour_ttl, at = string.match(history or '', '^(%d+) (%d+)()')
+if minute_ttl then
+  -- The buckets are named by Redis time: hw:{q}:history:m:<minutes since
+  -- the epoch> and hw:{q}:history:h:<hours>, in the queue's slot. History
+  -- never holds up an outcome: a key or a count that holds something else
+  -- is left as it is (redis.pcall), and the write skipped.
+  local minute = math.floor(now / 60000)
+  local prefix = string.sub(KEYS[14], 1, -8)
+  local buckets = { prefix .. 'history:m:' .. minute, prefix .. 'history:h:' .. math.floor(minute / 60) }
+  for _, key in ipairs(buckets) do
+    for _, name in ipairs({ 'processed', 'succeeded', 'retried', 'failed', 'broken' }) do
+      if counts[name] ~= 0 then redis.pcall('HINCRBY', key, name, counts[name]) end
+    end
+  end
+  for name, n in string.gmatch(string.sub(history, at), '(%w+)=(%d+)') do
+    redis.pcall('HINCRBY', KEYS[14], name, n)
+    redis.pcall('HINCRBY', buckets[1], name, n)
+    redis.pcall('HINCRBY', buckets[2], name, n)
+  end
+  redis.pcall('EXPIRE', buckets[1], minute_ttl)
+  redis.pcall('EXPIRE', buckets[2], hour_ttl)
+end
 return result

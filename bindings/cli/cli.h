@@ -83,6 +83,15 @@ const char *cli_iso8601(long long ms, char *out, size_t outlen);
  * offset) into ms since the epoch; -1 if it does not parse. */
 long long cli_parse_iso8601(const char *s);
 
+/* A duration as a user writes it ("90s", "30m", "6h", "7d", "250ms", or
+ * bare seconds) in ms; -1 if it does not parse or is not > 0. */
+long long cli_duration_ms(const char *text);
+
+/* Prints the history of queue h for `stats --history` (cmd_history.c):
+ * --since and --period as given (NULL: not given), as text or JSON.
+ * Returns the exit code. */
+int cli_print_history(const char *cmd, hworker *h, const char *since, const char *period, int json);
+
 /* The subcommands. */
 int cmd_run(int argc, char **argv);
 int cmd_queue(int argc, char **argv);

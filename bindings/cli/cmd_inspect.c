@@ -184,12 +184,16 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
 int cmd_stats(int argc, char **argv)
 {
     cli_redis redis = {0};
-    int json = 0, shards = 1, code = CLI_OK;
+    int json = 0, shards = 1, history = 0, code = CLI_OK;
     double watch = 0;
+    const char *since = NULL, *period = NULL;
     cli_opt opts[] = {CLI_REDIS_FLAGS(redis),
                       {"json", OPT_FLAG, &json, 0},
                       {"watch", OPT_NUMBER, &watch, 0},
                       {"shards", OPT_INT, &shards, 0},
+                      {"history", OPT_FLAG, &history, 0},
+                      {"since", OPT_STRING, &since, 0},
+                      {"period", OPT_STRING, &period, 0},
                       {NULL, 0, NULL, 0}};
     const char *pos[1];
     int npos;
@@ -202,8 +206,21 @@ int cmd_stats(int argc, char **argv)
         cli_error("stats", "--watch needs a number of seconds > 0");
         return CLI_USAGE;
     }
+    if ((since || period) && !history) {
+        cli_error("stats", "--since and --period go with --history: hworker-lua stats NAME --history --since 6h");
+        return CLI_USAGE;
+    }
+    if (history && watch > 0) {
+        cli_error("stats", "--watch does not go with --history");
+        return CLI_USAGE;
+    }
     hworker *h = cli_open_queue("stats", pos[0], &redis, shards, 0, &code);
     if (h == NULL) return code;
+    if (history) {
+        code = cli_print_history("stats", h, since, period, json);
+        hworker_free(h);
+        return code;
+    }
     char err[512];
     for (;;) {
         hworker_stats s;

@@ -922,6 +922,7 @@ int luaopen_hworker(lua_State *L)
     lua_pop(L, 2);
     hw_lua_flow_methods(L);
     hw_lua_process_methods(L);
+    hw_lua_history_methods(L);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_close);
     lua_setfield(L, -2, "__gc");
@@ -935,5 +936,7 @@ int luaopen_hworker(lua_State *L)
     lua_pop(L, 3);
     lua_pushstring(L, hworker_version());
     lua_setfield(L, module, "version");
+    hw_lua_push_timing_bounds(L);
+    lua_setfield(L, module, "timing_bounds");
     return 1;
 }
