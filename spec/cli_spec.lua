@@ -54,7 +54,7 @@ describe("hworker-lua", function()
           seen = seen + 1
         end
       end
-      assert.are.equal(21, seen) -- the program and its 20 subcommands
+      assert.are.equal(23, seen) -- the program and its 22 subcommands
     end)
 
     it("prints the version", function()

@@ -91,7 +91,7 @@ set_target_properties(host PROPERTIES BUILD_RPATH ]] .. prefix .. [[/lib)
     assert.are.equal(0, code, out)
     local deb = run("ls " .. b .. "/hworker_*_amd64.deb"):gsub("%s+$", "")
     out = run("dpkg-deb -f " .. deb .. " Depends")
-    assert.are.equal("libhiredis0.14, libssl3, libluajit-5.1-2, lua-cjson\n", out)
+    assert.are.equal("libhiredis0.14, libssl3, libluajit-5.1-2, lua-cjson, libmicrohttpd12\n", out)
     local throwaway = dir .. "/root"
     out, code = run(("dpkg -x %s %s && %s/usr/bin/hworker-lua --version"):format(deb, throwaway, throwaway))
     assert.are.equal(0, code, out)

@@ -83,6 +83,10 @@ const char *cli_iso8601(long long ms, char *out, size_t outlen);
  * offset) into ms since the epoch; -1 if it does not parse. */
 long long cli_parse_iso8601(const char *s);
 
+/* The shard count Redis records for queue `name` (1 when none is or it
+ * cannot be read), through handle h. */
+int cli_recorded_shards(hworker *h, const char *name);
+
 /* A duration as a user writes it ("90s", "30m", "6h", "7d", "250ms", or
  * bare seconds) in ms; -1 if it does not parse or is not > 0. */
 long long cli_duration_ms(const char *text);
@@ -91,6 +95,13 @@ long long cli_duration_ms(const char *text);
  * --since and --period as given (NULL: not given), as text or JSON.
  * Returns the exit code. */
 int cli_print_history(const char *cmd, hworker *h, const char *since, const char *period, int json);
+
+/* Appends the Prometheus text of every queue in the registry, read through
+ * `registry` (metrics_text.c), to out. Returns 0, or -1 when the registry
+ * or a queue could not be read (said on stderr; what could be read is
+ * there, and hworker_scrape_errors counts the rest). */
+struct hw_buf;
+int cli_metrics_text(struct hw_buf *out, hworker *registry, const cli_redis *redis);
 
 /* The subcommands. */
 int cmd_run(int argc, char **argv);
@@ -109,6 +120,8 @@ int cmd_resume(int argc, char **argv);
 int cmd_limit(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_queues(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* A queue's flow settings from its stats: one line each, or one JSON
  * object {"paused","concurrency","rate","rate_period_ms","burst"} (0 or

@@ -1,6 +1,5 @@
 /* hworker-lua queues: every queue in the registry of queues, with its
  * sizes, whether it is paused, and its latency (docs/operations.md). */
-#include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,27 +13,11 @@ typedef struct queues_out {
     long shown;
 } queues_out;
 
-/* The shard count Redis records for `name` (1 when none is). */
-static int recorded_shards(hworker *h, const char *name)
-{
-    size_t n = strlen(name) + 16;
-    char *key = malloc(n);
-    if (key == NULL) abort();
-    snprintf(key, n, "hw:{%s}:shards", name);
-    const char *argv[2] = {"GET", key};
-    char err[256];
-    redisReply *r = hworker_command(h, 2, argv, NULL, err, sizeof err);
-    free(key);
-    int shards = r && r->type == REDIS_REPLY_STRING ? atoi(r->str) : 1;
-    if (r) freeReplyObject(r);
-    return shards > 0 ? shards : 1;
-}
-
 static int print_queue(void *ud, const char *name)
 {
     queues_out *o = ud;
     int code = CLI_OK;
-    hworker *q = cli_open_queue("queues", name, o->redis, recorded_shards(o->h, name), 0, &code);
+    hworker *q = cli_open_queue("queues", name, o->redis, cli_recorded_shards(o->h, name), 0, &code);
     if (q == NULL) {
         o->code = code;
         return 0;

@@ -1,10 +1,12 @@
 /* What subcommands share: the Redis address, opening a handle, JSON out. */
+#include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "buf.h"
 #include "cli.h"
+#include "hworker_steps.h"
 #include "json.h"
 
 const char *cli_redis_url(const char *flag_value)
@@ -124,4 +126,19 @@ const char *cli_iso8601(long long ms, char *out, size_t outlen)
     gmtime_r(&s, &tm);
     strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return out;
+}
+
+int cli_recorded_shards(hworker *h, const char *name)
+{
+    size_t n = strlen(name) + 16;
+    char *key = malloc(n);
+    if (key == NULL) abort();
+    snprintf(key, n, "hw:{%s}:shards", name);
+    const char *argv[2] = {"GET", key};
+    char err[256];
+    redisReply *r = hworker_command(h, 2, argv, NULL, err, sizeof err);
+    free(key);
+    int shards = r && r->type == REDIS_REPLY_STRING ? atoi(r->str) : 1;
+    if (r) freeReplyObject(r);
+    return shards > 0 ? shards : 1;
 }

@@ -42,6 +42,8 @@ const char *const cli_help_main =
     "  limit NAME [flags]         set a queue's concurrency cap and rate limit; limit ls NAME\n"
     "  ps [NAME]                  the live processes with workers, of a queue or of all\n"
     "  queues                     every queue in use: sizes, paused, latency\n"
+    "  metrics                    every queue's metrics, in the Prometheus text format\n"
+    "  serve                      serve them over HTTP at /metrics\n"
     "\n"
     "Every command takes --redis URL (default $HWORKER_REDIS, else $REDIS_URL,\n"
     "else redis://127.0.0.1:6379/0; also unix:///path?db=N, rediss:// for TLS,\n"
@@ -236,6 +238,28 @@ static const char *const help_queues =
     "flags:\n" FLAGS_REDIS "  --json                      one JSON object per queue: name, shards, pending,\n"
     "                              inflight, scheduled, failed, broken, paused, latency_ms\n";
 
+static const char *const help_metrics =
+    "usage: hworker-lua metrics\n"
+    "\n"
+    "Prints the metrics of every queue in the registry of queues in the Prometheus\n"
+    "text format, as serve's /metrics gives them: for node_exporter's textfile\n"
+    "collector (write to a temporary file, then rename it over the .prom file).\n"
+    "Queue sizes, outcome counters, latency, paused, processes and busy threads,\n"
+    "and the wait and run time histograms, labelled by queue (and shard where\n"
+    "sharded). Exits 1 if a queue could not be read (hworker_scrape_errors counts\n"
+    "them). docs/operations.md.\n"
+    "\n"
+    "flags:\n" FLAGS_REDIS;
+
+static const char *const help_serve =
+    "usage: hworker-lua serve [--listen HOST:PORT]\n"
+    "\n"
+    "Serves the metrics of every queue in the registry at /metrics over HTTP (the\n"
+    "text `hworker-lua metrics` prints), read afresh for each scrape. Runs until\n"
+    "SIGTERM or SIGINT. docs/operations.md.\n"
+    "\n"
+    "flags:\n" FLAGS_REDIS "  --listen HOST:PORT          where to listen; 127.0.0.1:9187 (this host only)\n";
+
 static const char *const help_cron =
     "usage: hworker-lua cron add NAME ENTRY SCHEDULE JSON [--tz ZONE] [--missed skip|one|all] [--unique]\n"
     "       hworker-lua cron ls NAME [--json]\n"
@@ -313,7 +337,8 @@ char *cli_help_text(const char *cmd)
         {"failed", &help_list},   {"broken", &help_list},     {"stats", &help_stats},   {"requeue", &help_requeue},
         {"delete", &help_delete}, {"destroy", &help_destroy}, {"debug", &help_debug},   {"check", &help_check},
         {"cron", &help_cron},     {"options", &help_options}, {"pause", &help_pause},   {"resume", &help_resume},
-        {"limit", &help_limit},   {"ps", &help_ps},           {"queues", &help_queues},
+        {"limit", &help_limit},   {"ps", &help_ps},           {"queues", &help_queues}, {"metrics", &help_metrics},
+        {"serve", &help_serve},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, cmd) == 0) {

@@ -6,9 +6,10 @@
 
 int main(int argc, char **argv)
 {
-    static const char *const commands[] = {"run",   "queue",   "jobs",   "inflight", "scheduled", "failed", "broken",
-                                           "stats", "requeue", "delete", "destroy",  "debug",     "check",  "options",
-                                           "cron",  "pause",   "resume", "limit",    "ps",        "queues", NULL};
+    static const char *const commands[] = {"run",    "queue",   "jobs",    "inflight", "scheduled", "failed",
+                                           "broken", "stats",   "requeue", "delete",   "destroy",   "debug",
+                                           "check",  "options", "cron",    "pause",    "resume",    "limit",
+                                           "ps",     "queues",  "metrics", "serve",    NULL};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(cli_help_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
@@ -46,5 +47,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "limit") == 0) return cmd_limit(n, args);
     if (strcmp(cmd, "ps") == 0) return cmd_ps(n, args);
     if (strcmp(cmd, "queues") == 0) return cmd_queues(n, args);
+    if (strcmp(cmd, "metrics") == 0) return cmd_metrics(n, args);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(n, args);
     return cmd_list(cmd, n, args);
 }

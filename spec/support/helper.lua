@@ -320,6 +320,15 @@ function M.spawn_workers(opts, logfile)
   return pid
 end
 
+-- Runs the shell command `cmd` in the background, its output to `logfile`
+-- (default /dev/null); returns its pid, killed by M.cleanup.
+function M.background(cmd, logfile)
+  local pid = tonumber(sh(("%s > %s 2>&1 & echo $!"):format(cmd, quote(logfile or "/dev/null"))))
+  assert(pid, "could not start: " .. cmd)
+  started.pids[#started.pids + 1] = pid
+  return pid
+end
+
 -- The language and warning flags the build compiles its own C with (-std,
 -- -D_GNU_SOURCE, every -W, -Werror among them), read from the entry of
 -- examples/host.c in its compile_commands.json: a program linked to
