@@ -23,11 +23,13 @@ static void add_fields(const redisReply *fields, hworker_history_entry *e)
         const redisReply *k = fields->element[i], *v = fields->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
         long long n = hw_stored_count(v->str, v->len);
-        if (named(k, "processed")) e->processed += n;
-        else if (named(k, "succeeded")) e->succeeded += n;
-        else if (named(k, "retried")) e->retried += n;
-        else if (named(k, "failed")) e->failed += n;
-        else if (named(k, "broken")) e->broken += n;
+        long long *sum = named(k, "processed") ? &e->processed
+            : named(k, "succeeded")            ? &e->succeeded
+            : named(k, "retried")              ? &e->retried
+            : named(k, "failed")               ? &e->failed
+            : named(k, "broken")               ? &e->broken
+                                               : NULL;
+        if (sum) *sum = hw_count_add(*sum, n);
         else hw_timings_read_field(k->str, k->len, v->str, v->len, &e->wait, &e->run);
     }
 }
@@ -86,7 +88,7 @@ hworker_rc hworker_history(hworker *h, long long period_ms, long long since_ms, 
     /* Every bucket that overlaps the window: the current one and those
      * whose end is within it. */
     long long count = (since_ms + period_ms - 1) / period_ms + 1;
-    if (count > kept) count = kept;
+    if (count > kept + 1) count = kept + 1;
     hworker_history_entry *e = calloc((size_t)count, sizeof *e);
     if (e == NULL) abort();
     long long first = -1;

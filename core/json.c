@@ -54,6 +54,11 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+size_t hw_utf8_seq_len(const char *p, const char *end)
+{
+    return p < end ? utf8_len((const unsigned char *)p, (const unsigned char *)end) : 0;
+}
+
 /* The value of 4 hex digits at p, or 0x10000 if they are not there. */
 static unsigned hex4(const char *p, const char *end)
 {

@@ -41,6 +41,11 @@ int hw_json_flat_object(const char *text, size_t len, void (*fn)(void *ud, const
 /* Decodes the escapes of a JSON string body (no quotes) into out. */
 void hw_json_unescape(hw_buf *out, const char *s, size_t len);
 
+/* The length of the UTF-8 sequence at p (1 to 4 bytes, none past end), or
+ * 0 if the bytes there are not valid UTF-8 (overlong, a surrogate, past
+ * U+10FFFF, or cut short). */
+size_t hw_utf8_seq_len(const char *p, const char *end);
+
 /* Appends s as a quoted JSON string. Bytes that are not valid UTF-8 become
  * \u00XX escapes of the byte, so any payload can be shown as JSON. */
 void hw_json_quote(hw_buf *out, const char *s, size_t len);

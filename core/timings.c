@@ -1,5 +1,6 @@
 #include "timings.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,8 +33,8 @@ void hw_timings_add(hw_timings_acc *t, long long wait_us, long long run_us)
     if (run_us < 0) run_us = 0;
     t->wait[hw_timing_bucket(wait_us)]++;
     t->run[hw_timing_bucket(run_us)]++;
-    t->wait_sum_us += wait_us;
-    t->run_sum_us += run_us;
+    t->wait_sum_us = hw_count_add(t->wait_sum_us, wait_us);
+    t->run_sum_us = hw_count_add(t->run_sum_us, run_us);
     t->n++;
 }
 
@@ -53,13 +54,16 @@ void hw_timings_arg(hw_timings_acc *t, hw_args *args)
     memset(t, 0, sizeof *t);
 }
 
+long long hw_count_add(long long a, long long b) { return a > LLONG_MAX - b ? LLONG_MAX : a + b; }
+
 long long hw_stored_count(const char *value, size_t len)
 {
-    if (len == 0 || len > 18) return 0;
+    if (len == 0) return 0;
     long long v = 0;
     for (size_t i = 0; i < len; i++) {
         if (value[i] < '0' || value[i] > '9') return 0;
-        v = v * 10 + (value[i] - '0');
+        int digit = value[i] - '0';
+        v = v > (LLONG_MAX - digit) / 10 ? LLONG_MAX : v * 10 + digit;
     }
     return v;
 }
@@ -71,9 +75,9 @@ void hw_timings_read_field(const char *name, size_t name_len, const char *value,
     hworker_timing *t = name[0] == 'w' ? wait : run;
     long long v = hw_stored_count(value, value_len);
     if (name_len == 2 && name[1] == 'n') {
-        t->count += v;
+        t->count = hw_count_add(t->count, v);
     } else if (name_len == 2 && name[1] == 's') {
-        t->sum_us += v;
+        t->sum_us = hw_count_add(t->sum_us, v);
     } else {
         int i = 0;
         for (size_t k = 1; k < name_len; k++) {
@@ -81,6 +85,6 @@ void hw_timings_read_field(const char *name, size_t name_len, const char *value,
             i = i * 10 + (name[k] - '0');
         }
         if ((name_len == 3 && name[1] == '0') || i >= HWORKER_TIMING_BUCKETS) return;
-        t->bucket[i] += v;
+        t->bucket[i] = hw_count_add(t->bucket[i], v);
     }
 }

@@ -15,6 +15,10 @@
 #define HW_HISTORY_MINUTES (48 * 60)
 #define HW_HISTORY_HOURS (30 * 24)
 
+/* The longest wait a run counts with (30 days, in ms): every longer one is
+ * in the last bucket anyway, and the sum stays far from overflow. */
+#define HW_WAIT_TIMED_MS (30LL * 24 * 3600 * 1000)
+
 /* The bucket a duration of `us` microseconds falls in (0 to
  * HWORKER_TIMING_BUCKETS - 1; the last has no upper bound). */
 int hw_timing_bucket(long long us);
@@ -26,7 +30,7 @@ typedef struct hw_timings_acc {
 } hw_timings_acc;
 
 /* Counts one run: it waited wait_us from its due time to its start and ran
- * run_us. Negative values count as 0. */
+ * run_us. Negative values count as 0; the sums saturate. */
 void hw_timings_add(hw_timings_acc *t, long long wait_us, long long run_us);
 
 /* Adds the history argument of a finish call to `args` (the lifetimes of a
@@ -41,8 +45,11 @@ void hw_timings_arg(hw_timings_acc *t, hw_args *args);
 void hw_timings_read_field(const char *name, size_t name_len, const char *value, size_t value_len, hworker_timing *wait,
                            hworker_timing *run);
 
-/* The value of a stored count: its digits, or 0 when it is not a whole
- * number (Redis keys may hold anything). */
+/* The value of a stored count: its digits (LLONG_MAX for more than fit),
+ * or 0 when it is not a whole number (Redis keys may hold anything). */
 long long hw_stored_count(const char *value, size_t len);
+
+/* a + b, held at LLONG_MAX rather than overflowing (both >= 0). */
+long long hw_count_add(long long a, long long b);
 
 #endif

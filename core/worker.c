@@ -364,9 +364,13 @@ static int run_one(hw_worker *w, hw_claim *c)
     if (w->claimed_redis_ms > 0) {
         /* In Redis time: the claim's clock plus the time since, on ours. */
         long long started = w->claimed_redis_ms + (long long)((run_start - w->claimed_at) * 1000.0);
-        long long waited = started > c->due_at ? started - c->due_at : 0;
+        /* A header's times may be anything (no "eq" reads as 0, a negative
+         * or huge one as itself): a due time outside (0, started) counts
+         * as no wait, and a wait is timed up to HW_WAIT_TIMED_MS, so one
+         * crafted header cannot swamp (or overflow) the wait time's sum. */
+        long long waited = c->due_at > 0 && c->due_at < started ? started - c->due_at : 0;
         if (c->waited) c->late_ms = waited;
-        c->wait_us = waited * 1000;
+        c->wait_us = (waited < HW_WAIT_TIMED_MS ? waited : HW_WAIT_TIMED_MS) * 1000;
     }
     start_run(w, c);
     hw_sandbox_run(w->sb, c->job, c->job_len, &meta, &c->lost, res);

@@ -120,22 +120,27 @@ local minute_ttl, hour_ttl, at = string.match(history or '', '^(%d+) (%d+)()')
 if minute_ttl then
   -- The buckets are named by Redis time: hw:{q}:history:m:<minutes since
   -- the epoch> and hw:{q}:history:h:<hours>, in the queue's slot. History
-  -- never holds up an outcome: a key or a count that holds something else
-  -- is left as it is (redis.pcall), and the write skipped.
+  -- never holds up an outcome: a write to a key or a count that holds
+  -- something else fails alone (redis.pcall), and only a bucket that took
+  -- a write gets its lifetime.
   local minute = math.floor(now / 60000)
   local prefix = string.sub(KEYS[14], 1, -8)
   local buckets = { prefix .. 'history:m:' .. minute, prefix .. 'history:h:' .. math.floor(minute / 60) }
+  local wrote = {}
+  local function add(key, name, n)
+    if type(redis.pcall('HINCRBY', key, name, n)) == 'number' then wrote[key] = true end
+  end
   for _, key in ipairs(buckets) do
     for _, name in ipairs({ 'processed', 'succeeded', 'retried', 'failed', 'broken' }) do
-      if counts[name] ~= 0 then redis.pcall('HINCRBY', key, name, counts[name]) end
+      if counts[name] ~= 0 then add(key, name, counts[name]) end
     end
   end
   for name, n in string.gmatch(string.sub(history, at), '(%w+)=(%d+)') do
-    redis.pcall('HINCRBY', KEYS[14], name, n)
-    redis.pcall('HINCRBY', buckets[1], name, n)
-    redis.pcall('HINCRBY', buckets[2], name, n)
+    add(KEYS[14], name, n)
+    add(buckets[1], name, n)
+    add(buckets[2], name, n)
   end
-  redis.pcall('EXPIRE', buckets[1], minute_ttl)
-  redis.pcall('EXPIRE', buckets[2], hour_ttl)
+  if wrote[buckets[1]] then redis.call('EXPIRE', buckets[1], minute_ttl) end
+  if wrote[buckets[2]] then redis.call('EXPIRE', buckets[2], hour_ttl) end
 end
 return result

@@ -142,6 +142,18 @@ describe("timings and history", function()
     assert.are.equal("many", q:command("HGET", prefix .. "history:h:" .. math.floor(minute / 60), "processed"))
   end)
 
+  it("counts a job whose header has no enqueue time, or a wild one, as no wait #unsharded", function()
+    local q, name = H.queue(server)
+    for i, eq in ipairs({ "", ',"eq":-5000000000000000', ',"eq":1e300', ',"eq":99999999999999999' }) do
+      q:command("LPUSH", "hw:{" .. name .. "}:pending", ('{"v":1,"id":"wild%d"%s}\n{}'):format(i, eq))
+    end
+    q:start { job_file = job, workers = 1, monitors = 0 }
+    H.wait_until("every outcome", 20, function() return q:stats().counters.succeeded == 4 end)
+    q:stop { grace = 5 }
+    local wait = q:timings().wait
+    assert.are.same({ 4, 4, 0 }, { wait.count, wait.buckets[1], wait.sum_us })
+  end)
+
   it("stats --history prints the buckets as text or JSON, and names a bad --since", function()
     local q, name = H.queue(server)
     q:queue_many({ { n = 1 }, { fail = true } })

@@ -36,13 +36,16 @@ describe("metrics", function()
     q:queue_many({ { n = 2 }, { n = 3 }, { n = 4 } })
     local s, sharded = H.queue(server, { shards = 2 })
     s:queue_many({ { n = 1 }, { n = 2 }, { n = 3 }, { n = 4 } })
-    return name, sharded
+    -- A name that is not UTF-8 (Latin-1): a parser refuses such a label.
+    local latin, latin_name = H.queue(server, { name = "caf\233-" .. math.random(1, 1e9) })
+    latin:queue({ n = 1 })
+    return name, sharded, latin_name
   end
 
   local function label(name) return (name:gsub('[\\"]', "\\%0")) end
 
   it("prints every registered queue in the Prometheus text format, which promtool accepts", function()
-    local name, sharded = queues()
+    local name, sharded, latin = queues()
     local text, err, code = H.run(bin, "metrics --redis " .. H.quote(server.url))
     assert.are.equal(0, code, err)
     local q = 'queue="' .. label(name) .. '"'
@@ -61,6 +64,8 @@ describe("metrics", function()
     end
     assert.are.equal(4, per)
     assert.are.equal(0, sample(text, "hworker_scrape_errors"))
+    local shown = "caf\\\\xE9" .. latin:sub(5)
+    assert.are.equal(1, sample(text, 'hworker_queue_jobs{queue="' .. shown .. '",state="pending"}'), text)
     local dir = H.tmpdir()
     H.file(dir, "m.prom", text)
     local out = H.sh(H.plain .. "promtool check metrics < " .. H.quote(dir .. "/m.prom") .. " 2>&1; echo exit=$?")

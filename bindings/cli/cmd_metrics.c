@@ -57,7 +57,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     static const char plain[] = "text/plain; charset=utf-8";
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         static const char body[] = "only GET and HEAD are served here\n";
-        return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, plain, body, sizeof body - 1);
+        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+        if (r == NULL) return MHD_NO;
+        MHD_add_response_header(r, "Content-Type", plain);
+        MHD_add_response_header(r, "Allow", "GET, HEAD");
+        enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+        MHD_destroy_response(r);
+        return ok;
     }
     if (strcmp(url, "/metrics") != 0) {
         static const char body[] = "not found: the metrics are at /metrics\n";

@@ -8,6 +8,8 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "json.h"
+#include "timings.h"
 
 typedef struct facts {
     char *name;
@@ -75,14 +77,24 @@ static void family(hw_buf *o, const char *name, const char *type, const char *he
     hw_buf_addf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{queue="...",[shard="k",]extra} : label values escaped as the
- * format asks (a queue name holds no newline, but may hold '"' and '\'). */
+/* name{queue="...",[shard="k",]extra} with the queue name escaped as the
+ * format asks ('"' and '\\'; a queue name holds no newline). A parser
+ * refuses a whole scrape for one label that is not UTF-8, so a byte that
+ * is not shows as the text \xNN. */
 static void sample_start(hw_buf *o, const char *name, const facts *f, int shard, const char *extra)
 {
     hw_buf_addf(o, "%s{queue=\"", name);
-    for (const char *p = f->name; *p; p++) {
+    const char *end = f->name + strlen(f->name);
+    for (const char *p = f->name; p < end;) {
+        size_t n = hw_utf8_seq_len(p, end);
+        if (n == 0) {
+            hw_buf_addf(o, "\\\\x%02X", (unsigned)(unsigned char)*p);
+            p++;
+            continue;
+        }
         if (*p == '"' || *p == '\\') hw_buf_add(o, "\\", 1);
-        hw_buf_add(o, p, 1);
+        hw_buf_add(o, p, n);
+        p += n;
     }
     hw_buf_add(o, "\"", 1);
     if (shard >= 0) hw_buf_addf(o, ",shard=\"%d\"", shard);
@@ -141,7 +153,7 @@ static void histogram(hw_buf *o, const char *name, const facts *f, const hworker
     snprintf(count, sizeof count, "%.*s_count", (int)n, name);
     long long seen = 0;
     for (int i = 0; i < HWORKER_TIMING_BUCKETS; i++) {
-        seen += t->bucket[i];
+        seen = hw_count_add(seen, t->bucket[i]);
         char le[48];
         if (i == HWORKER_TIMING_BUCKETS - 1) snprintf(le, sizeof le, "le=\"+Inf\"");
         else snprintf(le, sizeof le, "le=\"%g\"", hworker_timing_bound(i));

@@ -1,4 +1,5 @@
 /* The history queue methods: q:history{} and q:timings() (docs/lua-api.md). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "module.h"
@@ -18,9 +19,8 @@ static void push_timing(lua_State *L, const hworker_timing *t)
     lua_setfield(L, -2, "buckets");
 }
 
-static int push_entry(void *ud, const hworker_history_entry *e)
+static void push_entry(lua_State *L, const hworker_history_entry *e)
 {
-    lua_State *L = ud;
     lua_createtable(L, 0, 9);
     hw_lua_set_int(L, "start_ms", e->start_ms);
     hw_lua_set_int(L, "period_ms", e->period_ms);
@@ -33,8 +33,36 @@ static int push_entry(void *ud, const hworker_history_entry *e)
     lua_setfield(L, -2, "wait");
     push_timing(L, &e->run);
     lua_setfield(L, -2, "run");
-    lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+}
+
+/* The buckets, gathered in C first: a Lua error while they are pushed
+ * (out of memory) must not skip freeing them. */
+typedef struct gathered {
+    hworker_history_entry *e;
+    size_t n, cap;
+} gathered;
+
+static int gather(void *ud, const hworker_history_entry *e)
+{
+    gathered *g = ud;
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 64;
+        g->e = realloc(g->e, g->cap * sizeof *g->e);
+        if (g->e == NULL) abort();
+    }
+    g->e[g->n++] = *e;
     return 0;
+}
+
+static int push_gathered(lua_State *L)
+{
+    const gathered *g = lua_touserdata(L, 1);
+    lua_createtable(L, (int)g->n, 0);
+    for (size_t i = 0; i < g->n; i++) {
+        push_entry(L, &g->e[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
 }
 
 /* q:history{ since = seconds (3600), period = "minute" | "hour" } -> the
@@ -64,10 +92,17 @@ static int l_history(lua_State *L)
         lua_pop(L, 2);
     }
     if (!(since > 0 && since < 1e9)) return luaL_error(L, "hworker: q:history: since must be > 0 seconds");
-    lua_newtable(L);
+    lua_pushcfunction(L, push_gathered);
+    gathered g = {0};
     char err[512];
-    if (hworker_history(q->h, period, (long long)(since * 1000.0), push_entry, L, err, sizeof err) != HWORKER_OK)
+    if (hworker_history(q->h, period, (long long)(since * 1000.0), gather, &g, err, sizeof err) != HWORKER_OK) {
+        free(g.e);
         return luaL_error(L, "hworker: %s", err);
+    }
+    lua_pushlightuserdata(L, &g);
+    int status = lua_pcall(L, 1, 1, 0);
+    free(g.e);
+    if (status != 0) return lua_error(L);
     return 1;
 }
 
