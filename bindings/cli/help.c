@@ -174,11 +174,12 @@ static const char *const help_stats =
     "  --watch SEC                 print again every SEC seconds until interrupted\n"
     "  --shards S                  the queue is spread over S key sets: sums, then one line\n"
     "                              (one \"shards\" array entry) per shard\n"
-    "  --history                   instead, the history: per minute (kept 48 hours) or hour\n"
-    "                              (kept 30 days), the outcomes and the wait and run times'\n"
-    "                              p50 and p99 (the bound of the bucket that holds them)\n"
-    "  --since DURATION            how far back --history goes (90s, 30m, 6h, 7d); 1h\n"
-    "  --period minute|hour        its buckets; minute unless --since is over 48h\n";
+    "  --history                   print per-minute (kept 48 h) or per-hour (30 d) rows\n"
+    "                              instead: the outcomes, and the p50 and p99 of wait and\n"
+    "                              run time as bucket upper bounds\n"
+    "  --since DURATION            how far back --history goes (90s, 30m, 6h, 7d); 1h, or\n"
+    "                              24h with --period hour\n"
+    "  --period minute|hour        its rows; minute unless --since is over 48h\n";
 
 static const char *const help_pause = "usage: hworker-lua pause NAME [flags]\n"
                                       "\n"
