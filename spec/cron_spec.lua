@@ -135,12 +135,19 @@ describe("cron", function()
     H.wait_until("both entries handled", 30, function()
       return entry(q, "garbage").fired >= 1 and entry(q, "ancient").fired >= 1
     end)
+    -- No tick after this: the every-second entry would otherwise keep one
+    -- job pending now and then. A flood of catch-up jobs would stay.
+    q:cron_rm("garbage")
+    q:cron_rm("ancient")
+    H.wait_until("the jobs enqueued to run", 30, function()
+      local s = q:stats()
+      return s.pending == 0 and s.inflight == 0
+    end)
     q:stop { grace = 5 }
     local by_n = { 0, 0 }
     for _, e in ipairs(runs:jobs { limit = 10000 }) do by_n[e.job.n] = by_n[e.job.n] + 1 end
     assert.is_true(by_n[1] <= 3, by_n[1] .. " jobs for the entry whose last tick was garbage")
     assert.is_true(by_n[2] >= 30 and by_n[2] <= 32, by_n[2] .. " jobs for 31 days of a daily entry")
-    assert.are.equal(0, q:stats().pending)
   end)
 
   it("enqueues exactly one job per tick with 3 processes, one killed and restarted meanwhile", function()
