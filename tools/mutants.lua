@@ -6,8 +6,9 @@
 -- A mutant that survives means that promise has no spec that can fail.
 -- `slow = true` marks those CI leaves to the full run (tools/dev mutate
 -- --fast): most take 10 s or more to fail (they wait out a deadline); the
--- rest break a promise a fast mutant on the same spec already guards, and
--- stay out of CI so that it keeps under 30 minutes.
+-- rest break a promise a fast mutant on the same spec (or the same code
+-- path) already guards, and stay out of CI so that it keeps under 30
+-- minutes; every mutant runs in the recorded check.
 return {
   -- Fencing and leases (docs/design.md, invariants 2 and 3) ---------------
   { name = "finish applies a stale claim's outcome",
@@ -79,7 +80,7 @@ return {
     from = "if (d > cfg->retry_max_delay) d = cfg->retry_max_delay;",
     to = "if (d > cfg->retry_max_delay) d = d * 1.0;",
     spec = "spec/retries_spec.lua", filter = "caps.the.back.off" },
-  { name = "the back-off grows linearly",
+  { name = "the back-off grows linearly", slow = true,
     file = "core/worker.c",
     from = "d *= cfg->retry_factor;",
     to = "d += cfg->retry_factor;",
@@ -315,7 +316,7 @@ return {
     from = "for (int i = 0; i < t->nseeds; i++) {",
     to = "for (int i = 0; i < 1; i++) {",
     spec = "spec/sentinel_spec.lua", filter = "skips.a.sentinel" },
-  { name = "sentinel: the message leaves out the sentinels asked",
+  { name = "sentinel: the message leaves out the sentinels asked", slow = true,
     file = "core/sentinel.c",
     from = "int n = snprintf(asked + used, sizeof asked - used, \"%s%s: %s\", i ? \"; \" : \"\", where, why);",
     to = "int n = 0;",
@@ -335,7 +336,7 @@ return {
     from = "if (t->sentinel_password) {",
     to = "if (0) {",
     spec = "spec/sentinel_spec.lua", filter = "sentinel_password" },
-  { name = "sentinel: rediss+sentinel:// drops sentinel_password= among the TLS parameters",
+  { name = "sentinel: rediss+sentinel:// drops sentinel_password= among the TLS parameters", slow = true,
     file = "core/url.c",
     from = "if (t->sentinel && eq && namelen == 17 && strncmp(s, \"sentinel_password\", 17) == 0)",
     to = "if (0)",
@@ -425,7 +426,7 @@ return {
     from = "    if (t->tls_cert) {",
     to = "    if (0) {",
     spec = "spec/tls_spec.lua", filter = "offers.the.client" },
-  { name = "tls: a bad CA file is found only at connect",
+  { name = "tls: a bad CA file is found only at connect", slow = true,
     file = "core/tls.c",
     from = "if (SSL_CTX_load_verify_locations(ctx, t->tls_cacert, NULL) != 1)",
     to = "if (SSL_CTX_load_verify_locations(ctx, t->tls_cacert, NULL) != 1 && 0)",
@@ -472,7 +473,7 @@ return {
     from = "  return (10 - level) * 8796093022208 + n",
     to = "  return level * 8796093022208 + n",
     spec = "spec/flow_spec.lua", filter = "higher.priorities" },
-  { name = "priority: jobs of one level are not claimed in order",
+  { name = "priority: jobs of one level are not claimed in order", slow = true,
     file = "scripts/lib/priority.lua",
     from = "cmd == 'LPUSH' and redis.call('INCR', seq) or 0",
     to = "0",
@@ -569,7 +570,7 @@ return {
     from = "local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', hw_int(now))",
     to = "local gone = {}",
     spec = "spec/processes_spec.lua", filter = "kill" },
-  { name = "ps: a process whose workers stopped stays listed",
+  { name = "ps: a process whose workers stopped stays listed", slow = true,
     file = "core/keeper.c",
     from = "    hw_process_beat(h, &k.conn, id, started, 1, &k.beat_failing);",
     to = "",
@@ -589,7 +590,7 @@ return {
     from = "string.match(header, '\"da\":(%d+)') or string.match(header, '\"eq\":(%d+)')",
     to = "string.match(header, '\"eq\":(%d+)')",
     spec = "spec/processes_spec.lua", filter = "latency" },
-  { name = "latency: a group's token at the front reads as no job",
+  { name = "latency: a group's token at the front reads as no job", slow = true,
     file = "scripts/stats.lua",
     from = "  if front and string.byte(front, 1) == 1 then",
     to = "  if false then",
