@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "sandbox.h"
 
 typedef struct header_fields {
     hw_envelope *e;
@@ -135,7 +136,7 @@ hw_claim *hw_claim_new(const char *data, size_t len)
     memcpy(c->data, data, len);
     c->data[len] = '\0';
     c->len = len;
-    atomic_store(&c->lost, 0);
+    atomic_store(&c->stop, 0);
     atomic_store(&c->reporting, 0);
     /* token|holder|envelope */
     const char *bar1 = memchr(c->data, '|', len);
@@ -224,10 +225,25 @@ int hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len)
     for (size_t i = 0; i < h->n; i++) {
         if (h->items[i] == c && c->len == len && memcmp(c->data, data, len) == 0) {
             if (!atomic_load(&c->reporting)) {
-                atomic_store(&c->lost, 1);
+                atomic_store(&c->stop, HW_STOP_LEASE_LOST);
                 marked = 1;
             }
             break;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return marked;
+}
+
+size_t hw_held_cancel(hw_held *h, const char *token, size_t len)
+{
+    size_t marked = 0;
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->n; i++) {
+        hw_claim *c = h->items[i];
+        if (c->len > len && c->data[len] == '|' && memcmp(c->data, token, len) == 0) {
+            int none = 0;
+            if (atomic_compare_exchange_strong(&c->stop, &none, HW_STOP_CANCELLED)) marked++;
         }
     }
     pthread_mutex_unlock(&h->lock);

@@ -27,7 +27,8 @@ typedef struct hw_claim {
     long long wait_us;    /* set by its worker: from due_at to its start (Redis time), else 0 */
     long long run_us;     /* set by its worker: how long its handler ran, or -1 if it did not run */
     const char *broken;   /* why the envelope does not parse, or NULL */
-    atomic_int lost;      /* set by the lease keeper when renewal found it gone */
+    atomic_int stop;      /* why its job must stop (hw_stop_reason), else 0: HW_STOP_LEASE_LOST set by
+                             the lease keeper when renewal found it gone, HW_STOP_CANCELLED by a cancel */
     atomic_int reporting; /* set by its worker before it sends the claim's outcome or hands it back */
     int shard;            /* the shard it was claimed from (set by the claimer) */
 } hw_claim;
@@ -73,5 +74,8 @@ size_t hw_held_snapshot(hw_held *h, int shard, hw_args *args, hw_claim ***out);
  * find it gone and count it). Returns 1 if it marked it: a claim that was
  * really taken over. */
 int hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len);
+/* Marks cancelled every held claim whose token (the text before its first
+ * '|') is `token`, unless it is lost already. Returns how many it marked. */
+size_t hw_held_cancel(hw_held *h, const char *token, size_t len);
 
 #endif

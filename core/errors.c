@@ -25,6 +25,7 @@ const char *hworker_strerror(int rc)
     case HWORKER_E_SHARDS: return "the shard count differs from the one Redis records for the queue";
     case HWORKER_E_REPLICAS: return "written, but fewer replicas than min_replicas confirmed it in time";
     case HWORKER_E_SYSTEM: return "the system refused a resource (a thread)";
+    case HWORKER_E_NOT_FOUND: return "no job has that id: it may have finished already";
     default: return "unknown hworker error code";
     }
 }

@@ -67,7 +67,9 @@ typedef enum hworker_rc {
     HWORKER_E_SHARDS = -5,   /**< the handle's shard count differs from the queue's in Redis */
     HWORKER_E_REPLICAS = -6, /**< written, but fewer replicas than min_replicas confirmed it in
                                   time (the write may still be there) */
-    HWORKER_E_SYSTEM = -7    /**< the system refused a resource (a thread) */
+    HWORKER_E_SYSTEM = -7,   /**< the system refused a resource (a thread) */
+    HWORKER_E_NOT_FOUND = -8 /**< no job has the id an action on a single job named (it may have
+                                  finished already) */
 } hworker_rc;
 
 /** A short, constant description of an hworker_rc ("Redis unreachable, ..."),
@@ -404,6 +406,8 @@ typedef struct hworker_stats {
     long long latency_ms;           /**< how long the job next in line has been ready to run (since its
                                        due time, else its enqueue), the most over the shards; 0 when
                                        none waits (docs/operations.md) */
+    long long cancelled;            /**< counter: jobs cancelled (hworker_cancel), waiting or running */
+    long long deleted;              /**< counter: waiting jobs deleted by id (hworker_delete_job) */
 } hworker_stats;
 
 /** Reads sizes and counters in one atomic step (per shard, summed over the
@@ -449,6 +453,42 @@ HWORKER_API hworker_rc hworker_requeue(hworker *h, hworker_part part, int all, c
 /** Deletes failed or broken records, selected as for hworker_requeue(). */
 HWORKER_API hworker_rc hworker_delete(hworker *h, hworker_part part, int all, const char *const *ids, size_t n,
                                       long *count, char *err, size_t errlen);
+
+/** What hworker_cancel(), hworker_delete_job() and hworker_run_now() did. */
+typedef struct hworker_job_action {
+    long waiting; /**< copies of the job taken out of pending or scheduled (run now: moved to the
+                       front of pending) */
+    long running; /**< running executions asked to stop (cancel only) */
+} hworker_job_action;
+
+/** Cancels job `id`: every copy waiting in pending or scheduled is taken out
+ * (counted as cancelled, its unique key released), and every running
+ * execution is marked, so that its worker stops it at once (within
+ * milliseconds: its process hears of it through Redis Pub/Sub, or at the
+ * next lease renewal if it missed that) and records it as cancelled. A
+ * marked execution that ends anyway before it hears (it returned, raised,
+ * was recovered after its worker died, or handed back at a stop) is
+ * recorded as cancelled too: a cancelled job never runs again and is never
+ * retried. Returns HWORKER_E_NOT_FOUND when no job had that id (including
+ * one that finished before the call). The search reads the queue's parts in
+ * pages (O(queue size) round trips of 1,000 entries; docs/operations.md),
+ * so it suits an operator's action, not a hot path. `out` may be NULL.
+ * Thread-safe. Errors: HWORKER_E_INVALID (an empty id), HWORKER_E_REDIS. */
+HWORKER_API hworker_rc hworker_cancel(hworker *h, const char *id, hworker_job_action *out, char *err, size_t errlen);
+
+/** Deletes job `id` where it waits: every copy in pending or scheduled is
+ * taken out (counted as deleted, its unique key released). A running job is
+ * left alone (cancel it). Returns HWORKER_E_NOT_FOUND when no copy waits.
+ * Searches as hworker_cancel(). Thread-safe. */
+HWORKER_API hworker_rc hworker_delete_job(hworker *h, const char *id, hworker_job_action *out, char *err,
+                                          size_t errlen);
+
+/** Runs job `id` now: a copy waiting in scheduled becomes due now, one in
+ * pending goes to the front of its line (of its priority level, or of its
+ * group, whose limits still hold). One copy moves. Returns
+ * HWORKER_E_NOT_FOUND when no copy waits. Searches as hworker_cancel().
+ * Thread-safe. */
+HWORKER_API hworker_rc hworker_run_now(hworker *h, const char *id, hworker_job_action *out, char *err, size_t errlen);
 
 /** Loads the job file again (as SIGHUP does in hworker-lua): it is first
  * loaded into a scratch state; if that fails, nothing changes and the

@@ -38,7 +38,9 @@ HWORKER_API hworker_rc hworker_step_finish(hworker *h, int shard, const char *cl
                                            hworker_outcome outcome, const char *reason, double retry_delay,
                                            int *applied, char *err, size_t errlen);
 
-/** Renews one claim's lease; *renewed is 1 if it was still live. */
+/** Renews one claim's lease; *renewed is 1 if it was still live, 2 if it
+ * was live and has been cancelled (hworker_cancel: stop its job and report
+ * any outcome; it is recorded as cancelled), 0 if it was not live. */
 HWORKER_API hworker_rc hworker_step_renew(hworker *h, int shard, const char *claim, size_t len, int *renewed, char *err,
                                           size_t errlen);
 

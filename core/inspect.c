@@ -252,6 +252,8 @@ static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, latenes
     out->scheduled_total += counter(c, "scheduled");
     out->exhausted += counter(c, "exhausted");
     out->merged += counter(c, "merged");
+    out->cancelled += counter(c, "cancelled");
+    out->deleted += counter(c, "deleted");
     lateness_add(late, r->element[6]);
     add_flow(r->element[7], out);
     long long *group[] = {&out->group_concurrency, &out->group_rate, &out->group_rate_period_ms, &out->group_burst};

@@ -39,6 +39,7 @@ typedef enum {
     HW_KEY_GROUPS,     /* hash of the groups' state and limits (their jobs wait in hw:{q}:g:<group>) */
     HW_KEY_GROUP_DUE,  /* zset of the groups waiting for their rate, by when */
     HW_KEY_TIMINGS,    /* hash of the queue's wait and run histograms since it began (timings.h) */
+    HW_KEY_CANCELS,    /* hash of claim tokens a cancel marked; also the channel cancels are published on */
     HW_KEY_COUNT
 } hw_key;
 

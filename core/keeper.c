@@ -5,9 +5,13 @@
  * could not be reached, say) is marked lost: its job is stopped and its
  * outcome never reported. A claim whose worker has begun to report it is
  * gone through that report, not lost, and is neither marked nor counted.
+ * Between renewals it listens for cancels of the jobs running here
+ * (cancel_watch.h); a renewal that finds a claim cancelled marks it too.
  * The same thread runs the watchdog (watchdog.c) for jobs stuck in C code. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "cancel_watch.h"
 #include "internal.h"
 #include "script_args.h"
 
@@ -73,6 +77,10 @@ static void renew_shard(keeper *k, int shard)
             for (size_t i = 0; i < n && i < r->elements; i++) {
                 const char *data = args->argv[nkeys + 2 + i]; /* after the keys, the lease and the flag */
                 size_t len = args->lens[nkeys + 2 + i];
+                if (r->element[i]->integer == 2) {
+                    const char *bar = memchr(data, '|', len);
+                    if (bar) hw_held_cancel(&h->held, data, (size_t)(bar - data));
+                }
                 if (r->element[i]->integer == 0 && hw_held_mark_lost(&h->held, claims[i], data, len)) {
                     hw_args_add(&k->lost, data, len);
                     lost++;
@@ -100,6 +108,8 @@ void *hw_keeper_main(void *arg)
 {
     keeper k = {.h = arg};
     hworker *h = k.h;
+    hw_cancel_watch watch;
+    hw_cancel_watch_init(&watch, h);
     hw_conn_init(&k.conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "lease keeper",
                  h->cfg.redis_timeout);
     char id[128];
@@ -125,9 +135,10 @@ void *hw_keeper_main(void *arg)
         double check = hw_watchdog_check(h, &k.conn, hw_monotonic(), 0);
         double until = check < next_renew ? check : next_renew;
         atomic_store(&h->keeper_wakes_at, until);
-        hw_signal_wait(&h->keeper_wake, until - hw_monotonic());
+        hw_cancel_watch_sleep(&watch, h, until);
     }
     hw_process_beat(h, &k.conn, id, started, 1, &k.beat_failing);
+    hw_cancel_watch_free(&watch);
     hw_args_free(&k.args);
     hw_args_free(&k.lost);
     hw_conn_free(&k.conn);

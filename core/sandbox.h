@@ -39,7 +39,14 @@ typedef struct hw_sandbox_env {
 typedef int (*hw_queue_fn)(void *ud, const char *queue, size_t queue_len, const char *json, size_t len, char *id,
                            char *err, size_t errlen);
 
-typedef enum { HW_STOP_NONE = 0, HW_STOP_TIMEOUT, HW_STOP_MEMORY, HW_STOP_LEASE_LOST, HW_STOP_ABORT } hw_stop_reason;
+typedef enum {
+    HW_STOP_NONE = 0,
+    HW_STOP_TIMEOUT,
+    HW_STOP_MEMORY,
+    HW_STOP_LEASE_LOST,
+    HW_STOP_ABORT,
+    HW_STOP_CANCELLED
+} hw_stop_reason;
 
 typedef struct hw_sandbox {
     lua_State *L;
@@ -52,7 +59,7 @@ typedef struct hw_sandbox {
     int upkeep;             /* the engine's own collection runs: no cap (it may
                                allocate, e.g. a smaller string table) */
     double deadline;        /* monotonic seconds; 0 when no job runs */
-    atomic_int *lost;       /* the running claim's lease-lost flag, or NULL */
+    atomic_int *stop_flag;  /* the running claim's stop flag (hw_sandbox_run), or NULL */
     hw_stop_reason stopped; /* why the running code is being stopped */
     const char *stack_base; /* C stack position where the running code began */
     void *stack_low;        /* the lowest address of that thread's stack, if known */
@@ -95,7 +102,7 @@ typedef enum {
     HW_RESULT_RETRY,
     HW_RESULT_FAILURE,
     HW_RESULT_BROKEN, /* the job JSON did not decode */
-    HW_RESULT_STOPPED /* lease lost or shutdown: report nothing / hand back */
+    HW_RESULT_STOPPED /* lease lost, shutdown or cancelled: report nothing / hand back / report cancelled */
 } hw_result_kind;
 
 typedef struct hw_result {
@@ -120,9 +127,11 @@ typedef struct hw_job_meta {
 int hw_sandbox_open(hw_sandbox *sb, const hw_sandbox_env *env, hw_queue_fn queue, void *queue_ud, char *err,
                     size_t errlen);
 
-/* Decodes `job` and runs job(state, t, meta) under the time limit. `lost` is
- * watched while it runs. Fills `out` (its message buffer is reused). */
-void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta, atomic_int *lost,
+/* Decodes `job` and runs job(state, t, meta) under the time limit. `stop`
+ * (the claim's stop flag: 0, HW_STOP_LEASE_LOST or HW_STOP_CANCELLED; may be
+ * NULL) is watched while it runs. Fills `out` (its message buffer is
+ * reused). */
+void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta, atomic_int *stop,
                     hw_result *out);
 
 /* True when the state holds so much live memory after a collection that the

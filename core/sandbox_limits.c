@@ -1,6 +1,6 @@
 /* The limits a sandbox enforces on the code it runs: the allocator that
  * caps memory, the count hook that enforces the time limit and watches the
- * lost-lease and shutdown flags, the C stack budget, and the stop error that
+ * claim's stop flag (lost lease, cancel) and the shutdown flag, the C stack budget, and the stop error that
  * carries the reason out. Runs on the thread that owns the state; nothing
  * is shared. */
 #include "sandbox_limits.h"
@@ -23,6 +23,7 @@ static const char *const stop_messages[] = {
     [HW_STOP_MEMORY] = "memory limit: the job needed more memory than its state may use and was stopped",
     [HW_STOP_LEASE_LOST] = "lease lost: the job was recovered by a monitor while it ran, so it was stopped",
     [HW_STOP_ABORT] = "shutdown: the worker stopped before the job finished",
+    [HW_STOP_CANCELLED] = "cancelled: stopped while it ran",
 };
 
 const char *hw_sandbox_stop_message(hw_stop_reason why) { return stop_messages[why]; }
@@ -64,7 +65,9 @@ void hw_sandbox_collect(hw_sandbox *sb)
 
 hw_stop_reason hw_sandbox_pending_stop(hw_sandbox *sb)
 {
-    if (sb->lost && atomic_load(sb->lost)) return HW_STOP_LEASE_LOST;
+    /* The claim's flag holds why it must stop: a lost lease or a cancel. */
+    int flag = sb->stop_flag ? atomic_load(sb->stop_flag) : 0;
+    if (flag == HW_STOP_LEASE_LOST || flag == HW_STOP_CANCELLED) return (hw_stop_reason)flag;
     if (sb->env->abort && atomic_load(sb->env->abort)) return HW_STOP_ABORT;
     if (sb->over_limit) return HW_STOP_MEMORY;
     if (sb->deadline > 0 && hw_monotonic() >= sb->deadline) return HW_STOP_TIMEOUT;
@@ -138,13 +141,13 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
     if (stack_exhausted(sb)) raise_stack(L);
 }
 
-void hw_sandbox_arm(hw_sandbox *sb, atomic_int *lost)
+void hw_sandbox_arm(hw_sandbox *sb, atomic_int *stop)
 {
     char base;
     measure_stack(sb, &base);
     sb->co_depth = 0;
     sb->deadline = hw_monotonic() + sb->env->job_timeout;
-    sb->lost = lost;
+    sb->stop_flag = stop;
     sb->stopped = HW_STOP_NONE;
     sb->over_limit = 0;
     lua_sethook(sb->L, stop_hook, LUA_MASKCOUNT, HW_HOOK_COUNT);
@@ -154,7 +157,7 @@ void hw_sandbox_disarm(hw_sandbox *sb)
 {
     lua_sethook(sb->L, NULL, 0, 0);
     sb->deadline = 0;
-    sb->lost = NULL;
+    sb->stop_flag = NULL;
     sb->stack_base = NULL;
 }
 

@@ -39,8 +39,8 @@ void hw_sandbox_check_stop(lua_State *L);
 
 /* Starts the limits for code about to run on this thread: measures the C
  * stack from here, sets the deadline env->job_timeout from now, watches
- * `lost` (may be NULL) and installs the count hook. */
-void hw_sandbox_arm(hw_sandbox *sb, atomic_int *lost);
+ * `stop` (a claim's stop flag, may be NULL) and installs the count hook. */
+void hw_sandbox_arm(hw_sandbox *sb, atomic_int *stop);
 
 /* Removes the hook and the deadline; the state runs no code after it. */
 void hw_sandbox_disarm(hw_sandbox *sb);

@@ -93,7 +93,7 @@ void hw_sandbox_error_message(hw_sandbox *sb, hw_buf *out)
     lua_pop(L, 1);
 }
 
-void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta, atomic_int *lost,
+void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_meta *meta, atomic_int *stop,
                     hw_result *out)
 {
     lua_State *L = sb->L;
@@ -103,7 +103,7 @@ void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_me
     out->delay_ms = -1;
     hw_buf_clear(&out->message);
     lua_settop(L, 0);
-    hw_sandbox_arm(sb, lost);
+    hw_sandbox_arm(sb, stop);
     run_ctx ctx = {sb, job, len, meta, 0};
     /* Neither call allocates: the runner is a registry reference. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_runner);
@@ -130,11 +130,11 @@ void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_me
      * before the hook could fire) timed out: it never counts as a success. */
     if (sb->stopped == HW_STOP_NONE) {
         hw_stop_reason why = hw_sandbox_pending_stop(sb);
-        if (why == HW_STOP_LEASE_LOST || why == HW_STOP_TIMEOUT) sb->stopped = why;
+        if (why == HW_STOP_LEASE_LOST || why == HW_STOP_TIMEOUT || why == HW_STOP_CANCELLED) sb->stopped = why;
     }
     if (sb->stopped != HW_STOP_NONE) {
         out->stopped = sb->stopped;
-        if (out->stopped == HW_STOP_LEASE_LOST || out->stopped == HW_STOP_ABORT) {
+        if (out->stopped == HW_STOP_LEASE_LOST || out->stopped == HW_STOP_ABORT || out->stopped == HW_STOP_CANCELLED) {
             out->kind = HW_RESULT_STOPPED;
         } else {
             out->kind = HW_RESULT_FAILURE;

@@ -28,6 +28,9 @@ static const char *const names[HW_SCRIPT_COUNT] = {
     [HW_SCRIPT_QUEUE_REGISTRY] = "queue_registry",
     [HW_SCRIPT_HISTORY] = "history",
     [HW_SCRIPT_DROP_HISTORY] = "drop_history",
+    [HW_SCRIPT_CANCEL] = "cancel",
+    [HW_SCRIPT_REMOVE_JOB] = "remove_job",
+    [HW_SCRIPT_RUN_NOW] = "run_now",
 };
 
 const hw_script_source *hw_script_get(hw_script s)

@@ -83,7 +83,7 @@ hworker_rc hworker_step_renew(hworker *h, int shard, const char *claim, size_t l
     hw_args_add(&args, claim, len);
     redisReply *r = step(h, HW_SCRIPT_RENEW, nkeys, &args, "cannot renew", err, errlen);
     if (r == NULL) return HWORKER_E_REDIS;
-    *renewed = r->elements > 0 && r->element[0]->integer == 1;
+    *renewed = r->elements > 0 ? (int)r->element[0]->integer : 0;
     freeReplyObject(r);
     return 0;
 }

@@ -337,10 +337,15 @@ static int run_one(hw_worker *w, hw_claim *c)
 {
     hworker *h = w->h;
     follow_reload(w);
-    if (atomic_load(&c->lost)) {
+    if (atomic_load(&c->stop) == HW_STOP_LEASE_LOST) {
         hw_log(&h->log, HWORKER_LOG_WARN, "%s: lease lost: job %s was recovered before it started here; skipped",
                w->holder, c->id);
         release(w, c);
+        return 0;
+    }
+    if (atomic_load(&c->stop) == HW_STOP_CANCELLED) {
+        hw_log(&h->log, HWORKER_LOG_INFO, "%s: job %s was cancelled before it started here", w->holder, c->id);
+        add_outcome(w, c, 'c', NULL, 0);
         return 0;
     }
     if (c->broken) {
@@ -373,7 +378,7 @@ static int run_one(hw_worker *w, hw_claim *c)
         c->wait_us = (waited < HW_WAIT_TIMED_MS ? waited : HW_WAIT_TIMED_MS) * 1000;
     }
     start_run(w, c);
-    hw_sandbox_run(w->sb, c->job, c->job_len, &meta, &c->lost, res);
+    hw_sandbox_run(w->sb, c->job, c->job_len, &meta, &c->stop, res);
     c->run_us = (long long)((hw_monotonic() - run_start) * 1e6);
     if (end_run(w)) return 1;
     const char *msg = res->message.data ? res->message.data : "";
@@ -402,6 +407,9 @@ static int run_one(hw_worker *w, hw_claim *c)
     case HW_RESULT_STOPPED:
         if (res->stopped == HW_STOP_ABORT) {
             hand_back(w, &c, 1);
+        } else if (res->stopped == HW_STOP_CANCELLED) {
+            hw_log(&h->log, HWORKER_LOG_INFO, "%s: job %s %s", w->holder, c->id, msg);
+            add_outcome(w, c, 'c', NULL, 0);
         } else {
             hw_log(&h->log, HWORKER_LOG_WARN, "%s: %s (job %s)", w->holder, msg, c->id);
             release(w, c);

@@ -14,6 +14,9 @@
 -- KEYS[13] groups: a job of a group frees its group's slot, and is retried
 --          in its group's list
 -- KEYS[14] timings (hash: the wait and run histograms since the queue began)
+-- KEYS[15] cancels (hash: claim token -> time): a claim marked there by a
+--          cancel (cancel.lua) ends as cancelled whatever its outcome, so
+--          a cancel that raced the job's end still means it never runs again
 -- ARGV[1] failed cap, ARGV[2] broken cap (at least 1)
 -- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
 --   outcome: "s" success, "r" retry, "f" failure, "x" failure because the
@@ -34,8 +37,9 @@
 -- sends them again until the key is fixed.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
   KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'list', KEYS[9], 'hash', KEYS[10], 'list', KEYS[11], 'zset',
-  KEYS[12], 'counter', KEYS[13], 'hash' }, KEYS[6],
-  { 'processed', 'succeeded', 'retried', 'failed', 'broken', 'lease_lost', 'scheduled', 'exhausted', 'merged' })
+  KEYS[12], 'counter', KEYS[13], 'hash', KEYS[15], 'hash' }, KEYS[6],
+  { 'processed', 'succeeded', 'retried', 'failed', 'broken', 'lease_lost', 'scheduled', 'exhausted', 'merged',
+    'cancelled' })
 if bad then return bad end
 -- Without a groups hash no claim in flight is of a group (each holds its
 -- group's running count there), so the batch's headers need no look.
@@ -51,7 +55,9 @@ if history then last = last - 1 end
 local tally = {}
 local now = hw_now_ms()
 local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken = 0, lease_lost = 0,
-  scheduled = 0, exhausted = 0, merged = 0 }
+  scheduled = 0, exhausted = 0, merged = 0, cancelled = 0 }
+-- One look per call while no cancel is pending, none per claim.
+local cancels = redis.call('EXISTS', KEYS[15]) == 1
 local result = {}
 local back, failed, broken, late = {}, {}, {}, {}
 -- The earliest due time in scheduled before this batch's first delayed
@@ -70,6 +76,7 @@ for i = 3, last, 4 do
   else
     counts.processed = counts.processed + 1
     hw_group_tally(tally, group_of[i + 1])
+    if cancels and redis.call('HDEL', KEYS[15], hw_token_of(claim)) == 1 then outcome = 'c' end
     if outcome == 's' then
       -- The common case makes no new Lua string: each one is interned and
       -- hashed, and string churn was the top cost of a drain inside Redis.
@@ -78,7 +85,9 @@ for i = 3, last, 4 do
     else
       local envelope = hw_envelope_of(claim)
       if outcome ~= 'r' then hw_release_unique(KEYS[7], envelope) end
-      if outcome == 'r' then
+      if outcome == 'c' then
+        counts.cancelled = counts.cancelled + 1
+      elseif outcome == 'r' then
         counts.retried = counts.retried + 1
         local delay = math.max(0, tonumber(ARGV[i + 3]) or 0)
         -- Due now, or when the monitor promotes it (recover.lua sets "da").

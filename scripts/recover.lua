@@ -16,6 +16,8 @@
 -- KEYS[12] groups: a job of a group goes back to its group's list
 -- KEYS[13] group_due: groups waiting for their rate; those due get their
 --          tokens back
+-- KEYS[14] cancels (hash: claim token -> time): an expired claim marked
+--          there by a cancel (cancel.lua) is cancelled, not run again
 -- ARGV[1] most entries to move per kind
 -- ARGV[2] recovery limit (0: unlimited)
 -- ARGV[3] failed cap
@@ -29,12 +31,13 @@
 -- tries again later.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'list',
   KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'hash', KEYS[9], 'list', KEYS[10], 'zset',
-  KEYS[11], 'counter', KEYS[12], 'hash', KEYS[13], 'zset' }, KEYS[6], { 'recovered', 'failed', 'promoted' })
+  KEYS[11], 'counter', KEYS[12], 'hash', KEYS[13], 'zset', KEYS[14], 'hash' }, KEYS[6],
+  { 'recovered', 'failed', 'promoted', 'cancelled' })
 if bad then return bad end
 local now = hw_now_ms()
 local limit = tonumber(ARGV[1])
 local max_recoveries = tonumber(ARGV[2])
-local counts = { recovered = 0, failed = 0, promoted = 0 }
+local counts = { recovered = 0, failed = 0, promoted = 0, cancelled = 0 }
 
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
 local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
@@ -43,11 +46,15 @@ bad, group_of = hw_check_groups(KEYS[12], expired)
 bad = bad or hw_check_groups(KEYS[12], due)
 if bad then return bad end
 local front, failed, tally = {}, {}, {}
+local cancels = #expired > 0 and redis.call('EXISTS', KEYS[14]) == 1
 for i, claim in ipairs(expired) do
   hw_group_tally(tally, group_of[i])
   local original = hw_envelope_of(claim)
   local envelope, recoveries = hw_bump(original, 'rc')
-  if max_recoveries > 0 and recoveries > max_recoveries then
+  if cancels and redis.call('HDEL', KEYS[14], hw_token_of(claim)) == 1 then
+    counts.cancelled = counts.cancelled + 1
+    hw_release_unique(KEYS[7], original)
+  elseif max_recoveries > 0 and recoveries > max_recoveries then
     -- The record keeps the envelope as it ran: rc = the recoveries it had.
     failed[#failed + 1] = hw_record('recovered ' .. max_recoveries ..
       ' times: the worker died while running it', now, original, hw_token_of(claim))

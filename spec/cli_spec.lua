@@ -45,7 +45,7 @@ describe("hworker-lua", function()
       local seen = 0
       for _, s in ipairs(sections) do
         local cmds = {}
-        for c in s.heading:gmatch("[%a]+") do cmds[#cmds + 1] = c end
+        for c in s.heading:gmatch("[%a][%a-]*") do cmds[#cmds + 1] = c end
         if #cmds == 0 then cmds = { "" } end
         for _, c in ipairs(cmds) do
           local out, _, code = cli((c ~= "" and c .. " " or "") .. "--help")
@@ -54,7 +54,7 @@ describe("hworker-lua", function()
           seen = seen + 1
         end
       end
-      assert.are.equal(23, seen) -- the program and its 22 subcommands
+      assert.are.equal(25, seen) -- the program and its 24 subcommands
     end)
 
     it("prints the version", function()
@@ -228,8 +228,9 @@ describe("hworker-lua", function()
       local counters = {}
       for k in pairs(s.counters) do counters[#counters + 1] = k end
       table.sort(counters)
-      assert.are.same({ "broken", "enqueued", "exhausted", "failed", "handed_back", "lease_lost", "merged", "processed",
-        "promoted", "recovered", "requeued", "retried", "scheduled", "succeeded" }, counters)
+      assert.are.same({ "broken", "cancelled", "deleted", "enqueued", "exhausted", "failed", "handed_back",
+        "lease_lost", "merged", "processed", "promoted", "recovered", "requeued", "retried", "scheduled", "succeeded" },
+        counters)
       assert.are.equal(1, s.pending)
       assert.are.equal(1, s.counters.enqueued)
       out = cli(("stats %s --redis %s"):format(name, url))

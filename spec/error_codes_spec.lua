@@ -4,7 +4,7 @@
 -- struct as the host's header has. The host is spec/c/error_codes.c.
 local H = require "spec.support.helper"
 
-local OK, INVALID, REDIS, STATE, JOB_FILE, SHARDS, REPLICAS = 0, -1, -2, -3, -4, -5, -6
+local OK, INVALID, REDIS, STATE, JOB_FILE, SHARDS, REPLICAS, NOT_FOUND = 0, -1, -2, -3, -4, -5, -6, -8
 
 describe("error codes", function()
   local server, lines
@@ -38,6 +38,9 @@ describe("error codes", function()
     { "shard_stats", INVALID, "shard 5 does not exist" },
     { "list_part", INVALID, "unknown part 9" },
     { "requeue_none", INVALID, "name at least one id" },
+    { "cancel_empty", INVALID, "the job id is empty" },
+    { "cancel_none", NOT_FOUND, "has no job no%-such%-job waiting or running" },
+    { "run_now_none", NOT_FOUND, "has no job no%-such%-job waiting in pending or scheduled" },
     { "step_shard_noerr", INVALID },
     { "register_name", INVALID, "not a Lua identifier" },
     { "debugger_interval", INVALID, "interval must be > 0" },
@@ -71,14 +74,14 @@ describe("error codes", function()
 
   it("names each code in words, and an unknown one as unknown", function()
     local seen = {}
-    for code = 0, -7, -1 do
+    for code = 0, -8, -1 do
       local words = lines.strerror[1 - code]:match("^" .. code .. " (.+)$")
       assert.is_truthy(words, "hworker_strerror(" .. code .. ")")
       assert.is_not.matches("unknown", words)
       assert.is_nil(seen[words], "two codes share the words " .. words)
       seen[words] = true
     end
-    assert.matches("^%-8 unknown", lines.strerror[9])
+    assert.matches("^%-9 unknown", lines.strerror[10])
   end)
 
   it("fills only the bytes of a config or stats struct the host's header has", function()

@@ -16,7 +16,7 @@ end
 
 local count = 0
 doc = doc:gsub("(\n## hworker%-lua([^\n]*)\n\n```\n)(.-)(```)", function(head, heading, _, tail)
-  local cmd = heading:match("[%a]+") or ""
+  local cmd = heading:match("[%a][%a-]*") or ""
   count = count + 1
   return head .. help(cmd) .. tail
 end)

@@ -110,6 +110,11 @@ int cmd_list(const char *part, int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_requeue(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_run_now(int argc, char **argv);
+/* Acts on each job id in turn (cmd is "cancel", "delete" or "run-now"),
+ * printing what was done; CLI_FAILED if any id matched no job or failed. */
+int cli_act_on_jobs(const char *cmd, hworker *h, const char *const *ids, size_t n);
 int cmd_destroy(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
 int cmd_check(int argc, char **argv);

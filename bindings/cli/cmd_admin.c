@@ -22,10 +22,15 @@ static int act_on_records(const char *cmd, const char *verb, records_fn fn, int 
         free(pos);
         return CLI_USAGE;
     }
+    /* delete without a part deletes waiting jobs by id (cmd_job.c). */
+    int waiting = fn == hworker_delete && !failed && !broken && !all;
     if (npos < 1)
         code = (cli_error(cmd, "a queue name is required: hworker-lua %s NAME --failed|--broken (--all | ID ...)", cmd),
                 CLI_USAGE);
-    else if (failed == broken) code = (cli_error(cmd, "say which records: --failed or --broken"), CLI_USAGE);
+    else if (waiting && npos < 2)
+        code = (cli_error(cmd, "name job ids to delete waiting jobs, or --failed or --broken records"), CLI_USAGE);
+    else if (failed == broken && !waiting)
+        code = (cli_error(cmd, "say which records: --failed or --broken"), CLI_USAGE);
     else if (all == (npos > 1))
         code = (cli_error(cmd, "give --all or job/record ids, not %s", all ? "both" : "neither"), CLI_USAGE);
     if (code != CLI_OK) {
@@ -39,7 +44,10 @@ static int act_on_records(const char *cmd, const char *verb, records_fn fn, int 
     }
     long count = 0;
     char err[512];
-    if (fn(h, failed ? HWORKER_FAILED : HWORKER_BROKEN, all, pos + 1, (size_t)npos - 1, &count, err, sizeof err) != 0) {
+    if (waiting) {
+        code = cli_act_on_jobs(cmd, h, pos + 1, (size_t)npos - 1);
+    } else if (fn(h, failed ? HWORKER_FAILED : HWORKER_BROKEN, all, pos + 1, (size_t)npos - 1, &count, err,
+                  sizeof err) != 0) {
         cli_error(cmd, "%s", err);
         code = CLI_FAILED;
     } else {

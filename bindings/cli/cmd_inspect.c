@@ -143,10 +143,11 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
                "\"latency_ms\":%lld,\"counters\":{\"enqueued\":%lld,\"processed\":%lld,\"succeeded\":%lld,\"retried\":%"
                "lld,"
                "\"failed\":%lld,\"broken\":%lld,\"recovered\":%lld,\"lease_lost\":%lld,\"handed_back\":%lld,"
-               "\"promoted\":%lld,\"requeued\":%lld,\"scheduled\":%lld,\"exhausted\":%lld,\"merged\":%lld}",
+               "\"promoted\":%lld,\"requeued\":%lld,\"scheduled\":%lld,\"exhausted\":%lld,\"merged\":%lld,"
+               "\"cancelled\":%lld,\"deleted\":%lld}",
                s->pending, s->inflight, s->scheduled, s->failed, s->broken, s->latency_ms, s->enqueued, s->processed,
                s->succeeded, s->retried, s->failed_total, s->broken_total, s->recovered, s->lease_lost, s->handed_back,
-               s->promoted, s->requeued, s->scheduled_total, s->exhausted, s->merged);
+               s->promoted, s->requeued, s->scheduled_total, s->exhausted, s->merged, s->cancelled, s->deleted);
         if (s->lateness_samples > 0)
             printf(",\"lateness_ms\":{\"samples\":%lld,\"p50\":%lld,\"p99\":%lld,\"max\":%lld}", s->lateness_samples,
                    s->lateness_p50_ms, s->lateness_p99_ms, s->lateness_max_ms);
@@ -166,11 +167,11 @@ static void print_stats(const hworker_stats *s, int json, hworker *sharded)
         printf("%-12s %12lld    %-12s %12lld\n", "scheduled", s->scheduled, "succeeded", s->succeeded);
         printf("%-12s %12lld    %-12s %12lld\n", "failed", s->failed, "retried", s->retried);
         printf("%-12s %12lld    %-12s %12lld\n", "broken", s->broken, "failed", s->failed_total);
-        const char *names[] = {"broken",   "recovered", "lease lost", "handed back", "promoted",
-                               "requeued", "scheduled", "exhausted",  "merged"};
-        long long values[] = {s->broken_total, s->recovered,       s->lease_lost, s->handed_back, s->promoted,
-                              s->requeued,     s->scheduled_total, s->exhausted,  s->merged};
-        for (int i = 0; i < 9; i++) printf("%-12s %12s    %-12s %12lld\n", "", "", names[i], values[i]);
+        const char *names[] = {"broken",    "recovered", "lease lost", "handed back", "promoted", "requeued",
+                               "scheduled", "exhausted", "merged",     "cancelled",   "deleted"};
+        long long values[] = {s->broken_total,    s->recovered, s->lease_lost, s->handed_back, s->promoted, s->requeued,
+                              s->scheduled_total, s->exhausted, s->merged,     s->cancelled,   s->deleted};
+        for (int i = 0; i < 11; i++) printf("%-12s %12s    %-12s %12lld\n", "", "", names[i], values[i]);
         printf("latency: the job next in line has been ready for %lld ms\n", s->latency_ms);
         if (s->lateness_samples > 0)
             printf("lateness of the last %lld jobs that waited: p50 %lld ms, p99 %lld ms, max %lld ms\n",

@@ -31,7 +31,9 @@ const char *const cli_help_main =
     "  broken NAME                list undecodable payloads with reason and time\n"
     "  stats NAME                 sizes and counters of a queue\n"
     "  requeue NAME               move failed or broken jobs back to pending\n"
-    "  delete NAME                delete failed or broken records\n"
+    "  delete NAME                delete failed or broken records, or waiting jobs by id\n"
+    "  cancel NAME ID ...         cancel jobs: remove waiting ones, stop running ones\n"
+    "  run-now NAME ID ...        run waiting jobs next\n"
     "  destroy NAME --yes         delete every key of a queue\n"
     "  debug NAME                 log pending and in-flight jobs every interval\n"
     "  check                      check the Redis settings at-least-once needs\n"
@@ -291,11 +293,36 @@ static const char *const help_requeue =
     "flags:\n" FLAGS_REDIS FLAGS_RECORDS;
 
 static const char *const help_delete = "usage: hworker-lua delete NAME --failed|--broken (--all | ID ...) [flags]\n"
+                                       "       hworker-lua delete NAME ID ... [flags]\n"
                                        "\n"
                                        "Deletes failed or broken records. ID is a job id or a record id (as listed by\n"
                                        "failed and broken). Prints how many were deleted.\n"
                                        "\n"
+                                       "Without --failed or --broken, deletes the waiting jobs with these job ids:\n"
+                                       "every copy in pending (jobs) or scheduled, counted as deleted. A running job\n"
+                                       "is left alone (see cancel). Exit status 1 if an id matched no waiting job.\n"
+                                       "\n"
                                        "flags:\n" FLAGS_REDIS FLAGS_RECORDS;
+
+static const char *const help_cancel = "usage: hworker-lua cancel NAME ID ... [flags]\n"
+                                       "\n"
+                                       "Cancels the jobs with these ids. A copy waiting in pending or scheduled is\n"
+                                       "removed; a running one is stopped by its worker within milliseconds (its\n"
+                                       "process hears of it through Redis Pub/Sub, or at its next lease renewal).\n"
+                                       "Either way the job is counted as cancelled and never runs again, also when\n"
+                                       "it ends before its worker hears. Exit status 1 if an id matched no job (one\n"
+                                       "that finished already matches none).\n"
+                                       "\n"
+                                       "flags:\n" FLAGS_REDIS FLAG_SHARDS;
+
+static const char *const help_run_now =
+    "usage: hworker-lua run-now NAME ID ... [flags]\n"
+    "\n"
+    "Runs the waiting jobs with these ids next: a scheduled job becomes due now,\n"
+    "a pending one moves to the front of its line (its priority level, or its\n"
+    "group, whose limits still hold). Exit status 1 if an id matched no waiting job.\n"
+    "\n"
+    "flags:\n" FLAGS_REDIS FLAG_SHARDS;
 
 static const char *const help_destroy = "usage: hworker-lua destroy NAME --yes [flags]\n"
                                         "\n"
@@ -334,12 +361,12 @@ char *cli_help_text(const char *cmd)
         const char *name;
         const char *const *text;
     } table[] = {
-        {"queue", &help_queue},   {"jobs", &help_list},       {"inflight", &help_list}, {"scheduled", &help_list},
-        {"failed", &help_list},   {"broken", &help_list},     {"stats", &help_stats},   {"requeue", &help_requeue},
-        {"delete", &help_delete}, {"destroy", &help_destroy}, {"debug", &help_debug},   {"check", &help_check},
-        {"cron", &help_cron},     {"options", &help_options}, {"pause", &help_pause},   {"resume", &help_resume},
-        {"limit", &help_limit},   {"ps", &help_ps},           {"queues", &help_queues}, {"metrics", &help_metrics},
-        {"serve", &help_serve},
+        {"queue", &help_queue},   {"jobs", &help_list},       {"inflight", &help_list},   {"scheduled", &help_list},
+        {"failed", &help_list},   {"broken", &help_list},     {"stats", &help_stats},     {"requeue", &help_requeue},
+        {"delete", &help_delete}, {"destroy", &help_destroy}, {"debug", &help_debug},     {"check", &help_check},
+        {"cron", &help_cron},     {"options", &help_options}, {"pause", &help_pause},     {"resume", &help_resume},
+        {"limit", &help_limit},   {"ps", &help_ps},           {"queues", &help_queues},   {"metrics", &help_metrics},
+        {"serve", &help_serve},   {"cancel", &help_cancel},   {"run-now", &help_run_now},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, cmd) == 0) {

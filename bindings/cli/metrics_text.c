@@ -142,6 +142,8 @@ static const struct {
     {"hworker_jobs_exhausted_total", "Jobs failed because their attempts ran out.", offsetof(hworker_stats, exhausted)},
     {"hworker_jobs_merged_total", "Copies of one job id that met in scheduled and became one.",
      offsetof(hworker_stats, merged)},
+    {"hworker_jobs_cancelled_total", "Jobs cancelled, waiting or running.", offsetof(hworker_stats, cancelled)},
+    {"hworker_jobs_deleted_total", "Waiting jobs deleted by id.", offsetof(hworker_stats, deleted)},
 };
 
 static void histogram(hw_buf *o, const char *name, const facts *f, const hworker_timing *t)

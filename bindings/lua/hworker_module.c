@@ -512,6 +512,8 @@ static int l_stats(lua_State *L)
     hw_lua_set_int(L, "scheduled", s.scheduled_total);
     hw_lua_set_int(L, "exhausted", s.exhausted);
     hw_lua_set_int(L, "merged", s.merged);
+    hw_lua_set_int(L, "cancelled", s.cancelled);
+    hw_lua_set_int(L, "deleted", s.deleted);
     lua_setfield(L, -2, "counters");
     lua_createtable(L, 0, 4);
     hw_lua_set_int(L, "samples", s.lateness_samples);
@@ -688,11 +690,13 @@ static int claim_step(lua_State *L, claim_step_fn fn)
     int live = 0;
     char err[512];
     if (fn(q->h, shard_arg(L, 3), claim, len, &live, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
-    lua_pushboolean(L, live);
-    return 1;
+    lua_pushboolean(L, live != 0);
+    lua_pushboolean(L, live == 2);
+    return 2;
 }
 
-/* q:step_renew(claim [, shard]) -> still held; q:step_hand_back(claim [, shard]) -> handed back */
+/* q:step_renew(claim [, shard]) -> still held, cancelled (hworker_cancel);
+ * q:step_hand_back(claim [, shard]) -> handed back */
 static int l_step_renew(lua_State *L) { return claim_step(L, hworker_step_renew); }
 static int l_step_hand_back(lua_State *L) { return claim_step(L, hworker_step_hand_back); }
 
@@ -923,6 +927,7 @@ int luaopen_hworker(lua_State *L)
     hw_lua_flow_methods(L);
     hw_lua_process_methods(L);
     hw_lua_history_methods(L);
+    hw_lua_job_methods(L);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_close);
     lua_setfield(L, -2, "__gc");

@@ -37,6 +37,10 @@ void hw_lua_process_methods(lua_State *L);
 /* Adds q:history{} and q:timings() (history_methods.c) to the table on top. */
 void hw_lua_history_methods(lua_State *L);
 
+/* Adds q:cancel(id), q:delete_job(id) and q:run_now(id) (job_methods.c)
+ * to the table on top. */
+void hw_lua_job_methods(lua_State *L);
+
 /* Pushes the timing buckets' upper bounds in seconds, {0.001, ..., inf}. */
 void hw_lua_push_timing_bounds(lua_State *L);
 

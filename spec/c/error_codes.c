@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     if (argc != 5) return 2;
     const char *url = argv[1], *dead = argv[2], *name = argv[3], *job_file = argv[4];
     char err[512];
-    for (int rc = 0; rc >= -8; rc--) printf("strerror %d %s\n", rc, hworker_strerror(rc));
+    for (int rc = 0; rc >= -9; rc--) printf("strerror %d %s\n", rc, hworker_strerror(rc));
 
     hworker_config cfg;
     hworker_config_init(&cfg);
@@ -89,6 +89,9 @@ int main(int argc, char **argv)
     say("shard_stats", hworker_get_shard_stats(h, 5, &stats, err, sizeof err), err);
     say("list_part", hworker_list(h, (hworker_part)9, 0, 10, NULL, NULL, err, sizeof err), err);
     say("requeue_none", hworker_requeue(h, HWORKER_FAILED, 0, NULL, 0, NULL, err, sizeof err), err);
+    say("cancel_empty", hworker_cancel(h, "", NULL, err, sizeof err), err);
+    say("cancel_none", hworker_cancel(h, "no-such-job", NULL, err, sizeof err), err);
+    say("run_now_none", hworker_run_now(h, "no-such-job", NULL, err, sizeof err), err);
     say("step_shard_noerr", hworker_step_renew(h, 3, "x", 1, NULL, NULL, 0), "");
     say("register_name", hworker_register(h, "1bad", lua_nothing, NULL, err, sizeof err), err);
     say("debugger_interval", hworker_debugger(h, 0, err, sizeof err), err);

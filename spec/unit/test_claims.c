@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "claims.h"
+#include "sandbox.h"
 
 /* hw_envelope_parse of an exact copy of a literal (no NUL after it). */
 static void parse(hw_envelope *e, const char *text, size_t len)
@@ -125,7 +126,7 @@ static void test_claim_new(void)
     CHECK_STR(c->id, "a|b");
     CHECK(c->attempt == 2 && c->recoveries == 0 && c->enqueued_at == 12);
     CHECK(c->broken == NULL);
-    CHECK(atomic_load(&c->lost) == 0 && atomic_load(&c->reporting) == 0);
+    CHECK(atomic_load(&c->stop) == 0 && atomic_load(&c->reporting) == 0);
     hw_claim_free(c);
     hw_claim_free(NULL);
 
@@ -158,7 +159,7 @@ static void test_claim_new(void)
 static hw_claim *claim(const char *id, int shard)
 {
     char text[100];
-    int n = snprintf(text, sizeof text, "tok|h|{\"v\":1,\"id\":\"%s\"}\n{}", id);
+    int n = snprintf(text, sizeof text, "t%s|h|{\"v\":1,\"id\":\"%s\"}\n{}", id, id);
     hw_claim *c = hw_claim_new(text, (size_t)n);
     c->shard = shard;
     return c;
@@ -233,14 +234,24 @@ static void test_held(void)
     /* mark_lost: only a claim still held, the same one, not being reported. */
     CHECK(hw_held_mark_lost(&h, c, "other", 5) == 0);
     CHECK(hw_held_mark_lost(&h, c, c->data, c->len - 1) == 0);
-    CHECK(atomic_load(&c->lost) == 0);
+    CHECK(atomic_load(&c->stop) == 0);
     CHECK(hw_held_mark_lost(&h, a, a->data, a->len) == 0); /* removed above */
-    CHECK(atomic_load(&a->lost) == 0);
+    CHECK(atomic_load(&a->stop) == 0);
     atomic_store(&b->reporting, 1);
     CHECK(hw_held_mark_lost(&h, b, b->data, b->len) == 0);
-    CHECK(atomic_load(&b->lost) == 0);
+    CHECK(atomic_load(&b->stop) == 0);
+    /* cancel: the held claims whose token is the one named, not lost ones. */
+    const char *bar = memchr(b->data, '|', b->len);
+    size_t token = (size_t)(bar - b->data);
+    CHECK(hw_held_cancel(&h, b->data, token - 1) == 0); /* a prefix of the token is another token */
+    CHECK(hw_held_cancel(&h, a->data, (size_t)((const char *)memchr(a->data, '|', a->len) - a->data)) == 0);
+    CHECK(hw_held_cancel(&h, b->data, token) == 1);
+    CHECK(atomic_load(&b->stop) == HW_STOP_CANCELLED);
+    CHECK(atomic_load(&c->stop) == 0);
     CHECK(hw_held_mark_lost(&h, c, c->data, c->len) == 1);
-    CHECK(atomic_load(&c->lost) == 1);
+    CHECK(atomic_load(&c->stop) == HW_STOP_LEASE_LOST);
+    CHECK(hw_held_cancel(&h, c->data, (size_t)((const char *)memchr(c->data, '|', c->len) - c->data)) == 0);
+    CHECK(atomic_load(&c->stop) == HW_STOP_LEASE_LOST);
 
     hw_held_remove(&h, b);
     hw_held_remove(&h, c);

@@ -1,0 +1,114 @@
+#include "cancel_watch.h"
+
+#include <string.h>
+
+/* One poll() waits at most this long (its timeout is an int of ms). */
+#define HW_WATCH_SLICE_MAX 3600.0
+/* Without a pollable wake descriptor, the wake flag is looked at this often. */
+#define HW_WATCH_SLICE_BLIND 0.1
+/* Subscribing again after a failure waits from this long up to the lease
+ * renewal interval, which makes up for missed messages meanwhile. */
+#define HW_WATCH_BACKOFF_FIRST 0.1
+
+void hw_cancel_watch_init(hw_cancel_watch *w, hworker *h)
+{
+    memset(w, 0, sizeof *w);
+    hw_conn_init(&w->conn, &h->target, h->cfg.connect, h->cfg.connect_ud, &h->log, h->name, "cancel watch",
+                 h->cfg.redis_timeout);
+}
+
+void hw_cancel_watch_free(hw_cancel_watch *w) { hw_conn_free(&w->conn); }
+
+static void failed(hw_cancel_watch *w, hworker *h, const char *why)
+{
+    double most = h->cfg.lease / 3.0;
+    if (w->backoff == 0)
+        hw_log(&h->log, HWORKER_LOG_WARN,
+               "lease keeper: cannot listen for cancelled jobs (%s); until it can, a cancelled job is stopped at "
+               "the next lease renewal (every %gs)",
+               why, most);
+    w->backoff = w->backoff == 0 ? HW_WATCH_BACKOFF_FIRST : w->backoff * 2;
+    if (w->backoff > most) w->backoff = most;
+    w->retry_at = hw_monotonic() + w->backoff;
+    w->subscribed = 0;
+    hw_conn_close(&w->conn);
+}
+
+static void listen(hw_cancel_watch *w, hworker *h)
+{
+    if (w->subscribed || hw_monotonic() < w->retry_at) return;
+    if (hw_conn_ensure(&w->conn, NULL) != 0) {
+        failed(w, h, w->conn.errstr);
+        return;
+    }
+    hw_buf cmd = {0};
+    hw_resp_array(&cmd, (size_t)h->nshards + 1);
+    hw_resp_bulk(&cmd, "SUBSCRIBE", 9);
+    for (int k = 0; k < h->nshards; k++) {
+        const char *channel = h->shard[k].key[HW_KEY_CANCELS];
+        hw_resp_bulk(&cmd, channel, strlen(channel));
+    }
+    int sent = hw_link_send(w->conn.link, cmd.data, cmd.len);
+    hw_buf_free(&cmd);
+    for (int k = 0; sent == 0 && k < h->nshards; k++) {
+        redisReply *r = NULL;
+        int rc = hw_link_next_reply(w->conn.link, -1, h->cfg.redis_timeout, &r);
+        if (rc != 1 || r->type != REDIS_REPLY_ARRAY) {
+            char why[300];
+            hw_conn_explain(&w->conn, rc == 1 ? r : NULL, "SUBSCRIBE", why, sizeof why);
+            if (rc == 0) snprintf(why, sizeof why, "SUBSCRIBE: no answer within redis_timeout");
+            if (r) freeReplyObject(r);
+            failed(w, h, why);
+            return;
+        }
+        freeReplyObject(r);
+    }
+    if (sent != 0) {
+        failed(w, h, hw_link_error(w->conn.link));
+        return;
+    }
+    if (w->backoff > 0) hw_log(&h->log, HWORKER_LOG_INFO, "lease keeper: listening for cancelled jobs again");
+    w->backoff = 0;
+    w->subscribed = 1;
+}
+
+/* Marks the claim a published message names: ["message", channel, token]. */
+static void on_message(hworker *h, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(r->element[0]->str, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    const redisReply *token = r->element[2];
+    if (token->len == 0 || memchr(token->str, '|', token->len) != NULL) return;
+    if (hw_held_cancel(&h->held, token->str, token->len) > 0)
+        hw_log(&h->log, HWORKER_LOG_DEBUG, "lease keeper: claim %s was cancelled; stopping its job", token->str);
+}
+
+void hw_cancel_watch_sleep(hw_cancel_watch *w, hworker *h, double until)
+{
+    listen(w, h);
+    int wake_fd = hw_signal_fd(&h->keeper_wake);
+    while (!hw_signal_raised(&h->keeper_wake)) {
+        double left = until - hw_monotonic();
+        if (left <= 0) return;
+        if (!w->subscribed) {
+            if (w->retry_at < until) left = w->retry_at - hw_monotonic();
+            if (left > 0) hw_signal_wait(&h->keeper_wake, left);
+            if (hw_monotonic() >= w->retry_at) listen(w, h);
+            continue;
+        }
+        if (left > HW_WATCH_SLICE_MAX) left = HW_WATCH_SLICE_MAX;
+        if (wake_fd < 0 && left > HW_WATCH_SLICE_BLIND) left = HW_WATCH_SLICE_BLIND;
+        redisReply *r = NULL;
+        int rc = hw_link_next_reply(w->conn.link, wake_fd, left, &r);
+        if (rc == 2) return;
+        if (rc < 0) {
+            failed(w, h, hw_link_error(w->conn.link));
+            continue;
+        }
+        if (rc == 1) {
+            on_message(h, r);
+            freeReplyObject(r);
+        }
+    }
+}
