@@ -168,7 +168,11 @@ describe("behind Redis Sentinel over TLS", function()
     local first = q:queue { n = 1 }
     H.wait_until("the first job to run", 30, function() return H.runs(runs)[first] == 1 end)
     local old_port = s.master_port()
-    assert.are.equal("OK", s.sentinels[1].cli("SENTINEL", "FAILOVER", s.name))
+    -- A sentinel refuses (NOGOODSLAVE, changing nothing) until its own
+    -- view of the replica is fresh: ask until it takes the failover.
+    H.wait_until("the sentinel to take the failover", 30, function()
+      return s.sentinels[1].cli("SENTINEL", "FAILOVER", s.name) == "OK"
+    end)
     H.wait_until("the sentinel to promote the replica", 60, function()
       local port = s.master_port()
       return port ~= nil and port ~= old_port and s.on(port).cli("ROLE"):find("^master") ~= nil
