@@ -288,6 +288,63 @@ do
   share("drain with history on as a share of off, 2 threads", r_on.median, r_off.median, at_least(90, "≥ 90"))
 end
 
+-- Events (docs/operations.md): the 2-thread drain, and the enqueue of
+-- batches of 1,000 before it, with events on (each shard's stream keeping
+-- 10,000) next to the same with them off, alternated run by run.
+do
+  local function run(events)
+    local d = open(tcp, "events")
+    if events then d:set_events(10000) end
+    local jobs = batch_of(1000)
+    local t0 = now()
+    for _ = 1, N / 1000 do d:queue_many(jobs) end
+    local enqueue = N / (now() - t0)
+    t0 = now()
+    d:start { job_file = noop, workers = 2, monitors = 0 }
+    wait_until("the drain", 600, function() ffi.C.usleep(2000) return d:stats().counters.processed >= N end)
+    local took = now() - t0
+    d:stop { grace = 1 }
+    d:destroy()
+    d:close()
+    return enqueue, N / took
+  end
+  local enq_off, enq_on, off, on = {}, {}, {}, {}
+  for i = 1, runs do
+    enq_off[i], off[i] = run(false)
+    enq_on[i], on[i] = run(true)
+  end
+  local r_off, r_on = summary(off), summary(on)
+  row("enqueue, batches of 1000 (TCP), events on", summary(enq_on), "jobs/s")
+  share("enqueue in batches of 1000 with events on as a share of off", summary(enq_on).median,
+    summary(enq_off).median)
+  row(("drain %d no-op jobs, 2 threads (TCP), events on"):format(N), r_on, "jobs/s")
+  share("drain with events on as a share of off, 2 threads", r_on.median, r_off.median)
+end
+
+-- Cancel (docs/operations.md): from hworker_cancel of a running job (a
+-- handler in an endless loop) until its outcome, cancelled, is recorded in
+-- Redis, one at a time.
+do
+  local spin = dir .. "/spin.lua"
+  local s = assert(io.open(spin, "w"))
+  s:write("function job(state, t) while true do end end\n")
+  s:close()
+  local d = open(tcp, "cancel")
+  d:start { job_file = spin, workers = 1, monitors = 0 }
+  local took = {}
+  for i = 1, quick and 5 or 20 do
+    local id = d:queue {}
+    wait_until("the job to start", 60, function() ffi.C.usleep(1000) return d:stats().inflight == 1 end)
+    local t0 = now()
+    d:cancel(id)
+    wait_until("the cancel", 60, function() ffi.C.usleep(200) return d:stats().counters.cancelled == i end)
+    took[i] = (now() - t0) * 1000
+  end
+  d:stop { grace = 1 }
+  d:close()
+  row("cancel of a running job until it is recorded as cancelled", summary(took), "ms", at_most(100, "≤ 100"))
+end
+
 -- Groups (docs/flow-control.md): the same drain with the jobs spread over
 -- 10,000 groups, which take turns (no caps), next to the drain without.
 do

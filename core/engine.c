@@ -200,6 +200,9 @@ hworker *hworker_create(const hworker_config *given, char *err, size_t errlen)
                  cfg->redis_timeout);
     h->producer.min_replicas = cfg->min_replicas;
     h->producer.min_replicas_timeout = cfg->min_replicas_timeout;
+    pthread_mutex_init(&h->events_lock, NULL);
+    hw_conn_init(&h->events, &h->target, cfg->connect, cfg->connect_ud, &h->log, h->name, "events",
+                 cfg->redis_timeout + HW_EVENTS_BLOCK_MAX);
     hw_signal_init(&h->stop);
     hw_signal_init(&h->keeper_stop);
     hw_signal_init(&h->keeper_wake);
@@ -516,6 +519,8 @@ void hworker_free(hworker *h)
         return;
     }
     hw_conn_free(&h->producer);
+    hw_conn_free(&h->events);
+    pthread_mutex_destroy(&h->events_lock);
     hw_held_destroy(&h->held);
     hw_signal_destroy(&h->stop);
     hw_signal_destroy(&h->keeper_stop);

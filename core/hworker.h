@@ -408,6 +408,8 @@ typedef struct hworker_stats {
                                        none waits (docs/operations.md) */
     long long cancelled;            /**< counter: jobs cancelled (hworker_cancel), waiting or running */
     long long deleted;              /**< counter: waiting jobs deleted by id (hworker_delete_job) */
+    long long events_cap;           /**< about how many events each shard's stream keeps; 0 while events are
+                                       off (hworker_set_events) */
 } hworker_stats;
 
 /** Reads sizes and counters in one atomic step (per shard, summed over the
@@ -489,6 +491,58 @@ HWORKER_API hworker_rc hworker_delete_job(hworker *h, const char *id, hworker_jo
  * HWORKER_E_NOT_FOUND when no copy waits. Searches as hworker_cancel().
  * Thread-safe. */
 HWORKER_API hworker_rc hworker_run_now(hworker *h, const char *id, hworker_job_action *out, char *err, size_t errlen);
+
+/* ---- events: an opt-in stream of job state changes (docs/operations.md) ---- */
+
+/** Turns the queue's events on, each shard's stream keeping about `cap`
+ * events (1 to 10^9; Redis trims whole blocks of them, so a few more), or
+ * off with `cap` 0: the scripts that change a job's state then add one
+ * stream entry per change (enqueued, started, succeeded, retried, failed,
+ * broken, recovered, handed_back, cancelled, deleted). It acts on every
+ * process at once; turned off, the stream keeps what it holds. One call per
+ * shard. Thread-safe. Errors: HWORKER_E_INVALID (cap out of range),
+ * HWORKER_E_REDIS. */
+HWORKER_API hworker_rc hworker_set_events(hworker *h, long long cap, char *err, size_t errlen);
+
+/** One event. Pointers are valid only during the callback; a field that does
+ * not apply is NULL or -1. */
+typedef struct hworker_event {
+    const char *entry;  /**< its stream entry id, "<ms>-<n>" */
+    long long time_ms;  /**< when it happened, ms since the epoch (Redis time) */
+    int shard;          /**< the shard whose stream holds it */
+    const char *event;  /**< what happened: "enqueued", "started", "succeeded", "retried", "failed",
+                              "broken", "recovered", "handed_back", "cancelled" or "deleted" */
+    const char *job_id; /**< the job's id */
+    long attempt;       /**< the job's attempt: 1 + retries so far */
+    const char *worker; /**< started and outcomes: the worker thread (host:pid:thread) */
+    const char *reason; /**< retried, failed, broken: why (at most 512 bytes) */
+    long long delay_ms; /**< retried: the back-off in ms */
+    long long due_ms;   /**< enqueued with a delay: when it is due, ms since the epoch */
+} hworker_event;
+
+/** Receives each event, oldest first; returns nonzero to stop early. */
+typedef int (*hworker_event_fn)(void *ud, const hworker_event *event);
+
+/** The size a cursor buffer of hworker_events() needs for a queue of
+ * `shards` shards. */
+#define HWORKER_EVENTS_CURSOR_SIZE(shards) ((size_t)(shards)*44u + 1u)
+
+/** Reads the events after `cursor`, oldest first (across shards, by Redis
+ * time), at most `count` of them (count <= 0 means 100), and passes each to
+ * fn. `cursor` is read and then written (it holds `cursor_size` bytes, at
+ * least HWORKER_EVENTS_CURSOR_SIZE(shards)): "" starts at the oldest event
+ * kept, "$" at the next one to come, and anything else must be what an
+ * earlier call left there; on return it is the position after the last
+ * event given to fn. With nothing to read and `block` > 0, waits up to
+ * `block` seconds (at most 10) for the next event; a sharded queue is then
+ * read shard by shard, up to 100 ms each. Reads on a connection of its own,
+ * so a wait never holds up the handle's other calls; calls from several
+ * threads take turns. Errors: HWORKER_E_INVALID (a cursor that is not one
+ * position per shard of this queue, or a buffer too small), HWORKER_E_REDIS.
+ * A cursor carries only positions: one of another queue with the same shard
+ * count reads this queue's events after those times. */
+HWORKER_API hworker_rc hworker_events(hworker *h, char *cursor, size_t cursor_size, long count, double block,
+                                      hworker_event_fn fn, void *ud, char *err, size_t errlen);
 
 /** Loads the job file again (as SIGHUP does in hworker-lua): it is first
  * loaded into a scratch state; if that fails, nothing changes and the

@@ -210,8 +210,8 @@ static void add_flow(const redisReply *f, hworker_stats *out)
 {
     const redisReply *paused = f->element[0];
     if (paused->type == REDIS_REPLY_STRING && strcmp(paused->str, "0") != 0) out->paused = 1;
-    long long *fields[] = {&out->concurrency, &out->rate, &out->rate_period_ms, &out->burst};
-    for (size_t i = 0; i < 4; i++) {
+    long long *fields[] = {&out->concurrency, &out->rate, &out->rate_period_ms, &out->burst, &out->events_cap};
+    for (size_t i = 0; i < 5; i++) {
         long long v = flow_value(f->element[i + 1]);
         if (v > *fields[i]) *fields[i] = v;
     }
@@ -226,7 +226,7 @@ static hworker_rc add_shard_stats(hworker *h, int k, hworker_stats *out, latenes
     hw_args_free(&args);
     if (r == NULL) return HWORKER_E_REDIS;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 10 || r->element[6]->type != REDIS_REPLY_ARRAY ||
-        r->element[7]->type != REDIS_REPLY_ARRAY || r->element[7]->elements != 5 ||
+        r->element[7]->type != REDIS_REPLY_ARRAY || r->element[7]->elements != 6 ||
         r->element[8]->type != REDIS_REPLY_ARRAY || r->element[8]->elements != 4) {
         hw_conn_explain(&h->producer, r, "cannot read stats", err, errlen);
         freeReplyObject(r);

@@ -40,6 +40,7 @@ typedef enum {
     HW_KEY_GROUP_DUE,  /* zset of the groups waiting for their rate, by when */
     HW_KEY_TIMINGS,    /* hash of the queue's wait and run histograms since it began (timings.h) */
     HW_KEY_CANCELS,    /* hash of claim tokens a cancel marked; also the channel cancels are published on */
+    HW_KEY_EVENTS,     /* stream of job state changes, while the flow hash's "events" is set */
     HW_KEY_COUNT
 } hw_key;
 
@@ -65,6 +66,8 @@ char *hw_keys_procs(const char *queue, const char *role);
 /* The set of every queue's name that producers and workers have used (the
  * registry `hworker-lua queues` lists), outside any queue's hash tag. */
 #define HW_QUEUES_KEY "hw:queues"
+/* The longest hworker_events() blocks in one call (seconds). */
+#define HW_EVENTS_BLOCK_MAX 10.0
 
 struct hworker {
     /* Read-only after hworker_create(). */
@@ -80,6 +83,10 @@ struct hworker {
     /* The connection host threads use (queue, list, stats, ...). */
     pthread_mutex_t producer_lock;
     hw_conn producer;
+    /* The connection hworker_events() reads on, blocking for up to
+     * HW_EVENTS_BLOCK_MAX, so that a reader never holds up the producer. */
+    pthread_mutex_t events_lock;
+    hw_conn events;
 
     /* Round-robin position of enqueues over shards (any thread). */
     atomic_uint next_shard;

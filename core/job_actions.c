@@ -11,8 +11,8 @@
 #include "job_find.h"
 #include "script_args.h"
 
-/* Passes over the queue at most: each one after the first exists only
- * because a copy moved under the last. */
+/* Passes over the queue at most: after the first, each one exists only
+ * because a copy moved under the last, or to confirm that none is left. */
 #define HW_ACT_PASSES 8
 
 typedef enum { ACT_CANCEL, ACT_DELETE, ACT_RUN_NOW } act_kind;
@@ -64,11 +64,13 @@ static int on_found(void *ud, const hw_found *f, char *err, size_t errlen)
         hw_args_add(&args, f->member, f->member_len);
     } else {
         script = HW_SCRIPT_REMOVE_JOB;
-        nkeys = 4;
+        nkeys = 6;
         hw_args_adds(&args, f->key);
         hw_args_adds(&args, key[HW_KEY_STATS]);
         hw_args_adds(&args, key[HW_KEY_UNIQUE]);
         hw_args_adds(&args, key[HW_KEY_GROUPS]);
+        hw_args_adds(&args, key[HW_KEY_FLOW]);
+        hw_args_adds(&args, key[HW_KEY_EVENTS]);
         hw_args_adds(&args, holder_kind(f->part, a->kind));
         hw_args_add(&args, f->member, f->member_len);
         hw_args_adds(&args, a->kind == ACT_CANCEL ? "cancelled" : "deleted");
@@ -101,12 +103,16 @@ static hworker_rc act_on(hworker *h, const char *id, act_kind kind, hworker_job_
     if (out) memset(out, 0, sizeof *out);
     if (id == NULL || id[0] == '\0') return hw_fail(HWORKER_E_INVALID, err, errlen, "%s: the job id is empty", what);
     act a = {.h = h, .kind = kind, .what = what};
-    for (int pass = 0; pass < HW_ACT_PASSES; pass++) {
+    for (int pass = 0, quiet = 0; pass < HW_ACT_PASSES; pass++) {
         a.changed = a.moved = 0;
         int rc = hw_find_job(h, id, kind == ACT_CANCEL, on_found, &a, err, errlen);
         if (rc < 0) return HWORKER_E_REDIS;
         if (kind == ACT_RUN_NOW && a.done.waiting > 0) break;
-        if (!a.changed && !a.moved) break;
+        /* Done after a pass that changed nothing, if something was found
+         * (that pass confirmed it); else after two, for a job that moved
+         * back into a part the first pass had read already. */
+        if (a.changed || a.moved) quiet = 0;
+        else if (++quiet >= (a.done.waiting + a.done.running > 0 ? 1 : 2)) break;
     }
     if (out) *out = a.done;
     if (a.done.waiting == 0 && a.done.running == 0)

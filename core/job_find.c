@@ -137,12 +137,15 @@ int hw_find_job(hworker *h, const char *id, int running, hw_found_fn fn, void *u
     finder f = {h, id, strlen(id), fn, ud, {0}, err, errlen};
     int rc = 0;
     for (int k = 0; k < h->nshards && rc == 0; k++) {
+        /* In the order jobs move (scheduled, then waiting, then in
+         * flight): a job that moves on after its part was read is met
+         * again in the part it went to, read later. */
         char *const *key = h->shard[k].key;
-        if (running) rc = scan_set(&f, "ZSCAN", key[HW_KEY_INFLIGHT], NULL, each_inflight, k);
-        if (rc == 0) rc = scan_list(&f, k, HW_FOUND_PENDING, key[HW_KEY_PENDING]);
+        rc = scan_set(&f, "ZSCAN", key[HW_KEY_SCHEDULED], NULL, each_scheduled, k);
         if (rc == 0) rc = scan_set(&f, "ZSCAN", key[HW_KEY_URGENT], NULL, each_urgent, k);
         if (rc == 0) rc = scan_set(&f, "HSCAN", key[HW_KEY_GROUPS], "s:*", each_group, k);
-        if (rc == 0) rc = scan_set(&f, "ZSCAN", key[HW_KEY_SCHEDULED], NULL, each_scheduled, k);
+        if (rc == 0) rc = scan_list(&f, k, HW_FOUND_PENDING, key[HW_KEY_PENDING]);
+        if (rc == 0 && running) rc = scan_set(&f, "ZSCAN", key[HW_KEY_INFLIGHT], NULL, each_inflight, k);
     }
     hw_envelope_free(&f.env);
     return rc;

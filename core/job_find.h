@@ -6,8 +6,10 @@
  * follow moving parts safely: a list is read from its left end, where new
  * jobs arrive (they push the unread ones further, never past the reader),
  * and sorted sets and the groups hash by SCAN, which returns every member
- * present throughout. A job that moves meanwhile may be missed by this
- * pass; the actions make another pass after each change. Thread-safe (the
+ * present throughout. The parts are read in the order jobs move through
+ * them, so a job that moves on meanwhile is met in its next part; one that
+ * moves back (a retry) may be missed by a pass, and the actions make
+ * another pass after each change and before they say none was found. Thread-safe (the
  * producer connection, under its lock). */
 #ifndef HW_JOB_FIND_H
 #define HW_JOB_FIND_H
@@ -39,8 +41,8 @@ typedef struct hw_found {
  * it with an error (in the finder's err). */
 typedef int (*hw_found_fn)(void *ud, const hw_found *found, char *err, size_t errlen);
 
-/* One pass over every shard: inflight first when `running`, then pending,
- * urgent, the groups' lists and scheduled, calling fn on each entry whose
+/* One pass over every shard: scheduled, urgent, the groups' lists, pending,
+ * then inflight when `running`, calling fn on each entry whose
  * job id is `id`. Returns 0 when the pass ends, 1 when fn stopped it, or -1
  * with a message in err (Redis unreachable or refusing, or fn's -1). */
 int hw_find_job(hworker *h, const char *id, int running, hw_found_fn fn, void *ud, char *err, size_t errlen);

@@ -12,7 +12,7 @@ static const char *const roles[HW_KEY_COUNT] = {
     [HW_KEY_CRON] = "cron",       [HW_KEY_CRON_STATE] = "cron_state", [HW_KEY_FLOW] = "flow",
     [HW_KEY_OPEN] = "open",       [HW_KEY_FREED] = "freed",           [HW_KEY_URGENT] = "urgent",
     [HW_KEY_GROUPS] = "groups",   [HW_KEY_GROUP_DUE] = "group_due",   [HW_KEY_TIMINGS] = "timings",
-    [HW_KEY_CANCELS] = "cancels",
+    [HW_KEY_CANCELS] = "cancels", [HW_KEY_EVENTS] = "events",
 };
 
 void hw_keys_make(hw_keys *k, const char *queue)

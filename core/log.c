@@ -27,7 +27,7 @@ void hw_log_stdout(void *ud, hworker_log_level level, const char *msg)
  * would drive the terminal. */
 static int needs_escape(unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7f; }
 
-static void add_escaped(hw_buf *out, const char *s, size_t len)
+void hw_log_escape(hw_buf *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t run = 0; /* start of the bytes not yet copied */
@@ -92,7 +92,7 @@ void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...)
     }
     hw_buf capped = {0}, line = {0};
     hw_text_add_capped(&capped, msg, len);
-    add_escaped(&line, capped.data, capped.len);
+    hw_log_escape(&line, capped.data, capped.len);
     deliver(log, level, line.data);
     hw_buf_free(&capped);
     hw_buf_free(&line);

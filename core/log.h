@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 
+#include "buf.h"
 #include "hworker.h"
 
 typedef struct hw_logger {
@@ -48,5 +49,11 @@ extern const char *const hw_log_level_names[];
 #define HW_LOG_SILENT (HWORKER_LOG_ERROR + 1)
 /* The name of `level` ("error" for anything above it). */
 const char *hw_log_level_name(hworker_log_level level);
+
+/* Appends s to out with every control character but tab escaped ('\n' as
+ * \n, '\r' as \r, others as \xNN): text from Redis or from a job, printed
+ * on a terminal, can then neither forge a line nor send an escape
+ * sequence. */
+void hw_log_escape(hw_buf *out, const char *s, size_t len);
 
 #endif

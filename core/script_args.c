@@ -19,7 +19,7 @@ static long long ms(double seconds) { return (long long)(seconds * 1000.0); }
 int hw_claim_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long n, const char *holder, int may_wait)
 {
     int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SEQ, HW_KEY_FLOW, HW_KEY_OPEN, HW_KEY_URGENT,
-                         HW_KEY_GROUPS, HW_KEY_GROUP_DUE);
+                         HW_KEY_GROUPS, HW_KEY_GROUP_DUE, HW_KEY_EVENTS);
     hw_args_addll(a, n);
     hw_args_addll(a, ms(cfg->lease));
     hw_args_adds(a, holder);
@@ -31,7 +31,7 @@ int hw_finish_args(hw_args *a, const hw_keys *k, const hworker_config *cfg)
 {
     int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
                          HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_LATENESS, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT,
-                         HW_KEY_SEQ, HW_KEY_GROUPS, HW_KEY_TIMINGS, HW_KEY_CANCELS);
+                         HW_KEY_SEQ, HW_KEY_GROUPS, HW_KEY_TIMINGS, HW_KEY_CANCELS, HW_KEY_EVENTS);
     hw_args_addll(a, cfg->failed_cap);
     hw_args_addll(a, cfg->broken_cap);
     return nkeys;
@@ -60,14 +60,14 @@ int hw_renew_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, int c
 int hw_handback_args(hw_args *a, const hw_keys *k)
 {
     return ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_STATS, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT,
-                    HW_KEY_SEQ, HW_KEY_GROUPS, HW_KEY_CANCELS, HW_KEY_UNIQUE);
+                    HW_KEY_SEQ, HW_KEY_GROUPS, HW_KEY_CANCELS, HW_KEY_UNIQUE, HW_KEY_EVENTS);
 }
 
 int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long batch)
 {
     int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_INFLIGHT, HW_KEY_SCHEDULED, HW_KEY_FAILED, HW_KEY_BROKEN,
                          HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_FLOW, HW_KEY_FREED, HW_KEY_URGENT, HW_KEY_SEQ,
-                         HW_KEY_GROUPS, HW_KEY_GROUP_DUE, HW_KEY_CANCELS);
+                         HW_KEY_GROUPS, HW_KEY_GROUP_DUE, HW_KEY_CANCELS, HW_KEY_EVENTS);
     hw_args_addll(a, batch);
     hw_args_addll(a, cfg->max_recoveries);
     hw_args_addll(a, cfg->failed_cap);
@@ -79,7 +79,7 @@ int hw_sweep_args(hw_args *a, const hw_keys *k, const hworker_config *cfg, long 
 int hw_enqueue_args(hw_args *a, const hw_keys *k, const char *when, int priority, const char *group)
 {
     int nkeys = ADD_KEYS(a, k, HW_KEY_PENDING, HW_KEY_SCHEDULED, HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_URGENT, HW_KEY_SEQ,
-                         HW_KEY_GROUPS);
+                         HW_KEY_GROUPS, HW_KEY_FLOW, HW_KEY_EVENTS);
     hw_args_adds(a, when);
     hw_args_addll(a, priority);
     hw_args_adds(a, group ? group : "");

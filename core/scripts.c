@@ -31,6 +31,7 @@ static const char *const names[HW_SCRIPT_COUNT] = {
     [HW_SCRIPT_CANCEL] = "cancel",
     [HW_SCRIPT_REMOVE_JOB] = "remove_job",
     [HW_SCRIPT_RUN_NOW] = "run_now",
+    [HW_SCRIPT_EVENTS_SET] = "events_set",
 };
 
 const hw_script_source *hw_script_get(hw_script s)

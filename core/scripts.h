@@ -41,6 +41,7 @@ typedef enum {
     HW_SCRIPT_CANCEL,
     HW_SCRIPT_REMOVE_JOB,
     HW_SCRIPT_RUN_NOW,
+    HW_SCRIPT_EVENTS_SET,
     HW_SCRIPT_COUNT
 } hw_script;
 

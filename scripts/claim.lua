@@ -10,6 +10,8 @@
 -- KEYS[6] urgent   (zset: jobs with a priority, taken before pending's)
 -- KEYS[7] groups   (hash: the groups' state; pending holds their tokens)
 -- KEYS[8] group_due (zset: groups waiting for their rate, by when)
+-- KEYS[9] events   (stream: "started" per claim while events are on,
+--                   scripts/lib/events.lua)
 -- ARGV[1] most jobs to take (1..1000)
 -- ARGV[2] lease duration in ms
 -- ARGV[3] holder: who claims (host:pid:thread), no '|'
@@ -31,7 +33,7 @@ local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'counter', KEY
 if bad then return bad end
 local n = tonumber(ARGV[1])
 local now
-local flow = redis.call('HMGET', KEYS[4], 'paused', 'cap', 'interval', 'burst', 'tat', 'turn')
+local flow = redis.call('HMGET', KEYS[4], 'paused', 'cap', 'interval', 'burst', 'tat', 'turn', 'events')
 local interval, tat, base
 if flow[1] or flow[2] or flow[3] then
   -- Anything but absent or "0" counts as paused: a damaged flag stops
@@ -136,5 +138,11 @@ for i, envelope in ipairs(envelopes) do
   args[2 * i] = claim
 end
 hw_push('ZADD', KEYS[2], args)
+if flow[7] then
+  local cap = hw_events_cap(KEYS[4])
+  if cap then
+    for _, envelope in ipairs(envelopes) do hw_event(KEYS[9], cap, 'started', envelope, { 'worker', ARGV[3] }) end
+  end
+end
 claims[#claims + 1] = now
 return claims

@@ -8,6 +8,8 @@
 -- KEYS[5] urgent    (zset: jobs with a priority, scripts/lib/priority.lua)
 -- KEYS[6] seq       (string counter: their order within a level)
 -- KEYS[7] groups    (hash: the groups' state, scripts/lib/groups.lua)
+-- KEYS[8] flow      (hash: its "events" field turns events on)
+-- KEYS[9] events    (stream: "enqueued" per job added, scripts/lib/events.lua)
 -- ARGV[1] when: "0" now; "<ms>" that many ms from now; "@<ms>" at that time
 --         (ms since the epoch, Redis time; a past time means now)
 -- ARGV[2] priority, 0 (none) to 9 (first)
@@ -26,7 +28,7 @@ if #group > 128 or string.find(group, '[^ -~]') or string.find(group, '["\\]') t
   return redis.error_reply('ERR hworker: a group key is 1 to 128 printable ASCII characters but " and \\')
 end
 local expected = { KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'zset',
-  KEYS[6], 'counter', KEYS[7], 'hash' }
+  KEYS[6], 'counter', KEYS[7], 'hash', KEYS[8], 'hash' }
 if group ~= '' then
   expected[#expected + 1] = hw_group_key(KEYS[7], group)
   expected[#expected + 1] = 'list'
@@ -97,6 +99,11 @@ else
     hw_push('LPUSH', KEYS[1], envelopes)
   end
   hw_count(KEYS[3], { enqueued = #envelopes, merged = merged })
+end
+local cap = #envelopes > 0 and hw_events_cap(KEYS[8])
+if cap then
+  local fields = due > now and { 'due', hw_int(due) } or nil
+  for _, e in ipairs(envelopes) do hw_event(KEYS[9], cap, 'enqueued', e, fields) end
 end
 if not held then return {} end
 return ids

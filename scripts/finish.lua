@@ -17,6 +17,8 @@
 -- KEYS[15] cancels (hash: claim token -> time): a claim marked there by a
 --          cancel (cancel.lua) ends as cancelled whatever its outcome, so
 --          a cancel that raced the job's end still means it never runs again
+-- KEYS[16] events (stream: one event per outcome applied while events are
+--          on, scripts/lib/events.lua)
 -- ARGV[1] failed cap, ARGV[2] broken cap (at least 1)
 -- ARGV[3..] quadruples: outcome, claim, reason, retry delay in ms
 --   outcome: "s" success, "r" retry, "f" failure, "x" failure because the
@@ -58,6 +60,8 @@ local counts = { processed = 0, succeeded = 0, retried = 0, failed = 0, broken =
   scheduled = 0, exhausted = 0, merged = 0, cancelled = 0 }
 -- One look per call while no cancel is pending, none per claim.
 local cancels = redis.call('EXISTS', KEYS[15]) == 1
+local events_cap = hw_events_cap(KEYS[9])
+local event_names = { s = 'succeeded', r = 'retried', f = 'failed', x = 'failed', b = 'broken', c = 'cancelled' }
 local result = {}
 local back, failed, broken, late = {}, {}, {}, {}
 -- The earliest due time in scheduled before this batch's first delayed
@@ -77,6 +81,18 @@ for i = 3, last, 4 do
     counts.processed = counts.processed + 1
     hw_group_tally(tally, group_of[i + 1])
     if cancels and redis.call('HDEL', KEYS[15], hw_token_of(claim)) == 1 then outcome = 'c' end
+    if events_cap then
+      local fields = { 'worker', string.match(claim, '^[^|]*|([^|]*)') or '' }
+      if outcome ~= 's' and outcome ~= 'c' then
+        fields[#fields + 1] = 'reason'
+        fields[#fields + 1] = hw_event_reason(reason)
+      end
+      if outcome == 'r' then
+        fields[#fields + 1] = 'delay_ms'
+        fields[#fields + 1] = hw_int(math.max(0, tonumber(ARGV[i + 3]) or 0))
+      end
+      hw_event(KEYS[16], events_cap, event_names[outcome] or outcome, hw_envelope_of(claim), fields)
+    end
     if outcome == 's' then
       -- The common case makes no new Lua string: each one is interned and
       -- hashed, and string churn was the top cost of a drain inside Redis.

@@ -9,6 +9,8 @@
 -- KEYS[9] cancels (hash: claim token -> time): a claim marked there by a
 --         cancel (cancel.lua) is cancelled, not handed back
 -- KEYS[10] unique (hash): a cancelled job releases its unique key
+-- KEYS[11] events (stream: "handed_back" or "cancelled" per claim while
+--          events are on, scripts/lib/events.lua)
 -- ARGV[1..] claims
 -- Returns the number handed back (claims no longer held are skipped and
 -- counted as lease_lost).
@@ -23,6 +25,7 @@ bad, group_of = hw_check_groups(KEYS[8], ARGV)
 if bad then return bad end
 local front, tally = {}, {}
 local cancels = redis.call('EXISTS', KEYS[9]) == 1
+local events_cap = hw_events_cap(KEYS[4])
 local cancelled = 0
 for i = 1, #ARGV do
   if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
@@ -30,8 +33,10 @@ for i = 1, #ARGV do
     if cancels and redis.call('HDEL', KEYS[9], hw_token_of(ARGV[i])) == 1 then
       cancelled = cancelled + 1
       hw_release_unique(KEYS[10], hw_envelope_of(ARGV[i]))
+      if events_cap then hw_event(KEYS[11], events_cap, 'cancelled', hw_envelope_of(ARGV[i])) end
     else
       front[#front + 1] = hw_envelope_of(ARGV[i])
+      if events_cap then hw_event(KEYS[11], events_cap, 'handed_back', front[#front]) end
     end
   end
 end

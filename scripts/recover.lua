@@ -18,6 +18,8 @@
 --          tokens back
 -- KEYS[14] cancels (hash: claim token -> time): an expired claim marked
 --          there by a cancel (cancel.lua) is cancelled, not run again
+-- KEYS[15] events (stream: "recovered", "failed" or "cancelled" per expired
+--          claim while events are on, scripts/lib/events.lua)
 -- ARGV[1] most entries to move per kind
 -- ARGV[2] recovery limit (0: unlimited)
 -- ARGV[3] failed cap
@@ -47,6 +49,7 @@ bad = bad or hw_check_groups(KEYS[12], due)
 if bad then return bad end
 local front, failed, tally = {}, {}, {}
 local cancels = #expired > 0 and redis.call('EXISTS', KEYS[14]) == 1
+local events_cap = #expired > 0 and hw_events_cap(KEYS[8])
 for i, claim in ipairs(expired) do
   hw_group_tally(tally, group_of[i])
   local original = hw_envelope_of(claim)
@@ -54,13 +57,18 @@ for i, claim in ipairs(expired) do
   if cancels and redis.call('HDEL', KEYS[14], hw_token_of(claim)) == 1 then
     counts.cancelled = counts.cancelled + 1
     hw_release_unique(KEYS[7], original)
+    if events_cap then hw_event(KEYS[15], events_cap, 'cancelled', original) end
   elseif max_recoveries > 0 and recoveries > max_recoveries then
     -- The record keeps the envelope as it ran: rc = the recoveries it had.
     failed[#failed + 1] = hw_record('recovered ' .. max_recoveries ..
       ' times: the worker died while running it', now, original, hw_token_of(claim))
     hw_release_unique(KEYS[7], original)
+    if events_cap then
+      hw_event(KEYS[15], events_cap, 'failed', original, { 'reason', 'recovered ' .. max_recoveries .. ' times' })
+    end
   else
     front[#front + 1] = envelope
+    if events_cap then hw_event(KEYS[15], events_cap, 'recovered', original, { 'recoveries', hw_int(recoveries) }) end
   end
 end
 if #expired > 0 then

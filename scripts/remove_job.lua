@@ -8,13 +8,15 @@
 -- KEYS[2] stats  (hash)
 -- KEYS[3] unique (hash: unique key -> job id): the job's key is released
 -- KEYS[4] groups (hash): a job taken from its group's list leaves its count
+-- KEYS[5] flow (hash), KEYS[6] events (stream): "cancelled" or "deleted"
+--         while events are on (scripts/lib/events.lua)
 -- ARGV[1] "list", "zset" or "group": what KEYS[1] is
 -- ARGV[2] the envelope, exactly
 -- ARGV[3] the counter to add 1 to: "deleted" or "cancelled"
 -- Returns 1 if it was taken out, 0 if it was no longer there.
 local kind = ARGV[1]
 local bad = hw_check({ KEYS[1], kind == 'zset' and 'zset' or 'list', KEYS[2], 'hash', KEYS[3], 'hash',
-  KEYS[4], 'hash' }, KEYS[2], { ARGV[3] })
+  KEYS[4], 'hash', KEYS[5], 'hash' }, KEYS[2], { ARGV[3] })
 if bad then return bad end
 local removed
 if kind == 'zset' then removed = redis.call('ZREM', KEYS[1], ARGV[2])
@@ -25,4 +27,6 @@ if removed == 0 then return 0 end
 if kind == 'group' then hw_group_add(KEYS[4], 'waiting', -1) end
 hw_release_unique(KEYS[3], ARGV[2])
 hw_count(KEYS[2], { [ARGV[3]] = 1 })
+local cap = hw_events_cap(KEYS[5])
+if cap then hw_event(KEYS[6], cap, ARGV[3], ARGV[2]) end
 return 1

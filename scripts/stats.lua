@@ -6,7 +6,7 @@
 --           without doorbells and group tokens), inflight,
 --           scheduled, failed, broken, {counter, value, ...},
 --           {ms late of the last (up to 1000) jobs that waited},
---           {paused, concurrency, rate, per_ms, burst_total} (flow settings,
+--           {paused, concurrency, rate, per_ms, burst_total, events} (flow settings,
 --           each nil when unset), {cap, rate, per_ms, burst} of every group
 --           without its own (each nil when unset), latency: ms since the
 --           job next in line became ready (its due time, else its enqueue
@@ -48,7 +48,7 @@ return {
   redis.call('LLEN', KEYS[5]),
   redis.call('HGETALL', KEYS[6]),
   redis.call('LRANGE', KEYS[7], 0, 999),
-  redis.call('HMGET', KEYS[8], 'paused', 'concurrency', 'rate', 'per_ms', 'burst_total'),
+  redis.call('HMGET', KEYS[8], 'paused', 'concurrency', 'rate', 'per_ms', 'burst_total', 'events'),
   redis.call('HMGET', KEYS[10], 'c:*', 'n:*', 'p:*', 'b:*'),
   hw_int(latency),
 }

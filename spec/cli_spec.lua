@@ -54,7 +54,7 @@ describe("hworker-lua", function()
           seen = seen + 1
         end
       end
-      assert.are.equal(25, seen) -- the program and its 24 subcommands
+      assert.are.equal(26, seen) -- the program and its 25 subcommands
     end)
 
     it("prints the version", function()
@@ -222,7 +222,7 @@ describe("hworker-lua", function()
       assert.are.same({ "broken", "counters", "failed", "flow", "inflight", "latency_ms", "lateness_ms", "pending",
         "scheduled" }, keys)
       assert.are.same({ paused = false, concurrency = 0, rate = 0, rate_period_ms = cjson.null, burst = 0,
-        group_concurrency = 0, group_rate = 0, group_rate_period_ms = cjson.null, group_burst = 0 }, s.flow)
+        group_concurrency = 0, group_rate = 0, group_rate_period_ms = cjson.null, group_burst = 0, events = 0 }, s.flow)
       assert.are.equal(0, s.lateness_ms.samples) -- no job waited: no figures (null)
       assert.are.equal(cjson.null, s.lateness_ms.p99)
       local counters = {}
@@ -253,7 +253,7 @@ describe("hworker-lua", function()
       run("limit %s --group acme --concurrency 1")
       local flow = cjson.decode(run("limit ls %s --json"))
       assert.are.same({ paused = false, concurrency = 7, rate = 100, rate_period_ms = 1000, burst = 0,
-        group_concurrency = 2, group_rate = 5, group_rate_period_ms = 60000, group_burst = 1 }, flow)
+        group_concurrency = 2, group_rate = 5, group_rate_period_ms = 60000, group_burst = 1, events = 0 }, flow)
       local key = "hw:{" .. name .. "}:groups"
       assert.are.equal("1", q:command("HGET", key, "c:acme"))
       assert.is_nil(q:command("HGET", key, "i:acme"))

@@ -125,10 +125,10 @@ describe("README promises #standalone", function()
     q:stop { grace = 5 }
     H.kill(pid, 9)
     -- claim.lua's keys are pending, inflight, seq, flow, open, urgent,
-    -- groups and group_due; then the batch size.
+    -- groups, group_due and events; then the batch size.
     local sizes = {}
     local tag = "{" .. name:gsub("%p", "%%%0") .. "}"
-    for n in H.read(monitor):gmatch(tag .. ':groups" "hw:' .. tag .. ':group_due" "(%d+)"') do
+    for n in H.read(monitor):gmatch(tag .. ':group_due" "hw:' .. tag .. ':events" "(%d+)"') do
       sizes[#sizes + 1] = tonumber(n)
     end
     local claimed, k = 0, nil

@@ -112,6 +112,7 @@ int cmd_requeue(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_run_now(int argc, char **argv);
+int cmd_events(int argc, char **argv);
 /* Acts on each job id in turn (cmd is "cancel", "delete" or "run-now"),
  * printing what was done; CLI_FAILED if any id matched no job or failed. */
 int cli_act_on_jobs(const char *cmd, hworker *h, const char *const *ids, size_t n);

@@ -22,6 +22,8 @@ void cli_print_flow(const hworker_stats *s)
         printf(", rate %lld per %lld ms, burst %lld", s->group_rate, s->group_rate_period_ms, s->group_burst);
     else printf(", rate none");
     printf(" (groups without their own)\n");
+    if (s->events_cap > 0) printf("events       on, about %lld kept per shard\n", s->events_cap);
+    else printf("events       off\n");
 }
 
 void cli_print_flow_json(const hworker_stats *s)
@@ -34,7 +36,7 @@ void cli_print_flow_json(const hworker_stats *s)
            s->group_concurrency, s->group_rate);
     if (s->group_rate > 0) printf("%lld", s->group_rate_period_ms);
     else printf("null");
-    printf(",\"group_burst\":%lld}", s->group_burst);
+    printf(",\"group_burst\":%lld,\"events\":%lld}", s->group_burst, s->events_cap);
 }
 
 static int set_paused(const char *cmd, int pause, int argc, char **argv)

@@ -34,6 +34,7 @@ const char *const cli_help_main =
     "  delete NAME                delete failed or broken records, or waiting jobs by id\n"
     "  cancel NAME ID ...         cancel jobs: remove waiting ones, stop running ones\n"
     "  run-now NAME ID ...        run waiting jobs next\n"
+    "  events NAME                a queue's job events; --follow for new ones\n"
     "  destroy NAME --yes         delete every key of a queue\n"
     "  debug NAME                 log pending and in-flight jobs every interval\n"
     "  check                      check the Redis settings at-least-once needs\n"
@@ -214,7 +215,8 @@ static const char *const help_limit =
     "                              G's limits, those left out are removed\n"
     "  --json                      one JSON object: paused, concurrency, rate, rate_period_ms,\n"
     "                              burst, and the same of every group: group_concurrency,\n"
-    "                              group_rate, group_rate_period_ms, group_burst\n" FLAG_SHARDS;
+    "                              group_rate, group_rate_period_ms, group_burst; and events\n"
+    "                              (the events cap, 0: off)\n" FLAG_SHARDS;
 
 static const char *const help_ps =
     "usage: hworker-lua ps [NAME] [--json]\n"
@@ -324,6 +326,25 @@ static const char *const help_run_now =
     "\n"
     "flags:\n" FLAGS_REDIS FLAG_SHARDS;
 
+static const char *const help_events =
+    "usage: hworker-lua events NAME [--follow] [--new] [--json] [flags]\n"
+    "       hworker-lua events NAME --enable [--cap N] | --disable [flags]\n"
+    "\n"
+    "Prints the events of queue NAME, oldest first: each change of a job's state\n"
+    "(enqueued, started, succeeded, retried, failed, broken, recovered,\n"
+    "handed_back, cancelled, deleted) with its time, job id and attempt, and the\n"
+    "worker, reason or delay where they apply. Events are off until turned on:\n"
+    "--enable keeps about N events per shard (default 10000) in a Redis stream,\n"
+    "in every process at once; --disable stops adding them.\n"
+    "\n"
+    "flags:\n" FLAGS_REDIS "  --follow                    keep printing new events until interrupted\n"
+    "  --new                       start after the last event kept: only new ones\n"
+    "  --json                      one JSON object per line (entry, time_ms, shard, event,\n"
+    "                              id, attempt, worker, reason, delay_ms, due_ms)\n"
+    "  --enable                    turn events on\n"
+    "  --cap N                     with --enable: events each shard keeps (default 10000)\n"
+    "  --disable                   turn events off\n" FLAG_SHARDS;
+
 static const char *const help_destroy = "usage: hworker-lua destroy NAME --yes [flags]\n"
                                         "\n"
                                         "Deletes every key of queue NAME: pending, in-flight, scheduled, failed and\n"
@@ -366,7 +387,7 @@ char *cli_help_text(const char *cmd)
         {"delete", &help_delete}, {"destroy", &help_destroy}, {"debug", &help_debug},     {"check", &help_check},
         {"cron", &help_cron},     {"options", &help_options}, {"pause", &help_pause},     {"resume", &help_resume},
         {"limit", &help_limit},   {"ps", &help_ps},           {"queues", &help_queues},   {"metrics", &help_metrics},
-        {"serve", &help_serve},   {"cancel", &help_cancel},   {"run-now", &help_run_now},
+        {"serve", &help_serve},   {"cancel", &help_cancel},   {"run-now", &help_run_now}, {"events", &help_events},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, cmd) == 0) {

@@ -9,7 +9,7 @@ int main(int argc, char **argv)
     static const char *const commands[] = {"run",   "queue",   "jobs",    "inflight", "scheduled", "failed", "broken",
                                            "stats", "requeue", "delete",  "destroy",  "debug",     "check",  "options",
                                            "cron",  "pause",   "resume",  "limit",    "ps",        "queues", "metrics",
-                                           "serve", "cancel",  "run-now", NULL};
+                                           "serve", "cancel",  "run-now", "events",   NULL};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(cli_help_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
@@ -51,5 +51,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) return cmd_serve(n, args);
     if (strcmp(cmd, "cancel") == 0) return cmd_cancel(n, args);
     if (strcmp(cmd, "run-now") == 0) return cmd_run_now(n, args);
+    if (strcmp(cmd, "events") == 0) return cmd_events(n, args);
     return cmd_list(cmd, n, args);
 }

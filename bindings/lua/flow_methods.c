@@ -23,6 +23,7 @@ void hw_lua_push_flow(lua_State *L, const hworker_stats *s)
         hw_lua_set_int(L, "group_rate_period_ms", s->group_rate_period_ms);
         hw_lua_set_int(L, "group_burst", s->group_burst);
     }
+    if (s->events_cap > 0) hw_lua_set_int(L, "events", s->events_cap);
 }
 
 static int set_paused(lua_State *L, int pause)

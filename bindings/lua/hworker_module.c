@@ -928,6 +928,7 @@ int luaopen_hworker(lua_State *L)
     hw_lua_process_methods(L);
     hw_lua_history_methods(L);
     hw_lua_job_methods(L);
+    hw_lua_event_methods(L);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_close);
     lua_setfield(L, -2, "__gc");

@@ -41,6 +41,9 @@ void hw_lua_history_methods(lua_State *L);
  * to the table on top. */
 void hw_lua_job_methods(lua_State *L);
 
+/* Adds q:set_events(cap) and q:events{} (event_methods.c) to the table on top. */
+void hw_lua_event_methods(lua_State *L);
+
 /* Pushes the timing buckets' upper bounds in seconds, {0.001, ..., inf}. */
 void hw_lua_push_timing_bounds(lua_State *L);
 
