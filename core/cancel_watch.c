@@ -1,5 +1,6 @@
 #include "cancel_watch.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* One poll() waits at most this long (its timeout is an int of ms). */
@@ -41,30 +42,14 @@ static void listen(hw_cancel_watch *w, hworker *h)
         failed(w, h, w->conn.errstr);
         return;
     }
-    hw_buf cmd = {0};
-    hw_resp_array(&cmd, (size_t)h->nshards + 1);
-    hw_resp_bulk(&cmd, "SUBSCRIBE", 9);
-    for (int k = 0; k < h->nshards; k++) {
-        const char *channel = h->shard[k].key[HW_KEY_CANCELS];
-        hw_resp_bulk(&cmd, channel, strlen(channel));
-    }
-    int sent = hw_link_send(w->conn.link, cmd.data, cmd.len);
-    hw_buf_free(&cmd);
-    for (int k = 0; sent == 0 && k < h->nshards; k++) {
-        redisReply *r = NULL;
-        int rc = hw_link_next_reply(w->conn.link, -1, h->cfg.redis_timeout, &r);
-        if (rc != 1 || r->type != REDIS_REPLY_ARRAY) {
-            char why[300];
-            hw_conn_explain(&w->conn, rc == 1 ? r : NULL, "SUBSCRIBE", why, sizeof why);
-            if (rc == 0) snprintf(why, sizeof why, "SUBSCRIBE: no answer within redis_timeout");
-            if (r) freeReplyObject(r);
-            failed(w, h, why);
-            return;
-        }
-        freeReplyObject(r);
-    }
-    if (sent != 0) {
-        failed(w, h, hw_link_error(w->conn.link));
+    const char **channels = calloc((size_t)h->nshards, sizeof *channels);
+    if (channels == NULL) abort();
+    for (int k = 0; k < h->nshards; k++) channels[k] = h->shard[k].key[HW_KEY_CANCELS];
+    char why[300];
+    int rc = hw_conn_subscribe(&w->conn, channels, h->nshards, h->cfg.redis_timeout, why, sizeof why);
+    free(channels);
+    if (rc != 0) {
+        failed(w, h, why);
         return;
     }
     if (w->backoff > 0) hw_log(&h->log, HWORKER_LOG_INFO, "lease keeper: listening for cancelled jobs again");

@@ -261,3 +261,31 @@ void hw_conn_explain(const hw_conn *c, const redisReply *r, const char *what, ch
     else if (r->type == REDIS_REPLY_ERROR) snprintf(err, errlen, "%s: Redis refused: %s", what, r->str);
     else snprintf(err, errlen, "%s: unexpected reply from Redis (type %d)", what, r->type);
 }
+
+int hw_conn_subscribe(hw_conn *c, const char *const *channels, int n, double timeout, char *why, size_t whylen)
+{
+    hw_buf cmd = {0};
+    hw_resp_array(&cmd, (size_t)n + 1);
+    hw_resp_bulk(&cmd, "SUBSCRIBE", 9);
+    for (int k = 0; k < n; k++) hw_resp_bulk(&cmd, channels[k], strlen(channels[k]));
+    int sent = hw_link_send(c->link, cmd.data, cmd.len);
+    hw_buf_free(&cmd);
+    /* One confirmation per channel, or an error (an ACL without the
+     * channel, say). */
+    for (int k = 0; sent == 0 && k < n; k++) {
+        redisReply *r = NULL;
+        int rc = hw_link_next_reply(c->link, -1, timeout, &r);
+        if (rc != 1 || r->type != REDIS_REPLY_ARRAY) {
+            hw_conn_explain(c, rc == 1 ? r : NULL, "SUBSCRIBE", why, whylen);
+            if (rc == 0) snprintf(why, whylen, "SUBSCRIBE: no answer within redis_timeout");
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    if (sent != 0) {
+        snprintf(why, whylen, "%s", hw_link_error(c->link));
+        return -1;
+    }
+    return 0;
+}

@@ -84,4 +84,11 @@ redisReply *hw_conn_simple(hw_conn *c, const char *first, ...);
 /* Writes "<what>: <reason>" for a NULL or error reply into err. */
 void hw_conn_explain(const hw_conn *c, const redisReply *r, const char *what, char *err, size_t errlen);
 
+/* Turns a connected c into a subscriber of the n channels and waits up to
+ * `timeout` seconds for each confirmation. Returns 0, or -1 with why in
+ * `why` (an error reply such as an ACL refusal, no answer in time, or the
+ * link's failure); the caller then closes c. After 0, c only reads
+ * messages (hw_link_next_reply). */
+int hw_conn_subscribe(hw_conn *c, const char *const *channels, int n, double timeout, char *why, size_t whylen);
+
 #endif

@@ -41,34 +41,16 @@ void hw_due_wake_listen(hw_due_wake *w, hworker *h)
         failed(w, h, w->conn.errstr);
         return;
     }
-    hw_buf cmd = {0};
-    hw_resp_array(&cmd, (size_t)h->nshards + 2);
-    hw_resp_bulk(&cmd, "SUBSCRIBE", 9);
-    for (int k = 0; k < h->nshards; k++) {
-        const char *channel = h->shard[k].key[HW_KEY_SCHEDULED];
-        hw_resp_bulk(&cmd, channel, strlen(channel));
-    }
-    const char *cron = h->shard[0].key[HW_KEY_CRON];
-    hw_resp_bulk(&cmd, cron, strlen(cron));
-    int sent = hw_link_send(w->conn.link, cmd.data, cmd.len);
-    hw_buf_free(&cmd);
-    /* One confirmation per channel, or an error (an ACL without the
-     * channel, say). */
-    for (int k = 0; sent == 0 && k < h->nshards + 1; k++) {
-        redisReply *r = NULL;
-        int rc = hw_link_next_reply(w->conn.link, -1, h->cfg.redis_timeout, &r);
-        if (rc != 1 || r->type != REDIS_REPLY_ARRAY) {
-            char why[300];
-            hw_conn_explain(&w->conn, rc == 1 ? r : NULL, "SUBSCRIBE", why, sizeof why);
-            if (rc == 0) snprintf(why, sizeof why, "SUBSCRIBE: no answer within redis_timeout");
-            if (r) freeReplyObject(r);
-            failed(w, h, why);
-            return;
-        }
-        freeReplyObject(r);
-    }
-    if (sent != 0) {
-        failed(w, h, hw_link_error(w->conn.link));
+    /* Every shard's scheduled channel, then the cron channel. */
+    const char **channels = calloc((size_t)h->nshards + 1, sizeof *channels);
+    if (channels == NULL) abort();
+    for (int k = 0; k < h->nshards; k++) channels[k] = h->shard[k].key[HW_KEY_SCHEDULED];
+    channels[h->nshards] = h->shard[0].key[HW_KEY_CRON];
+    char why[300];
+    int rc = hw_conn_subscribe(&w->conn, channels, h->nshards + 1, h->cfg.redis_timeout, why, sizeof why);
+    free(channels);
+    if (rc != 0) {
+        failed(w, h, why);
         return;
     }
     if (w->backoff > 0) hw_log(&h->log, HWORKER_LOG_INFO, "monitor: listening for newly scheduled jobs again");

@@ -138,11 +138,9 @@ for i, envelope in ipairs(envelopes) do
   args[2 * i] = claim
 end
 hw_push('ZADD', KEYS[2], args)
-if flow[7] then
-  local cap = hw_events_cap(KEYS[4])
-  if cap then
-    for _, envelope in ipairs(envelopes) do hw_event(KEYS[9], cap, 'started', envelope, { 'worker', ARGV[3] }) end
-  end
+local events_cap = hw_events_cap_of(flow[7])
+if events_cap then
+  for _, envelope in ipairs(envelopes) do hw_event(KEYS[9], events_cap, 'started', envelope, { 'worker', ARGV[3] }) end
 end
 claims[#claims + 1] = now
 return claims

@@ -9,11 +9,16 @@
 -- it tells of: XADD goes through redis.pcall, so a damaged events key only
 -- loses events.
 
--- The shard's events cap, or nil when events are off. One HGET per call.
-local function hw_events_cap(flow)
-  local cap = tonumber(redis.call('HGET', flow, 'events'))
+-- The events cap a flow hash's "events" field holds, or nil (off).
+local function hw_events_cap_of(text)
+  local cap = tonumber(text)
   if cap == nil or cap ~= cap or cap < 1 or cap == math.huge then return nil end
   return math.floor(cap)
+end
+
+-- The shard's events cap, or nil when events are off. One HGET per call.
+local function hw_events_cap(flow)
+  return hw_events_cap_of(redis.call('HGET', flow, 'events'))
 end
 
 -- The job id in an envelope's header: the plain form hworker writes, else
