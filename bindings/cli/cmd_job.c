@@ -19,7 +19,7 @@ static void say(const char *cmd, const char *id, const hworker_job_action *done)
     } else if (strcmp(cmd, "delete") == 0) {
         printf("deleted %s: %ld waiting copy(ies)\n", id, done->waiting);
     } else {
-        printf("%s runs next\n", id);
+        printf("moved %s to the front of its line: %ld waiting copy(ies)\n", id, done->waiting);
     }
 }
 

@@ -46,7 +46,7 @@ const char *const cli_help_main =
     "  ps [NAME]                  the live processes with workers, of a queue or of all\n"
     "  queues                     every queue in use: sizes, paused, latency\n"
     "  metrics                    every queue's metrics, in the Prometheus text format\n"
-    "  serve                      serve them over HTTP at /metrics\n"
+    "  serve                      serve them at /metrics, and the web dashboard\n"
     "\n"
     "Every command takes --redis URL (default $HWORKER_REDIS, else $REDIS_URL,\n"
     "else redis://127.0.0.1:6379/0; also unix:///path?db=N, rediss:// for TLS,\n"
@@ -165,7 +165,8 @@ static const char *const help_stats =
     "\n"
     "Prints the sizes (pending, inflight, scheduled, failed, broken) and the counters\n"
     "(enqueued, processed, succeeded, retried, failed, broken, recovered, lease_lost,\n"
-    "handed_back, promoted, requeued, scheduled, exhausted, merged) of a queue, and\n"
+    "handed_back, promoted, requeued, scheduled, exhausted, merged, cancelled,\n"
+    "deleted) of a queue, and\n"
     "how late the last jobs that waited (scheduled or retried) started after their\n"
     "due time: p50, p99 and max in ms over the last 1,000 per shard. The latency is\n"
     "how long the job next in line has been ready to run.\n"
@@ -257,13 +258,19 @@ static const char *const help_metrics =
     "flags:\n" FLAGS_REDIS;
 
 static const char *const help_serve =
-    "usage: hworker-lua serve [--listen HOST:PORT]\n"
+    "usage: hworker-lua serve [--listen HOST:PORT] [--token-file FILE] [--read-only]\n"
     "\n"
     "Serves the metrics of every queue in the registry at /metrics over HTTP (the\n"
-    "text `hworker-lua metrics` prints), read afresh for each scrape. Runs until\n"
-    "SIGTERM or SIGINT. docs/operations.md.\n"
+    "text `hworker-lua metrics` prints), read afresh for each scrape, and the web\n"
+    "dashboard at /: queues with their sizes, latency and throughput, each queue's\n"
+    "jobs, the processes. Its actions (requeue, delete, cancel, run now, pause,\n"
+    "resume) need the token, from HWORKER_DASHBOARD_TOKEN or --token-file (at\n"
+    "least 16 characters; never on the command line); without one the dashboard\n"
+    "is read-only. Runs until SIGTERM or SIGINT. docs/operations.md.\n"
     "\n"
-    "flags:\n" FLAGS_REDIS "  --listen HOST:PORT          where to listen; 127.0.0.1:9187 (this host only)\n";
+    "flags:\n" FLAGS_REDIS "  --listen HOST:PORT          where to listen; 127.0.0.1:9187 (this host only)\n"
+    "  --token-file FILE           the dashboard's token: the file's first line\n"
+    "  --read-only                 no actions, even with a token\n";
 
 static const char *const help_cron =
     "usage: hworker-lua cron add NAME ENTRY SCHEDULE JSON [--tz ZONE] [--missed skip|one|all] [--unique]\n"
@@ -338,7 +345,8 @@ static const char *const help_events =
     "in every process at once; --disable stops adding them.\n"
     "\n"
     "flags:\n" FLAGS_REDIS "  --follow                    keep printing new events until interrupted\n"
-    "  --new                       start after the last event kept: only new ones\n"
+    "  --new                       with --follow: only events to come, none kept\n"
+    "                              before (without --follow it prints nothing)\n"
     "  --json                      one JSON object per line (entry, time_ms, shard, event,\n"
     "                              id, attempt, worker, reason, delay_ms, due_ms)\n"
     "  --enable                    turn events on\n"
