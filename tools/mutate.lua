@@ -99,6 +99,12 @@ out, rc = sh(("cd %s && find . -type f | sed 's|^[.]/||' | sort > ../have && "
   .. "comm -23 %s/have %s/want | while IFS= read -r f; do rm -f %s/\"$f\"; done")
   :format(quote(src), quote(root), quote(scratch), quote(scratch), quote(scratch), quote(src)))
 assert(rc == 0, "mutate: cannot prune the copy: " .. out)
+-- The browser specs' tooling (npm's node_modules, which git ignores) is the
+-- tree's own: linked, not copied.
+local modules, copy_modules = root .. "/spec/browser/node_modules", src .. "/spec/browser/node_modules"
+out, rc = sh(("[ -L %s ] || rm -rf %s; ln -sfn %s %s"):format(quote(copy_modules), quote(copy_modules),
+  quote(modules), quote(copy_modules)))
+assert(rc == 0, "mutate: cannot link the browser tooling: " .. out)
 -- A run stopped while a mutant was applied leaves its file named here: the
 -- copy above restored its text, and the touch makes the build follow.
 local applied = scratch .. "/applied"
