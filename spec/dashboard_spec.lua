@@ -97,6 +97,8 @@ describe("dashboard #standalone", function()
     local payload = '<script>window.hworkerPwned = true; alert(1)</script>'
       .. '<img src=x onerror="window.hworkerPwned = true">'
     local id = q:queue { html = payload }
+    -- An entry whose enqueue time is out of a Date's range must not stop the list.
+    q:command("LPUSH", "hw:{" .. name .. "}:pending", '{"v":1,"id":"far-future","eq":99999999999999999}\n{}')
     local base = serve(server)
     local seen = drive("payload", base, name, id)
     assert.is_false(seen.ran)
@@ -162,6 +164,22 @@ describe("dashboard #standalone", function()
     local list = cjson.decode(curl(("'%s/api/jobs?queue=%s&part=pending&limit=2'"):format(base, name)))
     assert.are.equal(3, list.total)
     assert.are.same({ ids[3], ids[2] }, { list.jobs[1].id, list.jobs[2].id })
+    -- Another site's page may not make the server read for it; a bad name is the request's error.
+    assert.are.equal("403", curl(("-o /dev/null -w '%%{http_code}' -H 'Sec-Fetch-Site: cross-site' "
+      .. "'%s/api/jobs?queue=%s&part=pending'"):format(base, name)))
+    local bad = cjson.decode(curl(("'%s/api/jobs?queue=a%%7Bb&part=pending'"):format(base)))
+    assert.truthy(bad.error:find("{", 1, true), bad.error)
+
+    -- A page cuts a big payload to its first 4 KiB; find gives it whole.
+    local big = q:queue { blob = ("x"):rep(10000) }
+    list = cjson.decode(curl(("'%s/api/jobs?queue=%s&part=pending&limit=1'"):format(base, name)))
+    assert.are.equal(big, list.jobs[1].id)
+    assert.is_true(list.jobs[1].truncated)
+    assert.are.equal(4096, #list.jobs[1].job)
+    local whole = cjson.decode(curl(("'%s/api/find?queue=%s&id=%s'"):format(base, name, big)))
+    assert.are.equal(10000, #cjson.decode(whole.jobs[1].job).blob)
+    assert.are.equal("200", (post(base, { queue = name, action = "delete", id = big },
+      "-H 'Content-Type: application/json' -H " .. H.quote("X-Hworker-Token: " .. token))))
     local found = cjson.decode(curl(("'%s/api/find?queue=%s&id=%s'"):format(base, name, later)))
     assert.are.equal("scheduled", found.jobs[1].part)
     assert.are.same({ n = 4 }, cjson.decode(found.jobs[1].job))

@@ -10,6 +10,7 @@
  * preflight this server never grants), a JSON content type, and an Origin,
  * if any, of this server. The Host must be an address or localhost, so a
  * rebound DNS name cannot read the dashboard either. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -93,9 +94,13 @@ static int host_allowed(const server *s, const char *host)
     if (host == NULL) return 0;
     char name[256];
     size_t n = strlen(host);
-    if (host[0] == '[') {
+    if (host[0] == '[') { /* an IPv6 address */
         const char *end = strchr(host, ']');
-        return end != NULL; /* an IPv6 literal */
+        if (end == NULL || (size_t)(end - host - 1) >= sizeof name) return 0;
+        memcpy(name, host + 1, (size_t)(end - host - 1));
+        name[end - host - 1] = '\0';
+        struct in6_addr v6;
+        return inet_pton(AF_INET6, name, &v6) == 1;
     }
     const char *colon = strchr(host, ':');
     if (colon) n = (size_t)(colon - host);
@@ -117,7 +122,15 @@ static int same_secret(const char *a, const char *b)
     return diff == 0;
 }
 
-/* Why an action may not run, or NULL when it may. */
+/* True if the browser says another site's page sent the request. */
+static int from_another_site(struct MHD_Connection *c)
+{
+    const char *site = header(c, "Sec-Fetch-Site");
+    return site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
+}
+
+/* Why an action may not run, or NULL when it may. Asked before its body
+ * is read, so a refused one costs no upload. */
 static const char *refuse_action(const server *s, struct MHD_Connection *c)
 {
     if (s->dash.token == NULL)
@@ -134,9 +147,9 @@ static const char *refuse_action(const server *s, struct MHD_Connection *c)
     } else if (origin) {
         return "refused: the request comes from a page without an origin";
     }
-    const char *site = header(c, "Sec-Fetch-Site");
-    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
-        return "refused: the request comes from another site's page";
+    if (from_another_site(c)) return "refused: the request comes from another site's page";
+    const char *length = header(c, "Content-Length");
+    if (length && strtoull(length, NULL, 10) > HW_ACTION_BODY_MAX) return "an action's body is at most 4096 bytes";
     const char *token = header(c, "X-Hworker-Token");
     if (token == NULL || !same_secret(token, s->dash.token))
         return "a wrong or missing token: enter the dashboard's token (X-Hworker-Token)";
@@ -171,6 +184,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
                           "refused: reach the dashboard by its address, localhost or the host of --listen");
     if (get) {
         if (strncmp(url, "/api/", 5) != 0) return serve_asset(c, url);
+        /* Another site's page cannot read the answer, but could make this
+         * one thread read Redis for it over and over. */
+        if (from_another_site(c))
+            return send_error(c, MHD_HTTP_FORBIDDEN, "refused: the request comes from another site's page");
         cli_reply r = {0};
         cli_dashboard_get(&s->dash, url + 5, query_arg, c, &r);
         return send_json(c, &r);
@@ -179,6 +196,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST goes to /api/action alone");
     upload *u = *request;
     if (u == NULL) {
+        const char *why = refuse_action(s, c);
+        if (why) return send_error(c, MHD_HTTP_FORBIDDEN, why);
         u = calloc(1, sizeof *u);
         if (u == NULL) abort();
         *request = u;
@@ -193,8 +212,6 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-    const char *why = refuse_action(s, c);
-    if (why) return send_error(c, MHD_HTTP_FORBIDDEN, why);
     if (u->too_big) return send_error(c, 413, "an action's body is at most 4096 bytes");
     cli_reply r = {0};
     cli_dashboard_act(&s->dash, u->body.data ? u->body.data : "", u->body.len, &r);

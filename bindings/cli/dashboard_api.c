@@ -1,18 +1,23 @@
 /* The dashboard's read side: GET /api/overview, /api/history, /api/jobs,
  * /api/find and /api/processes answer JSON built from the public API, the
  * same figures `queues`, `stats --history`, `list` and `ps` print. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dashboard.h"
 #include "json.h"
+#include "queue_name.h"
 
-/* A page of a list holds at most this many jobs; find reads at most
- * HW_FIND_DEPTH entries of each part, newest first (paged inspection: a
- * part is read a page at a time, never whole). */
+/* A page of a list holds at most this many jobs, each cut to its first
+ * HW_SHOWN_MAX bytes (find gives a job whole), so a page of huge payloads
+ * stays a few MB. Find reads at most HW_FIND_DEPTH entries of each part,
+ * newest first (paged inspection: a part is read a page at a time, never
+ * whole). */
 #define HW_PAGE_MAX 200
-#define HW_FIND_PAGE 500
+#define HW_SHOWN_MAX 4096
+#define HW_FIND_PAGE 100
 #define HW_FIND_DEPTH 10000
 /* The history graphs cover the last hour, a bucket a minute. */
 #define HW_GRAPH_MS (60LL * 60 * 1000)
@@ -35,6 +40,13 @@ hworker *cli_dashboard_queue(const cli_dashboard *d, const char *name, cli_reply
 {
     if (name == NULL || name[0] == '\0') {
         cli_reply_error(r, 400, "name the queue: ?queue=NAME");
+        return NULL;
+    }
+    /* Checked here, so that a bad name is the request's error and never a
+     * line on the server's log. */
+    char why[200];
+    if (hw_queue_name_check(name, strlen(name), why, sizeof why)) {
+        cli_reply_error(r, 400, "%s", why);
         return NULL;
     }
     int code = CLI_OK;
@@ -114,6 +126,14 @@ typedef struct history {
     int n;
 } history;
 
+/* a + b, held at the limits: the counts come from Redis, which may hold anything. */
+static long long sum(long long a, long long b)
+{
+    long long out;
+    if (!__builtin_add_overflow(a, b, &out)) return out;
+    return b > 0 ? LLONG_MAX : LLONG_MIN;
+}
+
 static int add_bucket(void *ud, const hworker_history_entry *e)
 {
     history *h = ud;
@@ -123,10 +143,10 @@ static int add_bucket(void *ud, const hworker_history_entry *e)
         if (h->n == 64) return 0;
         h->start[h->n++] = e->start_ms;
     }
-    h->processed[i] += e->processed;
-    h->succeeded[i] += e->succeeded;
-    h->failed[i] += e->failed + e->broken;
-    h->retried[i] += e->retried;
+    h->processed[i] = sum(h->processed[i], e->processed);
+    h->succeeded[i] = sum(h->succeeded[i], e->succeeded);
+    h->failed[i] = sum(h->failed[i], sum(e->failed, e->broken));
+    h->retried[i] = sum(h->retried[i], e->retried);
     return 0;
 }
 
@@ -196,17 +216,18 @@ typedef struct listing {
     long seen;
 } listing;
 
-static void add_entry(hw_buf *b, int part, const hworker_entry *e)
+/* One entry; its job cut to HW_SHOWN_MAX bytes unless `whole`. */
+static void add_entry(hw_buf *b, int part, const hworker_entry *e, int whole)
 {
     hw_buf_adds(b, "{");
     add_string(b, 1, "part", part_names[part]);
     add_string(b, 0, "id", e->id);
     add_key(b, 0, "job");
-    if (e->job) {
-        hw_json_quote(b, e->job, e->job_len);
-    } else {
-        hw_json_quote(b, e->raw, e->raw_len);
-    }
+    const char *job = e->job ? e->job : e->raw;
+    size_t len = e->job ? e->job_len : e->raw_len;
+    int cut = !whole && len > HW_SHOWN_MAX;
+    hw_json_quote(b, job, cut ? HW_SHOWN_MAX : len);
+    hw_buf_addf(b, ",\"truncated\":%s,\"size\":%zu", cut ? "true" : "false", len);
     hw_buf_addf(b, ",\"attempt\":%ld,\"recoveries\":%ld,\"enqueued_at\":%lld,\"time\":%lld", e->attempt, e->recoveries,
                 e->enqueued_at, e->time);
     add_string(b, 0, "holder", e->holder);
@@ -221,7 +242,7 @@ static int list_entry(void *ud, const hworker_entry *e)
     l->seen++;
     if (l->id && (e->id == NULL || strcmp(e->id, l->id) != 0)) return 0;
     if (l->n++) hw_buf_adds(l->b, ",");
-    add_entry(l->b, l->part, e);
+    add_entry(l->b, l->part, e, l->id != NULL);
     return 0;
 }
 

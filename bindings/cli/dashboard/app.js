@@ -57,7 +57,10 @@ async function act(body, then) {
 
 function when(ms) {
   if (!ms || ms < 0) return "";
-  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  const d = new Date(ms);
+  // Redis may hold any number: one out of Date's range is shown as it is.
+  if (isNaN(d.getTime())) return String(ms);
+  return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
 function duration(ms) {
@@ -145,7 +148,7 @@ function jobRow(queue, part, job, detail, refresh) {
     actions.push(actionButton("Cancel", { queue, action: "cancel", id: job.id }, refresh));
   }
   const note = part === "inflight" ? (job.holder || "") : (job.reason || "");
-  return el("tr", { class: "job", data: { id: job.id || "" }, onclick: () => showJob(detail, job) },
+  return el("tr", { class: "job", data: { id: job.id || "" }, onclick: () => showWhole(detail, queue, job) },
     el("td", { class: "id" }, job.id || "(unreadable)"),
     el("td", { class: "num" }, job.attempt),
     el("td", {}, when(job.enqueued_at)),
@@ -154,10 +157,23 @@ function jobRow(queue, part, job, detail, refresh) {
     el("td", {}, ...actions));
 }
 
+// A listing cuts big payloads short; find gives the job whole.
+async function showWhole(detail, queue, job) {
+  if (job.truncated && job.id) {
+    try {
+      const found = await api("find", { queue, id: job.id });
+      const same = found.jobs.find((j) => j.part === job.part) || found.jobs[0];
+      if (same) job = same;
+    } catch (e) { say(e.message, "error"); }
+  }
+  showJob(detail, job);
+}
+
 function showJob(detail, job) {
   let text = job.job;
   try { text = JSON.stringify(JSON.parse(job.job), null, 2); } catch (e) { /* shown as stored */ }
   detail.replaceChildren(el("h2", {}, "Job " + (job.id || "") + " (" + job.part + ")"),
+    job.truncated ? el("p", { class: "muted" }, "the first 4 KiB of " + job.size + " bytes") : null,
     el("pre", { class: "job-json" }, text));
 }
 
