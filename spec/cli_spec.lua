@@ -61,6 +61,16 @@ describe("hworker-lua", function()
       local out, _, code = cli("--version")
       assert.are.equal(0, code)
       assert.are.equal("hworker-lua 0.2.0\n", out)
+      out, _, code = cli("-V")
+      assert.are.equal(0, code)
+      assert.are.equal("hworker-lua 0.2.0\n", out)
+    end)
+
+    it("takes help COMMAND for COMMAND --help", function()
+      local out, _, code = cli("help run")
+      assert.are.equal(0, code)
+      assert.are.equal(cli("run --help"), out)
+      assert.truthy(out:find("^usage: hworker%-lua run "), out)
     end)
   end)
 
@@ -91,6 +101,13 @@ describe("hworker-lua", function()
         .. "or redis+cluster://[user[:password]@]host[:port],host[:port]... "
         .. "or redis+sentinel://[user[:password]@]host[:port],host[:port].../MASTER[/db]; "
         .. "rediss://, rediss+cluster:// and rediss+sentinel:// for TLS)\n", err)
+    end)
+
+    it("refuses stats of a queue that does not exist", function()
+      local out, err, code = cli("stats no-such-queue-7Qx --redis " .. url)
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.are.equal('hworker-lua stats: no queue named "no-such-queue-7Qx": `hworker-lua queues` lists them\n', err)
     end)
 
     it("refuses destroy without --yes", function()
@@ -132,6 +149,11 @@ describe("hworker-lua", function()
       assert.are.equal(7, #lines(out))
       assert.are.equal(7, q:stats().pending)
       assert.are.equal(7, q:jobs()[1].job.n)
+      -- "-" as the only job means stdin too.
+      out, err, code = cli(("queue %s --redis %s -"):format(name, url), '{"n":8}\n')
+      assert.are.equal(0, code, err)
+      assert.are.equal(1, #lines(out))
+      assert.are.equal(8, q:jobs()[1].job.n)
     end)
 
     it("reports a bad line with line and column and sends nothing of its batch", function()
@@ -297,6 +319,11 @@ describe("hworker-lua", function()
       local _, err2, code2 = cli(("requeue %s --redis %s --failed"):format(name, url))
       assert.are.equal(2, code2)
       assert.are.equal("hworker-lua requeue: give --all or job/record ids, not neither\n", err2)
+      -- An id that matches no record is named, and the exit status says so.
+      out, err, code = cli(("requeue %s --redis %s --failed nosuchid"):format(name, url))
+      assert.are.equal(1, code)
+      assert.are.equal("requeued 0 failed record(s)\n", out)
+      assert.truthy(err:find("no failed record of nosuchid", 1, true), err)
     end)
 
     it("destroys a queue", function()
@@ -385,6 +412,17 @@ describe("hworker-lua", function()
       assert.are.equal("info [" .. name .. "] stopped\n", text:sub(-#("info [" .. name .. "] stopped\n")))
       local _, total = H.runs(runs)
       assert.are.equal(2, total)
+    end)
+
+    it("keeps to --log-level for its own lines too", function()
+      local q, _, config, name = R.queue(server)
+      q:queue { n = 1 }
+      local pid, log = spawn_run(("%s --name %s --redis %s --threads 1 --log-level warn --config %s"):format(
+        H.quote(record), name, url, H.quote(cjson.encode(config))))
+      H.wait_until("the job to succeed", 20, function() return q:stats().counters.succeeded == 1 end)
+      H.kill(pid, 15)
+      H.wait_until("run to exit", 20, function() return not H.alive(pid) end)
+      assert.are.equal("", read(log))
     end)
 
     it("hands unfinished jobs back within the grace period on SIGTERM, losing nothing", function()

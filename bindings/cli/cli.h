@@ -87,6 +87,11 @@ long long cli_parse_iso8601(const char *s);
  * cannot be read), through handle h. */
 int cli_recorded_shards(hworker *h, const char *name);
 
+/* Whether queue `name` exists, read through h: 1 when it is in the registry
+ * of queues (or has counters from before the registry), 0 when not, -1
+ * when Redis cannot say. For commands that would print zeros for a typo. */
+int cli_queue_known(hworker *h, const char *name);
+
 /* A duration as a user writes it ("90s", "30m", "6h", "7d", "250ms", or
  * bare seconds) in ms; -1 if it does not parse or is not > 0. */
 long long cli_duration_ms(const char *text);

@@ -6,6 +6,9 @@
 #include "hworker_steps.h"
 #include "server_facts.h"
 
+/* An id matched nothing: the others were still acted on. */
+#define CLI_MISSING (-1)
+
 typedef int (*records_fn)(hworker *h, hworker_part part, int all, const char *const *ids, size_t n, long *count,
                           char *err, size_t errlen);
 
@@ -46,12 +49,27 @@ static int act_on_records(const char *cmd, const char *verb, records_fn fn, int 
     char err[512];
     if (waiting) {
         code = cli_act_on_jobs(cmd, h, pos + 1, (size_t)npos - 1);
-    } else if (fn(h, failed ? HWORKER_FAILED : HWORKER_BROKEN, all, pos + 1, (size_t)npos - 1, &count, err,
-                  sizeof err) != 0) {
-        cli_error(cmd, "%s", err);
-        code = CLI_FAILED;
     } else {
-        printf("%s %ld %s record(s)\n", verb, count, failed ? "failed" : "broken");
+        /* By id, one call each, so that an id that matches nothing is named
+         * (and the exit status says so), as a typo should be. */
+        const char *part = failed ? "failed" : "broken";
+        size_t calls = all ? 1 : (size_t)npos - 1;
+        for (size_t i = 0; i < calls && code != CLI_FAILED; i++) {
+            long one = 0;
+            if (fn(h, failed ? HWORKER_FAILED : HWORKER_BROKEN, all, all ? NULL : pos + 1 + i, all ? 0 : 1, &one, err,
+                   sizeof err) != 0) {
+                cli_error(cmd, "%s", err);
+                code = CLI_FAILED;
+                break;
+            }
+            if (!all && one == 0) {
+                cli_error(cmd, "no %s record of %s: `hworker-lua %s %s` lists them", part, pos[1 + i], part, pos[0]);
+                code = CLI_MISSING;
+            }
+            count += one;
+        }
+        if (code != CLI_FAILED) printf("%s %ld %s record(s)\n", verb, count, part);
+        if (code == CLI_MISSING) code = CLI_FAILED;
     }
     hworker_free(h);
     free(pos);

@@ -217,6 +217,11 @@ int cmd_stats(int argc, char **argv)
     }
     hworker *h = cli_open_queue("stats", pos[0], &redis, shards, 0, &code);
     if (h == NULL) return code;
+    if (cli_queue_known(h, pos[0]) == 0) {
+        cli_error("stats", "no queue named \"%s\": `hworker-lua queues` lists them", pos[0]);
+        hworker_free(h);
+        return CLI_FAILED;
+    }
     if (history) {
         code = cli_print_history("stats", h, since, period, json);
         hworker_free(h);

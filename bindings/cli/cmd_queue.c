@@ -76,6 +76,8 @@ int cmd_queue(int argc, char **argv)
         cli_error("queue", "a queue name is required: hworker-lua queue NAME [JSON ...]");
         return CLI_USAGE;
     }
+    /* "-" as the only job means stdin, as for cat. */
+    if (npos == 2 && strcmp(pos[1], "-") == 0) npos = 1;
     if (priority < 0 || priority > 9) {
         free(pos);
         cli_error("queue", "--priority takes 0 (none) to 9 (first), not %d", priority);

@@ -23,6 +23,7 @@
 typedef struct run_log {
     pthread_mutex_t lock;
     int json, tty;
+    hworker_log_level min; /* lines below this level are dropped: --log-level */
     const char *queue;
     char status[256];
 } run_log;
@@ -41,6 +42,7 @@ static void now_iso(char *out, size_t outlen)
 static void run_log_line(void *ud, hworker_log_level level, const char *msg)
 {
     run_log *l = ud;
+    if (level < l->min) return;
     char ts[48];
     now_iso(ts, sizeof ts);
     hw_buf line = {0};
@@ -213,6 +215,7 @@ int cmd_run(int argc, char **argv)
     if (init_config) cfg.init_config = init_config;
     cfg.log = run_log_line;
     cfg.log_ud = &log;
+    log.min = cfg.log_level;
 
     /* Signals are taken by this thread alone (sigtimedwait below); every
      * engine thread inherits the blocked mask. */

@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "hworker_steps.h"
+#include "internal.h"
 #include "json.h"
 
 const char *cli_redis_url(const char *flag_value)
@@ -141,4 +142,30 @@ int cli_recorded_shards(hworker *h, const char *name)
     int shards = r && r->type == REDIS_REPLY_STRING ? atoi(r->str) : 1;
     if (r) freeReplyObject(r);
     return shards > 0 ? shards : 1;
+}
+
+/* One integer reply of a command through h, or -1 when it cannot be read. */
+static long long integer_reply(hworker *h, int argc, const char **argv)
+{
+    char err[256];
+    redisReply *r = hworker_command(h, argc, argv, NULL, err, sizeof err);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r) freeReplyObject(r);
+    return v;
+}
+
+int cli_queue_known(hworker *h, const char *name)
+{
+    const char *member[3] = {"SISMEMBER", HW_QUEUES_KEY, name};
+    long long registered = integer_reply(h, 3, member);
+    if (registered != 0) return registered > 0 ? 1 : -1;
+    /* A queue last used before the registry existed has its counters. */
+    size_t n = strlen(name) + 16;
+    char *key = malloc(n);
+    if (key == NULL) abort();
+    snprintf(key, n, "hw:{%s}:stats", name);
+    const char *exists[2] = {"EXISTS", key};
+    long long found = integer_reply(h, 2, exists);
+    free(key);
+    return found < 0 ? -1 : found > 0;
 }

@@ -33,7 +33,7 @@ const char *const cli_help_main =
     "  requeue NAME               move failed or broken jobs back to pending\n"
     "  delete NAME                delete failed or broken records, or waiting jobs by id\n"
     "  cancel NAME ID ...         cancel jobs: remove waiting ones, stop running ones\n"
-    "  run-now NAME ID ...        run waiting jobs next\n"
+    "  run-now NAME ID ...        move waiting jobs to the front of their line\n"
     "  events NAME                a queue's job events; --follow for new ones\n"
     "  destroy NAME --yes         delete every key of a queue\n"
     "  debug NAME                 log pending and in-flight jobs every interval\n"
@@ -54,7 +54,8 @@ const char *const cli_help_main =
     "from --redis-password-file FILE, else $HWORKER_REDIS_PASSWORD, else the URL,\n"
     "and is never printed.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n"
-    "hworker-lua --version prints the version.\n";
+    "hworker-lua --version (or -V) prints the version; hworker-lua help COMMAND\n"
+    "is COMMAND --help.\n";
 
 static const char *const help_options =
     "usage: hworker-lua options [flags]\n"
@@ -129,10 +130,10 @@ static void add_setting_lines(hw_buf *out)
 }
 
 static const char *const help_queue =
-    "usage: hworker-lua queue NAME [JSON ...] [flags]\n"
+    "usage: hworker-lua queue NAME [JSON ... | -] [flags]\n"
     "\n"
-    "Enqueues one job per JSON argument, all or none. Without JSON arguments it\n"
-    "reads one JSON value per line from stdin (blank lines skipped) and sends them\n"
+    "Enqueues one job per JSON argument, all or none. Without JSON arguments (or\n"
+    "with -) it reads one JSON value per line from stdin (blank lines skipped) and sends them\n"
     "in batches, each all or none. Prints one job id per line. A line that is not\n"
     "valid JSON is reported with its line and column; nothing of its batch is sent.\n"
     "\n"

@@ -10,11 +10,18 @@ int main(int argc, char **argv)
                                            "stats", "requeue", "delete",  "destroy",  "debug",     "check",  "options",
                                            "cron",  "pause",   "resume",  "limit",    "ps",        "queues", "metrics",
                                            "serve", "cancel",  "run-now", "events",   NULL};
+    /* help COMMAND is COMMAND --help. */
+    char help_flag[] = "--help";
+    char *help_argv[] = {argv[0], NULL, help_flag, NULL};
+    if (argc == 3 && strcmp(argv[1], "help") == 0) {
+        help_argv[1] = argv[2];
+        argv = help_argv;
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(cli_help_main, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "version") == 0) {
         printf("hworker-lua %s\n", hworker_version());
         return CLI_OK;
     }
