@@ -34,7 +34,9 @@ describe("installation", function()
     for _, f in ipairs { "lib/libhworker.a", "lib/libhworker.so", "include/hworker.h", "include/hworker_steps.h",
       "include/hworker_version.h", "lib/pkgconfig/hworker.pc", "lib/cmake/hworker/hworkerConfig.cmake",
       "lib/lua/5.1/hworker.so", "bin/hworker-lua", "share/man/man1/hworker-lua.1",
-      "share/hworker/examples/host.c", "share/hworker/examples/jobs/greet.lua" } do
+      "share/hworker/examples/host.c", "share/hworker/examples/jobs/greet.lua", "lib/systemd/system/hworker@.service",
+      "share/hworker/examples/hworker.env.example", "share/bash-completion/completions/hworker-lua",
+      "share/zsh/vendor-completions/_hworker-lua" } do
       assert.truthy(io.open(prefix .. "/" .. f), "missing " .. f)
     end
     local out = run("objdump -p " .. H.quote(prefix .. "/lib/libhworker.so"))
@@ -44,6 +46,37 @@ describe("installation", function()
     assert.matches("SONAME%s+libhworker%.so%." .. abi .. "\n", out)
     out = run("man -l " .. H.quote(prefix .. "/share/man/man1/hworker-lua.1") .. " | col -b")
     assert.matches("hworker%-lua %- run Lua job handlers", out)
+    for _, section in ipairs { "NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "ENVIRONMENT",
+      "EXIT STATUS", "EXAMPLES" } do
+      assert.truthy(out:find("\n" .. section .. "\n", 1, true), "no " .. section .. " section")
+    end
+    -- Every command has its part, with its own usage.
+    for _, cmd in ipairs { "run", "queue", "serve", "events", "cancel", "run-now", "cron" } do
+      assert.truthy(out:find("usage: hworker-lua " .. cmd .. " ", 1, true), "no " .. cmd .. " in the page")
+    end
+    -- The description is prose, not the top-level usage again.
+    local description = out:match("\nDESCRIPTION\n(.-)\nCOMMANDS\n")
+    assert.is_nil(description:find("usage:", 1, true))
+  end)
+
+  it("installs a bash completion that loads and offers the subcommands and their flags", function()
+    local script = prefix .. "/share/bash-completion/completions/hworker-lua"
+    local out, code = run("bash -n " .. H.quote(script))
+    assert.are.equal(0, code, out)
+    local function offers(...)
+      local words = { ... }
+      return (run("bash -c " .. H.quote(("source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _hworker_lua; "
+        .. "echo \"${COMPREPLY[*]}\""):format(H.quote(script), table.concat(words, " "), #words - 1)))
+        :gsub("\n$", ""))
+    end
+    out = run("bash -c " .. H.quote("source " .. H.quote(script) .. "; complete -p hworker-lua"))
+    assert.are.equal("complete -o default -F _hworker_lua hworker-lua\n", out)
+    assert.are.equal("serve", offers("hworker-lua", "se"))
+    assert.are.equal("run run-now", offers("hworker-lua", "run"))
+    assert.are.equal("--token-file", offers("hworker-lua", "serve", "--to"))
+    assert.are.equal("--threads --timeout", offers("hworker-lua", "run", "job.lua", "--t"))
+    assert.are.equal("add", offers("hworker-lua", "cron", "a"))
+    assert.are.equal("events", offers("hworker-lua", "help", "ev"))
   end)
 
   it("builds examples/host.c with pkg-config, and it runs", function()
@@ -99,6 +132,16 @@ set_target_properties(host PROPERTIES BUILD_RPATH ]] .. prefix .. [[/lib)
     out, code = run(("LUA_PATH='' LUA_CPATH='%s/usr/lib/x86_64-linux-gnu/lua/5.1/?.so' "
       .. "luajit -e 'require \"hworker\"'"):format(throwaway))
     assert.are.equal(0, code, out)
+    -- The systemd unit names the packaged hworker-lua, and systemd accepts
+    -- it (run from the throwaway tree, as an instance for queue "mail").
+    local unit = H.read(throwaway .. "/usr/lib/systemd/system/hworker@.service")
+    assert.truthy(unit:find("\nExecStart=/usr/bin/hworker-lua run ${HWORKER_JOB_FILE} --name %i $HWORKER_RUN_FLAGS\n",
+      1, true), unit)
+    assert.truthy(unit:find("\nExecReload=/bin/kill -HUP $MAINPID\n", 1, true), unit)
+    H.file(dir, "hworker@mail.service", (unit:gsub("/usr/bin/hworker%-lua", throwaway .. "/usr/bin/hworker-lua")))
+    out, code = run("systemd-analyze verify --man=no " .. H.quote(dir .. "/hworker@mail.service"))
+    assert.are.equal(0, code, out)
+    assert.are.equal("", out)
   end)
 
   it("installs the Lua module with LuaRocks, offline", function()
