@@ -184,7 +184,7 @@ hworker *hworker_create(const hworker_config *given, char *err, size_t errlen)
     }
     h->cfg.password = NULL; /* only the target keeps it */
     h->cfg.password_file = NULL;
-    hw_logger_init(&h->log, cfg->log, cfg->log_ud, cfg->log_level, h->name);
+    hw_logger_init(&h->log, cfg->log, cfg->log_fields, cfg->log_ud, cfg->log_level, h->name);
     h->nshards = cfg->shards;
     h->shard = calloc((size_t)h->nshards, sizeof *h->shard);
     if (h->shard == NULL) abort();

@@ -92,6 +92,22 @@ typedef enum {
  * thread, possibly at the same time from several: it must be thread-safe. */
 typedef void (*hworker_log_fn)(void *ud, hworker_log_level level, const char *msg);
 
+/** One field of a structured log line: a key and its value as text, with
+ * control characters escaped as in the message. */
+typedef struct hworker_log_field {
+    const char *key;   /**< the field's name, e.g. "job_id" */
+    const char *value; /**< its value, as text */
+    int unquoted;      /**< 1 when the value is a number, true or false: a JSON sink writes it unquoted */
+} hworker_log_field;
+
+/** Receives every log line with its fields: the lines about one job carry
+ * worker, job_id and attempt, and the outcome lines outcome and duration_ms
+ * (a retry's also delay_ms); a handler's hworker.log(level, msg, fields)
+ * adds its own. n is 0 for a line about no job. Pointers are valid only
+ * during the call. Thread-safe as hworker_log_fn must be. */
+typedef void (*hworker_log_fields_fn)(void *ud, hworker_log_level level, const char *msg,
+                                      const hworker_log_field *fields, size_t n);
+
 /** Supplies a new connection to Redis each time one is needed (at start and
  * after every lost connection). Returns a connected context, or NULL or a
  * context with ->err set on failure; hworker takes ownership of it. Called
@@ -174,6 +190,8 @@ typedef struct hworker_config {
                                     (never its content) */
     int history;                             /**< 1: record timings and history (hworker_history); 0:
                                     do not; 1 */
+    hworker_log_fields_fn log_fields;        /**< if set, receives every line with its fields in place
+                                    of `log` (log_ud is passed); NULL */
 } hworker_config;
 
 /** Fills the first `size` bytes of `cfg` with the defaults above (name

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "buf.h"
 #include "text_cap.h"
@@ -44,10 +45,13 @@ void hw_log_escape(hw_buf *out, const char *s, size_t len)
     hw_buf_add(out, s + run, len - run);
 }
 
-void hw_logger_init(hw_logger *log, hworker_log_fn fn, void *ud, hworker_log_level level, const char *name)
+void hw_logger_init(hw_logger *log, hworker_log_fn fn, hworker_log_fields_fn fields_fn, void *ud,
+                    hworker_log_level level, const char *name)
 {
+    int own = fn != NULL || fields_fn != NULL;
     log->fn = fn ? fn : hw_log_stdout;
-    log->ud = fn ? ud : (void *)name;
+    log->fields_fn = fields_fn;
+    log->ud = own ? ud : (void *)name;
     log->level = level;
     log->name = name;
     log->detached = 0;
@@ -66,34 +70,76 @@ void hw_logger_destroy(hw_logger *log)
     if (log->fn != NULL) pthread_rwlock_destroy(&log->gate);
 }
 
-static void deliver(hw_logger *log, hworker_log_level level, const char *line)
+int hw_log_wants(const hw_logger *log, hworker_log_level level)
 {
-    pthread_rwlock_rdlock(&log->gate);
-    if (!log->detached) log->fn(log->ud, level, line);
-    pthread_rwlock_unlock(&log->gate);
+    return log != NULL && log->fn != NULL && level >= log->level;
 }
 
-void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...)
+/* A field's value, capped and escaped as a message is. */
+#define HW_FIELD_MAX 1024
+
+static void deliver(hw_logger *log, hworker_log_level level, const char *line, const hworker_log_field *fields,
+                    size_t n)
 {
-    if (log == NULL || log->fn == NULL || level < log->level) return;
+    hworker_log_field safe[HW_LOG_FIELDS_MAX];
+    hw_buf values[HW_LOG_FIELDS_MAX];
+    if (n > HW_LOG_FIELDS_MAX) n = HW_LOG_FIELDS_MAX;
+    for (size_t i = 0; log->fields_fn && i < n; i++) {
+        hw_buf capped = {0};
+        values[i] = (hw_buf){0};
+        const char *v = fields[i].value ? fields[i].value : "";
+        size_t len = strlen(v);
+        hw_text_add_capped(&capped, v, len > HW_FIELD_MAX ? HW_FIELD_MAX : len);
+        hw_log_escape(&values[i], capped.data, capped.len);
+        hw_buf_adds(&values[i], "");
+        hw_buf_free(&capped);
+        safe[i] = (hworker_log_field){fields[i].key, values[i].data, fields[i].unquoted};
+    }
+    pthread_rwlock_rdlock(&log->gate);
+    if (!log->detached) {
+        if (log->fields_fn) log->fields_fn(log->ud, level, line, safe, n);
+        else log->fn(log->ud, level, line);
+    }
+    pthread_rwlock_unlock(&log->gate);
+    for (size_t i = 0; log->fields_fn && i < n; i++) hw_buf_free(&values[i]);
+}
+
+static void vlog(hw_logger *log, hworker_log_level level, const hworker_log_field *fields, size_t n, const char *fmt,
+                 va_list ap)
+{
+    if (!hw_log_wants(log, level)) return;
     /* Room for the cap and the 3 bytes after it that the cut looks at. */
     char msg[HW_TEXT_MAX + 4];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    size_t len = (size_t)n, kept = len < sizeof msg ? len : sizeof msg - 1;
+    int got = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (got < 0) return;
+    size_t len = (size_t)got, kept = len < sizeof msg ? len : sizeof msg - 1;
     size_t i = 0;
     while (i < kept && !needs_escape((unsigned char)msg[i])) i++;
     if (i == kept && len <= HW_TEXT_MAX) {
-        deliver(log, level, msg); /* the common case: no copy */
+        deliver(log, level, msg, fields, n); /* the common case: no copy */
         return;
     }
     hw_buf capped = {0}, line = {0};
     hw_text_add_capped(&capped, msg, len);
     hw_log_escape(&line, capped.data, capped.len);
-    deliver(log, level, line.data);
+    deliver(log, level, line.data, fields, n);
     hw_buf_free(&capped);
     hw_buf_free(&line);
+}
+
+void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(log, level, NULL, 0, fmt, ap);
+    va_end(ap);
+}
+
+void hw_log_fields(hw_logger *log, hworker_log_level level, const hworker_log_field *fields, size_t n, const char *fmt,
+                   ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(log, level, fields, n, fmt, ap);
+    va_end(ap);
 }

@@ -15,6 +15,7 @@
 
 typedef struct hw_logger {
     hworker_log_fn fn;
+    hworker_log_fields_fn fields_fn; /* when set, it gets every line in place of fn */
     void *ud;
     hworker_log_level level;
     const char *name; /* queue name, prefixed to default-format lines */
@@ -23,9 +24,11 @@ typedef struct hw_logger {
     int detached; /* under gate */
 } hw_logger;
 
-/* Fills a logger: fn(ud, level, msg) gets the lines of `level` and above
- * (fn NULL: hw_log_stdout with the queue name). */
-void hw_logger_init(hw_logger *log, hworker_log_fn fn, void *ud, hworker_log_level level, const char *name);
+/* Fills a logger: fields_fn(ud, level, msg, fields, n), else fn(ud, level,
+ * msg), gets the lines of `level` and above (both NULL: hw_log_stdout with
+ * the queue name). */
+void hw_logger_init(hw_logger *log, hworker_log_fn fn, hworker_log_fields_fn fields_fn, void *ud,
+                    hworker_log_level level, const char *name);
 /* Returns once no thread is inside the callback; no line reaches it after.
  * Thread-safe; idempotent. */
 void hw_logger_detach(hw_logger *log);
@@ -39,6 +42,14 @@ void hw_logger_destroy(hw_logger *log);
  * message, whatever a job put in it, can start a line of its own in a text
  * log; a JSON sink quotes the escaped text as any other. Thread-safe. */
 void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The most fields a line carries: the engine's, then a handler's own. */
+#define HW_LOG_FIELDS_MAX 24
+/* hw_log with fields for a sink that takes them (their values escaped as
+ * the message is); a sink that does not gets the message alone. */
+void hw_log_fields(hw_logger *log, hworker_log_level level, const hworker_log_field *fields, size_t n, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
+/* True if a line of `level` would be kept: callers skip building fields. */
+int hw_log_wants(const hw_logger *log, hworker_log_level level);
 /* The default callback: "hworker[<queue>] <level>: <msg>" on stdout, one
  * write per line so lines of different threads do not mix. */
 void hw_log_stdout(void *ud, hworker_log_level level, const char *msg);

@@ -48,22 +48,32 @@ typedef enum {
     HW_STOP_CANCELLED
 } hw_stop_reason;
 
+typedef struct hw_job_meta {
+    const char *id;
+    long attempt, recoveries;
+    long long enqueued_at;
+    long long due_at;     /* when it was due to start (ms, Redis time) */
+    long long claimed_at; /* when Redis granted its claim (ms, Redis time); 0 if unknown */
+    const char *worker;   /* the worker running it (host:pid:thread), for its log lines */
+} hw_job_meta;
+
 typedef struct hw_sandbox {
     lua_State *L;
     const hw_sandbox_env *env;
     char *job_file; /* own copy: the env's may change for later states */
     hw_queue_fn queue;
     void *queue_ud;
-    size_t used;            /* bytes allocated by the state */
-    int over_limit;         /* the allocator refused memory during this run */
-    int upkeep;             /* the engine's own collection runs: no cap (it may
+    size_t used;             /* bytes allocated by the state */
+    int over_limit;          /* the allocator refused memory during this run */
+    int upkeep;              /* the engine's own collection runs: no cap (it may
                                allocate, e.g. a smaller string table) */
-    double deadline;        /* monotonic seconds; 0 when no job runs */
-    atomic_int *stop_flag;  /* the running claim's stop flag (hw_sandbox_run), or NULL */
-    hw_stop_reason stopped; /* why the running code is being stopped */
-    const char *stack_base; /* C stack position where the running code began */
-    void *stack_low;        /* the lowest address of that thread's stack, if known */
-    pthread_t stack_thread; /* the thread stack_low belongs to */
+    double deadline;         /* monotonic seconds; 0 when no job runs */
+    atomic_int *stop_flag;   /* the running claim's stop flag (hw_sandbox_run), or NULL */
+    const hw_job_meta *meta; /* the running job (hw_sandbox_run), or NULL: its log lines carry it */
+    hw_stop_reason stopped;  /* why the running code is being stopped */
+    const char *stack_base;  /* C stack position where the running code began */
+    void *stack_low;         /* the lowest address of that thread's stack, if known */
+    pthread_t stack_thread;  /* the thread stack_low belongs to */
     int stack_known;
     size_t stack_limit;    /* how much C stack below it the code may use */
     int co_depth;          /* coroutines resumed inside one another now */
@@ -112,14 +122,6 @@ typedef struct hw_result {
     long long delay_ms;     /* retry delay the handler asked for, or -1 */
     hw_buf message;         /* reason for retry, failure or broken */
 } hw_result;
-
-typedef struct hw_job_meta {
-    const char *id;
-    long attempt, recoveries;
-    long long enqueued_at;
-    long long due_at;     /* when it was due to start (ms, Redis time) */
-    long long claimed_at; /* when Redis granted its claim (ms, Redis time); 0 if unknown */
-} hw_job_meta;
 
 /* Creates the state, loads the job file and runs its init(config). Returns
  * 0, or -1 with "file:line: message" (or another message naming what to

@@ -5,8 +5,11 @@
  * first. Runs on the thread that owns the state; nothing is shared. */
 #include "sandbox_library.h"
 
+#include <ctype.h>
 #include <lauxlib.h>
 #include <limits.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,10 +31,22 @@ static int call_host(lua_State *L)
     return box->fn(L);
 }
 
+/* A handler's own fields on one line: at most this many, each key 1 to
+ * HW_FIELD_KEY_MAX letters, digits or '_', and none of the engine's keys. */
+#define HW_JOB_FIELDS_MAX 16
+#define HW_FIELD_KEY_MAX 64
+/* A value longer than this is cut here (the logger then caps it further). */
+#define HW_FIELD_VALUE_MAX 2048
+
+static const char *const engine_keys[] = {"worker", "job_id", "attempt", "outcome", "duration_ms", "delay_ms",
+                                          "queue",  "ts",     "level",   "msg",     NULL};
+
 /* A line of job text: the logger caps it and escapes control characters;
  * a NUL would end it early (it is formatted as a C string), so NULs are
- * written as \0 first. */
-static void job_log(hw_sandbox *sb, hworker_log_level level, const char *msg, size_t len)
+ * written as \0 first. The running job's worker, id and attempt go with
+ * it as fields, then `extra`, the handler's own. */
+static void job_log(hw_sandbox *sb, hworker_log_level level, const char *msg, size_t len,
+                    const hworker_log_field *extra, size_t nextra)
 {
     hw_buf text = {0};
     if (memchr(msg, '\0', len) != NULL) {
@@ -40,10 +55,83 @@ static void job_log(hw_sandbox *sb, hworker_log_level level, const char *msg, si
         msg = text.data;
         len = text.len;
     }
-    hw_log(sb->env->log, level, "job: %.*s", (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len), msg);
+    int shown = (int)(len > INT_MAX / 2 ? INT_MAX / 2 : len);
+    const hw_job_meta *m = sb->meta;
+    if (m == NULL) {
+        hw_log_fields(sb->env->log, level, extra, nextra, "job: %.*s", shown, msg);
+    } else {
+        char attempt[24];
+        snprintf(attempt, sizeof attempt, "%ld", m->attempt);
+        hworker_log_field f[3 + HW_JOB_FIELDS_MAX] = {
+            {"worker", m->worker ? m->worker : "", 0}, {"job_id", m->id, 0}, {"attempt", attempt, 1}};
+        for (size_t i = 0; i < nextra; i++) f[3 + i] = extra[i];
+        hw_log_fields(sb->env->log, level, f, 3 + nextra, "job %s: %.*s", m->id, shown, msg);
+    }
     hw_buf_free(&text);
 }
 
+/* Checks hworker.log's fields table (at index idx) and counts its
+ * fields; raises a Lua error that names what to fix. It allocates nothing,
+ * so an error leaks nothing; at most HW_JOB_FIELDS_MAX + 1 entries are
+ * visited. */
+static size_t check_fields(lua_State *L, int idx)
+{
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        if (n++ == HW_JOB_FIELDS_MAX) luaL_error(L, "hworker.log: at most %d fields on a line", HW_JOB_FIELDS_MAX);
+        size_t klen = 0;
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &klen) : NULL;
+        int ok = key != NULL && klen >= 1 && klen <= HW_FIELD_KEY_MAX;
+        for (size_t i = 0; ok && i < klen; i++) ok = isalnum((unsigned char)key[i]) || key[i] == '_';
+        if (!ok) luaL_error(L, "hworker.log: a field's key is 1 to %d letters, digits or '_'", HW_FIELD_KEY_MAX);
+        for (int i = 0; engine_keys[i]; i++)
+            if (strcmp(key, engine_keys[i]) == 0) luaL_error(L, "hworker.log: the field %s is the engine's own", key);
+        int t = lua_type(L, -1);
+        if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TBOOLEAN)
+            luaL_error(L, "hworker.log: the field %s is a %s: a field is a string, a number or a boolean", key,
+                       luaL_typename(L, -1));
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+/* Copies the checked fields into f, their keys and values into bufs. */
+static size_t read_fields(lua_State *L, int idx, hworker_log_field *f, hw_buf *keys, hw_buf *vals)
+{
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        size_t klen, vlen;
+        const char *key = lua_tolstring(L, -2, &klen);
+        int unquoted = 1;
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            unquoted = 0;
+            const char *v = lua_tolstring(L, -1, &vlen);
+            hw_buf_add(&vals[n], v, vlen > HW_FIELD_VALUE_MAX ? HW_FIELD_VALUE_MAX : vlen);
+            hw_sandbox_escape_nul(&vals[n]);
+        } else if (lua_type(L, -1) == LUA_TNUMBER) {
+            double v = (double)lua_tonumber(L, -1);
+            unquoted = isfinite(v);
+            if (unquoted) hw_buf_addf(&vals[n], "%.14g", v);
+            else hw_buf_adds(&vals[n], v != v ? "nan" : v > 0 ? "inf" : "-inf");
+        } else {
+            hw_buf_adds(&vals[n], lua_toboolean(L, -1) ? "true" : "false");
+        }
+        hw_buf_adds(&vals[n], "");
+        hw_buf_add(&keys[n], key, klen);
+        hw_buf_adds(&keys[n], "");
+        f[n] = (hworker_log_field){keys[n].data, vals[n].data, unquoted};
+        n++;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+/* hworker.log(level, msg [, fields]). Time, memory and stack: the fields
+ * are visited twice, at most HW_JOB_FIELDS_MAX each, and copied cut to
+ * HW_FIELD_KEY_MAX and HW_FIELD_VALUE_MAX bytes (about 34 KB at most, freed
+ * before it returns); the message is capped by the logger. */
 static int l_log(lua_State *L)
 {
     hw_sandbox *sb = hw_sandbox_of(L);
@@ -52,7 +140,20 @@ static int l_log(lua_State *L)
     if (level > HWORKER_LOG_ERROR) return luaL_argerror(L, 1, "a line's level is debug, info, warn or error");
     size_t len;
     const char *msg = luaL_checklstring(L, 2, &len);
-    job_log(sb, (hworker_log_level)level, msg, len);
+    if (lua_isnoneornil(L, 3)) {
+        job_log(sb, (hworker_log_level)level, msg, len, NULL, 0);
+        return 0;
+    }
+    luaL_checktype(L, 3, LUA_TTABLE);
+    check_fields(L, 3);
+    hworker_log_field f[HW_JOB_FIELDS_MAX];
+    hw_buf keys[HW_JOB_FIELDS_MAX] = {{0}}, vals[HW_JOB_FIELDS_MAX] = {{0}};
+    size_t n = read_fields(L, 3, f, keys, vals);
+    job_log(sb, (hworker_log_level)level, msg, len, f, n);
+    for (size_t i = 0; i < n; i++) {
+        hw_buf_free(&keys[i]);
+        hw_buf_free(&vals[i]);
+    }
     return 0;
 }
 
@@ -75,7 +176,7 @@ int hw_sandbox_print(lua_State *L)
     luaL_pushresult(&b);
     size_t len;
     const char *msg = lua_tolstring(L, -1, &len);
-    job_log(sb, HWORKER_LOG_INFO, msg, len);
+    job_log(sb, HWORKER_LOG_INFO, msg, len, NULL, 0);
     return 0;
 }
 

@@ -158,6 +158,7 @@ void hw_sandbox_disarm(hw_sandbox *sb)
     lua_sethook(sb->L, NULL, 0, 0);
     sb->deadline = 0;
     sb->stop_flag = NULL;
+    sb->meta = NULL;
     sb->stack_base = NULL;
 }
 

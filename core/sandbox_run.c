@@ -104,6 +104,7 @@ void hw_sandbox_run(hw_sandbox *sb, const char *job, size_t len, const hw_job_me
     hw_buf_clear(&out->message);
     lua_settop(L, 0);
     hw_sandbox_arm(sb, stop);
+    sb->meta = meta;
     run_ctx ctx = {sb, job, len, meta, 0};
     /* Neither call allocates: the runner is a registry reference. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->ref_runner);

@@ -5,6 +5,7 @@
  * not be sent is sent again (the claim token makes that safe). */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -273,17 +274,47 @@ static void follow_reload(hw_worker *w)
     w->sb = fresh;
 }
 
+/* A line about job c, with its fields: the worker, the job's id and
+ * attempt, and, when given, its outcome, how long its handler ran and a
+ * retry's delay (delay_ms < 0: none). */
+static void log_job(hw_worker *w, const hw_claim *c, hworker_log_level level, const char *outcome, long long delay_ms,
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void log_job(hw_worker *w, const hw_claim *c, hworker_log_level level, const char *outcome, long long delay_ms,
+                    const char *fmt, ...)
+{
+    if (!hw_log_wants(&w->h->log, level)) return;
+    char attempt[24], duration[24], delay[24], msg[HW_TEXT_MAX + 4];
+    hworker_log_field f[6] = {{"worker", w->holder, 0}, {"job_id", c->id, 0}, {"attempt", attempt, 1}};
+    size_t n = 3;
+    snprintf(attempt, sizeof attempt, "%ld", c->attempt);
+    if (outcome) f[n++] = (hworker_log_field){"outcome", outcome, 0};
+    if (outcome && c->run_us >= 0) {
+        snprintf(duration, sizeof duration, "%lld", c->run_us / 1000);
+        f[n++] = (hworker_log_field){"duration_ms", duration, 1};
+    }
+    if (delay_ms >= 0) {
+        snprintf(delay, sizeof delay, "%lld", delay_ms);
+        f[n++] = (hworker_log_field){"delay_ms", delay, 1};
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    hw_log_fields(&w->h->log, level, f, n, "%s", msg);
+}
+
 /* A retry: the handler's own delay, or exponential back-off with jitter
  * (between half and all of min(max, base * factor^(attempt-1))); past
  * max_attempts runs the job fails as "retries exhausted: <message>". */
-static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long handler_delay_ms)
+static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long handler_delay_ms, int raised)
 {
+    hworker_log_level log_level = raised ? HWORKER_LOG_WARN : HWORKER_LOG_INFO;
     const hworker_config *cfg = &w->h->cfg;
     if (cfg->max_attempts > 0 && c->attempt >= cfg->max_attempts) {
         hw_buf_clear(&w->reason);
         hw_buf_addf(&w->reason, "retries exhausted: %s", msg);
-        hw_log(&w->h->log, HWORKER_LOG_WARN, "%s: job %s failed after %ld attempts: %s", w->holder, c->id, c->attempt,
-               msg);
+        log_job(w, c, HWORKER_LOG_WARN, "failed", -1, "%s: job %s failed after %ld attempts: %s", w->holder, c->id,
+                c->attempt, msg);
         add_outcome(w, c, 'x', w->reason.data, 0);
         return;
     }
@@ -295,6 +326,8 @@ static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long hand
         double jitter = (double)rand_r(&w->seed) / (double)RAND_MAX;
         delay_ms = (long long)((d / 2 + jitter * d / 2) * 1000.0);
     }
+    log_job(w, c, log_level, "retried", delay_ms, "%s: job %s %s (attempt %ld, again in %lld ms): %s", w->holder, c->id,
+            raised ? "raised, will be retried" : "will be retried", c->attempt, delay_ms, msg);
     add_outcome(w, c, 'r', msg, delay_ms);
 }
 
@@ -363,7 +396,7 @@ static int run_one(hw_worker *w, hw_claim *c)
         add_outcome(w, c, 'b', w->reason.data, 0);
         return 0;
     }
-    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at, w->claimed_redis_ms};
+    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at, w->claimed_redis_ms, w->holder};
     hw_result *res = &w->result;
     double run_start = hw_monotonic();
     if (w->claimed_redis_ms > 0) {
@@ -384,34 +417,30 @@ static int run_one(hw_worker *w, hw_claim *c)
     const char *msg = res->message.data ? res->message.data : "";
     switch (res->kind) {
     case HW_RESULT_SUCCESS:
-        hw_log(&h->log, HWORKER_LOG_DEBUG, "%s: job %s succeeded", w->holder, c->id);
+        log_job(w, c, HWORKER_LOG_DEBUG, "succeeded", -1, "%s: job %s succeeded", w->holder, c->id);
         add_outcome(w, c, 's', NULL, 0);
         break;
-    case HW_RESULT_RETRY:
-        hw_log(&h->log, HWORKER_LOG_INFO, "%s: job %s will be retried: %s", w->holder, c->id, msg);
-        add_retry(w, c, msg, res->delay_ms);
-        break;
+    case HW_RESULT_RETRY: add_retry(w, c, msg, res->delay_ms, 0); break;
     case HW_RESULT_FAILURE:
         if (res->from_error && h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) {
-            hw_log(&h->log, HWORKER_LOG_WARN, "%s: job %s raised, will be retried: %s", w->holder, c->id, msg);
-            add_retry(w, c, msg, -1);
+            add_retry(w, c, msg, -1, 1);
         } else {
-            hw_log(&h->log, HWORKER_LOG_WARN, "%s: job %s failed: %s", w->holder, c->id, msg);
+            log_job(w, c, HWORKER_LOG_WARN, "failed", -1, "%s: job %s failed: %s", w->holder, c->id, msg);
             add_outcome(w, c, 'f', msg, 0);
         }
         break;
     case HW_RESULT_BROKEN:
-        hw_log(&h->log, HWORKER_LOG_WARN, "%s: broken job %s: %s", w->holder, c->id, msg);
+        log_job(w, c, HWORKER_LOG_WARN, "broken", -1, "%s: broken job %s: %s", w->holder, c->id, msg);
         add_outcome(w, c, 'b', msg, 0);
         break;
     case HW_RESULT_STOPPED:
         if (res->stopped == HW_STOP_ABORT) {
             hand_back(w, &c, 1);
         } else if (res->stopped == HW_STOP_CANCELLED) {
-            hw_log(&h->log, HWORKER_LOG_INFO, "%s: job %s %s", w->holder, c->id, msg);
+            log_job(w, c, HWORKER_LOG_INFO, "cancelled", -1, "%s: job %s %s", w->holder, c->id, msg);
             add_outcome(w, c, 'c', NULL, 0);
         } else {
-            hw_log(&h->log, HWORKER_LOG_WARN, "%s: %s (job %s)", w->holder, msg, c->id);
+            log_job(w, c, HWORKER_LOG_WARN, "stopped", -1, "%s: %s (job %s)", w->holder, msg, c->id);
             release(w, c);
         }
         break;
@@ -675,7 +704,7 @@ void hw_worker_settle_abandoned(hw_worker *w, hw_conn *conn, int timed_out)
                w->holder, copy->id, HW_STUCK_SLACK, rest);
         const char *why =
             "timeout: the job ran longer than its time limit inside a C function; its worker thread was abandoned";
-        if (h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) add_retry(w, copy, why, -1);
+        if (h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) add_retry(w, copy, why, -1, 1);
         else add_outcome(w, copy, 'f', why, 0);
         flush_on(w, conn);
         hand_back_on(w, conn, w->batch + w->pos, rest);

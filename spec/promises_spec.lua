@@ -93,7 +93,7 @@ describe("README promises #standalone", function()
     local text = run_cli(server, name, job, "", function(t) return t:find("print-line", 1, true) end)
     local lines = {}
     for line in text:gmatch("[^\n]+") do
-      local level, msg = line:match("^%S+ (%a+) %[[^%]]*%] job: (.*)$")
+      local level, msg = line:match("^%S+ (%a+) %[[^%]]*%] job %S+: (.*)$")
       if msg then lines[msg] = level end
     end
     assert.are.same({ ["info-line 7"] = "info", ["warn-line 7"] = "warn", ["error-line 7"] = "error",
@@ -101,7 +101,7 @@ describe("README promises #standalone", function()
     -- With the threshold at debug, debug lines show too.
     q:queue { n = 8 }
     text = run_cli(server, name, job, "--log-level debug", function(t) return t:find("print-line\t8", 1, true) end)
-    assert.matches(" debug [" .. name .. "] job: debug-line 8", text, 1, true)
+    assert.matches(" debug %[" .. name:gsub("%p", "%%%0") .. "%] job %S+: debug%-line 8", text)
   end)
 
   -- The slow job is the 32nd: with every quick batch finishing within 10 ms

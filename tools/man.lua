@@ -16,7 +16,9 @@ local main = help(nil)
 local summary = assert(main:match("\n\n([^\n]+)\n\ncommands:"))
 local notes = assert(main:match("\n\n(Every command takes.-)\nExit codes:"))
 local commands = {}
-for line in main:match("commands:\n(.-)\n\n"):gmatch("[^\n]+") do commands[#commands + 1] = line:match("^  ([%w-]+)") end
+for line in main:match("commands:\n(.-)\n\n"):gmatch("[^\n]+") do
+  commands[#commands + 1] = line:match("^  ([%w-]+)")
+end
 local listings = { inflight = true, scheduled = true, failed = true, broken = true }
 
 local version = io.popen(bin .. " --version"):read("*l"):match("(%S+)$")

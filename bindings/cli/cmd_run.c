@@ -39,7 +39,20 @@ static void now_iso(char *out, size_t outlen)
     snprintf(out, outlen, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }
 
-static void run_log_line(void *ud, hworker_log_level level, const char *msg)
+/* The fields every job's lines carry, which a text line's message already
+ * says; a handler's own fields follow a text line as key=value. */
+static int engine_field(const char *key)
+{
+    static const char *const keys[] = {"worker", "job_id", "attempt", "outcome", "duration_ms", "delay_ms", NULL};
+    for (int i = 0; keys[i]; i++)
+        if (strcmp(key, keys[i]) == 0) return 1;
+    return 0;
+}
+
+/* One line, as text or a JSON object with its fields (values arrive
+ * escaped: a value cannot start a line of its own). */
+static void run_log_fields(void *ud, hworker_log_level level, const char *msg, const hworker_log_field *fields,
+                           size_t n)
 {
     run_log *l = ud;
     if (level < l->min) return;
@@ -51,9 +64,19 @@ static void run_log_line(void *ud, hworker_log_level level, const char *msg)
         hw_json_quote(&line, l->queue, strlen(l->queue));
         hw_buf_adds(&line, ",\"msg\":");
         hw_json_quote(&line, msg, strlen(msg));
+        for (size_t i = 0; i < n; i++) {
+            hw_buf_adds(&line, ",");
+            hw_json_quote(&line, fields[i].key, strlen(fields[i].key));
+            hw_buf_adds(&line, ":");
+            if (fields[i].unquoted) hw_buf_adds(&line, fields[i].value);
+            else hw_json_quote(&line, fields[i].value, strlen(fields[i].value));
+        }
         hw_buf_adds(&line, "}\n");
     } else {
-        hw_buf_addf(&line, "%s %s [%s] %s\n", ts, hw_log_level_name(level), l->queue, msg);
+        hw_buf_addf(&line, "%s %s [%s] %s", ts, hw_log_level_name(level), l->queue, msg);
+        for (size_t i = 0; i < n; i++)
+            if (!engine_field(fields[i].key)) hw_buf_addf(&line, " %s=%s", fields[i].key, fields[i].value);
+        hw_buf_adds(&line, "\n");
     }
     pthread_mutex_lock(&l->lock);
     if (l->tty && l->status[0]) fputs("\r\033[K", stdout);
@@ -62,6 +85,11 @@ static void run_log_line(void *ud, hworker_log_level level, const char *msg)
     fflush(stdout);
     pthread_mutex_unlock(&l->lock);
     hw_buf_free(&line);
+}
+
+static void run_log_line(void *ud, hworker_log_level level, const char *msg)
+{
+    run_log_fields(ud, level, msg, NULL, 0);
 }
 
 static void draw_status(run_log *l, hworker *h, long long *last_processed, double *last_time)
@@ -213,7 +241,7 @@ int cmd_run(int argc, char **argv)
     cli_config_redis(&cfg, &redis);
     cfg.job_file = pos[0];
     if (init_config) cfg.init_config = init_config;
-    cfg.log = run_log_line;
+    cfg.log_fields = run_log_fields;
     cfg.log_ud = &log;
     log.min = cfg.log_level;
 
