@@ -109,6 +109,31 @@ describe("the option table", function()
     end
   end)
 
+  it("comes from --config-file and HWORKER_ variables too, the command line first", function()
+    local dir = H.tmpdir()
+    local file = H.file(dir, "run.conf", "# the file\nlease = 30\nmax_attempts = 7\n  log-level = \"warn\"\n\n")
+    local function settings(env, args)
+      local out, err, code = H.run(bin, "run job.lua --name q --config-file " .. H.quote(file) .. " "
+        .. (args or "") .. " --print-settings", nil, "env " .. env .. " ")
+      assert.are.equal(0, code, err)
+      return H.cjson.decode(out)
+    end
+    local s = settings("")
+    assert.are.same({ 30, 7, "warn" }, { s.lease, s.max_attempts, s.log_level })
+    s = settings("HWORKER_LEASE=40 HWORKER_MAX_ATTEMPTS=")
+    assert.are.same({ 40, 7 }, { s.lease, s.max_attempts })
+    s = settings("HWORKER_LEASE=40", "--lease 50")
+    assert.are.equal(50, s.lease)
+    -- A bad value is named by where it came from.
+    local _, err, code = H.run(bin, "run job.lua --name q --print-settings", nil, "env HWORKER_LEASE=abc ")
+    assert.are.equal(2, code)
+    assert.are.equal('hworker-lua run: HWORKER_LEASE must be a number of seconds (got "abc")\n', err)
+    H.file(dir, "bad.conf", "lease = 30\nleese = 3\n")
+    _, err, code = cli("run job.lua --name q --print-settings --config-file " .. H.quote(dir .. "/bad.conf"))
+    assert.are.equal(2, code)
+    assert.truthy(err:find("bad.conf line 2: unknown flag --leese (did you mean --lease?)", 1, true), err)
+  end)
+
   it("takes --workers on the command line as the Lua module's name for --threads", function()
     local _, err, code = cli("run job.lua --name q --workers 3 --print-settings")
     assert.are.equal(0, code, err)

@@ -50,6 +50,8 @@ f:write(".SH ENVIRONMENT\n"
   .. "it wins over a password in the URL.\n"
   .. ".TP\n.B HWORKER_DASHBOARD_TOKEN\nThe token \\fBserve\\fR's dashboard asks for its actions (or "
   .. "\\fB\\-\\-token\\-file\\fR); without one, the dashboard is read-only.\n"
+  .. ".TP\n.BI HWORKER_ NAME\nA flag of \\fBrun\\fR by its name in capitals with _ for \\-, e.g. "
+  .. "\\fBHWORKER_THREADS=4\\fR; the command line wins over it, and it over \\fB\\-\\-config\\-file\\fR.\n"
   .. ".TP\n.B TZDIR\nWhere the time zone files are, for cron schedules with a time zone.\n")
 f:write(".SH EXIT STATUS\n.TP\n.B 0\nSuccess.\n.TP\n.B 1\nA runtime failure: Redis unreachable or refusing, "
   .. "a job or queue that does not exist, a risky Redis setting found by \\fBcheck\\fR.\n"

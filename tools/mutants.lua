@@ -793,4 +793,9 @@ return {
     from = "    if (cli_queue_known(h, pos[0]) == 0) {",
     to = "    if (0) {",
     spec = "spec/cli_spec.lua", filter = "does.not.exist" },
+  { name = "cli: run takes no settings from the environment",
+    file = "bindings/cli/run_settings.c",
+    from = "        const char *value = getenv(var);",
+    to = "        const char *value = NULL;",
+    spec = "spec/options_spec.lua", filter = "config.file" },
 }

@@ -28,6 +28,21 @@ typedef struct cli_opt {
  * one-line message that names the nearest valid flag and returns -1. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, const char **pos, int max, int *npos);
 
+/* A command line with the flags that settings from elsewhere became in
+ * front (run_settings.c): argv[0 .. first_own) are copies it owns, the
+ * rest the caller's own arguments. */
+typedef struct cli_args {
+    char **argv;
+    int n, cap, first_own;
+} cli_args;
+
+/* Builds out from the settings of --config-file FILE (if argv names one),
+ * then the HWORKER_NAME variable of each flag in opts, then argv (see
+ * run_settings.c). Returns 0, or -1 after saying which setting is wrong
+ * and how. Free out with cli_args_free. */
+int cli_settings_args(const char *cmd, int argc, char **argv, cli_opt *opts, cli_args *out);
+void cli_args_free(cli_args *a);
+
 /* True if the flag `name` of opts (parsed by cli_parse) was given. */
 int cli_seen(const cli_opt *opts, const char *name);
 

@@ -173,10 +173,10 @@ static int apply_setting_flags(const setting_flags *f, hworker_config *cfg)
     return 0;
 }
 
-int cmd_run(int argc, char **argv)
+static int run_command(int argc, char **argv, cli_args *args)
 {
     cli_redis redis = {0};
-    const char *name = NULL, *config = NULL, *log_format = "text";
+    const char *name = NULL, *config = NULL, *config_file = NULL, *log_format = "text";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > 0 ? (int)cores : 2, monitors = 1;
     double grace = 25;
@@ -189,7 +189,8 @@ int cmd_run(int argc, char **argv)
                         {"config", OPT_STRING, &config, 0},
                         {"grace", OPT_NUMBER, &grace, 0},
                         {"log-format", OPT_STRING, &log_format, 0},
-                        {"print-settings", OPT_FLAG, &print_settings, 0}};
+                        {"print-settings", OPT_FLAG, &print_settings, 0},
+                        {"config-file", OPT_STRING, &config_file, 0}};
     size_t nopts = 0; /* the entries above; the rest of opts is zeroed */
     while (opts[nopts].name) nopts++;
     setting_flags settings;
@@ -197,7 +198,10 @@ int cmd_run(int argc, char **argv)
     opts[nopts] = (cli_opt){NULL, 0, NULL, 0};
     const char *pos[1];
     int npos;
-    if (cli_parse("run", argc, argv, opts, pos, 1, &npos)) return CLI_USAGE;
+    /* Settings from a file and the environment go first: the command line
+     * wins. Their strings live in *args, which the caller frees. */
+    if (cli_settings_args("run", argc, argv, opts, args)) return CLI_USAGE;
+    if (cli_parse("run", args->n, args->argv, opts, pos, 1, &npos)) return CLI_USAGE;
     if (npos != 1) {
         cli_error("run", "a job file is required: hworker-lua run JOBFILE --name NAME");
         return CLI_USAGE;
@@ -318,4 +322,12 @@ int cmd_run(int argc, char **argv)
     hworker_free(h);
     pthread_mutex_destroy(&log.lock);
     return CLI_OK;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    cli_args args = {0};
+    int code = run_command(argc, argv, &args);
+    cli_args_free(&args);
+    return code;
 }

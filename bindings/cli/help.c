@@ -78,6 +78,12 @@ static const char *const help_run_head =
     "back. SIGHUP reloads JOBFILE into fresh Lua states between jobs; a file that\n"
     "fails to load leaves the old one running and the log says why.\n"
     "\n"
+    "Every flag but --redis, --redis-password-file, --workers and --print-settings\n"
+    "may also come from a variable, HWORKER_ and its name in capitals with _ for -\n"
+    "(HWORKER_THREADS=4, HWORKER_MAX_ATTEMPTS=10), or from --config-file FILE,\n"
+    "lines of `name = value` (`max_attempts = 10`, `#` starts a comment). The\n"
+    "command line wins over the environment, which wins over the file.\n"
+    "\n"
     "flags:\n"
     "  --name NAME                 queue name (required)\n" FLAGS_REDIS
     "  --threads N                 worker threads, or --workers N (default: number of cores)\n"
@@ -86,6 +92,7 @@ static const char *const help_run_head =
     "  --grace SEC                 grace period at stop (default 25)\n"
     "  --log-format text|json      log line format (default text)\n"
     "  --print-settings            print the settings as JSON and exit\n"
+    "  --config-file FILE          settings and flags as `name = value` lines\n"
     "\n"
     "settings (the same names, with _ for -, in hworker.open; docs/configuration.md):\n";
 
