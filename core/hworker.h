@@ -270,14 +270,17 @@ typedef struct hworker_enqueue_opts {
                             with a priority, nor
                             with a unique key on a sharded queue. The copy is
                             the caller's; it is read during the call only. */
+    long *held;        /**< NULL, or where to count the jobs of the call whose unique key
+                            was held: those added nothing and got the holder's id
+                            (set to 0 first) */
 } hworker_enqueue_opts;
 
 /** hworker_enqueue_opts.shard: the next shard in turn (or a unique key's). */
 #define HWORKER_SHARD_ANY (-1)
 /** The defaults: now, on this handle's queue, any shard. */
-#define HWORKER_ENQUEUE_OPTS_INIT                                            \
-    {                                                                        \
-        sizeof(hworker_enqueue_opts), 0, 0, NULL, HWORKER_SHARD_ANY, 0, NULL \
+#define HWORKER_ENQUEUE_OPTS_INIT                                                  \
+    {                                                                              \
+        sizeof(hworker_enqueue_opts), 0, 0, NULL, HWORKER_SHARD_ANY, 0, NULL, NULL \
     }
 
 /** Enqueues n jobs: each `json` must be one JSON value. Atomic, in one round

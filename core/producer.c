@@ -123,9 +123,11 @@ hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *
             rc = HWORKER_OK; /* every job got the id made for it, already in out */
         } else if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
             /* A job whose unique key was held gets the holder's id. */
-            for (size_t i = 0; i < n; i++)
-                snprintf(out + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE, "%s",
-                         r->element[i]->str ? r->element[i]->str : "");
+            for (size_t i = 0; i < n; i++) {
+                const char *got = r->element[i]->str ? r->element[i]->str : "";
+                if (o && o->held && strcmp(got, out + i * HWORKER_ID_SIZE) != 0) (*o->held)++;
+                snprintf(out + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE, "%s", got);
+            }
             rc = HWORKER_OK;
         } else {
             hw_conn_explain(conn, r, "cannot enqueue", err, errlen);
@@ -309,6 +311,7 @@ hworker_rc hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const 
     hworker_enqueue_opts o;
     hworker_rc rc = read_opts(opts, &o, err, errlen);
     if (rc != HWORKER_OK) return rc;
+    if (o.held) *o.held = 0;
     const char **json = malloc((n ? n : 1) * sizeof *json);
     const char **uniques = malloc((n ? n : 1) * sizeof *uniques);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);

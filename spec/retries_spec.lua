@@ -210,8 +210,10 @@ describe("unique jobs", function()
 
   it("dedupe while pending, scheduled or in flight, and free the key as soon as the job finishes #unsharded", function()
     local q = R.queue(server)
-    local first = q:queue({ n = 1 }, { unique = "user:42:welcome" })
-    assert.are.equal(first, q:queue({ n = 2 }, { unique = "user:42:welcome" }))
+    local first, held = q:queue({ n = 1 }, { unique = "user:42:welcome" })
+    assert.is_false(held)
+    local again, held_again = q:queue({ n = 2 }, { unique = "user:42:welcome" })
+    assert.are.same({ first, true }, { again, held_again })
     assert.are.equal(1, q:stats().pending)
     local claim = q:step_claim(1, "w")[1]
     assert.are.equal(first, q:queue({ n = 3 }, { unique = "user:42:welcome" }))

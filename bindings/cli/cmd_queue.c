@@ -38,11 +38,16 @@ static int send_batch(hworker *h, size_t n, const char **json, const size_t *len
     opts.delay = delay;
     opts.priority = priority;
     opts.group = group;
+    long held = 0;
+    opts.held = &held;
     int rc = hworker_enqueue(h, jobs, n, &opts, ids, err, sizeof err);
     free(jobs);
     if (rc == 0)
         for (size_t i = 0; i < n; i++) printf("%s\n", ids + i * HWORKER_ID_SIZE);
     else cli_error("queue", "%s", err);
+    /* The id printed is the holder's: say so, on stderr, so that a script
+     * reading ids still gets one. */
+    if (rc == 0 && held > 0) cli_error("queue", "unique key \"%s\" is held by job %s: nothing was added", unique, ids);
     fflush(stdout);
     free(ids);
     return rc;

@@ -264,9 +264,15 @@ static int queue_one(lua_State *L, lqueue *q, const char *json, size_t len, cons
 {
     hworker_job job = {json, len, o->unique};
     char id[HWORKER_ID_SIZE], err[512];
-    if (hworker_enqueue(q->h, &job, 1, &o->enqueue, id, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
+    long held = 0;
+    hworker_enqueue_opts enqueue = o->enqueue;
+    enqueue.held = &held;
+    if (hworker_enqueue(q->h, &job, 1, &enqueue, id, err, sizeof err) != 0) return luaL_error(L, "hworker: %s", err);
     lua_pushstring(L, id);
-    return 1;
+    if (o->unique == NULL || o->unique[0] == '\0') return 1;
+    /* With a unique key, second: true when it was held, so nothing was added. */
+    lua_pushboolean(L, held > 0);
+    return 2;
 }
 
 /* Fills jobs[i].unique from the list opts.unique of the options table at
@@ -306,7 +312,8 @@ static int push_ids(lua_State *L, const char *ids, size_t n)
     return 1;
 }
 
-/* q:queue(t [, {delay = s, at = epoch_s, unique = key}]) -> id */
+/* q:queue(t [, {delay = s, at = epoch_s, unique = key}]) -> id (with a
+ * unique key: id, held) */
 static int l_queue(lua_State *L)
 {
     lqueue *q = hw_lua_check_queue(L);
