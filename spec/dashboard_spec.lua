@@ -28,15 +28,25 @@ local function drive(scenario, base, name, id, with_token)
 end
 
 -- Starts serve with `flags` and the token in its environment (nil: none);
--- returns its base URL once it answers.
+-- returns its base URL once it answers. A port taken meanwhile by another
+-- program makes serve exit: then it tries another.
 local function serve(server, flags, with_token)
-  local port, dir = H.free_port(), H.tmpdir()
   local env = with_token and ("env HWORKER_DASHBOARD_TOKEN=" .. H.quote(with_token) .. " ") or ""
-  H.background(("%s%s serve --listen 127.0.0.1:%d --redis %s %s"):format(env, H.quote(bin), port,
-    H.quote(server.url), flags or ""), dir .. "/serve.log")
-  local base = "http://127.0.0.1:" .. port
-  H.wait_until("serve to answer", 20, function() return curl(base .. "/api/overview"):find("queues", 1, true) end)
-  return base, dir .. "/serve.log"
+  for _ = 1, 5 do
+    local port, dir = H.free_port(), H.tmpdir()
+    local log = dir .. "/serve.log"
+    local pid = H.background(("%s%s serve --listen 127.0.0.1:%d --redis %s %s"):format(env, H.quote(bin), port,
+      H.quote(server.url), flags or ""), log)
+    local base = "http://127.0.0.1:" .. port
+    local up = false
+    H.wait_until("serve to answer or exit", 20, function()
+      up = curl(base .. "/api/overview"):find("queues", 1, true) ~= nil
+      return up or not H.alive(pid)
+    end)
+    if up then return base, log end
+    io.stderr:write("serve on port " .. port .. " exited: " .. H.read(log) .. "\n")
+  end
+  error("serve found no port to listen on")
 end
 
 -- POSTs an action; returns the HTTP status and the reply.
