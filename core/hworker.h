@@ -103,7 +103,7 @@ typedef struct hworker_log_field {
 /** Receives every log line with its fields: the lines about one job carry
  * worker, job_id and attempt, and the outcome lines outcome and duration_ms
  * (a retry's also delay_ms); a handler's hworker.log(level, msg, fields)
- * adds its own. n is 0 for a line about no job. Pointers are valid only
+ * adds its own (also in init(), where no job runs). Pointers are valid only
  * during the call. Thread-safe as hworker_log_fn must be. */
 typedef void (*hworker_log_fields_fn)(void *ud, hworker_log_level level, const char *msg,
                                       const hworker_log_field *fields, size_t n);

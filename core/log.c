@@ -75,24 +75,19 @@ int hw_log_wants(const hw_logger *log, hworker_log_level level)
     return log != NULL && log->fn != NULL && level >= log->level;
 }
 
-/* A field's value, capped and escaped as a message is. */
-#define HW_FIELD_MAX 1024
-
 static void deliver(hw_logger *log, hworker_log_level level, const char *line, const hworker_log_field *fields,
                     size_t n)
 {
     hworker_log_field safe[HW_LOG_FIELDS_MAX];
     hw_buf values[HW_LOG_FIELDS_MAX];
     if (n > HW_LOG_FIELDS_MAX) n = HW_LOG_FIELDS_MAX;
+    /* Values come capped (the engine's are short, a handler's are cut to
+     * HW_LOG_FIELD_MAX); escaping keeps each to one line. */
     for (size_t i = 0; log->fields_fn && i < n; i++) {
-        hw_buf capped = {0};
         values[i] = (hw_buf){0};
         const char *v = fields[i].value ? fields[i].value : "";
-        size_t len = strlen(v);
-        hw_text_add_capped(&capped, v, len > HW_FIELD_MAX ? HW_FIELD_MAX : len);
-        hw_log_escape(&values[i], capped.data, capped.len);
+        hw_log_escape(&values[i], v, strlen(v));
         hw_buf_adds(&values[i], "");
-        hw_buf_free(&capped);
         safe[i] = (hworker_log_field){fields[i].key, values[i].data, fields[i].unquoted};
     }
     pthread_rwlock_rdlock(&log->gate);
@@ -104,8 +99,8 @@ static void deliver(hw_logger *log, hworker_log_level level, const char *line, c
     for (size_t i = 0; log->fields_fn && i < n; i++) hw_buf_free(&values[i]);
 }
 
-static void vlog(hw_logger *log, hworker_log_level level, const hworker_log_field *fields, size_t n, const char *fmt,
-                 va_list ap)
+void hw_vlog_fields(hw_logger *log, hworker_log_level level, const hworker_log_field *fields, size_t n, const char *fmt,
+                    va_list ap)
 {
     if (!hw_log_wants(log, level)) return;
     /* Room for the cap and the 3 bytes after it that the cut looks at. */
@@ -131,7 +126,7 @@ void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vlog(log, level, NULL, 0, fmt, ap);
+    hw_vlog_fields(log, level, NULL, 0, fmt, ap);
     va_end(ap);
 }
 
@@ -140,6 +135,6 @@ void hw_log_fields(hw_logger *log, hworker_log_level level, const hworker_log_fi
 {
     va_list ap;
     va_start(ap, fmt);
-    vlog(log, level, fields, n, fmt, ap);
+    hw_vlog_fields(log, level, fields, n, fmt, ap);
     va_end(ap);
 }

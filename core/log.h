@@ -9,6 +9,7 @@
 #define HW_LOG_H
 
 #include <pthread.h>
+#include <stdarg.h>
 
 #include "buf.h"
 #include "hworker.h"
@@ -44,10 +45,16 @@ void hw_logger_destroy(hw_logger *log);
 void hw_log(hw_logger *log, hworker_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The most fields a line carries: the engine's, then a handler's own. */
 #define HW_LOG_FIELDS_MAX 24
+/* A handler's field value is cut to this many bytes (at a character
+ * boundary, with the "... [truncated, N bytes in all]" mark). */
+#define HW_LOG_FIELD_MAX 1024
 /* hw_log with fields for a sink that takes them (their values escaped as
  * the message is); a sink that does not gets the message alone. */
 void hw_log_fields(hw_logger *log, hworker_log_level level, const hworker_log_field *fields, size_t n, const char *fmt,
                    ...) __attribute__((format(printf, 5, 6)));
+/* hw_log_fields with a va_list. */
+void hw_vlog_fields(hw_logger *log, hworker_log_level level, const hworker_log_field *fields, size_t n, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 5, 0)));
 /* True if a line of `level` would be kept: callers skip building fields. */
 int hw_log_wants(const hw_logger *log, hworker_log_level level);
 /* The default callback: "hworker[<queue>] <level>: <msg>" on stdout, one

@@ -5,7 +5,6 @@
  * first. Runs on the thread that owns the state; nothing is shared. */
 #include "sandbox_library.h"
 
-#include <ctype.h>
 #include <lauxlib.h>
 #include <limits.h>
 #include <math.h>
@@ -16,6 +15,7 @@
 #include "sandbox_limits.h"
 #include "sandbox_results.h"
 #include "stop_signal.h"
+#include "text_cap.h"
 
 /* Host functions are called through this trampoline, which checks for a
  * stop first. Upvalue 1 stays the host's ud (the documented contract);
@@ -35,8 +35,6 @@ static int call_host(lua_State *L)
  * HW_FIELD_KEY_MAX letters, digits or '_', and none of the engine's keys. */
 #define HW_JOB_FIELDS_MAX 16
 #define HW_FIELD_KEY_MAX 64
-/* A value longer than this is cut here (the logger then caps it further). */
-#define HW_FIELD_VALUE_MAX 2048
 
 static const char *const engine_keys[] = {"worker", "job_id", "attempt", "outcome", "duration_ms", "delay_ms",
                                           "queue",  "ts",     "level",   "msg",     NULL};
@@ -50,8 +48,12 @@ static void job_log(hw_sandbox *sb, hworker_log_level level, const char *msg, si
 {
     hw_buf text = {0};
     if (memchr(msg, '\0', len) != NULL) {
-        hw_buf_add(&text, msg, len);
+        /* Copied only as far as the logger keeps (escaping at most doubles
+         * it), so a huge message costs no huge copy outside the cap. */
+        size_t keep = len > HW_TEXT_MAX / 2 - 64 ? HW_TEXT_MAX / 2 - 64 : len;
+        hw_buf_add(&text, msg, keep);
         hw_sandbox_escape_nul(&text);
+        if (keep < len) hw_buf_addf(&text, "... [truncated, %zu bytes in all]", len);
         msg = text.data;
         len = text.len;
     }
@@ -83,7 +85,10 @@ static size_t check_fields(lua_State *L, int idx)
         size_t klen = 0;
         const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &klen) : NULL;
         int ok = key != NULL && klen >= 1 && klen <= HW_FIELD_KEY_MAX;
-        for (size_t i = 0; ok && i < klen; i++) ok = isalnum((unsigned char)key[i]) || key[i] == '_';
+        for (size_t i = 0; ok && i < klen; i++) {
+            char ch = key[i];
+            ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+        }
         if (!ok) luaL_error(L, "hworker.log: a field's key is 1 to %d letters, digits or '_'", HW_FIELD_KEY_MAX);
         for (int i = 0; engine_keys[i]; i++)
             if (strcmp(key, engine_keys[i]) == 0) luaL_error(L, "hworker.log: the field %s is the engine's own", key);
@@ -108,7 +113,7 @@ static size_t read_fields(lua_State *L, int idx, hworker_log_field *f, hw_buf *k
         if (lua_type(L, -1) == LUA_TSTRING) {
             unquoted = 0;
             const char *v = lua_tolstring(L, -1, &vlen);
-            hw_buf_add(&vals[n], v, vlen > HW_FIELD_VALUE_MAX ? HW_FIELD_VALUE_MAX : vlen);
+            hw_text_add_capped_at(&vals[n], v, vlen, HW_LOG_FIELD_MAX);
             hw_sandbox_escape_nul(&vals[n]);
         } else if (lua_type(L, -1) == LUA_TNUMBER) {
             double v = (double)lua_tonumber(L, -1);
@@ -130,8 +135,10 @@ static size_t read_fields(lua_State *L, int idx, hworker_log_field *f, hw_buf *k
 
 /* hworker.log(level, msg [, fields]). Time, memory and stack: the fields
  * are visited twice, at most HW_JOB_FIELDS_MAX each, and copied cut to
- * HW_FIELD_KEY_MAX and HW_FIELD_VALUE_MAX bytes (about 34 KB at most, freed
- * before it returns); the message is capped by the logger. */
+ * HW_FIELD_KEY_MAX and HW_LOG_FIELD_MAX bytes (NULs written as \0 at most
+ * double a value: well under 100 KB in all, freed before it returns); the
+ * message is capped by the logger. A line below the log level copies
+ * nothing. */
 static int l_log(lua_State *L)
 {
     hw_sandbox *sb = hw_sandbox_of(L);
@@ -146,6 +153,7 @@ static int l_log(lua_State *L)
     }
     luaL_checktype(L, 3, LUA_TTABLE);
     check_fields(L, 3);
+    if (!hw_log_wants(sb->env->log, (hworker_log_level)level)) return 0;
     hworker_log_field f[HW_JOB_FIELDS_MAX];
     hw_buf keys[HW_JOB_FIELDS_MAX] = {{0}}, vals[HW_JOB_FIELDS_MAX] = {{0}};
     size_t n = read_fields(L, 3, f, keys, vals);

@@ -17,6 +17,8 @@
  * HW_TEXT_MAX + 3 bytes of s are read when len is larger, so a caller that
  * kept only those may pass the full length. Not thread-safe for one `out`. */
 void hw_text_add_capped(hw_buf *out, const char *s, size_t len);
+/* The same with the cap at `max` bytes (only the first max + 3 are read). */
+void hw_text_add_capped_at(hw_buf *out, const char *s, size_t len, size_t max);
 
 /* Adds the C string `s` to `args` as one argument, capped as above (no
  * allocation when it fits). */

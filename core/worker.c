@@ -283,7 +283,7 @@ static void log_job(hw_worker *w, const hw_claim *c, hworker_log_level level, co
                     const char *fmt, ...)
 {
     if (!hw_log_wants(&w->h->log, level)) return;
-    char attempt[24], duration[24], delay[24], msg[HW_TEXT_MAX + 4];
+    char attempt[24], duration[24], delay[24];
     hworker_log_field f[6] = {{"worker", w->holder, 0}, {"job_id", c->id, 0}, {"attempt", attempt, 1}};
     size_t n = 3;
     snprintf(attempt, sizeof attempt, "%ld", c->attempt);
@@ -298,17 +298,18 @@ static void log_job(hw_worker *w, const hw_claim *c, hworker_log_level level, co
     }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    hw_vlog_fields(&w->h->log, level, f, n, fmt, ap);
     va_end(ap);
-    hw_log_fields(&w->h->log, level, f, n, "%s", msg);
 }
 
 /* A retry: the handler's own delay, or exponential back-off with jitter
  * (between half and all of min(max, base * factor^(attempt-1))); past
- * max_attempts runs the job fails as "retries exhausted: <message>". */
-static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long handler_delay_ms, int raised)
+ * max_attempts runs the job fails as "retries exhausted: <message>". `why`
+ * is NULL for a retry the handler asked for, else what went wrong ("raised",
+ * "timed out"), logged as a warning. */
+static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long handler_delay_ms, const char *why)
 {
-    hworker_log_level log_level = raised ? HWORKER_LOG_WARN : HWORKER_LOG_INFO;
+    hworker_log_level log_level = why ? HWORKER_LOG_WARN : HWORKER_LOG_INFO;
     const hworker_config *cfg = &w->h->cfg;
     if (cfg->max_attempts > 0 && c->attempt >= cfg->max_attempts) {
         hw_buf_clear(&w->reason);
@@ -326,8 +327,8 @@ static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long hand
         double jitter = (double)rand_r(&w->seed) / (double)RAND_MAX;
         delay_ms = (long long)((d / 2 + jitter * d / 2) * 1000.0);
     }
-    log_job(w, c, log_level, "retried", delay_ms, "%s: job %s %s (attempt %ld, again in %lld ms): %s", w->holder, c->id,
-            raised ? "raised, will be retried" : "will be retried", c->attempt, delay_ms, msg);
+    log_job(w, c, log_level, "retried", delay_ms, "%s: job %s %s%swill be retried (attempt %ld, again in %lld ms): %s",
+            w->holder, c->id, why ? why : "", why ? ", " : "", c->attempt, delay_ms, msg);
     add_outcome(w, c, 'r', msg, delay_ms);
 }
 
@@ -420,10 +421,10 @@ static int run_one(hw_worker *w, hw_claim *c)
         log_job(w, c, HWORKER_LOG_DEBUG, "succeeded", -1, "%s: job %s succeeded", w->holder, c->id);
         add_outcome(w, c, 's', NULL, 0);
         break;
-    case HW_RESULT_RETRY: add_retry(w, c, msg, res->delay_ms, 0); break;
+    case HW_RESULT_RETRY: add_retry(w, c, msg, res->delay_ms, NULL); break;
     case HW_RESULT_FAILURE:
         if (res->from_error && h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) {
-            add_retry(w, c, msg, -1, 1);
+            add_retry(w, c, msg, -1, "raised");
         } else {
             log_job(w, c, HWORKER_LOG_WARN, "failed", -1, "%s: job %s failed: %s", w->holder, c->id, msg);
             add_outcome(w, c, 'f', msg, 0);
@@ -704,7 +705,7 @@ void hw_worker_settle_abandoned(hw_worker *w, hw_conn *conn, int timed_out)
                w->holder, copy->id, HW_STUCK_SLACK, rest);
         const char *why =
             "timeout: the job ran longer than its time limit inside a C function; its worker thread was abandoned";
-        if (h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) add_retry(w, copy, why, -1, 1);
+        if (h->cfg.on_exception == HWORKER_EXCEPTION_RETRIES) add_retry(w, copy, why, -1, "timed out");
         else add_outcome(w, copy, 'f', why, 0);
         flush_on(w, conn);
         hand_back_on(w, conn, w->batch + w->pos, rest);

@@ -109,11 +109,15 @@ describe("logs", function()
     for _, c in ipairs(cases) do
       assert.truthy(find(refused, function(m) return m:find(c[2], 1, true) ~= nil end), c[2] .. "\n" .. text)
     end
-    -- A value's control characters are escaped, and a long one cut.
+    -- A value's control characters are escaped, a long one cut with a mark,
+    -- and one with a space or '=' quoted, so it cannot pass for a field.
     q:queue { fields = { note = "a\nb" .. ("x"):rep(5000) } }
-    text = run(server, name, "", function() return q:stats().counters.succeeded == #cases + 1 end)
+    q:queue { fields = { said = 'ok job_id=999 "x"' } }
+    text = run(server, name, "", function() return q:stats().counters.succeeded == #cases + 2 end)
     local line = text:match("[^\n]* note=[^\n]*")
-    assert.truthy(line and line:find("note=a\\nbxxx", 1, true), text)
-    assert.truthy(#line < 1400, #line)
+    assert.truthy(line and line:find(' note="a\\\\nbxxx', 1, true), text)
+    assert.truthy(line:find('x... [truncated, 5003 bytes in all]"', 1, true), line)
+    assert.truthy(#line < 1200, #line)
+    assert.truthy(text:find(' said="ok job_id=999 \\"x\\""\n', 1, true), text)
   end)
 end)

@@ -25,6 +25,8 @@ static int has_variable(const char *flag)
     return 1;
 }
 
+static int set(const char *variable) { return variable != NULL && variable[0] != '\0'; }
+
 static cli_opt *find_opt(cli_opt *opts, const char *name)
 {
     for (cli_opt *o = opts; o->name; o++)
@@ -138,6 +140,11 @@ static int add_file(cli_args *a, cli_opt *opts, const char *cmd, const char *pat
             rc = -1;
             break;
         }
+        /* The Redis address and password have variables of their own,
+         * which win over the file as every other variable does. */
+        if ((strcmp(name, "redis") == 0 && (set(getenv("HWORKER_REDIS")) || set(getenv("REDIS_URL")))) ||
+            (strcmp(name, "redis-password-file") == 0 && set(getenv("HWORKER_REDIS_PASSWORD"))))
+            continue;
         snprintf(as, sizeof as, "%s: %s", place, name);
         rc = add_setting(a, opts, cmd, place, as, name, value);
     }
@@ -149,9 +156,11 @@ int cli_settings_args(const char *cmd, int argc, char **argv, cli_opt *opts, cli
 {
     *out = (cli_args){0};
     const char *file = NULL;
+    /* The parser takes a flag with one dash or two: so does this. */
     for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strcmp(argv[i], "--config-file") == 0 && i + 1 < argc) file = argv[i + 1];
-        else if (strncmp(argv[i], "--config-file=", 14) == 0) file = argv[i] + 14;
+        const char *a = argv[i][0] == '-' && argv[i][1] == '-' ? argv[i] + 1 : argv[i];
+        if (strcmp(a, "-config-file") == 0 && i + 1 < argc) file = argv[i + 1];
+        else if (strncmp(a, "-config-file=", 13) == 0) file = a + 13;
     }
     if (file && add_file(out, opts, cmd, file)) goto failed;
     for (cli_opt *o = opts; o->name; o++) {
