@@ -89,7 +89,9 @@ static size_t check_fields(lua_State *L, int idx)
             char ch = key[i];
             ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
         }
-        if (!ok) luaL_error(L, "hworker.log: a field's key is 1 to %d letters, digits or '_'", HW_FIELD_KEY_MAX);
+        if (!ok)
+            return (size_t)luaL_error(L, "hworker.log: a field's key is 1 to %d letters, digits or '_'",
+                                      HW_FIELD_KEY_MAX);
         for (int i = 0; engine_keys[i]; i++)
             if (strcmp(key, engine_keys[i]) == 0) luaL_error(L, "hworker.log: the field %s is the engine's own", key);
         int t = lua_type(L, -1);
