@@ -68,7 +68,7 @@ static hw_sandbox *sandbox(void)
     static hw_sandbox_env env;
     static int opened;
     if (opened) return &sb;
-    hw_logger_init(&log, quiet, NULL, HWORKER_LOG_ERROR, "fuzz");
+    hw_logger_init(&log, quiet, NULL, NULL, HWORKER_LOG_ERROR, "fuzz");
     char path[] = "/tmp/hworker-fuzz-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
@@ -381,7 +381,7 @@ static void check_refused(const hw_claim *c, const ref_claim *r)
 
 static void run_job(const hw_claim *c)
 {
-    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at, 0};
+    hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at, 0, "fuzz:1:w1"};
     hw_result res;
     memset(&res, 0, sizeof res);
     hw_sandbox *sb = sandbox();
