@@ -71,6 +71,16 @@ static void add_string(hw_buf *b, int first, const char *key, const char *s)
     }
 }
 
+/* A queue the registry lists, for a page about every queue: one that
+ * cannot be opened is that queue's error there, not the request's. */
+static hworker *open_listed(const cli_dashboard *d, const char *name)
+{
+    cli_reply r = {0};
+    hworker *q = cli_dashboard_queue(d, name, &r);
+    hw_buf_free(&r.body);
+    return q;
+}
+
 /* ---- /api/overview: every queue in the registry with its sizes. */
 
 typedef struct overview {
@@ -82,9 +92,7 @@ typedef struct overview {
 static int add_queue(void *ud, const char *name)
 {
     overview *o = ud;
-    cli_reply r = {0};
-    hworker *q = cli_dashboard_queue(o->d, name, &r);
-    hw_buf_free(&r.body);
+    hworker *q = open_listed(o->d, name);
     hworker_stats s;
     char err[512];
     int ok = q != NULL && hworker_get_stats(q, &s, err, sizeof err) == HWORKER_OK;
@@ -159,9 +167,7 @@ typedef struct history_all {
 static int add_queue_history(void *ud, const char *name)
 {
     history_all *a = ud;
-    cli_reply r = {0};
-    hworker *q = cli_dashboard_queue(a->d, name, &r);
-    hw_buf_free(&r.body);
+    hworker *q = open_listed(a->d, name);
     char err[512];
     if (q == NULL || hworker_history(q, 60000, HW_GRAPH_MS, add_bucket, a->h, err, sizeof err) != HWORKER_OK)
         a->errors++;
