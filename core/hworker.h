@@ -376,6 +376,11 @@ typedef struct hworker_entry {
     const char *record;    /**< failed/broken: the record's id (unique per record) */
     const char *raw;       /**< the stored entry, exactly */
     size_t raw_len;        /**< its length */
+    /** inflight: when its worker started running it (ms, Redis time), as
+     * the worker's process reported at its last beat (every third of the
+     * lease); -1 for a job claimed and still waiting behind others in its
+     * worker's batch, or one that started after that beat. */
+    long long started_at;
 } hworker_entry;
 
 /** Receives each listed entry; returns nonzero to stop listing early. */
@@ -383,14 +388,16 @@ typedef int (*hworker_entry_fn)(void *ud, const hworker_entry *entry);
 
 /** Lists one part, newest first, skipping `offset` entries and giving at most
  * `limit` (limit <= 0 means 100). In-flight is ordered by lease expiry, latest
- * first; scheduled by due time, latest first. Thread-safe. */
+ * first; scheduled by due time, latest first. An in-flight listing also
+ * reads the queue's process registry (one script call more) to fill
+ * started_at. Thread-safe. */
 HWORKER_API hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, hworker_entry_fn fn,
                                     void *ud, char *err, size_t errlen);
 
 /** Sizes of a queue's parts and its counters (hworker_get_stats()). */
 typedef struct hworker_stats {
     long long pending;              /**< jobs waiting to run */
-    long long inflight;             /**< jobs running */
+    long long inflight;             /**< jobs claimed by workers: running, or waiting in a worker's batch */
     long long scheduled;            /**< jobs waiting for a time */
     long long failed;               /**< failure records kept */
     long long broken;               /**< broken records kept */
@@ -645,6 +652,14 @@ HWORKER_API const char *hworker_version(void);
  * of the lease; a registration lasts one lease, so a process that died
  * without a word drops out a lease after its last beat. */
 
+/** A job one of a process's workers was running at the process's last beat. */
+typedef struct hworker_running_job {
+    const char *worker;   /**< the worker, host:pid:thread (an in-flight entry's holder) */
+    const char *id;       /**< the job's id */
+    const char *claim;    /**< the claim token of this run of it */
+    long long started_at; /**< ms since the epoch (Redis time) when it started, or -1 */
+} hworker_running_job;
+
 /** One registered process. Pointers are valid only during the callback. */
 typedef struct hworker_process_info {
     const char *id;       /**< host:pid:tag, one per handle with workers */
@@ -659,6 +674,10 @@ typedef struct hworker_process_info {
     long long beat_at;    /**< ms since the epoch (Redis time): its last beat */
     long long expires_at; /**< ms (Redis time): when it drops out without another beat */
     const char *job_file; /**< the job file its workers run, or NULL */
+    /** The jobs its workers were running at its last beat (a job that
+     * started since is not among them yet), nrunning of them. */
+    const hworker_running_job *running;
+    size_t nrunning;
 } hworker_process_info;
 
 /** Receives each process; returns nonzero to stop listing early. */

@@ -8,6 +8,7 @@
 #include "timings.h"
 #include "script_args.h"
 #include "json.h"
+#include "running_jobs.h"
 
 typedef struct record_fields {
     long long t;
@@ -31,14 +32,15 @@ static void on_record_field(void *ud, const hw_json_field *f)
 }
 
 /* Fills an entry from one stored element and calls fn. */
-static int emit(hworker_part part, const char *raw, size_t raw_len, long long score, hworker_entry_fn fn, void *ud)
+static int emit(hworker_part part, const char *raw, size_t raw_len, long long score, const hw_running_set *running,
+                hworker_entry_fn fn, void *ud)
 {
     hworker_entry e;
     memset(&e, 0, sizeof e);
     e.raw = raw;
     e.raw_len = raw_len;
     e.attempt = e.recoveries = -1;
-    e.enqueued_at = e.time = -1;
+    e.enqueued_at = e.time = e.started_at = -1;
     const char *payload = raw;
     size_t payload_len = raw_len;
     record_fields rec = {-1, {0}, {0}};
@@ -62,6 +64,7 @@ static int emit(hworker_part part, const char *raw, size_t raw_len, long long sc
             payload_len = raw_len - (size_t)(payload - raw);
         }
         e.time = score;
+        e.started_at = hw_running_started(running, raw, raw_len);
     } else if (part == HWORKER_SCHEDULED) {
         e.time = score;
     }
@@ -102,6 +105,9 @@ hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, 
      * are claimed first): the offset skips whole parts by their sizes, then
      * pages into one. */
     int parts = part == HWORKER_PENDING ? 2 : 1;
+    hw_running_set running = {0};
+    if (part == HWORKER_INFLIGHT) hw_running_collect(h, &running);
+    hworker_rc rc = HWORKER_OK;
     for (int seg = 0; seg < h->nshards * parts && limit > 0; seg++) {
         int k = seg / parts;
         int urgent = parts == 2 && seg % parts == 1;
@@ -110,7 +116,10 @@ hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, 
         if (h->nshards * parts > 1 && offset > 0) {
             const char *argv[2] = {zset ? "ZCARD" : "LLEN", key};
             redisReply *r = hw_producer_command(h, 2, argv, NULL, "cannot list the queue", err, errlen);
-            if (r == NULL) return HWORKER_E_REDIS;
+            if (r == NULL) {
+                rc = HWORKER_E_REDIS;
+                break;
+            }
             long long size = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
             freeReplyObject(r);
             if (offset >= size) {
@@ -123,11 +132,15 @@ hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, 
         snprintf(to, sizeof to, "%ld", offset + limit - 1);
         const char *argv[5] = {zset ? "ZREVRANGE" : "LRANGE", key, from, to, "WITHSCORES"};
         redisReply *r = hw_producer_command(h, zset ? 5 : 4, argv, NULL, "cannot list the queue", err, errlen);
-        if (r == NULL) return HWORKER_E_REDIS;
+        if (r == NULL) {
+            rc = HWORKER_E_REDIS;
+            break;
+        }
         if (r->type != REDIS_REPLY_ARRAY) {
             hw_conn_explain(&h->producer, r, "cannot list the queue", err, errlen);
             freeReplyObject(r);
-            return HWORKER_E_REDIS;
+            rc = HWORKER_E_REDIS;
+            break;
         }
         size_t step = zset ? 2 : 1;
         int stop = 0;
@@ -137,14 +150,15 @@ hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, 
              * group's token ("\1<group>": scripts/lib/groups.lua) is no job. */
             if (part == HWORKER_PENDING && el->len >= 1 && (el->str[0] == '\0' || el->str[0] == '\1')) continue;
             long long score = zset && !urgent ? strtoll(r->element[i + 1]->str, NULL, 10) : -1;
-            stop = emit(part, el->str, el->len, score, fn, ud);
+            stop = emit(part, el->str, el->len, score, &running, fn, ud);
             limit--;
         }
         freeReplyObject(r);
         if (stop) break;
         offset = 0;
     }
-    return 0;
+    hw_running_free(&running);
+    return rc;
 }
 
 static long long counter(const redisReply *pairs, const char *name)

@@ -155,6 +155,12 @@ hw_worker *hw_worker_new(hworker *h, char *err, size_t errlen);
 void hw_worker_loop(hw_worker *w);
 void hw_worker_free(hw_worker *w);
 hw_conn *hw_worker_conn(hw_worker *w);
+/* Appends to out, after a comma if `comma`, the JSON object of the job w
+ * runs ({"worker","id","claim","started_at"}: its holder name, the job's
+ * id, the claim token, ms in Redis time or -1), and returns 1; returns 0
+ * and appends nothing when w runs none. Any thread, while w is registered
+ * (under threads_lock); takes w's run lock. */
+int hw_worker_describe_running(hw_worker *w, hw_buf *out, int comma);
 hworker *hw_worker_handle(hw_worker *w);
 /* The start routine of the worker threads the engine starts. */
 void *hw_worker_main(void *w);

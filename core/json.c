@@ -258,6 +258,37 @@ int hw_json_flat_object(const char *text, size_t len, void (*fn)(void *ud, const
     }
 }
 
+int hw_json_array_each(const char *text, size_t len, void (*fn)(void *ud, const char *v, size_t v_len), void *ud)
+{
+    checker c = {text, text + len, text, NULL, {0}};
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '[') return -1;
+    c.p++;
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == ']') {
+        c.p++;
+        skip_ws(&c);
+        return c.p == c.end ? 0 : -1;
+    }
+    for (;;) {
+        skip_ws(&c);
+        const char *v = c.p;
+        if (check_value(&c, 1)) return -1;
+        fn(ud, v, (size_t)(c.p - v));
+        skip_ws(&c);
+        if (c.p < c.end && *c.p == ',') {
+            c.p++;
+            continue;
+        }
+        if (c.p < c.end && *c.p == ']') {
+            c.p++;
+            skip_ws(&c);
+            return c.p == c.end ? 0 : -1;
+        }
+        return -1;
+    }
+}
+
 static void add_utf8(hw_buf *out, unsigned cp)
 {
     char tmp[4];

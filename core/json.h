@@ -38,6 +38,12 @@ typedef struct hw_json_field {
  * escaped), like string values. */
 int hw_json_flat_object(const char *text, size_t len, void (*fn)(void *ud, const hw_json_field *f), void *ud);
 
+/* Calls fn with the text of each element of a JSON array (nested at most
+ * 1000 deep, nothing but white space around it); returns 0, or -1 if the
+ * text is no such array (fn may have been called for the elements before
+ * the fault). */
+int hw_json_array_each(const char *text, size_t len, void (*fn)(void *ud, const char *v, size_t v_len), void *ud);
+
 /* Decodes the escapes of a JSON string body (no quotes) into out. */
 void hw_json_unescape(hw_buf *out, const char *s, size_t len);
 

@@ -29,7 +29,15 @@ static void describe(hworker *h, const char *id, long long started_ms, hw_buf *o
     if (h->job_file) hw_json_quote(out, h->job_file, strlen(h->job_file));
     else hw_buf_adds(out, "null");
     pthread_mutex_unlock(&h->state_lock);
-    hw_buf_adds(out, "}");
+    /* The jobs running now, so that a listing of the in-flight jobs can
+     * tell them from those claimed and still waiting in a batch: one
+     * object per busy worker, never more than the threads. */
+    hw_buf_adds(out, ",\"running\":[");
+    pthread_mutex_lock(&h->threads_lock);
+    int n = 0;
+    for (size_t i = 0; i < h->nworkers; i++) n += hw_worker_describe_running(h->workers[i], out, n > 0);
+    pthread_mutex_unlock(&h->threads_lock);
+    hw_buf_adds(out, "]}");
 }
 
 int hw_process_beat(hworker *h, hw_conn *c, const char *id, long long started_ms, int leaving, int *failing)

@@ -17,10 +17,23 @@ static const char *const number_names[] = {"pid", "shards", "threads", "busy", "
 #define NSTRINGS (sizeof string_names / sizeof *string_names)
 #define NNUMBERS (sizeof number_names / sizeof *number_names)
 
+/* The most running jobs read from one entry: more than any process has
+ * threads, so that a hand-written entry cannot make a listing allocate
+ * without bound. */
+#define HW_RUNNING_MAX 1024
+
+/* One element of an entry's "running" array, decoded. */
+typedef struct running_text {
+    hw_buf worker, id, claim;
+    long long started_at;
+} running_text;
+
 typedef struct parsed {
     hw_buf text[NSTRINGS];
     int has[NSTRINGS];
     long long number[NNUMBERS];
+    running_text *running;
+    size_t nrunning;
 } parsed;
 
 static int named(const hw_json_field *f, const char *name)
@@ -39,9 +52,41 @@ static long long whole_number(const hw_json_field *f)
     return v;
 }
 
+static void running_field(void *ud, const hw_json_field *f)
+{
+    running_text *r = ud;
+    hw_buf *to = named(f, "worker") ? &r->worker : named(f, "id") ? &r->id : named(f, "claim") ? &r->claim : NULL;
+    if (to != NULL && f->is_string) {
+        hw_buf_clear(to);
+        hw_json_unescape(to, f->value, f->value_len);
+    } else if (named(f, "started_at")) {
+        r->started_at = whole_number(f);
+    }
+}
+
+static void running_element(void *ud, const char *v, size_t v_len)
+{
+    parsed *p = ud;
+    if (p->nrunning >= HW_RUNNING_MAX) return;
+    running_text r = {.started_at = -1};
+    hw_buf_adds(&r.worker, "");
+    hw_buf_adds(&r.id, "");
+    hw_buf_adds(&r.claim, "");
+    hw_json_flat_object(v, v_len, running_field, &r);
+    if (p->nrunning % 16 == 0) {
+        p->running = realloc(p->running, (p->nrunning + 16) * sizeof *p->running);
+        if (p->running == NULL) abort();
+    }
+    p->running[p->nrunning++] = r;
+}
+
 static void field(void *ud, const hw_json_field *f)
 {
     parsed *p = ud;
+    if (named(f, "running") && !f->is_string && p->running == NULL) {
+        hw_json_array_each(f->value, f->value_len, running_element, p);
+        return;
+    }
     for (size_t i = 0; i < NSTRINGS; i++) {
         if (f->is_string && named(f, string_names[i])) {
             hw_buf_clear(&p->text[i]);
@@ -69,6 +114,12 @@ static int deliver(const redisReply *json, const redisReply *expires, hworker_pr
     for (size_t i = 0; i < NNUMBERS; i++) p.number[i] = -1;
     for (size_t i = 0; i < NSTRINGS; i++) hw_buf_adds(&p.text[i], "");
     hw_json_flat_object(json->str, json->len, field, &p);
+    hworker_running_job *running = p.nrunning ? calloc(p.nrunning, sizeof *running) : NULL;
+    if (p.nrunning && running == NULL) abort();
+    for (size_t i = 0; i < p.nrunning; i++) {
+        running[i] = (hworker_running_job){p.running[i].worker.data, p.running[i].id.data, p.running[i].claim.data,
+                                           p.running[i].started_at};
+    }
     hworker_process_info info = {
         .id = text_of(&p, 0),
         .host = text_of(&p, 1),
@@ -82,9 +133,18 @@ static int deliver(const redisReply *json, const redisReply *expires, hworker_pr
         .started_at = p.number[4],
         .beat_at = p.number[5],
         .expires_at = expires->type == REDIS_REPLY_STRING ? strtoll(expires->str, NULL, 10) : -1,
+        .running = running,
+        .nrunning = p.nrunning,
     };
     int stop = fn(ud, &info);
     for (size_t i = 0; i < NSTRINGS; i++) hw_buf_free(&p.text[i]);
+    for (size_t i = 0; i < p.nrunning; i++) {
+        hw_buf_free(&p.running[i].worker);
+        hw_buf_free(&p.running[i].id);
+        hw_buf_free(&p.running[i].claim);
+    }
+    free(p.running);
+    free(running);
     return stop;
 }
 

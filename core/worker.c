@@ -56,6 +56,7 @@ struct hw_worker {
      * `running`, and whichever of the two finishes last frees the worker. */
     pthread_mutex_t run_lock;
     hw_claim *running;
+    long long run_started_ms; /* when `running` started, ms in Redis time */
     double run_deadline;
     int abandoned;
     int refs;
@@ -334,11 +335,12 @@ static void add_retry(hw_worker *w, hw_claim *c, const char *msg, long long hand
 
 /* The watchdog may act from deadline + HW_STUCK_SLACK on; it is woken if it
  * would sleep past that. */
-static void start_run(hw_worker *w, hw_claim *c)
+static void start_run(hw_worker *w, hw_claim *c, long long started_ms)
 {
     double deadline = hw_monotonic() + w->h->cfg.job_timeout;
     pthread_mutex_lock(&w->run_lock);
     w->running = c;
+    w->run_started_ms = started_ms;
     w->run_deadline = deadline;
     pthread_mutex_unlock(&w->run_lock);
     atomic_fetch_add(&w->h->busy, 1);
@@ -400,9 +402,9 @@ static int run_one(hw_worker *w, hw_claim *c)
     hw_job_meta meta = {c->id, c->attempt, c->recoveries, c->enqueued_at, c->due_at, w->claimed_redis_ms, w->holder};
     hw_result *res = &w->result;
     double run_start = hw_monotonic();
+    /* In Redis time: the claim's clock plus the time since, on ours. */
+    long long started = w->claimed_redis_ms + (long long)((run_start - w->claimed_at) * 1000.0);
     if (w->claimed_redis_ms > 0) {
-        /* In Redis time: the claim's clock plus the time since, on ours. */
-        long long started = w->claimed_redis_ms + (long long)((run_start - w->claimed_at) * 1000.0);
         /* A header's times may be anything (no "eq" reads as 0, a negative
          * or huge one as itself): a due time outside (0, started) counts
          * as no wait, and a wait is timed up to HW_WAIT_TIMED_MS, so one
@@ -411,7 +413,7 @@ static int run_one(hw_worker *w, hw_claim *c)
         if (c->waited) c->late_ms = waited;
         c->wait_us = (waited < HW_WAIT_TIMED_MS ? waited : HW_WAIT_TIMED_MS) * 1000;
     }
-    start_run(w, c);
+    start_run(w, c, w->claimed_redis_ms > 0 ? started : -1);
     hw_sandbox_run(w->sb, c->job, c->job_len, &meta, &c->stop, res);
     c->run_us = (long long)((hw_monotonic() - run_start) * 1e6);
     if (end_run(w)) return 1;
@@ -653,6 +655,25 @@ void hw_worker_loop(hw_worker *w)
 }
 
 hw_conn *hw_worker_conn(hw_worker *w) { return &w->conn; }
+
+int hw_worker_describe_running(hw_worker *w, hw_buf *out, int comma)
+{
+    pthread_mutex_lock(&w->run_lock);
+    const hw_claim *c = w->abandoned ? NULL : w->running;
+    if (c != NULL) {
+        const char *bar = memchr(c->data, '|', c->len);
+        if (comma) hw_buf_adds(out, ",");
+        hw_buf_adds(out, "{\"worker\":");
+        hw_json_quote(out, w->holder, strlen(w->holder));
+        hw_buf_adds(out, ",\"id\":");
+        hw_json_quote(out, c->id, strlen(c->id));
+        hw_buf_adds(out, ",\"claim\":");
+        hw_json_quote(out, c->data, bar ? (size_t)(bar - c->data) : 0);
+        hw_buf_addf(out, ",\"started_at\":%lld}", w->run_started_ms);
+    }
+    pthread_mutex_unlock(&w->run_lock);
+    return c != NULL;
+}
 hworker *hw_worker_handle(hw_worker *w) { return w->h; }
 
 void hw_worker_set_thread(hw_worker *w, pthread_t t)

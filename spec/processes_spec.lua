@@ -97,6 +97,66 @@ describe("the process registry", function()
     assert.are.equal("no live process with workers\n", out)
   end)
 
+  it("tells a running job from one claimed behind it, in ps, q:inflight() and inflight as JSON or ISO-8601 text",
+    function()
+    local q, name = H.queue(server, { lease = 2 })
+    local pid = H.spawn_workers({ name = name, redis = server.url, job_file = record, workers = 1, monitors = 0,
+      lease = 2, log_level = "error" })
+    local slow = q:queue { n = 1, sleep = 60 }
+    local before = H.redis_time_ms(server)
+    local p
+    H.wait_until("a beat to report the job running", 20, function()
+      p = only(q)
+      return p ~= nil and #p.running == 1
+    end)
+    assert.are.equal(slow, p.running[1].id)
+    assert.truthy(p.running[1].worker:find(":" .. pid .. ":", 1, true), p.running[1].worker)
+    -- A second job, claimed as a worker claims the rest of its batch: in
+    -- flight, and not started.
+    local waiting = q:queue { n = 2 }
+    assert.are.equal(1, #q:step_claim(1, "elsewhere:1:w1"))
+    local redis = " --redis " .. H.quote(server.url)
+    local out, err, code = H.run(bin, "inflight " .. H.quote(name) .. redis)
+    assert.are.equal(0, code, err)
+    local by_id = {}
+    for line in out:gmatch("[^\n]+") do
+      local e = H.cjson.decode(line)
+      by_id[e.id] = e
+    end
+    assert.are.equal("running", by_id[slow].state)
+    assert.are.equal(p.running[1].started_at, by_id[slow].started_at)
+    assert.is_true(by_id[slow].started_at >= by_id[slow].enqueued_at and by_id[slow].started_at <= before + 60000)
+    assert.are.equal("claimed", by_id[waiting].state)
+    assert.are.equal(H.cjson.null, by_id[waiting].started_at)
+    local listed = {}
+    for _, e in ipairs(q:inflight()) do listed[e.id] = e end
+    assert.are.equal(p.running[1].started_at, listed[slow].started_at)
+    assert.is_nil(listed[waiting].started_at)
+    -- As text: key=value fields, times in ISO 8601 (UTC, to the ms) that
+    -- stand for the same instants as the JSON's milliseconds.
+    local function iso(ms)
+      return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)) .. (".%03dZ"):format(ms % 1000)
+    end
+    out, err, code = H.run(bin, "inflight --text " .. H.quote(name) .. redis)
+    assert.are.equal(0, code, err)
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do lines[line:match("^id=(%S+)")] = line end
+    local e = by_id[slow]
+    assert.truthy(lines[slow]:find(" enqueued_at=" .. iso(e.enqueued_at) .. " ", 1, true), lines[slow])
+    assert.truthy(lines[slow]:find(" started_at=" .. iso(e.started_at) .. " ", 1, true), lines[slow])
+    assert.truthy(lines[slow]:find(" lease_expires_at=" .. iso(e.lease_expires_at) .. " ", 1, true), lines[slow])
+    assert.truthy(lines[slow]:find(" state=running ", 1, true), lines[slow])
+    assert.truthy(lines[waiting]:find(" state=claimed started_at=- ", 1, true), lines[waiting])
+    assert.truthy(lines[waiting]:find(' job="{\\"n\\":2}"$'), lines[waiting])
+    out, err, code = H.run(bin, "ps " .. H.quote(name) .. redis)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("\n  running=" .. slow .. " worker=" .. p.running[1].worker:gsub("%p", "%%%0")
+      .. " since=" .. iso(p.running[1].started_at):gsub("%p", "%%%0") .. "\n"), out)
+    out, err, code = H.run(bin, "scheduled --text --json " .. H.quote(name) .. redis)
+    assert.are.equal(2, code, out)
+    assert.truthy(err:find("--text and --json cannot go together", 1, true), err)
+  end)
+
   it("keeps a registry of queues that producers and workers add to and destroy takes out", function()
     local q, name = H.queue(server)
     local function listed()

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "buf.h"
 #include "hworker.h"
 
 #define CLI_OK 0
@@ -93,6 +94,15 @@ void cli_json_raw_or_string(FILE *out, const char *s, size_t len);
 /* ms since the epoch as "2026-12-02T21:30:00Z" (UTC) in out, or "-" if
  * negative; returns what to print. */
 const char *cli_iso8601(long long ms, char *out, size_t outlen);
+
+/* The same with milliseconds: "2026-12-02T21:30:00.125Z". */
+const char *cli_iso8601_ms(long long ms, char *out, size_t outlen);
+
+/* Appends " key=value" to line, the value quoted (with \" and \\, control
+ * characters as \n or \xNN) when it is empty or has a space, '=', '"', a
+ * backslash or a control character, so no value reads as another field of
+ * the line, and no value starts a line of its own. */
+void cli_text_field(hw_buf *line, const char *key, const char *value);
 
 /* Parses an ISO 8601 time (2026-11-28T10:00:00Z, with optional fraction and
  * offset) into ms since the epoch; -1 if it does not parse. */

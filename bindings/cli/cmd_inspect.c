@@ -6,71 +6,122 @@
 #include <time.h>
 
 #include "cli.h"
+#include "json.h"
+
+/* One listed entry, built field by field: a JSON object (times in ms since
+ * the epoch), or with --text a line of key=value fields (times in ISO
+ * 8601, UTC, to the millisecond). */
+typedef struct row {
+    int text;
+    hw_buf line;
+} row;
+
+static void row_key(row *r, const char *key)
+{
+    if (r->text) return;
+    hw_buf_addf(&r->line, "%s\"%s\":", r->line.len > 1 ? "," : "", key);
+}
+
+static void row_string(row *r, const char *key, const char *s, size_t len)
+{
+    if (r->text) {
+        hw_buf v = {0};
+        hw_buf_add(&v, s, len);
+        cli_text_field(&r->line, key, v.data);
+        hw_buf_free(&v);
+        return;
+    }
+    row_key(r, key);
+    hw_json_quote(&r->line, s, len);
+}
+
+/* Valid JSON as itself (on one line), anything else as a string. */
+static void row_json(row *r, const char *key, const char *s, size_t len)
+{
+    if (hw_json_check(s, len, NULL, 0) != 0) {
+        row_string(r, key, s, len);
+        return;
+    }
+    hw_buf v = {0};
+    for (size_t i = 0; i < len; i++) hw_buf_add(&v, s[i] == '\n' || s[i] == '\r' ? " " : s + i, 1);
+    if (r->text) {
+        cli_text_field(&r->line, key, v.data ? v.data : "");
+    } else {
+        row_key(r, key);
+        hw_buf_add(&r->line, v.data, v.len);
+    }
+    hw_buf_free(&v);
+}
+
+static void row_number(row *r, const char *key, long long n)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%lld", n);
+    if (r->text) {
+        cli_text_field(&r->line, key, v);
+        return;
+    }
+    row_key(r, key);
+    hw_buf_adds(&r->line, v);
+}
+
+/* A time in ms; with `or_null`, a negative one (not known) is JSON's null.
+ * As text, a negative time is "-". */
+static void row_time(row *r, const char *key, long long ms, int or_null)
+{
+    if (r->text) {
+        char v[48];
+        cli_text_field(&r->line, key, cli_iso8601_ms(ms, v, sizeof v));
+        return;
+    }
+    row_key(r, key);
+    if (ms < 0 && or_null) hw_buf_adds(&r->line, "null");
+    else hw_buf_addf(&r->line, "%lld", ms);
+}
+
+typedef struct list_out {
+    hworker_part part;
+    int text;
+} list_out;
 
 static int print_entry(void *ud, const hworker_entry *e)
 {
-    hworker_part part = *(hworker_part *)ud;
-    FILE *o = stdout;
-    fputc('{', o);
-    int first = 1;
-#define SEP()                      \
-    do {                           \
-        if (!first) fputc(',', o); \
-        first = 0;                 \
-    } while (0)
-    if (e->id) {
-        SEP();
-        fputs("\"id\":", o);
-        cli_json_string(o, e->id, strlen(e->id));
-    }
-    if (part == HWORKER_BROKEN) {
-        SEP();
-        fputs("\"payload\":", o);
-        cli_json_string(o, e->job, e->job_len);
-    } else if (e->job) {
-        SEP();
-        fputs("\"job\":", o);
-        cli_json_raw_or_string(o, e->job, e->job_len);
-    }
-    if (e->attempt >= 0) {
-        SEP();
-        fprintf(o, "\"attempt\":%ld", e->attempt);
-    }
-    if (e->recoveries >= 0) {
-        SEP();
-        fprintf(o, "\"recoveries\":%ld", e->recoveries);
-    }
-    if (e->enqueued_at >= 0) {
-        SEP();
-        fprintf(o, "\"enqueued_at\":%lld", e->enqueued_at);
-    }
+    const list_out *o = ud;
+    hworker_part part = o->part;
+    row r = {o->text, {0}};
+    if (!r.text) hw_buf_adds(&r.line, "{");
+    if (e->id) row_string(&r, "id", e->id, strlen(e->id));
+    if (part == HWORKER_BROKEN) row_string(&r, "payload", e->job ? e->job : "", e->job ? e->job_len : 0);
+    else if (e->job && !r.text) row_json(&r, "job", e->job, e->job_len);
+    if (e->attempt >= 0) row_number(&r, "attempt", e->attempt);
+    if (e->recoveries >= 0) row_number(&r, "recoveries", e->recoveries);
+    if (e->enqueued_at >= 0) row_time(&r, "enqueued_at", e->enqueued_at, 0);
     if (part == HWORKER_INFLIGHT) {
-        if (e->holder) {
-            SEP();
-            fputs("\"holder\":", o);
-            cli_json_string(o, e->holder, strlen(e->holder));
-        }
-        SEP();
-        fprintf(o, "\"lease_expires_at\":%lld", e->time);
+        if (e->holder) row_string(&r, "holder", e->holder, strlen(e->holder));
+        row_time(&r, "lease_expires_at", e->time, 0);
+        /* Claimed in a batch and not started yet, or started since its
+         * process's last beat: the beat is what tells. */
+        const char *state = e->started_at >= 0 ? "running" : "claimed";
+        row_string(&r, "state", state, strlen(state));
+        row_time(&r, "started_at", e->started_at, 1);
     }
-    if (part == HWORKER_SCHEDULED) {
-        SEP();
-        fprintf(o, "\"due_at\":%lld", e->time);
-    }
+    if (part == HWORKER_SCHEDULED) row_time(&r, "due_at", e->time, 0);
     if (part == HWORKER_FAILED || part == HWORKER_BROKEN) {
-        SEP();
-        fputs("\"reason\":", o);
-        cli_json_string(o, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0);
-        SEP();
-        fprintf(o, "\"%s\":%lld", part == HWORKER_FAILED ? "failed_at" : "broken_at", e->time);
-        if (e->record) {
-            SEP();
-            fputs("\"record\":", o);
-            cli_json_string(o, e->record, strlen(e->record));
-        }
+        row_string(&r, "reason", e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0);
+        row_time(&r, part == HWORKER_FAILED ? "failed_at" : "broken_at", e->time, 0);
+        if (e->record) row_string(&r, "record", e->record, strlen(e->record));
     }
-#undef SEP
-    fputs("}\n", o);
+    /* The job last on a text line: it is the longest field. */
+    if (e->job && r.text && part != HWORKER_BROKEN) row_json(&r, "job", e->job, e->job_len);
+    if (r.text) {
+        /* cli_text_field starts each field with a space. */
+        fwrite(r.line.data + 1, 1, r.line.len - 1, stdout);
+        fputc('\n', stdout);
+    } else {
+        hw_buf_adds(&r.line, "}\n");
+        fwrite(r.line.data, 1, r.line.len, stdout);
+    }
+    hw_buf_free(&r.line);
     return 0;
 }
 
@@ -88,8 +139,10 @@ int cmd_list(const char *cmd, int argc, char **argv)
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         if (strcmp(parts[i].name, cmd) == 0) part = parts[i].part;
     cli_redis redis = {0};
-    int limit = 100, offset = 0, shards = 1, code = CLI_OK;
+    int limit = 100, offset = 0, shards = 1, code = CLI_OK, text = 0, json = 0;
     cli_opt opts[] = {CLI_REDIS_FLAGS(redis),
+                      {"text", OPT_FLAG, &text, 0},
+                      {"json", OPT_FLAG, &json, 0},
                       {"limit", OPT_INT, &limit, 0},
                       {"offset", OPT_INT, &offset, 0},
                       {"shards", OPT_INT, &shards, 0},
@@ -105,10 +158,15 @@ int cmd_list(const char *cmd, int argc, char **argv)
         cli_error(cmd, "--limit must be >= 1 and --offset >= 0");
         return CLI_USAGE;
     }
+    if (text && json) {
+        cli_error(cmd, "--text and --json cannot go together: give one (JSON lines are the default)");
+        return CLI_USAGE;
+    }
     hworker *h = cli_open_queue(cmd, pos[0], &redis, shards, 0, &code);
     if (h == NULL) return code;
     char err[512];
-    if (hworker_list(h, part, offset, limit, print_entry, &part, err, sizeof err) != 0) {
+    list_out out = {part, text};
+    if (hworker_list(h, part, offset, limit, print_entry, &out, err, sizeof err) != 0) {
         cli_error(cmd, "%s", err);
         code = CLI_FAILED;
     }

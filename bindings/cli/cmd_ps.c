@@ -32,7 +32,15 @@ static int print_process(void *ud, const hworker_process_info *p)
         printf(",\"shards\":%d,\"threads\":%d,\"busy\":%d,\"started_at\":%lld,\"beat_at\":%lld,\"expires_at\":%lld",
                p->shards, p->threads, p->busy, p->started_at, p->beat_at, p->expires_at);
         json_field("job_file", p->job_file, &first);
-        puts("}");
+        fputs(",\"running\":[", stdout);
+        for (size_t i = 0; i < p->nrunning; i++) {
+            int f = 1;
+            printf("%s{", i ? "," : "");
+            json_field("worker", p->running[i].worker, &f);
+            json_field("id", p->running[i].id, &f);
+            printf(",\"started_at\":%lld}", p->running[i].started_at);
+        }
+        puts("]}");
     } else {
         if (o->shown == 0)
             printf("%-32s %-20s %7s %5s %-20s %-20s %-8s %s\n", "ID", "QUEUE", "THREADS", "BUSY", "STARTED",
@@ -41,6 +49,16 @@ static int print_process(void *ud, const hworker_process_info *p)
         printf("%-32s %-20s %7d %5d %-20s %-20s %-8s %s\n", p->id ? p->id : "-", p->queue ? p->queue : "-", p->threads,
                p->busy, cli_iso8601(p->started_at, started, sizeof started), cli_iso8601(p->beat_at, beat, sizeof beat),
                p->version ? p->version : "-", p->job_file ? p->job_file : "-");
+        /* What each busy worker runs, under its process (at its last beat). */
+        for (size_t i = 0; i < p->nrunning; i++) {
+            char since[48];
+            hw_buf line = {0};
+            cli_text_field(&line, "running", p->running[i].id);
+            cli_text_field(&line, "worker", p->running[i].worker);
+            cli_text_field(&line, "since", cli_iso8601_ms(p->running[i].started_at, since, sizeof since));
+            printf("  %s\n", line.data + 1);
+            hw_buf_free(&line);
+        }
     }
     o->shown++;
     return 0;

@@ -49,23 +49,6 @@ static int engine_field(const char *key)
     return 0;
 }
 
-/* " key=value", the value quoted (with \" and \\) when it is empty or has a
- * space, '=' or '"', so no value reads as another field of the line. */
-static void add_text_field(hw_buf *line, const char *key, const char *value)
-{
-    hw_buf_addf(line, " %s=", key);
-    if (value[0] != '\0' && strpbrk(value, " =\"\\") == NULL) {
-        hw_buf_adds(line, value);
-        return;
-    }
-    hw_buf_adds(line, "\"");
-    for (const char *c = value; *c; c++) {
-        if (*c == '"' || *c == '\\') hw_buf_adds(line, "\\");
-        hw_buf_add(line, c, 1);
-    }
-    hw_buf_adds(line, "\"");
-}
-
 /* One line, as text or a JSON object with its fields (values arrive
  * escaped: a value cannot start a line of its own). */
 static void run_log_fields(void *ud, hworker_log_level level, const char *msg, const hworker_log_field *fields,
@@ -92,7 +75,7 @@ static void run_log_fields(void *ud, hworker_log_level level, const char *msg, c
     } else {
         hw_buf_addf(&line, "%s %s [%s] %s", ts, hw_log_level_name(level), l->queue, msg);
         for (size_t i = 0; i < n; i++)
-            if (!engine_field(fields[i].key)) add_text_field(&line, fields[i].key, fields[i].value);
+            if (!engine_field(fields[i].key)) cli_text_field(&line, fields[i].key, fields[i].value);
         hw_buf_adds(&line, "\n");
     }
     pthread_mutex_lock(&l->lock);

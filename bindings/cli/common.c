@@ -129,6 +129,38 @@ const char *cli_iso8601(long long ms, char *out, size_t outlen)
     return out;
 }
 
+const char *cli_iso8601_ms(long long ms, char *out, size_t outlen)
+{
+    if (ms < 0) return "-";
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char whole[32];
+    strftime(whole, sizeof whole, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, outlen, "%s.%03lldZ", whole, ms % 1000);
+    return out;
+}
+
+void cli_text_field(hw_buf *line, const char *key, const char *value)
+{
+    hw_buf_addf(line, " %s=", key);
+    int plain = value[0] != '\0';
+    for (const unsigned char *c = (const unsigned char *)value; *c && plain; c++)
+        plain = *c > ' ' && *c != '=' && *c != '"' && *c != '\\' && *c != 0x7f;
+    if (plain) {
+        hw_buf_adds(line, value);
+        return;
+    }
+    hw_buf_adds(line, "\"");
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if (*c == '"' || *c == '\\') hw_buf_addf(line, "\\%c", *c);
+        else if (*c == '\n') hw_buf_adds(line, "\\n");
+        else if (*c < ' ' || *c == 0x7f) hw_buf_addf(line, "\\x%02x", *c);
+        else hw_buf_add(line, (const char *)c, 1);
+    }
+    hw_buf_adds(line, "\"");
+}
+
 int cli_recorded_shards(hworker *h, const char *name)
 {
     size_t n = strlen(name) + 16;

@@ -237,6 +237,7 @@ static void add_entry(hw_buf *b, int part, const hworker_entry *e, int whole)
     hw_buf_addf(b, ",\"attempt\":%ld,\"recoveries\":%ld,\"enqueued_at\":%lld,\"time\":%lld", e->attempt, e->recoveries,
                 e->enqueued_at, e->time);
     add_string(b, 0, "holder", e->holder);
+    if (part == HWORKER_INFLIGHT) hw_buf_addf(b, ",\"started_at\":%lld", e->started_at);
     add_string(b, 0, "reason", e->reason);
     add_string(b, 0, "record", e->record);
     hw_buf_adds(b, "}");

@@ -25,7 +25,7 @@ const char *const cli_help_main =
     "  run JOBFILE --name NAME    run workers and monitors until SIGINT/SIGTERM\n"
     "  queue NAME [JSON ...]      enqueue jobs (JSON lines from stdin without JSON arguments)\n"
     "  jobs NAME                  list pending jobs, newest first\n"
-    "  inflight NAME              list running jobs with lease expiry and holder\n"
+    "  inflight NAME              list claimed jobs: holder, lease expiry, running or not\n"
     "  scheduled NAME             list jobs waiting for their time\n"
     "  failed NAME                list failed jobs with reason and time\n"
     "  broken NAME                list undecodable payloads with reason and time\n"
@@ -161,11 +161,18 @@ static const char *const help_list =
     "\n"
     "Lists one part of a queue as JSON lines, newest first. Every line has id, job\n"
     "(the job's JSON), attempt, recoveries and enqueued_at (ms since the epoch).\n"
-    "inflight adds holder and lease_expires_at; scheduled adds due_at; failed adds\n"
-    "reason, failed_at and record; broken has payload (the raw text), reason,\n"
-    "broken_at and record, and id when the payload has one.\n"
+    "inflight adds holder, lease_expires_at, state and started_at: state is running\n"
+    "once the worker's process has reported the job started (it does so at each\n"
+    "heartbeat, every third of the lease), else claimed (waiting in the worker's\n"
+    "batch behind another job, or started since), and started_at is then null.\n"
+    "scheduled adds due_at; failed adds reason, failed_at and record; broken has\n"
+    "payload (the raw text), reason, broken_at and record, and id when the payload\n"
+    "has one.\n"
     "\n"
-    "flags:\n" FLAGS_REDIS "  --limit N                   at most N entries (default 100)\n"
+    "flags:\n" FLAGS_REDIS "  --text                      one line of key=value fields per entry instead, times\n"
+    "                              in ISO 8601 (UTC, to the millisecond), the job last\n"
+    "  --json                      JSON lines (the default)\n"
+    "  --limit N                   at most N entries (default 100)\n"
     "  --offset N                  skip the N newest (default 0)\n" FLAG_SHARDS;
 
 static const char *const help_stats =
@@ -233,12 +240,14 @@ static const char *const help_ps =
     "Lists the live processes with workers on queue NAME, or on every queue in the\n"
     "registry of queues: id (host:pid:tag), queue, worker threads, threads running\n"
     "a job, when its workers started, its last heartbeat (UTC), its hworker version\n"
-    "and its job file. Each process beats every third of its lease; one that stops\n"
-    "beating drops out a lease after its last beat. docs/operations.md.\n"
+    "and its job file; under it, a line for each job its workers run: the job's id,\n"
+    "the worker and since when. Each process beats every third of its lease; one\n"
+    "that stops beating drops out a lease after its last beat. docs/operations.md.\n"
     "\n"
     "flags:\n" FLAGS_REDIS "  --json                      one JSON object per process: id, host, pid, version,\n"
     "                              queue, shards, threads, busy, started_at, beat_at,\n"
-    "                              expires_at (ms since the epoch), job_file\n";
+    "                              expires_at (ms since the epoch), job_file, running\n"
+    "                              (worker, id and started_at of each job it runs)\n";
 
 static const char *const help_queues =
     "usage: hworker-lua queues [--json]\n"

@@ -438,6 +438,7 @@ static int push_entry(void *ud, const hworker_entry *e)
     hw_lua_set_int(L, "recoveries", e->recoveries);
     hw_lua_set_int(L, "enqueued_at", e->enqueued_at);
     hw_lua_set_int(L, "time", e->time);
+    hw_lua_set_int(L, "started_at", e->started_at);
     if (e->holder) {
         lua_pushstring(L, e->holder);
         lua_setfield(L, -2, "holder");

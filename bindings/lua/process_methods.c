@@ -24,13 +24,24 @@ static int push_process(void *ud, const hworker_process_info *p)
     hw_lua_set_int(L, "started_at", p->started_at);
     hw_lua_set_int(L, "beat_at", p->beat_at);
     hw_lua_set_int(L, "expires_at", p->expires_at);
+    lua_createtable(L, (int)p->nrunning, 0);
+    for (size_t i = 0; i < p->nrunning; i++) {
+        lua_createtable(L, 0, 3);
+        set_string(L, "worker", p->running[i].worker);
+        set_string(L, "id", p->running[i].id);
+        hw_lua_set_int(L, "started_at", p->running[i].started_at);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "running");
     lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
     return 0;
 }
 
 /* q:processes() -> { {id =, host =, pid =, version =, queue =, shards =,
- * threads =, busy =, started_at =, beat_at =, expires_at = [, job_file =]},
- * ... }, the live processes with workers on the queue. */
+ * threads =, busy =, started_at =, beat_at =, expires_at = [, job_file =],
+ * running = { {worker =, id =, started_at =}, ... }}, ... }, the live
+ * processes with workers on the queue; `running` is what their workers ran
+ * at their last beat. */
 static int l_processes(lua_State *L)
 {
     lqueue *q = hw_lua_check_queue(L);

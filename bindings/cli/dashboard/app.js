@@ -147,7 +147,11 @@ function jobRow(queue, part, job, detail, refresh) {
     }
     actions.push(actionButton("Cancel", { queue, action: "cancel", id: job.id }, refresh));
   }
-  const note = part === "inflight" ? (job.holder || "") : (job.reason || "");
+  // In flight: its worker, and whether it runs or waits in the worker's
+  // batch (a job reads as claimed until its process's next beat).
+  const note = part === "inflight"
+    ? (job.holder || "") + (job.started_at >= 0 ? ", running since " + when(job.started_at) : ", claimed")
+    : (job.reason || "");
   return el("tr", { class: "job", data: { id: job.id || "" }, onclick: () => showWhole(detail, queue, job) },
     el("td", { class: "id" }, job.id || "(unreadable)"),
     el("td", { class: "num" }, job.attempt),
