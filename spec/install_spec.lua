@@ -79,6 +79,38 @@ describe("installation", function()
     assert.are.equal("events", offers("hworker-lua", "help", "ev"))
   end)
 
+  it("installs a zsh completion that compinit registers and that offers the subcommands and their flags", function()
+    local dir_ = prefix .. "/share/zsh/vendor-completions"
+    local out, code = run("zsh -n " .. H.quote(dir_ .. "/_hworker-lua"))
+    assert.are.equal(0, code, out)
+    -- compinit finds it on fpath by its #compdef line.
+    out = run("zsh -f -c " .. H.quote(("fpath=(%s $fpath); autoload -Uz compinit; compinit -u -d %s/zcompdump; "
+      .. "print -r -- $_comps[hworker-lua]"):format(H.quote(dir_), H.quote(dir))))
+    assert.are.equal("_hworker-lua\n", out)
+    -- What it offers, with zsh's completion builtins replaced by ones that
+    -- print what they are given (they need a terminal's line editor).
+    local function offers(prefix_, ...)
+      local words = { ... }
+      return (run("zsh -f -c " .. H.quote(("fpath=(%s $fpath); autoload -Uz _hworker-lua; "
+        .. "_describe() { local -a a; a=(${(P)2}); print -r -- ${a%%%%:*} }; "
+        .. "compadd() { shift; print -r -- $@ }; _files() { print -r -- files }; "
+        .. "words=(%s); CURRENT=%d; PREFIX=%s; _hworker-lua"):format(H.quote(dir_), table.concat(words, " "), #words,
+        H.quote(prefix_)))):gsub("\n$", ""))
+    end
+    local function has(list, word)
+      for w in list:gmatch("%S+") do if w == word then return true end end
+      return false
+    end
+    local commands = offers("", "hworker-lua", "")
+    for _, c in ipairs { "run", "serve", "inflight", "cron", "ps", "events" } do
+      assert.is_true(has(commands, c), c .. " not in " .. commands)
+    end
+    assert.is_true(has(offers("--", "hworker-lua", "serve", "--"), "--token-file"))
+    assert.is_true(has(offers("--", "hworker-lua", "inflight", "q", "--"), "--text"))
+    assert.is_false(has(offers("--", "hworker-lua", "inflight", "q", "--"), "--token-file"))
+    assert.are.equal("files", offers("", "hworker-lua", "run", ""))
+  end)
+
   it("builds examples/host.c with pkg-config, and it runs", function()
     local exe = dir .. "/host_pc"
     local out, code = run(("PKG_CONFIG_PATH=%s/lib/pkgconfig; export PKG_CONFIG_PATH; "
