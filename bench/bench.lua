@@ -224,6 +224,28 @@ for _, size in ipairs { 100, 1000 } do
   row(("enqueue, batches of %d (TCP)"):format(size), r, "jobs/s", size == 1000 and at_least(300000) or nil)
 end
 
+-- Single-job enqueues from many threads of one handle, as a web server's
+-- request threads make them: each call returns once Redis has its job, and
+-- the calls made while one is on its way go together in the next
+-- (core/enqueue_gather.c). A C program, since the Lua module has no threads.
+local gathered = {}
+for _, threads in ipairs { 1, 16 } do
+  local jobs = quick and 32000 or 160000
+  if threads == 1 then jobs = jobs / 4 end
+  local r = repeat_runs(function()
+    q:destroy()
+    local out = sh(("%q %q bench %d %d"):format(build .. "/bench_enqueue_threads", tcp, threads, jobs / threads))
+    local done, took = out:match("^(%d+) ([%d%.]+)")
+    assert(done, "bench: bench_enqueue_threads failed: " .. out)
+    return tonumber(done) / tonumber(took)
+  end)
+  gathered[threads] = r.median
+  row(("enqueue, one job per call, %d thread(s) of one handle, C (TCP)"):format(threads), r, "jobs/s",
+    threads == 16 and at_least(200000, "≥ 200,000") or nil)
+end
+share("enqueue, one job per call from 16 threads, as a share of batches of 100 (one client)", gathered[16],
+  enq_batch[100])
+
 -- Drain preloaded no-op jobs.
 local cost, drain_rate = {}, {}
 for _, variant in ipairs { { "TCP", tcp }, { "unix socket", unix }, { "TLS", tls } } do

@@ -195,6 +195,7 @@ hworker *hworker_create(const hworker_config *given, char *err, size_t errlen)
         if (*p == '|' || *p == ' ') *p = '_';
     h->pid = (int)getpid();
     pthread_mutex_init(&h->producer_lock, NULL);
+    hw_gather_init(&h->gather);
     hw_shard_cache_init(&h->follow_ups);
     hw_conn_init(&h->producer, &h->target, cfg->connect, cfg->connect_ud, &h->log, h->name, "producer",
                  cfg->redis_timeout);
@@ -526,6 +527,7 @@ void hworker_free(hworker *h)
     hw_signal_destroy(&h->keeper_stop);
     hw_signal_destroy(&h->keeper_wake);
     pthread_mutex_destroy(&h->producer_lock);
+    hw_gather_destroy(&h->gather);
     hw_shard_cache_destroy(&h->follow_ups);
     pthread_mutex_destroy(&h->state_lock);
     pthread_mutex_destroy(&h->threads_lock);

@@ -295,7 +295,13 @@ typedef struct hworker_enqueue_opts {
  * min_replicas confirmed it; HWORKER_E_SHARDS when the queue's recorded
  * shard count differs from the handle's. After a
  * connection loss it sends the batch once more, so a job may, rarely, be
- * enqueued twice; it is never lost once this returns 0. Thread-safe. */
+ * enqueued twice; it is never lost once this returns 0. Thread-safe.
+ * Single-job calls (n == 1) that threads make on one handle while another
+ * such call is on its way to Redis are sent together in one script call
+ * (group commit, up to 512 jobs with the same options): each call still
+ * returns only once Redis has its own job, with its own id and held count;
+ * a job that is not JSON fails alone before it joins; a failed shared call
+ * fails each of its calls with its message. */
 HWORKER_API hworker_rc hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const hworker_enqueue_opts *opts,
                                        char *ids, char *err, size_t errlen);
 

@@ -8,6 +8,7 @@
 
 #include "claims.h"
 #include "conn.h"
+#include "enqueue_gather.h"
 #include "hworker.h"
 #include "log.h"
 #include "queue_name.h"
@@ -88,6 +89,8 @@ struct hworker {
     pthread_mutex_t events_lock;
     hw_conn events;
 
+    /* Single-job enqueues waiting to go to Redis together (its own lock). */
+    hw_gather gather;
     /* Round-robin position of enqueues over shards (any thread). */
     atomic_uint next_shard;
     /* Set once this handle's shard count agrees with the one Redis records
@@ -261,10 +264,11 @@ hworker_rc hw_queue_shards(hworker *h, hw_conn *c, const char *queue, int *shard
  * hworker.queue in job code, or the producer connection under its lock). */
 /* `uniques` may be NULL; of `o` (NULL: the defaults) the delay, the
  * run-at time, the priority and the group are read (the group already
- * checked by hw_group_key_check). Returns HWORKER_OK or the failure's
- * hworker_rc with a message. */
+ * checked by hw_group_key_check), and o->held is counted. `held_each`
+ * (NULL, or n ints) gets 1 for each job whose unique key was held. Returns
+ * HWORKER_OK or the failure's hworker_rc with a message. */
 hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-                      const char *const *uniques, const hworker_enqueue_opts *o, char *ids, int retry_once, char *err,
-                      size_t errlen);
+                      const char *const *uniques, const hworker_enqueue_opts *o, char *ids, int *held_each,
+                      int retry_once, char *err, size_t errlen);
 
 #endif

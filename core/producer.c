@@ -70,8 +70,8 @@ redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args
 }
 
 hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-                      const char *const *uniques, const hworker_enqueue_opts *o, char *ids, int retry_once, char *err,
-                      size_t errlen)
+                      const char *const *uniques, const hworker_enqueue_opts *o, char *ids, int *held_each,
+                      int retry_once, char *err, size_t errlen)
 {
     static const hworker_enqueue_opts defaults = HWORKER_ENQUEUE_OPTS_INIT;
     if (o == NULL) o = &defaults;
@@ -121,11 +121,14 @@ hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *
         }
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
             rc = HWORKER_OK; /* every job got the id made for it, already in out */
+            if (held_each) memset(held_each, 0, n * sizeof *held_each);
         } else if (r->type == REDIS_REPLY_ARRAY && r->elements == n) {
             /* A job whose unique key was held gets the holder's id. */
             for (size_t i = 0; i < n; i++) {
                 const char *got = r->element[i]->str ? r->element[i]->str : "";
-                if (o && o->held && strcmp(got, out + i * HWORKER_ID_SIZE) != 0) (*o->held)++;
+                int held = strcmp(got, out + i * HWORKER_ID_SIZE) != 0;
+                if (o && o->held && held) (*o->held)++;
+                if (held_each) held_each[i] = held;
                 snprintf(out + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE, "%s", got);
             }
             rc = HWORKER_OK;
@@ -185,7 +188,7 @@ static hworker_rc enqueue_on(hworker *h, const target *t, int rr, size_t n, cons
     pthread_mutex_lock(&h->producer_lock);
     if (!mixed) {
         const hw_keys *keys = target_keys(t, first, &made);
-        rc = hw_enqueue(&h->producer, keys, n, json, lens, uniques, o, ids, 1, err, errlen);
+        rc = hw_enqueue(&h->producer, keys, n, json, lens, uniques, o, ids, NULL, 1, err, errlen);
         if (keys == &made) hw_keys_free(&made);
     } else {
         const char **sj = malloc(n * sizeof *sj), **su = malloc(n * sizeof *su);
@@ -204,7 +207,7 @@ static hworker_rc enqueue_on(hworker *h, const target *t, int rr, size_t n, cons
                 }
             if (m == 0) continue;
             const hw_keys *keys = target_keys(t, k, &made);
-            rc = hw_enqueue(&h->producer, keys, m, sj, sl, su, o, sids, 1, err, errlen);
+            rc = hw_enqueue(&h->producer, keys, m, sj, sl, su, o, sids, NULL, 1, err, errlen);
             if (keys == &made) hw_keys_free(&made);
             if (rc == 0) {
                 done++;
@@ -224,6 +227,86 @@ static hworker_rc enqueue_on(hworker *h, const target *t, int rr, size_t n, cons
         free(sids);
     }
     pthread_mutex_unlock(&h->producer_lock);
+    return rc;
+}
+
+/* A gathered call (enqueue_gather.h): the jobs of one key, in one script
+ * call on the producer connection, to the first job's queue with its
+ * options (the key's: the others share them). */
+typedef struct gathered {
+    hworker *h;
+    const target *t;
+    const hworker_enqueue_opts *o;
+} gathered;
+
+static hworker_rc send_gathered(void *ctx, hw_gather_req **reqs, size_t n, char *err, size_t errlen)
+{
+    const gathered *g = ctx;
+    const char **json = malloc(n * sizeof *json), **uniques = malloc(n * sizeof *uniques);
+    size_t *lens = malloc(n * sizeof *lens);
+    int *held = malloc(n * sizeof *held);
+    char *ids = malloc(n * HWORKER_ID_SIZE);
+    if (!json || !uniques || !lens || !held || !ids) abort();
+    int any_unique = 0;
+    for (size_t i = 0; i < n; i++) {
+        json[i] = reqs[i]->json;
+        lens[i] = reqs[i]->len;
+        uniques[i] = reqs[i]->unique;
+        any_unique |= uniques[i] != NULL;
+    }
+    hworker_enqueue_opts o = *g->o;
+    o.held = NULL;
+    hw_keys made;
+    const hw_keys *keys = target_keys(g->t, reqs[0]->key.shard, &made);
+    pthread_mutex_lock(&g->h->producer_lock);
+    hworker_rc rc = hw_enqueue(&g->h->producer, keys, n, json, lens, any_unique ? uniques : NULL, &o, ids, held, 1,
+                               err, errlen);
+    pthread_mutex_unlock(&g->h->producer_lock);
+    if (keys == &made) hw_keys_free(&made);
+    for (size_t i = 0; rc == HWORKER_OK && i < n; i++) {
+        memcpy(reqs[i]->id, ids + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE);
+        reqs[i]->held = held[i];
+    }
+    free(json);
+    free(uniques);
+    free(lens);
+    free(held);
+    free(ids);
+    return rc;
+}
+
+/* One job: checked alone (a bad one fails alone, with the message of a
+ * direct call), then sent with the single-job enqueues of other threads
+ * that wait at the time. */
+static hworker_rc enqueue_one(hworker *h, const target *t, int rr, const hworker_job *job,
+                              const hworker_enqueue_opts *o, char *id, char *err, size_t errlen)
+{
+    char why[200];
+    if (job->json == NULL || hw_json_check(job->json, job->len, why, sizeof why))
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "the job is not valid JSON: %s", job->json ? why : "NULL");
+    if (!(o->delay >= 0) || !(o->at >= 0))
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "the delay and the run-at time must be >= 0 seconds");
+    if (o->priority < 0 || o->priority > 9)
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "priority must be from 0 (none) to 9 (first), not %d",
+                       o->priority);
+    int unique = job->unique && job->unique[0];
+    gathered g = {h, t, o};
+    hw_gather_req req = {
+        .key = {t->name, o->delay, o->at, o->priority, o->group,
+                unique && t->nshards > 1 ? hw_shard_of_unique(job->unique, t->nshards) : rr,
+                !unique && !o->group && o->shard == HWORKER_SHARD_ANY},
+        .json = job->json,
+        .len = job->len,
+        .unique = unique ? job->unique : NULL,
+        .ctx = &g,
+        .err = err,
+        .errlen = errlen,
+    };
+    hworker_rc rc = hw_gather_enqueue(&h->gather, &req, send_gathered);
+    if (rc == HWORKER_OK) {
+        if (id) memcpy(id, req.id, HWORKER_ID_SIZE);
+        if (o->held && req.held) *o->held = 1;
+    }
     return rc;
 }
 
@@ -326,7 +409,8 @@ hworker_rc hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const 
     target t = {0};
     int rr = 0;
     rc = pick_target(h, &o, any_unique ? uniques : NULL, n, &t, &rr, err, errlen);
-    if (rc == HWORKER_OK) rc = enqueue_on(h, &t, rr, n, json, lens, any_unique ? uniques : NULL, &o, ids, err, errlen);
+    if (rc == HWORKER_OK && n == 1) rc = enqueue_one(h, &t, rr, jobs, &o, ids, err, errlen);
+    else if (rc == HWORKER_OK) rc = enqueue_on(h, &t, rr, n, json, lens, any_unique ? uniques : NULL, &o, ids, err, errlen);
     if (rc == HWORKER_OK && t.own) hw_queue_listed(h);
     free(json);
     free(uniques);

@@ -72,7 +72,7 @@ static int worker_queue(void *ud, const char *queue, size_t queue_len, const cha
     if (hw_queue_name_check(queue, queue_len, err, errlen) ||
         hw_follow_up_keys(w->h, &w->conn, queue, &keys, err, errlen))
         return -1;
-    int rc = hw_enqueue(&w->conn, &keys, 1, &json, &len, NULL, NULL, id, 1, err, errlen);
+    int rc = hw_enqueue(&w->conn, &keys, 1, &json, &len, NULL, NULL, id, NULL, 1, err, errlen);
     hw_keys_free(&keys);
     return rc;
 }
