@@ -74,7 +74,11 @@ describe("the process registry", function()
       log_level = "error" })
     H.spawn_workers({ name = name_b, redis = server.url, job_file = record, workers = 2, monitors = 0,
       log_level = "error" })
-    H.wait_until("both runners to beat", 20, function() return #a:processes() == 1 and #b:processes() == 1 end)
+    -- A runner's first beat may come before all its threads have started.
+    H.wait_until("both runners to beat with all their threads", 20, function()
+      local pa, pb = a:processes(), b:processes()
+      return #pa == 1 and #pb == 1 and pa[1].threads == 1 and pb[1].threads == 2
+    end)
     local redis = " --redis " .. H.quote(server.url)
     local out, err, code = H.run(bin, "ps --json" .. redis)
     assert.are.equal(0, code, err)
