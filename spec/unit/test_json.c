@@ -303,6 +303,44 @@ static void test_quote_round_trip(void)
     hw_buf_free(&back);
 }
 
+/* The elements hw_json_array_each reported, each followed by "|". */
+static void collect_element(void *ud, const char *v, size_t v_len)
+{
+    hw_buf *out = ud;
+    hw_buf_add(out, v, v_len);
+    hw_buf_adds(out, "|");
+}
+
+static int array(const char *text, size_t len, hw_buf *out)
+{
+    char *copy = exact_copy(text, len);
+    hw_buf_clear(out);
+    hw_buf_adds(out, "");
+    int rc = hw_json_array_each(copy, len, collect_element, out);
+    free(copy);
+    return rc;
+}
+#define ARRAY(lit, out) array(lit, sizeof(lit) - 1, out)
+
+static void test_array_each(void)
+{
+    hw_buf out = {0};
+    CHECK(ARRAY("[{\"a\":[1,2]}, \"s,]\" ,3,null]", &out) == 0);
+    CHECK_STR(out.data, "{\"a\":[1,2]}|\"s,]\"|3|null|");
+    CHECK(ARRAY(" [ ] ", &out) == 0);
+    CHECK_STR(out.data, "");
+    CHECK(ARRAY("", &out) == -1);
+    CHECK(ARRAY("{}", &out) == -1);
+    CHECK(ARRAY("[", &out) == -1);
+    CHECK(ARRAY("[1,]", &out) == -1);
+    CHECK(ARRAY("[1] x", &out) == -1);
+    CHECK(ARRAY("[1 2]", &out) == -1);
+    /* The elements before a fault were reported. */
+    CHECK(ARRAY("[1,{\"b\"", &out) == -1);
+    CHECK_STR(out.data, "1|");
+    hw_buf_free(&out);
+}
+
 int main(void)
 {
     test_check_accepts_json();
@@ -310,6 +348,7 @@ int main(void)
     test_check_depth();
     test_check_err_buffer();
     test_flat_object();
+    test_array_each();
     test_unescape();
     test_quote();
     test_quote_round_trip();
