@@ -683,7 +683,7 @@ typedef struct hworker_process_info {
     /** The jobs its workers were running at its last beat (a job that
      * started since is not among them yet), nrunning of them. */
     const hworker_running_job *running;
-    size_t nrunning;
+    size_t nrunning; /**< how many jobs `running` holds */
 } hworker_process_info;
 
 /** Receives each process; returns nonzero to stop listing early. */
