@@ -33,7 +33,7 @@ static int same_text(const char *a, const char *b) { return a == b || (a && b &&
 static int joins(const hw_gather_key *a, const hw_gather_key *b)
 {
     return same_text(a->queue, b->queue) && a->delay == b->delay && a->at == b->at && a->priority == b->priority &&
-           same_text(a->group, b->group) && (b->any_shard || b->shard == a->shard);
+        same_text(a->group, b->group) && (b->any_shard || b->shard == a->shard);
 }
 
 /* Takes the head request and those that join it off the list (under the

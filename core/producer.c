@@ -259,8 +259,8 @@ static hworker_rc send_gathered(void *ctx, hw_gather_req **reqs, size_t n, char 
     hw_keys made;
     const hw_keys *keys = target_keys(g->t, reqs[0]->key.shard, &made);
     pthread_mutex_lock(&g->h->producer_lock);
-    hworker_rc rc = hw_enqueue(&g->h->producer, keys, n, json, lens, any_unique ? uniques : NULL, &o, ids, held, 1,
-                               err, errlen);
+    hworker_rc rc =
+        hw_enqueue(&g->h->producer, keys, n, json, lens, any_unique ? uniques : NULL, &o, ids, held, 1, err, errlen);
     pthread_mutex_unlock(&g->h->producer_lock);
     if (keys == &made) hw_keys_free(&made);
     for (size_t i = 0; rc == HWORKER_OK && i < n; i++) {
@@ -410,7 +410,8 @@ hworker_rc hworker_enqueue(hworker *h, const hworker_job *jobs, size_t n, const 
     int rr = 0;
     rc = pick_target(h, &o, any_unique ? uniques : NULL, n, &t, &rr, err, errlen);
     if (rc == HWORKER_OK && n == 1) rc = enqueue_one(h, &t, rr, jobs, &o, ids, err, errlen);
-    else if (rc == HWORKER_OK) rc = enqueue_on(h, &t, rr, n, json, lens, any_unique ? uniques : NULL, &o, ids, err, errlen);
+    else if (rc == HWORKER_OK)
+        rc = enqueue_on(h, &t, rr, n, json, lens, any_unique ? uniques : NULL, &o, ids, err, errlen);
     if (rc == HWORKER_OK && t.own) hw_queue_listed(h);
     free(json);
     free(uniques);

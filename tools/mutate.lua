@@ -129,8 +129,8 @@ local function make()
     return sh(("cmake -S %s -B %s -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null "
       .. "&& cmake --build %s -j2 -- --no-print-directory"):format(quote(src), quote(build), quote(build)))
   end
-  return sh(("cmake --build %s -j2 --target hworker hworker_lua hworker-lua completions host_example -- --no-print-directory")
-    :format(quote(build)))
+  return sh(("cmake --build %s -j2 --target hworker hworker_lua hworker-lua completions host_example "
+    .. "-- --no-print-directory"):format(quote(build)))
 end
 
 -- Runs a mutant's specs against the scratch build; returns whether they
