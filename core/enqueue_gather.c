@@ -16,6 +16,11 @@
  * stay small, and a caller behind a long line waits for a few calls at
  * most. */
 #define HW_GATHER_MAX 512
+/* The most bytes of jobs one call carries, past its first job: a huge job
+ * goes nearly alone, so that a call Redis refuses for its size (its query
+ * buffer limit) takes no other callers down with it, and a call sent again
+ * after a lost reply repeats little. */
+#define HW_GATHER_BYTES (1024 * 1024)
 /* The most calls a leader sends once its own job went. */
 #define HW_GATHER_LEAD_CALLS 4
 
@@ -41,10 +46,11 @@ static int joins(const hw_gather_key *a, const hw_gather_key *b)
 static size_t take(hw_gather *g, hw_gather_req **out)
 {
     hw_gather_req *lead = g->head, *prev = NULL;
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
     for (hw_gather_req *r = g->head; r != NULL && n < HW_GATHER_MAX;) {
         hw_gather_req *next = r->next;
-        if (r == lead || joins(&lead->key, &r->key)) {
+        if (r == lead || (joins(&lead->key, &r->key) && bytes + r->len <= HW_GATHER_BYTES)) {
+            bytes += r == lead ? 0 : r->len;
             if (prev) prev->next = next;
             else g->head = next;
             if (g->tail == r) g->tail = prev;
@@ -76,16 +82,19 @@ hworker_rc hw_gather_enqueue(hw_gather *g, hw_gather_req *req, hw_gather_send_fn
     while (!req->done && !req->lead) pthread_cond_wait(&req->wake, &g->lock);
     if (req->lead) {
         /* Calls until this caller's job went, and then a few more while
-         * jobs wait: the leader runs already, where a woken waiter would
-         * need a core first. */
+         * jobs wait and calls succeed: the leader runs already, where a
+         * woken waiter would need a core first (after a failure the next
+         * call is another caller's, so this one's error is not held up). */
         hw_gather_req *batch[HW_GATHER_MAX];
         int calls = 0;
         req->lead = 0;
-        while (g->head && (!req->done || calls < HW_GATHER_LEAD_CALLS)) {
+        hworker_rc last = HWORKER_OK;
+        while (g->head && (!req->done || (calls < HW_GATHER_LEAD_CALLS && last == HWORKER_OK))) {
             size_t n = take(g, batch);
             pthread_mutex_unlock(&g->lock);
-            char err[512] = "";
+            char err[2048] = "";
             hworker_rc rc = send(batch[0]->ctx, batch, n, err, sizeof err);
+            last = rc;
             pthread_mutex_lock(&g->lock);
             for (size_t i = 0; i < n; i++) {
                 batch[i]->rc = rc;

@@ -298,7 +298,8 @@ typedef struct hworker_enqueue_opts {
  * enqueued twice; it is never lost once this returns 0. Thread-safe.
  * Single-job calls (n == 1) that threads make on one handle while another
  * such call is on its way to Redis are sent together in one script call
- * (group commit, up to 512 jobs with the same options): each call still
+ * (group commit: up to 512 jobs with the same options, and 1 MB of jobs
+ * past the first): each call still
  * returns only once Redis has its own job, with its own id and held count;
  * a job that is not JSON fails alone before it joins; a failed shared call
  * fails each of its calls with its message. */

@@ -43,7 +43,8 @@ static int named(const hw_json_field *f, const char *name)
 
 static long long whole_number(const hw_json_field *f)
 {
-    if (f->is_string || f->value_len == 0 || f->value_len > 19) return -1;
+    /* 18 digits at most: any such number fits a long long. */
+    if (f->is_string || f->value_len == 0 || f->value_len > 18) return -1;
     long long v = 0;
     for (size_t i = 0; i < f->value_len; i++) {
         if (f->value[i] < '0' || f->value[i] > '9') return -1;

@@ -263,7 +263,9 @@ static hworker_rc send_gathered(void *ctx, hw_gather_req **reqs, size_t n, char 
         hw_enqueue(&g->h->producer, keys, n, json, lens, any_unique ? uniques : NULL, &o, ids, held, 1, err, errlen);
     pthread_mutex_unlock(&g->h->producer_lock);
     if (keys == &made) hw_keys_free(&made);
-    for (size_t i = 0; rc == HWORKER_OK && i < n; i++) {
+    /* Short of replicas, the jobs are in Redis all the same: their ids are
+     * given, as a direct call gives them. */
+    for (size_t i = 0; (rc == HWORKER_OK || rc == HWORKER_E_REPLICAS) && i < n; i++) {
         memcpy(reqs[i]->id, ids + i * HWORKER_ID_SIZE, HWORKER_ID_SIZE);
         reqs[i]->held = held[i];
     }
@@ -303,7 +305,7 @@ static hworker_rc enqueue_one(hworker *h, const target *t, int rr, const hworker
         .errlen = errlen,
     };
     hworker_rc rc = hw_gather_enqueue(&h->gather, &req, send_gathered);
-    if (rc == HWORKER_OK) {
+    if (rc == HWORKER_OK || rc == HWORKER_E_REPLICAS) {
         if (id) memcpy(id, req.id, HWORKER_ID_SIZE);
         if (o->held && req.held) *o->held = 1;
     }

@@ -10,9 +10,14 @@
 
 /* The running claims of a queue's live processes: "claim|worker" each,
  * with when it started. Owned by whoever collected it. */
+typedef struct hw_running_claim {
+    char *key; /* "claim|worker" */
+    size_t len;
+    long long started_at;
+} hw_running_claim;
+
 typedef struct hw_running_set {
-    char **claims;
-    long long *started_at;
+    hw_running_claim *claims; /* sorted by key once collected */
     size_t n, cap;
 } hw_running_set;
 
@@ -23,7 +28,7 @@ typedef struct hw_running_set {
 void hw_running_collect(hworker *h, hw_running_set *s);
 
 /* When the in-flight member ("claim|holder|envelope") started running, ms
- * in Redis time, or -1 if no beat reported it running. */
+ * in Redis time, or -1 if no beat reported it running. O(log n). */
 long long hw_running_started(const hw_running_set *s, const char *member, size_t len);
 
 void hw_running_free(hw_running_set *s);

@@ -97,6 +97,20 @@ describe("single-job enqueues from many threads", function()
     assert.is_true(calls < (8 * 2000) / 2, calls .. " script calls")
   end)
 
+  it("sends a huge job without others of its size, so that one call's arguments stay bounded", function()
+    local q, name = H.queue(server)
+    local lines, calls = produce(q, name, "big", 8, 10)
+    local by_id = {}
+    for _, e in ipairs(q:jobs { limit = 1000 }) do by_id[e.id] = e.job end
+    for _, l in ipairs(lines) do
+      assert.are.equal("ok", l.what, l.rest)
+      assert.are.same({ l.t, l.k }, { by_id[l.rest].t, by_id[l.rest].k })
+    end
+    assert.are.equal(80, q:stats().pending)
+    -- Jobs of 1.5 MB each: past a call's first job, at most 1 MB joins it.
+    assert.is_true(calls >= 80, calls .. " script calls for 80 jobs of 1.5 MB")
+  end)
+
   it("reports a held unique key to its own call only, with the holder's id", function()
     local q, name = H.queue(server)
     local holder = q:queue({ n = "holder" }, { unique = "held-key" })

@@ -9,6 +9,7 @@
  *           every 50th other (k % 50 == 0) a key of its own "u-T-K"
  *   mixed   the even threads' jobs run in an hour (delay 3600), the odd
  *           threads' now
+ *   big     every job is of 1.5 MB ({"t":..,"k":..,"pad":"xx..."})
  *   kill    a thread of its own kills the handle's connection (CLIENT KILL
  *           TYPE normal from a second connection) every 2 ms meanwhile
  * usage: gather_enqueue REDIS_URL NAME MODE THREADS PER */
@@ -44,6 +45,17 @@ static void *produce(void *ud)
         snprintf(json, sizeof json, "{\"t\":%d,\"k\":%d}", a->t, k);
         if (strcmp(r->mode, "bad") == 0 && k % 97 == 50) snprintf(json, sizeof json, "{\"t\":%d,\"k\":", a->t);
         hworker_job job = {json, strlen(json), NULL};
+        char *big = NULL;
+        if (strcmp(r->mode, "big") == 0) {
+            size_t pad = 1536 * 1024;
+            big = malloc(pad + 64);
+            if (big == NULL) abort();
+            int head = snprintf(big, 64, "{\"t\":%d,\"k\":%d,\"pad\":\"", a->t, k);
+            memset(big + head, 'x', pad);
+            memcpy(big + head + pad, "\"}", 3);
+            job.json = big;
+            job.len = (size_t)head + pad + 2;
+        }
         if (strcmp(r->mode, "unique") == 0 && k % 50 == 25) job.unique = "held-key";
         if (strcmp(r->mode, "unique") == 0 && k % 50 == 0) {
             snprintf(unique, sizeof unique, "u-%d-%d", a->t, k);
@@ -58,6 +70,7 @@ static void *produce(void *ud)
         if (rc == HWORKER_OK) printf("%d %d %s %s\n", a->t, k, held ? "held" : "ok", id);
         else printf("%d %d err %s\n", a->t, k, err);
         pthread_mutex_unlock(&r->out_lock);
+        free(big);
     }
     return NULL;
 }
