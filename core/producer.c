@@ -69,19 +69,16 @@ redisReply *hw_producer_script(hworker *h, hw_script s, int nkeys, hw_args *args
     return r;
 }
 
-hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
-                      const char *const *uniques, const hworker_enqueue_opts *o, char *ids, int *held_each,
-                      int retry_once, char *err, size_t errlen)
+/* What Redis would refuse or store wrong, with the message a caller sees:
+ * the delay and time, the priority, and each job's JSON. */
+static hworker_rc check_enqueue(const hworker_enqueue_opts *o, size_t n, const char *const *json, const size_t *lens,
+                                char *err, size_t errlen)
 {
-    static const hworker_enqueue_opts defaults = HWORKER_ENQUEUE_OPTS_INIT;
-    if (o == NULL) o = &defaults;
-    double delay = o->delay, at = o->at;
-    int priority = o->priority;
-    if (n == 0) return HWORKER_OK;
-    if (!(delay >= 0) || !(at >= 0))
+    if (!(o->delay >= 0) || !(o->at >= 0))
         return hw_fail(HWORKER_E_INVALID, err, errlen, "the delay and the run-at time must be >= 0 seconds");
-    if (priority < 0 || priority > 9)
-        return hw_fail(HWORKER_E_INVALID, err, errlen, "priority must be from 0 (none) to 9 (first), not %d", priority);
+    if (o->priority < 0 || o->priority > 9)
+        return hw_fail(HWORKER_E_INVALID, err, errlen, "priority must be from 0 (none) to 9 (first), not %d",
+                       o->priority);
     for (size_t i = 0; i < n; i++) {
         char why[200];
         if (json[i] == NULL || hw_json_check(json[i], lens[i], why, sizeof why)) {
@@ -92,6 +89,20 @@ hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *
             return HWORKER_E_INVALID;
         }
     }
+    return HWORKER_OK;
+}
+
+hworker_rc hw_enqueue(hw_conn *conn, const hw_keys *keys, size_t n, const char *const *json, const size_t *lens,
+                      const char *const *uniques, const hworker_enqueue_opts *o, char *ids, int *held_each,
+                      int retry_once, char *err, size_t errlen)
+{
+    static const hworker_enqueue_opts defaults = HWORKER_ENQUEUE_OPTS_INIT;
+    if (o == NULL) o = &defaults;
+    double delay = o->delay, at = o->at;
+    int priority = o->priority;
+    if (n == 0) return HWORKER_OK;
+    hworker_rc bad = check_enqueue(o, n, json, lens, err, errlen);
+    if (bad != HWORKER_OK) return bad;
     char when[40];
     if (at > 0) snprintf(when, sizeof when, "@%lld", (long long)(at * 1000.0));
     else snprintf(when, sizeof when, "%lld", (long long)(delay * 1000.0));
@@ -283,14 +294,8 @@ static hworker_rc send_gathered(void *ctx, hw_gather_req **reqs, size_t n, char 
 static hworker_rc enqueue_one(hworker *h, const target *t, int rr, const hworker_job *job,
                               const hworker_enqueue_opts *o, char *id, char *err, size_t errlen)
 {
-    char why[200];
-    if (job->json == NULL || hw_json_check(job->json, job->len, why, sizeof why))
-        return hw_fail(HWORKER_E_INVALID, err, errlen, "the job is not valid JSON: %s", job->json ? why : "NULL");
-    if (!(o->delay >= 0) || !(o->at >= 0))
-        return hw_fail(HWORKER_E_INVALID, err, errlen, "the delay and the run-at time must be >= 0 seconds");
-    if (o->priority < 0 || o->priority > 9)
-        return hw_fail(HWORKER_E_INVALID, err, errlen, "priority must be from 0 (none) to 9 (first), not %d",
-                       o->priority);
+    hworker_rc bad = check_enqueue(o, 1, &job->json, &job->len, err, errlen);
+    if (bad != HWORKER_OK) return bad;
     int unique = job->unique && job->unique[0];
     gathered g = {h, t, o};
     hw_gather_req req = {
