@@ -229,6 +229,37 @@ describe("the process registry", function()
     assert.truthy(out:find("\n" .. name_sharded:gsub("%p", "%%%0") .. "%s+2%s+3%s+0%s+0%s+0%s+0%s+yes%s"), out)
   end)
 
+  it("reads a hand-written running list within bounds: odd elements skipped, at most 1,024, listings unharmed",
+    function()
+    local q, name = H.queue(server)
+    local id = q:queue { n = 1 }
+    local claim = q:step_claim(1, "h:1:w1")[1]
+    local token = claim:match("^([^|]+)|")
+    -- 5,000 elements: the one that names the real claim comes first, then
+    -- wrong kinds, a 19-digit number (past a long long: UBSan would see an
+    -- overflow), nested junk, and fillers.
+    local elements = { ('{"worker":"h:1:w1","id":"%s","claim":"%s","started_at":1234}'):format(id, token),
+      '"text"', "7", "null", '{"worker":["x"],"claim":{},"started_at":9999999999999999999}',
+      '{"id":' .. string.rep("[", 900) .. string.rep("]", 900) .. "}" }
+    while #elements < 5000 do elements[#elements + 1] = '{"worker":"f","id":"f","claim":"f","started_at":1}' end
+    local key = "hw:{" .. name .. "}:procs"
+    q:command("HSET", key, "odd", '{"id":"odd","running":[' .. table.concat(elements, ",") .. "]}")
+    q:command("ZADD", "hw:{" .. name .. "}:beats", "9999999999999", "odd")
+    local p = q:processes()[1]
+    assert.are.equal(1024, #p.running)
+    assert.are.same({ "h:1:w1", id, 1234 }, { p.running[1].worker, p.running[1].id, p.running[1].started_at })
+    assert.is_nil(p.running[5].started_at)
+    local e = q:inflight()[1]
+    assert.are.same({ id, 1234 }, { e.id, e.started_at })
+    local redis = " --redis " .. H.quote(server.url)
+    local out, err, code = H.run(bin, "inflight " .. H.quote(name) .. redis)
+    assert.are.equal(0, code, err)
+    assert.are.equal("running", H.cjson.decode(out).state)
+    out, err, code = H.run(bin, "ps " .. H.quote(name) .. " --json" .. redis)
+    assert.are.equal(0, code, err)
+    assert.are.equal(1024, #H.cjson.decode(out).running)
+  end)
+
   it("names a registry key that holds garbage, and the runner's jobs still run", function()
     local q, name = H.queue(server)
     local key = "hw:{" .. name .. "}:procs"
