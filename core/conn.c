@@ -85,7 +85,7 @@ int hw_conn_open(hw_conn *c)
     hw_pipe_guard g;
     hw_pipe_guard_begin(&g);
     int rc = conn_open(c);
-    hw_pipe_guard_end(&g, rc != 0);
+    hw_pipe_guard_end(&g);
     return rc;
 }
 
@@ -229,7 +229,7 @@ redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
             hw_pipe_guard g;
             hw_pipe_guard_begin(&g);
             int failed = load_script(c, s);
-            hw_pipe_guard_end(&g, failed);
+            hw_pipe_guard_end(&g);
             if (failed) {
                 hw_conn_close(c);
                 return NULL;

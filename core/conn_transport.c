@@ -10,15 +10,13 @@ void hw_pipe_guard_begin(hw_pipe_guard *g)
     pthread_sigmask(SIG_BLOCK, &g->pipe, &g->old);
 }
 
-void hw_pipe_guard_end(hw_pipe_guard *g, int failed)
+void hw_pipe_guard_end(hw_pipe_guard *g)
 {
-    if (failed) {
-        sigset_t pending;
-        sigpending(&pending);
-        if (sigismember(&pending, SIGPIPE)) {
-            struct timespec zero = {0, 0};
-            sigtimedwait(&g->pipe, NULL, &zero);
-        }
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&g->pipe, NULL, &zero);
     }
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
@@ -57,10 +55,12 @@ redisReply *hw_transport_send(hw_conn *c, const char *cmd, size_t len)
         hw_conn_close(c);
         return NULL;
     }
+    /* A plain link never raises SIGPIPE: only TLS pays for the guard. */
+    int tls = hw_link_tls(c->link);
     hw_pipe_guard g;
-    hw_pipe_guard_begin(&g);
+    if (tls) hw_pipe_guard_begin(&g);
     redisReply *reply = hw_link_exchange(c->link, cmd, len);
-    hw_pipe_guard_end(&g, reply == NULL);
+    if (tls) hw_pipe_guard_end(&g);
     if (reply == NULL) {
         hw_conn_set_error(c, "Redis connection lost", NULL);
         hw_conn_close(c);

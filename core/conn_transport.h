@@ -10,19 +10,22 @@
 #include "conn.h"
 
 /* Writing to a socket Redis closed raises SIGPIPE, whose default action
- * ends the process. A library may not change the process's signal handling,
- * so each I/O call blocks SIGPIPE for its own thread only, and consumes the
- * signal a failed write left pending before restoring the thread's mask.
- * A guard lives on the stack of the one thread that begins and ends it. */
+ * ends the process. Plain sockets are written with MSG_NOSIGNAL (link.h);
+ * OpenSSL writes a TLS session's socket itself. A library may not change
+ * the process's signal handling, so TLS I/O and the connect (with its
+ * set-up, which may try several nodes) block SIGPIPE for their own thread
+ * only, and consume any SIGPIPE a failed write left pending, even when a
+ * later attempt succeeded, before restoring the thread's mask. A guard
+ * lives on the stack of the one thread that begins and ends it. */
 typedef struct hw_pipe_guard {
     sigset_t pipe, old;
 } hw_pipe_guard;
 
 /* Blocks SIGPIPE for the calling thread. Never fails. */
 void hw_pipe_guard_begin(hw_pipe_guard *g);
-/* Restores the thread's mask; `failed` (the I/O failed) first consumes a
- * pending SIGPIPE. Never fails. */
-void hw_pipe_guard_end(hw_pipe_guard *g, int failed);
+/* Consumes a SIGPIPE pending for the thread, then restores its mask.
+ * Never fails. */
+void hw_pipe_guard_end(hw_pipe_guard *g);
 
 /* Opens a link to host:port (or the target's unix socket, or takes over the
  * host factory's context when c->connect is set) within 5 s, over TLS when

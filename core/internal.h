@@ -191,7 +191,8 @@ double hw_watchdog_check(hworker *h, hw_conn *conn, double now, int force);
 void hw_watchdog_expect(hworker *h, double at);
 /* The last thing an abandoned thread does with the handle. */
 void hw_watchdog_thread_ended(hworker *h);
-/* pthread_create with HW_THREAD_STACK; returns pthread_create's code. */
+/* pthread_create with HW_THREAD_STACK, SIGPIPE blocked in the new thread;
+ * returns pthread_create's code. */
 int hw_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 void *hw_keeper_main(void *h);
 int hw_monitor_run(hworker *h, char *err, size_t errlen);

@@ -322,8 +322,10 @@ static int write_all(hw_link *l, const char *data, size_t len)
         data += n;
         len -= (size_t)n;
     }
+    /* MSG_NOSIGNAL: a socket Redis closed fails the call with EPIPE
+     * instead of raising SIGPIPE, whose default action ends the process. */
     while (len > 0) {
-        ssize_t n = write(l->fd, data, len);
+        ssize_t n = send(l->fd, data, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             fail(l, n < 0 ? strerror(errno) : "Server closed the connection");
@@ -435,6 +437,8 @@ redisReply *hw_link_command(hw_link *l, int argc, const char **argv, const size_
     hw_buf_free(&cmd);
     return r;
 }
+
+int hw_link_tls(const hw_link *l) { return l->ssl != NULL; }
 
 int hw_link_failed(const hw_link *l) { return l->errstr[0] != '\0'; }
 

@@ -3,6 +3,7 @@
  * out stops it. A stop and the watchdog read the registry; workers, whether
  * the engine's threads or a host's, register and unregister themselves.
  * Everything here is under the handle's threads_lock. */
+#include <signal.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -15,11 +16,24 @@ void hw_keeper_signal_stop(hworker *h)
 
 int hw_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
+    /* The thread inherits the creator's mask with SIGPIPE added: a write
+     * to a socket Redis closed then fails with EPIPE on every path the
+     * engine's threads take, guarded or not (conn_transport.h), and never
+     * ends the host's process. */
+    sigset_t pipe, old;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &old);
     pthread_attr_t attr;
-    if (pthread_attr_init(&attr) != 0) return pthread_create(t, NULL, fn, arg);
-    pthread_attr_setstacksize(&attr, HW_THREAD_STACK);
-    int rc = pthread_create(t, &attr, fn, arg);
-    pthread_attr_destroy(&attr);
+    int rc;
+    if (pthread_attr_init(&attr) != 0) {
+        rc = pthread_create(t, NULL, fn, arg);
+    } else {
+        pthread_attr_setstacksize(&attr, HW_THREAD_STACK);
+        rc = pthread_create(t, &attr, fn, arg);
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 

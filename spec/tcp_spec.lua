@@ -169,4 +169,12 @@ describe("a Redis URL over TCP", function()
       assert.is_nil(text:find("r3dact-me", 1, true), text)
     end
   end)
+
+  it("keeps the host process alive when Redis closes its connection in the middle of a write", function()
+    -- The host keeps SIGPIPE's default action; exit status 141 is SIGPIPE.
+    local out, err, code = H.run("luajit", ("%s %s %s"):format(H.quote(H.root .. "/spec/support/closed_mid_write.lua"),
+      H.quote(H.build), H.quote(("redis://:s3cret@127.0.0.1:%d/0"):format(port)) .. " closed-mid-write"))
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("alive", 1, true), out)
+  end)
 end)

@@ -69,6 +69,15 @@ describe("rediss:// #standalone", function()
     R.assert_each_ran_once(runs, ids)
   end)
 
+  it("keeps the host process alive when Redis closes its connection in the middle of a write", function()
+    -- OpenSSL writes the socket: without the library's guard, SIGPIPE (exit status 141) ends the host.
+    local out, err, code = H.run("luajit", ("%s %s %s closed-mid-write"):format(
+      H.quote(H.root .. "/spec/support/closed_mid_write.lua"), H.quote(H.build),
+      H.quote(url(server, "cacert=" .. ca .. "/ca.pem"))))
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("alive", 1, true), out)
+  end)
+
   it("offers the client certificate (?cert=&key=) to a server that requires one", function()
     local q = open(mtls, ("cacert=%s/ca.pem&cert=%s/client.pem&key=%s/client.key"):format(ca, ca, ca))
     q:destroy()
