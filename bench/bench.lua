@@ -228,15 +228,30 @@ end
 -- request threads make them: each call returns once Redis has its job, and
 -- the calls made while one is on its way go together in the next
 -- (core/enqueue_gather.c). A C program, since the Lua module has no threads.
-local gathered = {}
+-- Redis's time in scripts (INFO commandstats) and redis-server's CPU (INFO
+-- cpu: the scripts plus reading, parsing and replying), in µs and seconds.
+local function script_usec(c)
+  return tonumber(c:command("INFO", "commandstats"):match("cmdstat_evalsha:calls=%d+,usec=(%d+)")) or 0
+end
+local function server_cpu(c)
+  local text = c:command("INFO", "cpu")
+  return tonumber(text:match("used_cpu_user:([%d.]+)")) + tonumber(text:match("used_cpu_sys:([%d.]+)"))
+end
+local gathered, gathered_split = {}, { client = {}, server = {} }
 for _, threads in ipairs { 1, 16 } do
   local jobs = quick and 32000 or 160000
   if threads == 1 then jobs = jobs / 4 end
   local r = repeat_runs(function()
     q:destroy()
+    local server0 = server_cpu(q)
     local out = sh(("%q %q bench %d %d"):format(build .. "/bench_enqueue_threads", tcp, threads, jobs / threads))
-    local done, took = out:match("^(%d+) ([%d%.]+)")
+    local done, took, used = out:match("^(%d+) ([%d%.]+) ([%d%.]+)")
     assert(done, "bench: bench_enqueue_threads failed: " .. out)
+    if threads == 16 then
+      local split = gathered_split
+      split.client[#split.client + 1] = tonumber(used) / tonumber(done) * 1e6
+      split.server[#split.server + 1] = (server_cpu(q) - server0) / tonumber(done) * 1e6
+    end
     return tonumber(done) / tonumber(took)
   end)
   gathered[threads] = r.median
@@ -245,6 +260,12 @@ for _, threads in ipairs { 1, 16 } do
 end
 share("enqueue, one job per call from 16 threads, as a share of batches of 100 (one client)", gathered[16],
   enq_batch[100])
+do
+  local client_us, server_us = median(gathered_split.client), median(gathered_split.server)
+  row("enqueue from 16 threads: client CPU per job (the program, getrusage)", once(client_us), "µs")
+  row("enqueue from 16 threads: redis-server CPU per job (INFO cpu)", once(server_us), "µs")
+  row("enqueue from 16 threads: bound on 2 cores from those", once(2e6 / (client_us + server_us)), "jobs/s")
+end
 
 -- Drain preloaded no-op jobs.
 local cost, drain_rate = {}, {}
@@ -252,13 +273,6 @@ local cost, drain_rate = {}, {}
 -- Redis running the scripts (INFO commandstats), and the whole redis-server
 -- process (INFO cpu: the scripts plus reading, parsing and replying).
 local split = { client = {}, scripts = {}, server = {} }
-local function script_usec(c)
-  return tonumber(c:command("INFO", "commandstats"):match("cmdstat_evalsha:calls=%d+,usec=(%d+)")) or 0
-end
-local function server_cpu(c)
-  local text = c:command("INFO", "cpu")
-  return tonumber(text:match("used_cpu_user:([%d.]+)")) + tonumber(text:match("used_cpu_sys:([%d.]+)"))
-end
 for _, variant in ipairs { { "TCP", tcp }, { "unix socket", unix }, { "TLS", tls } } do
   for _, threads in ipairs(variant[1] == "TCP" and { 1, 2, 4, 8 } or { 2 }) do
     local r = repeat_runs(function()
@@ -293,16 +307,18 @@ for _, variant in ipairs { { "TCP", tcp }, { "unix socket", unix }, { "TLS", tls
       threads == 2 and variant[1] == "TCP" and at_least(400000) or nil)
   end
 end
-local client_us, server_us = median(split.client), median(split.server)
-row("drain, 2 threads (TCP): client CPU per job (this process, getrusage)", once(client_us), "µs")
-row("drain, 2 threads (TCP): Redis time per job in scripts (INFO commandstats)", once(median(split.scripts)), "µs")
-row("drain, 2 threads (TCP): redis-server CPU per job (INFO cpu)", once(server_us), "µs")
--- Two cores give 2 s of CPU a second; each job needs both parts. And
--- redis-server runs commands on one thread: its part alone bounds the rate.
-row("drain bound on 2 cores from the client and redis-server CPU per job", once(2e6 / (client_us + server_us)),
-  "jobs/s")
-row("drain bound from redis-server's CPU per job alone (one thread runs its commands)", once(1e6 / server_us),
-  "jobs/s")
+do
+  local client_us, server_us = median(split.client), median(split.server)
+  row("drain, 2 threads (TCP): client CPU per job (this process, getrusage)", once(client_us), "µs")
+  row("drain, 2 threads (TCP): Redis time per job in scripts (INFO commandstats)", once(median(split.scripts)), "µs")
+  row("drain, 2 threads (TCP): redis-server CPU per job (INFO cpu)", once(server_us), "µs")
+  -- Two cores give 2 s of CPU a second; each job needs both parts. And
+  -- redis-server runs commands on one thread: its part alone bounds the rate.
+  row("drain bound on 2 cores from the client and redis-server CPU per job", once(2e6 / (client_us + server_us)),
+    "jobs/s")
+  row("drain bound from redis-server's CPU per job alone (one thread runs its commands)", once(1e6 / server_us),
+    "jobs/s")
+end
 local best = 1
 for _, threads in ipairs { 2, 4, 8 } do
   if drain_rate["TCP" .. threads] > drain_rate["TCP" .. best] then best = threads end
@@ -451,19 +467,28 @@ do
 end
 
 -- End to end: a producer and workers at once.
+local e2e_split = { client = {}, server = {} }
 local e2e = repeat_runs(function()
   local e = open(tcp, "e2e")
   e:start { job_file = noop, workers = 2, monitors = 1 }
   local jobs = batch_of(100)
-  local t0 = now()
+  local cpu0, server0, t0 = cpu(), server_cpu(e), now()
   for _ = 1, N / 100 do e:queue_many(jobs) end
   wait_until("end to end", 600, function() ffi.C.usleep(2000) return e:stats().counters.processed >= N end)
   local took = now() - t0
+  e2e_split.client[#e2e_split.client + 1] = (cpu() - cpu0) / N * 1e6
+  e2e_split.server[#e2e_split.server + 1] = (server_cpu(e) - server0) / N * 1e6
   e:stop { grace = 1 }
   e:close()
   return N / took
 end)
 row(("end to end, %d jobs, producer batches of 100, 2 workers"):format(N), e2e, "jobs/s", at_least(200000))
+do
+  local client_us, server_us = median(e2e_split.client), median(e2e_split.server)
+  row("end to end: client CPU per job (producer and workers, this process)", once(client_us), "µs")
+  row("end to end: redis-server CPU per job (INFO cpu)", once(server_us), "µs")
+  row("end to end: bound on 2 cores from those", once(2e6 / (client_us + server_us)), "jobs/s")
+end
 
 -- A long run (full mode): 10,000,000 jobs through a producer and 2 workers
 -- at once, with at most LONG_AHEAD jobs waiting, so Redis holds a bounded

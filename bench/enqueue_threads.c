@@ -1,13 +1,15 @@
 /* bench/run's many-thread producer: THREADS threads of one handle each
  * enqueue PER jobs, one hworker_enqueue() call per job, as a web server's
- * request threads would. Prints "JOBS SECONDS" (from the first call to the
- * last answer); exits 1 if any call failed, naming the first error.
+ * request threads would. Prints "JOBS SECONDS CPU_SECONDS" (from the first
+ * call to the last answer; the process's user and system CPU over the same
+ * span); exits 1 if any call failed, naming the first error.
  * usage: bench_enqueue_threads REDIS_URL NAME THREADS PER */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "hworker.h"
@@ -44,6 +46,14 @@ static double seconds(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* The process's user and system CPU so far, in seconds. */
+static double cpu_seconds(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 5) {
@@ -76,10 +86,10 @@ int main(int argc, char **argv)
     }
     pthread_t *ts = calloc((size_t)threads, sizeof *ts);
     if (ts == NULL) return 2;
-    double t0 = seconds();
+    double cpu0 = cpu_seconds(), t0 = seconds();
     for (int i = 0; i < threads; i++) pthread_create(&ts[i], NULL, produce, &r);
     for (int i = 0; i < threads; i++) pthread_join(ts[i], NULL);
-    double took = seconds() - t0;
+    double took = seconds() - t0, cpu = cpu_seconds() - cpu0;
     free(ts);
     hworker_free(r.h);
     pthread_mutex_destroy(&r.error_lock);
@@ -88,6 +98,6 @@ int main(int argc, char **argv)
                 r.first_error);
         return 1;
     }
-    printf("%lld %.6f\n", (long long)threads * r.per, took);
+    printf("%lld %.6f %.6f\n", (long long)threads * r.per, took, cpu);
     return 0;
 }

@@ -78,18 +78,7 @@ static int load_script(hw_conn *c, hw_script s)
     return 0;
 }
 
-static int conn_open(hw_conn *c);
-
 int hw_conn_open(hw_conn *c)
-{
-    hw_pipe_guard g;
-    hw_pipe_guard_begin(&g);
-    int rc = conn_open(c);
-    hw_pipe_guard_end(&g);
-    return rc;
-}
-
-static int conn_open(hw_conn *c)
 {
     hw_conn_close(c);
     c->errstr[0] = '\0';
@@ -226,11 +215,7 @@ redisReply *hw_conn_script(hw_conn *c, hw_script s, int nkeys, hw_args *args)
         if (r == NULL) return NULL;
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
             freeReplyObject(r);
-            hw_pipe_guard g;
-            hw_pipe_guard_begin(&g);
-            int failed = load_script(c, s);
-            hw_pipe_guard_end(&g);
-            if (failed) {
+            if (load_script(c, s)) {
                 hw_conn_close(c);
                 return NULL;
             }

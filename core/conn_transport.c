@@ -3,24 +3,6 @@
 #include <stdio.h>
 #include <time.h>
 
-void hw_pipe_guard_begin(hw_pipe_guard *g)
-{
-    sigemptyset(&g->pipe);
-    sigaddset(&g->pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &g->pipe, &g->old);
-}
-
-void hw_pipe_guard_end(hw_pipe_guard *g)
-{
-    sigset_t pending;
-    sigpending(&pending);
-    if (sigismember(&pending, SIGPIPE)) {
-        struct timespec zero = {0, 0};
-        sigtimedwait(&g->pipe, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
 hw_link *hw_transport_connect(const hw_conn *c, const char *host, int port, char *err, size_t errlen)
 {
     /* The socket timeout is set on every new link: a reconnect starts from
@@ -55,12 +37,7 @@ redisReply *hw_transport_send(hw_conn *c, const char *cmd, size_t len)
         hw_conn_close(c);
         return NULL;
     }
-    /* A plain link never raises SIGPIPE: only TLS pays for the guard. */
-    int tls = hw_link_tls(c->link);
-    hw_pipe_guard g;
-    if (tls) hw_pipe_guard_begin(&g);
     redisReply *reply = hw_link_exchange(c->link, cmd, len);
-    if (tls) hw_pipe_guard_end(&g);
     if (reply == NULL) {
         hw_conn_set_error(c, "Redis connection lost", NULL);
         hw_conn_close(c);

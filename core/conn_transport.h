@@ -1,38 +1,17 @@
 /* The transport under an hw_conn: opening its link (link.h) to the address
  * the connection names, or taking over the host factory's context, and
- * sending a formatted command and reading its reply with SIGPIPE kept from
- * the process. Internal to the connection (conn.c, cluster_route.c). */
+ * sending a formatted command and reading its reply. Internal to the
+ * connection (conn.c, cluster_route.c). */
 #ifndef HW_CONN_TRANSPORT_H
 #define HW_CONN_TRANSPORT_H
 
-#include <signal.h>
-
 #include "conn.h"
-
-/* Writing to a socket Redis closed raises SIGPIPE, whose default action
- * ends the process. Plain sockets are written with MSG_NOSIGNAL (link.h);
- * OpenSSL writes a TLS session's socket itself. A library may not change
- * the process's signal handling, so TLS I/O and the connect (with its
- * set-up, which may try several nodes) block SIGPIPE for their own thread
- * only, and consume any SIGPIPE a failed write left pending, even when a
- * later attempt succeeded, before restoring the thread's mask. A guard
- * lives on the stack of the one thread that begins and ends it. */
-typedef struct hw_pipe_guard {
-    sigset_t pipe, old;
-} hw_pipe_guard;
-
-/* Blocks SIGPIPE for the calling thread. Never fails. */
-void hw_pipe_guard_begin(hw_pipe_guard *g);
-/* Consumes a SIGPIPE pending for the thread, then restores its mask.
- * Never fails. */
-void hw_pipe_guard_end(hw_pipe_guard *g);
 
 /* Opens a link to host:port (or the target's unix socket, or takes over the
  * host factory's context when c->connect is set) within 5 s, over TLS when
  * the target has a TLS context (the handshake within the 5 s), with c's
  * socket timeout and (on TCP) keepalive. Returns the link, owned by the
- * caller (hw_link_close), or NULL with err set to the reason. Reads c only;
- * call with SIGPIPE guarded. */
+ * caller (hw_link_close), or NULL with err set to the reason. Reads c only. */
 hw_link *hw_transport_connect(const hw_conn *c, const char *host, int port, char *err, size_t errlen);
 
 /* Sends a command already formatted as RESP on c->link and reads its reply.

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,15 +246,61 @@ static int handshake(hw_link *l, const hw_link_params *p, double deadline, char 
     return 0;
 }
 
+/* OpenSSL writes a TLS session's socket itself (SSL_read too may write, to
+ * answer a key update), and a write to a socket Redis closed raises
+ * SIGPIPE, whose default action ends the host's process. A library may not
+ * change the process's signal handling, so each TLS call blocks SIGPIPE for
+ * the calling thread only, and consumes the SIGPIPE it raised before
+ * restoring the mask (one that was pending before is the host's, and is
+ * left alone). Plain sockets need none of it: they are written with
+ * MSG_NOSIGNAL. A guard lives on the stack of the thread that uses it. */
+typedef struct pipe_guard {
+    int on, was_pending;
+    sigset_t pipe, old;
+} pipe_guard;
+
+static int sigpipe_pending(void)
+{
+    sigset_t pending;
+    sigpending(&pending);
+    return sigismember(&pending, SIGPIPE);
+}
+
+static void guard_begin(pipe_guard *g, int tls)
+{
+    g->on = tls;
+    if (!g->on) return;
+    sigemptyset(&g->pipe);
+    sigaddset(&g->pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &g->pipe, &g->old);
+    g->was_pending = sigpipe_pending();
+}
+
+static void guard_end(pipe_guard *g)
+{
+    if (!g->on) return;
+    if (!g->was_pending && sigpipe_pending()) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&g->pipe, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 hw_link *hw_link_open(const hw_link_params *p, char *err, size_t errlen)
 {
     double deadline = now_seconds() + p->connect_timeout;
     int fd = p->path ? connect_unix(p, err, errlen) : connect_tcp(p, err, errlen);
     if (fd < 0) return NULL;
     hw_link *l = wrap(fd, p->io_timeout, err, errlen);
-    if (l && p->tls && !p->path && handshake(l, p, deadline, err, errlen) != 0) {
-        hw_link_close(l);
-        return NULL;
+    if (l && p->tls && !p->path) {
+        pipe_guard g;
+        guard_begin(&g, 1);
+        int failed = handshake(l, p, deadline, err, errlen);
+        guard_end(&g);
+        if (failed) {
+            hw_link_close(l);
+            return NULL;
+        }
     }
     return l;
 }
@@ -326,6 +374,9 @@ static int write_all(hw_link *l, const char *data, size_t len)
      * instead of raising SIGPIPE, whose default action ends the process. */
     while (len > 0) {
         ssize_t n = send(l->fd, data, len, MSG_NOSIGNAL);
+        /* A host's connection factory may hand over a descriptor that is
+         * not a socket, which only write() takes. */
+        if (n < 0 && errno == ENOTSOCK) n = write(l->fd, data, len);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             fail(l, n < 0 ? strerror(errno) : "Server closed the connection");
@@ -371,7 +422,7 @@ static int read_some(hw_link *l)
     }
 }
 
-redisReply *hw_link_exchange(hw_link *l, const char *cmd, size_t len)
+static redisReply *exchange(hw_link *l, const char *cmd, size_t len)
 {
     if (l->errstr[0] || write_all(l, cmd, len) != 0) return NULL;
     void *reply = NULL;
@@ -388,16 +439,27 @@ redisReply *hw_link_exchange(hw_link *l, const char *cmd, size_t len)
     }
 }
 
+redisReply *hw_link_exchange(hw_link *l, const char *cmd, size_t len)
+{
+    pipe_guard g;
+    guard_begin(&g, l->ssl != NULL);
+    redisReply *reply = exchange(l, cmd, len);
+    guard_end(&g);
+    return reply;
+}
+
 int hw_link_send(hw_link *l, const char *cmd, size_t len)
 {
     if (l->errstr[0]) return -1;
-    return write_all(l, cmd, len);
+    pipe_guard g;
+    guard_begin(&g, l->ssl != NULL);
+    int rc = write_all(l, cmd, len);
+    guard_end(&g);
+    return rc;
 }
 
-int hw_link_next_reply(hw_link *l, int other_fd, double timeout, redisReply **reply)
+static int next_reply(hw_link *l, int other_fd, double timeout, redisReply **reply)
 {
-    *reply = NULL;
-    if (l->errstr[0]) return -1;
     double deadline = now_seconds() + timeout;
     for (;;) {
         void *r = NULL;
@@ -428,6 +490,17 @@ int hw_link_next_reply(hw_link *l, int other_fd, double timeout, redisReply **re
     }
 }
 
+int hw_link_next_reply(hw_link *l, int other_fd, double timeout, redisReply **reply)
+{
+    *reply = NULL;
+    if (l->errstr[0]) return -1;
+    pipe_guard g;
+    guard_begin(&g, l->ssl != NULL);
+    int rc = next_reply(l, other_fd, timeout, reply);
+    guard_end(&g);
+    return rc;
+}
+
 redisReply *hw_link_command(hw_link *l, int argc, const char **argv, const size_t *lens)
 {
     hw_buf cmd = {0};
@@ -437,8 +510,6 @@ redisReply *hw_link_command(hw_link *l, int argc, const char **argv, const size_
     hw_buf_free(&cmd);
     return r;
 }
-
-int hw_link_tls(const hw_link *l) { return l->ssl != NULL; }
 
 int hw_link_failed(const hw_link *l) { return l->errstr[0] != '\0'; }
 

@@ -2,11 +2,10 @@
  * socket), sending a command already formatted as RESP, reading one reply,
  * closing. The link owns the socket; hiredis serves only as the RESP reader
  * (read.h), so every connection, plain or TLS, takes one I/O path.
- * A link belongs to one thread at a time and is not thread-safe. A plain
- * socket is written with MSG_NOSIGNAL and never raises SIGPIPE; a TLS
- * session's socket is written by OpenSSL, which may raise it when Redis
- * closed the socket: callers guard TLS I/O (hw_pipe_guard in
- * conn_transport.h). */
+ * A link belongs to one thread at a time and is not thread-safe. No call
+ * lets SIGPIPE reach the process: a plain socket is written with
+ * MSG_NOSIGNAL, and OpenSSL's calls run with SIGPIPE blocked for the
+ * calling thread, the one it raised consumed. */
 #ifndef HW_LINK_H
 #define HW_LINK_H
 
@@ -66,8 +65,6 @@ int hw_link_send(hw_link *l, const char *cmd, size_t len);
  * at once. */
 int hw_link_next_reply(hw_link *l, int other_fd, double timeout, redisReply **reply);
 
-/* Whether the link is TLS (its writes may raise SIGPIPE). */
-int hw_link_tls(const hw_link *l);
 /* Whether an exchange failed (the link is then of no further use). */
 int hw_link_failed(const hw_link *l);
 /* Why the link failed, or "" if it has not. Owned by the link. */

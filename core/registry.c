@@ -17,9 +17,9 @@ void hw_keeper_signal_stop(hworker *h)
 int hw_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
     /* The thread inherits the creator's mask with SIGPIPE added: a write
-     * to a socket Redis closed then fails with EPIPE on every path the
-     * engine's threads take, guarded or not (conn_transport.h), and never
-     * ends the host's process. */
+     * to a socket Redis closed fails with EPIPE on every path the engine's
+     * threads take, those of links (link.h) and any other, and never ends
+     * the host's process. */
     sigset_t pipe, old;
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);

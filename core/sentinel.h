@@ -16,7 +16,7 @@
  * does not know the master, is skipped. Returns 0 with *host (owned by c,
  * valid until the next call or hw_sentinel_release) and *port set, or -1
  * with c->errstr naming the master and each sentinel asked with why it
- * gave no address. Call with SIGPIPE guarded (conn_transport.h). */
+ * gave no address. */
 int hw_sentinel_address(hw_conn *c, const char **host, int *port);
 
 /* On a new connection to the master the sentinels named: asks ROLE.
