@@ -488,6 +488,8 @@ do
   row("end to end: client CPU per job (producer and workers, this process)", once(client_us), "µs")
   row("end to end: redis-server CPU per job (INFO cpu)", once(server_us), "µs")
   row("end to end: bound on 2 cores from those", once(2e6 / (client_us + server_us)), "jobs/s")
+  row("end to end: bound from redis-server's CPU per job alone (one thread runs its commands)", once(1e6 / server_us),
+    "jobs/s")
 end
 
 -- A long run (full mode): 10,000,000 jobs through a producer and 2 workers
