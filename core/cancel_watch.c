@@ -35,12 +35,13 @@ static void failed(hw_cancel_watch *w, hworker *h, const char *why)
     hw_conn_close(&w->conn);
 }
 
-static void listen(hw_cancel_watch *w, hworker *h)
+/* Returns 1 when it subscribed now, 0 otherwise. */
+static int listen(hw_cancel_watch *w, hworker *h)
 {
-    if (w->subscribed || hw_monotonic() < w->retry_at) return;
+    if (w->subscribed || hw_monotonic() < w->retry_at) return 0;
     if (hw_conn_ensure(&w->conn, NULL) != 0) {
         failed(w, h, w->conn.errstr);
-        return;
+        return 0;
     }
     const char **channels = calloc((size_t)h->nshards, sizeof *channels);
     if (channels == NULL) abort();
@@ -50,11 +51,12 @@ static void listen(hw_cancel_watch *w, hworker *h)
     free(channels);
     if (rc != 0) {
         failed(w, h, why);
-        return;
+        return 0;
     }
     if (w->backoff > 0) hw_log(&h->log, HWORKER_LOG_INFO, "lease keeper: listening for cancelled jobs again");
     w->backoff = 0;
     w->subscribed = 1;
+    return 1;
 }
 
 /* Marks the claim a published message names: ["message", channel, token]. */
@@ -69,24 +71,24 @@ static void on_message(hworker *h, const redisReply *r)
         hw_log(&h->log, HWORKER_LOG_DEBUG, "lease keeper: claim %s was cancelled; stopping its job", token->str);
 }
 
-void hw_cancel_watch_sleep(hw_cancel_watch *w, hworker *h, double until)
+int hw_cancel_watch_sleep(hw_cancel_watch *w, hworker *h, double until)
 {
-    listen(w, h);
+    if (listen(w, h)) return 1;
     int wake_fd = hw_signal_fd(&h->keeper_wake);
     while (!hw_signal_raised(&h->keeper_wake)) {
         double left = until - hw_monotonic();
-        if (left <= 0) return;
+        if (left <= 0) return 0;
         if (!w->subscribed) {
             if (w->retry_at < until) left = w->retry_at - hw_monotonic();
             if (left > 0) hw_signal_wait(&h->keeper_wake, left);
-            if (hw_monotonic() >= w->retry_at) listen(w, h);
+            if (hw_monotonic() >= w->retry_at && listen(w, h)) return 1;
             continue;
         }
         if (left > HW_WATCH_SLICE_MAX) left = HW_WATCH_SLICE_MAX;
         if (wake_fd < 0 && left > HW_WATCH_SLICE_BLIND) left = HW_WATCH_SLICE_BLIND;
         redisReply *r = NULL;
         int rc = hw_link_next_reply(w->conn.link, wake_fd, left, &r);
-        if (rc == 2) return;
+        if (rc == 2) return 0;
         if (rc < 0) {
             failed(w, h, hw_link_error(w->conn.link));
             continue;
@@ -96,4 +98,5 @@ void hw_cancel_watch_sleep(hw_cancel_watch *w, hworker *h, double until)
             freeReplyObject(r);
         }
     }
+    return 0;
 }

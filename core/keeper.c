@@ -6,7 +6,8 @@
  * outcome never reported. A claim whose worker has begun to report it is
  * gone through that report, not lost, and is neither marked nor counted.
  * Between renewals it listens for cancels of the jobs running here
- * (cancel_watch.h); a renewal that finds a claim cancelled marks it too.
+ * (cancel_watch.h); a renewal that finds a claim cancelled marks it too,
+ * and one is made each time the listening starts or starts again.
  * The same thread runs the watchdog (watchdog.c) for jobs stuck in C code. */
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,14 @@ static void renew_shard(keeper *k, int shard)
     free(claims);
 }
 
+/* One round over the shards; a round without a refusal ends the warnings. */
+static void renew_all(keeper *k)
+{
+    for (int shard = 0; shard < k->h->nshards; shard++) renew_shard(k, shard);
+    if (!k->round_failed) k->failing = 0;
+    k->round_failed = 0;
+}
+
 /* This run of the keeper's id in the process registry: host:pid: and a
  * fresh tag, as a process may hold several handles with workers. */
 static void process_id(const hworker *h, char *out, size_t outlen)
@@ -123,9 +132,7 @@ void *hw_keeper_main(void *arg)
         hw_signal_reset(&h->keeper_wake);
         if (hw_signal_raised(&h->keeper_stop)) break;
         if (hw_monotonic() >= next_renew) {
-            for (int shard = 0; shard < h->nshards; shard++) renew_shard(&k, shard);
-            if (!k.round_failed) k.failing = 0;
-            k.round_failed = 0;
+            renew_all(&k);
             hw_process_beat(h, &k.conn, id, started, 0, &k.beat_failing);
             next_renew = hw_monotonic() + interval;
         }
@@ -135,7 +142,9 @@ void *hw_keeper_main(void *arg)
         double check = hw_watchdog_check(h, &k.conn, hw_monotonic(), 0);
         double until = check < next_renew ? check : next_renew;
         atomic_store(&h->keeper_wakes_at, until);
-        hw_cancel_watch_sleep(&watch, h, until);
+        /* A cancel published before the subscription stood was missed; a
+         * renewal finds its mark (a round without claims sends nothing). */
+        if (hw_cancel_watch_sleep(&watch, h, until)) renew_all(&k);
     }
     hw_process_beat(h, &k.conn, id, started, 1, &k.beat_failing);
     hw_cancel_watch_free(&watch);
