@@ -533,9 +533,9 @@ HWORKER_API hworker_rc hworker_run_now(hworker *h, const char *id, hworker_job_a
  * events (1 to 10^9; Redis trims whole blocks of them, so a few more), or
  * off with `cap` 0: the scripts that change a job's state then add one
  * stream entry per change (enqueued, started, succeeded, retried, failed,
- * broken, recovered, handed_back, cancelled, deleted). It acts on every
- * process at once; turned off, the stream keeps what it holds. One call per
- * shard. Thread-safe. Errors: HWORKER_E_INVALID (cap out of range),
+ * broken, recovered, handed_back, cancelled, deleted, requeued). It acts
+ * on every process at once; turned off, the stream keeps what it holds. One
+ * call per shard. Thread-safe. Errors: HWORKER_E_INVALID (cap out of range),
  * HWORKER_E_REDIS. */
 HWORKER_API hworker_rc hworker_set_events(hworker *h, long long cap, char *err, size_t errlen);
 

@@ -95,7 +95,8 @@ int hw_stats_args(hw_args *a, const hw_keys *k)
 int hw_records_args(hw_args *a, const hw_keys *k, hw_key part, int requeue)
 {
     if (!requeue) return ADD_KEYS(a, k, part);
-    return ADD_KEYS(a, k, part, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_URGENT, HW_KEY_SEQ, HW_KEY_GROUPS);
+    return ADD_KEYS(a, k, part, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_URGENT, HW_KEY_SEQ, HW_KEY_GROUPS,
+                    HW_KEY_FLOW, HW_KEY_EVENTS);
 }
 
 int hw_pause_args(hw_args *a, const hw_keys *k, int pause)
@@ -155,5 +156,6 @@ int hw_procs_args(hw_args *a, const char *queue)
 
 int hw_cron_tick_args(hw_args *a, const hw_keys *k)
 {
-    return ADD_KEYS(a, k, HW_KEY_CRON, HW_KEY_CRON_STATE, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE);
+    return ADD_KEYS(a, k, HW_KEY_CRON, HW_KEY_CRON_STATE, HW_KEY_PENDING, HW_KEY_STATS, HW_KEY_UNIQUE, HW_KEY_FLOW,
+                    HW_KEY_EVENTS);
 }

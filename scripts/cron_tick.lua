@@ -5,6 +5,8 @@
 -- tick is never lost: the move and its jobs are one step.
 -- KEYS[1] cron, KEYS[2] cron state (as in cron_add.lua)
 -- KEYS[3] pending (list), KEYS[4] stats (hash), KEYS[5] unique (hash)
+-- KEYS[6] flow (hash: its "events" field turns events on)
+-- KEYS[7] events (stream: "enqueued" per job added, scripts/lib/events.lua)
 -- ARGV[1] entry name, ARGV[2] its last tick as read ("" if none),
 -- ARGV[3] the new last tick (ms), ARGV[4] ticks counted as missed,
 -- ARGV[5] the definition as read, ARGV[6] "1" for a unique entry,
@@ -12,8 +14,8 @@
 -- to enqueue now (its "da": meta.due_at is the tick's time)
 -- Returns { 1, enqueued, held } when done, { 0 } when another process or a
 -- change came first, { -1, now } when Redis's clock is before ARGV[3].
-local bad = hw_check({ KEYS[1], 'hash', KEYS[2], 'hash', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash' },
-  KEYS[4], { 'enqueued' })
+local bad = hw_check({ KEYS[1], 'hash', KEYS[2], 'hash', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
+  KEYS[6], 'hash' }, KEYS[4], { 'enqueued' })
 if bad then return bad end
 local now = hw_now_ms()
 local name = ARGV[1]
@@ -44,6 +46,10 @@ for i = 8, #ARGV, 2 do
 end
 if #envelopes > 0 then hw_push('LPUSH', KEYS[3], envelopes) end
 hw_count(KEYS[4], { enqueued = #envelopes })
+local cap = #envelopes > 0 and hw_events_cap(KEYS[6])
+if cap then
+  for _, e in ipairs(envelopes) do hw_event(KEYS[7], cap, 'enqueued', e) end
+end
 if #envelopes > 0 then redis.call('HINCRBY', KEYS[2], 'fired:' .. name, #envelopes) end
 if held > 0 then redis.call('HINCRBY', KEYS[2], 'held:' .. name, held) end
 local missed = tonumber(ARGV[4]) or 0

@@ -8,13 +8,15 @@
 --         unique key again if no other job holds it
 -- KEYS[5] urgent, KEYS[6] seq: where a job with a priority waits
 -- KEYS[7] groups: a job of a group goes back to its group's list
+-- KEYS[8] flow (hash: its "events" field turns events on)
+-- KEYS[9] events (stream: "requeued" per job, scripts/lib/events.lua)
 -- ARGV[1] "all" to take every record, "ids" to take those named
 -- ARGV[2..] record ids or job ids
 -- Returns the number of jobs requeued.
 -- Every key is checked before the first write: a record removed from its
 -- list must reach pending.
 local bad = hw_check({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'zset',
-  KEYS[6], 'counter', KEYS[7], 'hash' }, KEYS[3], { 'requeued' })
+  KEYS[6], 'counter', KEYS[7], 'hash', KEYS[8], 'hash' }, KEYS[3], { 'requeued' })
 if bad then return bad end
 local ids = {}
 for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
@@ -33,4 +35,8 @@ end
 hw_remove_records(KEYS[1], picked)
 if #payloads > 0 then hw_push_waiting(KEYS[2], KEYS[5], KEYS[6], KEYS[7], payloads, 'LPUSH') end
 hw_count(KEYS[3], { requeued = #payloads })
+local cap = #payloads > 0 and hw_events_cap(KEYS[8])
+if cap then
+  for _, payload in ipairs(payloads) do hw_event(KEYS[9], cap, 'requeued', payload) end
+end
 return #payloads

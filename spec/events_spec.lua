@@ -108,6 +108,22 @@ describe("events", function()
     end
   end)
 
+  it("tell of a cron entry's jobs and of requeued records #unsharded", function()
+    local q, _, _, name = R.queue(server)
+    q:set_events(1000)
+    q:cron_add("tick", "@every 1s", { n = 1 })
+    q:start { workers = 0, monitors = 1 }
+    H.wait_until("the entry's first job", 10, function() return q:stats().pending >= 1 end)
+    q:cron_rm("tick")
+    q:stop { grace = 1 }
+    local job = q:command("LRANGE", key(name, "pending"), -1, -1)[1]
+    local ticked = job:match('^{"v":1,"id":"([^"]+)"')
+    local claims = q:step_claim(1, "host:1:w1")
+    assert.is_true(q:step_finish(claims[1], "failure", "no"))
+    assert.are.equal(1, q:requeue("failed", { ticked }))
+    assert.are.same({ "enqueued/1", "started/1", "failed/1", "requeued/1" }, story(all_events(q), ticked))
+  end)
+
   it("follow new events from the command line, and a blocked read returns at the first one", function()
     local q, _, _, name = R.queue(server)
     q:set_events(1000)

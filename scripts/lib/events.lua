@@ -2,7 +2,7 @@
 -- changes per shard, `hw:{q}:events`, capped at about `events` entries
 -- (the shard's flow hash field, set by scripts/events_set.lua; absent: off).
 -- Each entry: event (enqueued, started, succeeded, retried, failed, broken,
--- recovered, handed_back, cancelled, deleted), id (the job's id), attempt,
+-- recovered, handed_back, cancelled, deleted, requeued), id (the job's id), attempt,
 -- and as they apply worker, reason (at most 512 bytes), delay_ms, due (a
 -- delayed enqueue's due time, ms) and recoveries. The
 -- entry's stream id is its Redis time. An event never holds up the change
