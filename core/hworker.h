@@ -394,7 +394,9 @@ typedef struct hworker_entry {
 typedef int (*hworker_entry_fn)(void *ud, const hworker_entry *entry);
 
 /** Lists one part, newest first, skipping `offset` entries and giving at most
- * `limit` (limit <= 0 means 100). In-flight is ordered by lease expiry, latest
+ * `limit` (limit <= 0 means 100). Pending lists, shard by shard, the jobs
+ * without a priority, then those with one, then those waiting in groups'
+ * lists, group by group; the offset and the limit count jobs. In-flight is ordered by lease expiry, latest
  * first; scheduled by due time, latest first. An in-flight listing also
  * reads the queue's process registry (one script call more) to fill
  * started_at. Thread-safe. */

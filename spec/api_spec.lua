@@ -194,6 +194,34 @@ describe("the engine API", function()
       assert.are.equal(1, last[5].job.n)
     end)
 
+    it("lists the jobs waiting in groups' lists with the rest of pending, and pages across them", function()
+      local q = R.queue(server)
+      local ids = q:queue_many { { n = 1 }, { n = 2 } }
+      for _, id in ipairs(q:queue_many({ { n = 11 }, { n = 12 } }, { group = "a" })) do ids[#ids + 1] = id end
+      for _, id in ipairs(q:queue_many({ { n = 21 } }, { group = "b" })) do ids[#ids + 1] = id end
+      ids[#ids + 1] = q:queue({ n = 31 }, { priority = 5 })
+      local want = {}
+      for _, id in ipairs(ids) do want[id] = true end
+      local function listed(list)
+        local got = {}
+        for _, e in ipairs(list) do
+          assert.is_nil(got[e.id], "listed twice: " .. e.id)
+          got[e.id] = true
+        end
+        return got
+      end
+      assert.are.equal(6, q:stats().pending)
+      assert.are.same(want, listed(q:jobs { limit = 100 }))
+      local paged = {}
+      for offset = 0, 5 do
+        local page = q:jobs { offset = offset, limit = 1 }
+        assert.are.equal(1, #page)
+        paged[#paged + 1] = page[1]
+      end
+      assert.are.same(want, listed(paged))
+      assert.are.same({}, q:jobs { offset = 6, limit = 10 })
+    end)
+
     it("shows in-flight jobs with their holder and lease expiry", function()
       local q = R.queue(server, { lease = 30 })
       local id = q:queue { n = 1 }
