@@ -273,6 +273,12 @@ static void guard_begin(pipe_guard *g, int tls)
     sigemptyset(&g->pipe);
     sigaddset(&g->pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &g->pipe, &g->old);
+    /* A thread that blocks SIGPIPE already (every engine thread) keeps
+     * what it raises pending and unseen: nothing to undo. */
+    if (sigismember(&g->old, SIGPIPE)) {
+        g->on = 0;
+        return;
+    }
     g->was_pending = sigpipe_pending();
 }
 
