@@ -237,6 +237,22 @@ local function server_cpu(c)
   local text = c:command("INFO", "cpu")
   return tonumber(text:match("used_cpu_user:([%d.]+)")) + tonumber(text:match("used_cpu_sys:([%d.]+)"))
 end
+-- Where a run's CPU went, per job (medians over the runs of `split`,
+-- whose client and server hold µs per job): `label`'s client (`whose`
+-- CPU, getrusage) and redis-server's (INFO cpu), then the rates those
+-- bound: both on 2 cores, which give 2 s of CPU a second and each job
+-- needs both parts; and redis-server's part alone, as it runs commands on
+-- one thread. `between` adds rows after the client's.
+local function cpu_rows(label, whose, split, between)
+  local client_us, server_us = median(split.client), median(split.server)
+  row(("%s: client CPU per job (%s, getrusage)"):format(label, whose), once(client_us), "µs")
+  if between then between() end
+  row(label .. ": redis-server CPU per job (INFO cpu)", once(server_us), "µs")
+  row(label .. ": bound on 2 cores from those", once(2e6 / (client_us + server_us)), "jobs/s")
+  row(label .. ": bound from redis-server's CPU per job alone (one thread runs its commands)", once(1e6 / server_us),
+    "jobs/s")
+end
+
 local gathered, gathered_split = {}, { client = {}, server = {} }
 for _, threads in ipairs { 1, 16 } do
   local jobs = quick and 32000 or 160000
@@ -260,12 +276,7 @@ for _, threads in ipairs { 1, 16 } do
 end
 share("enqueue, one job per call from 16 threads, as a share of batches of 100 (one client)", gathered[16],
   enq_batch[100])
-do
-  local client_us, server_us = median(gathered_split.client), median(gathered_split.server)
-  row("enqueue from 16 threads: client CPU per job (the program, getrusage)", once(client_us), "µs")
-  row("enqueue from 16 threads: redis-server CPU per job (INFO cpu)", once(server_us), "µs")
-  row("enqueue from 16 threads: bound on 2 cores from those", once(2e6 / (client_us + server_us)), "jobs/s")
-end
+cpu_rows("enqueue from 16 threads", "the program", gathered_split)
 
 -- Drain preloaded no-op jobs.
 local cost, drain_rate = {}, {}
@@ -307,18 +318,9 @@ for _, variant in ipairs { { "TCP", tcp }, { "unix socket", unix }, { "TLS", tls
       threads == 2 and variant[1] == "TCP" and at_least(400000) or nil)
   end
 end
-do
-  local client_us, server_us = median(split.client), median(split.server)
-  row("drain, 2 threads (TCP): client CPU per job (this process, getrusage)", once(client_us), "µs")
+cpu_rows("drain, 2 threads (TCP)", "this process", split, function()
   row("drain, 2 threads (TCP): Redis time per job in scripts (INFO commandstats)", once(median(split.scripts)), "µs")
-  row("drain, 2 threads (TCP): redis-server CPU per job (INFO cpu)", once(server_us), "µs")
-  -- Two cores give 2 s of CPU a second; each job needs both parts. And
-  -- redis-server runs commands on one thread: its part alone bounds the rate.
-  row("drain bound on 2 cores from the client and redis-server CPU per job", once(2e6 / (client_us + server_us)),
-    "jobs/s")
-  row("drain bound from redis-server's CPU per job alone (one thread runs its commands)", once(1e6 / server_us),
-    "jobs/s")
-end
+end)
 local best = 1
 for _, threads in ipairs { 2, 4, 8 } do
   if drain_rate["TCP" .. threads] > drain_rate["TCP" .. best] then best = threads end
@@ -483,14 +485,7 @@ local e2e = repeat_runs(function()
   return N / took
 end)
 row(("end to end, %d jobs, producer batches of 100, 2 workers"):format(N), e2e, "jobs/s", at_least(200000))
-do
-  local client_us, server_us = median(e2e_split.client), median(e2e_split.server)
-  row("end to end: client CPU per job (producer and workers, this process)", once(client_us), "µs")
-  row("end to end: redis-server CPU per job (INFO cpu)", once(server_us), "µs")
-  row("end to end: bound on 2 cores from those", once(2e6 / (client_us + server_us)), "jobs/s")
-  row("end to end: bound from redis-server's CPU per job alone (one thread runs its commands)", once(1e6 / server_us),
-    "jobs/s")
-end
+cpu_rows("end to end", "producer and workers, this process", e2e_split)
 
 -- A long run (full mode): 10,000,000 jobs through a producer and 2 workers
 -- at once, with at most LONG_AHEAD jobs waiting, so Redis holds a bounded
@@ -541,7 +536,7 @@ if not quick then
   row("long run, 10,000,000 jobs, enqueue and drain at once, 2 workers", once(LONG / took), "jobs/s")
   share("long run: the slowest million as a share of the fastest", math.min(unpack(rates)), math.max(unpack(rates)),
     at_least(80, "≥ 80"))
-  share("long run as a share of the 20,000-job end to end", LONG / took, e2e.median)
+  share(("long run as a share of the %s-job end to end"):format(grouped(N)), LONG / took, e2e.median)
   -- A leak of a quarter of a byte per job would pass 2 MB over 8 million.
   row("long run: client RSS growth from million 2 to million 10", once(sizes[#sizes] - sizes[2]), "MB",
     at_most(2))
