@@ -509,7 +509,9 @@ typedef struct hworker_job_action {
  * was recovered after its worker died, or handed back at a stop) is
  * recorded as cancelled too: a cancelled job never runs again and is never
  * retried. Returns HWORKER_E_NOT_FOUND when no job had that id (including
- * one that finished before the call). The search reads the queue's parts in
+ * one that finished before the call); HWORKER_OK with both counts 0 when
+ * the only executions found were marked by an earlier cancel and are
+ * stopping. The search reads the queue's parts in
  * pages (O(queue size) round trips of 1,000 entries; docs/operations.md),
  * so it suits an operator's action, not a hot path. `out` may be NULL.
  * Thread-safe. Errors: HWORKER_E_INVALID (an empty id), HWORKER_E_REDIS. */

@@ -24,6 +24,7 @@ typedef struct act {
     hworker_job_action done;
     int changed; /* in this pass: a copy was acted on */
     int moved;   /* in this pass: a copy had moved before its script ran */
+    int stopping; /* a running copy was found marked cancelled already */
 } act;
 
 /* What the script is told the key holding a waiting copy is. */
@@ -89,7 +90,10 @@ static int on_found(void *ud, const hw_found *f, char *err, size_t errlen)
         a->moved = 1;
         return 0;
     }
-    if (result == 2) return 0; /* a running copy a past pass marked already */
+    if (result == 2) { /* a running copy this call or an earlier one marked */
+        a->stopping = 1;
+        return 0;
+    }
     a->changed = 1;
     if (f->part == HW_FOUND_INFLIGHT) a->done.running++;
     else a->done.waiting++;
@@ -115,7 +119,7 @@ static hworker_rc act_on(hworker *h, const char *id, act_kind kind, hworker_job_
         else if (++quiet >= (a.done.waiting + a.done.running > 0 ? 1 : 2)) break;
     }
     if (out) *out = a.done;
-    if (a.done.waiting == 0 && a.done.running == 0)
+    if (a.done.waiting == 0 && a.done.running == 0 && !a.stopping)
         return hw_fail(HWORKER_E_NOT_FOUND, err, errlen, "%s: queue %s has no job %s %s (it may have finished already)",
                        what, h->name, id,
                        kind == ACT_CANCEL ? "waiting or running" : "waiting in pending or scheduled");

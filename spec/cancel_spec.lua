@@ -123,6 +123,11 @@ describe("cancel, delete and run now by id", function()
       assert.are.equal(0, code, err)
       assert.matches("1 running execution", out)
     end
+    -- A second cancel finds the run stopping already, and says so.
+    local out, err, code = cli("cancel", name, ids[1])
+    assert.are.equal(0, code, err)
+    assert.are.equal("cancelled " .. ids[1] .. " already: its run is stopping\n", out)
+    assert.are.same({ waiting = 0, running = 0, found = true }, q:cancel(ids[2]))
     local live, cancelled = q:step_renew(claims[1])
     assert.is_true(live)
     assert.is_true(cancelled)
@@ -249,7 +254,7 @@ describe("cancel, delete and run now by id", function()
     _, err, code = cli("run-now", name, "no-such-id")
     assert.are.equal(1, code)
     assert.matches("no job no%-such%-id", err)
-    assert.are.same({ waiting = 0, running = 0 }, q:delete_job("no-such-id"))
+    assert.are.same({ waiting = 0, running = 0, found = false }, q:delete_job("no-such-id"))
     -- Delete leaves a running job alone; cancel is what stops it.
     local running = q:queue { n = 8 }
     local claim = q:step_claim(5, "host:1:w1")

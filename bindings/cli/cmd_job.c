@@ -10,7 +10,9 @@ typedef hworker_rc (*job_fn)(hworker *h, const char *id, hworker_job_action *out
 
 static void say(const char *cmd, const char *id, const hworker_job_action *done)
 {
-    if (strcmp(cmd, "cancel") == 0) {
+    if (strcmp(cmd, "cancel") == 0 && done->waiting == 0 && done->running == 0) {
+        printf("cancelled %s already: its run is stopping\n", id);
+    } else if (strcmp(cmd, "cancel") == 0) {
         printf("cancelled %s:", id);
         if (done->waiting > 0) printf(" %ld waiting copy(ies) removed", done->waiting);
         if (done->waiting > 0 && done->running > 0) printf(";");

@@ -87,7 +87,9 @@ static void on_job(hworker *q, const action *a, cli_reply *r)
         cli_reply_error(r, 502, "%s", err);
     } else {
         char msg[400];
-        if (strcmp(a->name, "cancel") == 0) {
+        if (strcmp(a->name, "cancel") == 0 && did.waiting == 0 && did.running == 0) {
+            snprintf(msg, sizeof msg, "job %s was cancelled already: its run is stopping", a->id);
+        } else if (strcmp(a->name, "cancel") == 0) {
             snprintf(msg, sizeof msg, "job %s cancelled: %ld waiting copies removed, %ld runs told to stop", a->id,
                      did.waiting, did.running);
         } else if (strcmp(a->name, "delete") == 0) {

@@ -1,8 +1,9 @@
 /* The queue methods on single jobs by id: q:cancel(id), q:delete_job(id)
  * and q:run_now(id) (hworker_cancel, hworker_delete_job, hworker_run_now).
- * Each returns {waiting = n, running = n} (running: executions told to
- * stop, cancel only); both are 0 when no job has the id. A failure raises,
- * as every function of the module does. */
+ * Each returns {waiting = n, running = n, found = bool} (running:
+ * executions told to stop, cancel only); found is false when no job has the
+ * id, and true with both counts 0 for a cancel whose job an earlier cancel
+ * is stopping. A failure raises, as every function of the module does. */
 #include <string.h>
 
 #include "module.h"
@@ -18,9 +19,11 @@ static int act(lua_State *L, job_fn fn)
     hworker_rc rc = fn(q->h, id, &done, err, sizeof err);
     if (rc == HWORKER_E_NOT_FOUND) memset(&done, 0, sizeof done);
     else if (rc != HWORKER_OK) return luaL_error(L, "hworker: %s", err);
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     hw_lua_set_int(L, "waiting", done.waiting);
     hw_lua_set_int(L, "running", done.running);
+    lua_pushboolean(L, rc == HWORKER_OK);
+    lua_setfield(L, -2, "found");
     return 1;
 }
 
