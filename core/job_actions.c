@@ -22,8 +22,8 @@ typedef struct act {
     act_kind kind;
     const char *what;
     hworker_job_action done;
-    int changed; /* in this pass: a copy was acted on */
-    int moved;   /* in this pass: a copy had moved before its script ran */
+    int changed;  /* in this pass: a copy was acted on */
+    int moved;    /* in this pass: a copy had moved before its script ran */
     int stopping; /* a running copy was found marked cancelled already */
 } act;
 

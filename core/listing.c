@@ -237,8 +237,7 @@ static hworker_rc list_groups(lister *l, int k)
         const char *argv[7] = {"HSCAN", groups, cursor, "MATCH", "s:*", "COUNT", "1000"};
         redisReply *r = ask(l, 7, argv, REDIS_REPLY_ARRAY);
         if (r == NULL) return HWORKER_E_REDIS;
-        if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-            r->element[1]->type != REDIS_REPLY_ARRAY) {
+        if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
             freeReplyObject(r);
             hw_buf_free(&key);
             return hw_fail(HWORKER_E_REDIS, l->err, l->errlen, "cannot list the queue: HSCAN %s: unexpected reply",
