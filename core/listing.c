@@ -1,4 +1,5 @@
 /* Paged listings of each part of a queue (hworker_list). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 
 /* Entries read per round trip while pending is walked up to an offset. */
 #define HW_LIST_WALK 1000
+/* More than any key holds. */
+#define HW_LIST_MAX (LONG_MAX / 4)
 
 typedef struct record_fields {
     long long t;
@@ -104,11 +107,14 @@ typedef struct lister {
     size_t errlen;
 } lister;
 
+/* One command on the key argv[1]; a reply not of `type` fails, naming it. */
 static redisReply *ask(lister *l, int argc, const char **argv, int type)
 {
     redisReply *r = hw_producer_command(l->h, argc, argv, NULL, "cannot list the queue", l->err, l->errlen);
     if (r == NULL || r->type == type) return r;
-    hw_conn_explain(&l->h->producer, r, "cannot list the queue", l->err, l->errlen);
+    char what[512];
+    snprintf(what, sizeof what, "cannot list the queue: %s %s", argv[0], argv[1]);
+    hw_conn_explain(&l->h->producer, r, what, l->err, l->errlen);
     freeReplyObject(r);
     return NULL;
 }
@@ -247,7 +253,9 @@ static hworker_rc list_groups(lister *l, int k)
         const redisReply *fields = r->element[1];
         for (size_t i = 0; i + 1 < fields->elements && rc == HWORKER_OK && !l->stop && l->limit > 0; i += 2) {
             const redisReply *f = fields->element[i];
-            if (f->type != REDIS_REPLY_STRING || f->len < 3) continue;
+            /* A name with a NUL byte names no group (enqueue allows
+             * printable ASCII), and would be cut short as an argument. */
+            if (f->type != REDIS_REPLY_STRING || f->len < 3 || memchr(f->str, '\0', f->len)) continue;
             key.len = 0;
             hw_buf_add(&key, groups, prefix);
             hw_buf_adds(&key, "g:");
@@ -268,6 +276,9 @@ hworker_rc hworker_list(hworker *h, hworker_part part, long offset, long limit, 
     if (part < HWORKER_PENDING || part > HWORKER_BROKEN) {
         return hw_fail(HWORKER_E_INVALID, err, errlen, "hworker_list: unknown part %d", (int)part);
     }
+    /* Held where their sums stay far inside a long long. */
+    if (offset > HW_LIST_MAX) offset = HW_LIST_MAX;
+    if (limit > HW_LIST_MAX) limit = HW_LIST_MAX;
     lister l = {h, part, offset < 0 ? 0 : offset, limit <= 0 ? 100 : limit, {0}, fn, ud, 0, err, errlen};
     if (part == HWORKER_INFLIGHT) hw_running_collect(h, &l.running);
     /* Shard by shard (a sharded queue's listing is newest first per shard);

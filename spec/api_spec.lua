@@ -222,6 +222,21 @@ describe("the engine API", function()
       assert.are.same({}, q:jobs { offset = 6, limit = 10 })
     end)
 
+    it("lists grouped jobs past damaged group state, and names a group list of the wrong type #unsharded", function()
+      local q, _, _, name = R.queue(server)
+      q:queue_many({ { n = 11 }, { n = 12 } }, { group = "a" })
+      local groups = "hw:{" .. name .. "}:groups"
+      q:command("HSET", groups, "s:a\0b", "t", "s:", "t", "tokens", "many")
+      assert.are.equal(2, #q:jobs { limit = 100 })
+      assert.are.equal(1, #q:jobs { offset = 1, limit = math.huge })
+      assert.are.same({}, q:jobs { offset = 2 ^ 62, limit = 2 ^ 62 })
+      q:command("HSET", groups, "s:b", "t")
+      q:command("SET", "hw:{" .. name .. "}:g:b", "not a list")
+      local ok, err = pcall(q.jobs, q, { limit = 100 })
+      assert.is_false(ok)
+      assert.matches("cannot list the queue: LRANGE hw:{" .. name .. "}:g:b: Redis refused: WRONGTYPE", err, 1, true)
+    end)
+
     it("shows in-flight jobs with their holder and lease expiry", function()
       local q = R.queue(server, { lease = 30 })
       local id = q:queue { n = 1 }
