@@ -161,6 +161,8 @@ static const char *const help_list =
     "\n"
     "Lists one part of a queue as JSON lines, newest first. Every line has id, job\n"
     "(the job's JSON), attempt, recoveries and enqueued_at (ms since the epoch).\n"
+    "jobs lists the waiting jobs without a priority, then those with one, then\n"
+    "those in groups' lists, group by group (per shard on a sharded queue).\n"
     "inflight adds holder, lease_expires_at, state and started_at: state is running\n"
     "once the worker's process has reported the job started (it does so at each\n"
     "heartbeat, every third of the lease), else claimed (waiting in the worker's\n"
