@@ -273,12 +273,6 @@ static void guard_begin(pipe_guard *g, int tls)
     sigemptyset(&g->pipe);
     sigaddset(&g->pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &g->pipe, &g->old);
-    /* A thread that blocks SIGPIPE already (every engine thread) keeps
-     * what it raises pending and unseen: nothing to undo. */
-    if (sigismember(&g->old, SIGPIPE)) {
-        g->on = 0;
-        return;
-    }
     g->was_pending = sigpipe_pending();
 }
 
@@ -322,13 +316,18 @@ hw_link *hw_link_adopt(redisContext *ctx, double io_timeout, char *err, size_t e
         redisFree(ctx);
         return NULL;
     }
-    int fd = ctx->fd, tcp = ctx->connection_type == REDIS_CONN_TCP;
+    int fd = ctx->fd;
     /* hiredis 0.14's redisFree closes a descriptor above 0 only: -1 keeps it. */
     ctx->fd = -1;
     redisFree(ctx);
     /* A factory may hand over a non-blocking socket: the link blocks, under
-     * its timeouts. Keepalive by the context's own type: a factory may hand
-     * over a unix socket whatever the URL says, and keepalive fails on one. */
+     * its timeouts. Keepalive by the socket's own family: a factory may hand
+     * over a unix socket whatever the URL says (and redisConnectFd calls any
+     * descriptor TCP), and keepalive fails on one. */
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof addr;
+    int tcp = getsockname(fd, (struct sockaddr *)&addr, &addr_len) == 0 &&
+        (addr.ss_family == AF_INET || addr.ss_family == AF_INET6);
     int e = set_blocking(fd, 1) != 0 ? errno : tcp ? set_keepalive(fd) : 0;
     if (e != 0) {
         close(fd);
