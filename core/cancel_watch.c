@@ -67,7 +67,7 @@ static void on_message(hworker *h, const redisReply *r)
         return;
     const redisReply *token = r->element[2];
     if (token->len == 0 || memchr(token->str, '|', token->len) != NULL) return;
-    if (hw_held_cancel(&h->held, token->str, token->len) > 0)
+    if (hw_held_cancel(&h->held, token->str, token->len, hw_monotonic()) > 0)
         hw_log(&h->log, HWORKER_LOG_DEBUG, "lease keeper: claim %s was cancelled; stopping its job", token->str);
 }
 

@@ -179,7 +179,31 @@ void hw_held_destroy(hw_held *h)
     pthread_mutex_destroy(&h->lock);
 }
 
-void hw_held_add(hw_held *h, hw_claim *c)
+/* Whether claim c's token is token[0..len). */
+static int has_token(const hw_claim *c, const char *token, size_t len)
+{
+    return c->len > len && c->data[len] == '|' && memcmp(c->data, token, len) == 0;
+}
+
+/* Lets a claim taken at `now` start cancelled if its cancel came early;
+ * forgets the early cancels older than HW_EARLY_KEEP. Under the lock. */
+static void match_early(hw_held *h, hw_claim *c, double now)
+{
+    for (size_t i = 0; i < HW_EARLY_MAX && h->nearly > 0; i++) {
+        hw_early_cancel *e = &h->early[i];
+        if (e->len == 0) continue;
+        int fresh = now - e->heard <= HW_EARLY_KEEP, matches = fresh && has_token(c, e->token, e->len);
+        if (fresh && !matches) continue;
+        if (matches) {
+            int none = 0;
+            atomic_compare_exchange_strong(&c->stop, &none, HW_STOP_CANCELLED);
+        }
+        e->len = 0;
+        h->nearly--;
+    }
+}
+
+void hw_held_add(hw_held *h, hw_claim *c, double now)
 {
     pthread_mutex_lock(&h->lock);
     if (h->n == h->cap) {
@@ -188,7 +212,27 @@ void hw_held_add(hw_held *h, hw_claim *c)
         if (h->items == NULL) abort();
     }
     h->items[h->n++] = c;
+    if (h->nearly > 0) match_early(h, c, now);
     pthread_mutex_unlock(&h->lock);
+}
+
+/* Keeps a token no held claim has, in a free slot or the oldest's. */
+static void keep_early(hw_held *h, const char *token, size_t len, double heard)
+{
+    if (len >= HW_EARLY_TOKEN) return;
+    hw_early_cancel *slot = &h->early[0];
+    for (size_t i = 0; i < HW_EARLY_MAX; i++) {
+        hw_early_cancel *e = &h->early[i];
+        if (e->len == 0) {
+            slot = e;
+            break;
+        }
+        if (e->heard < slot->heard) slot = e;
+    }
+    if (slot->len == 0) h->nearly++;
+    memcpy(slot->token, token, len);
+    slot->len = len;
+    slot->heard = heard;
 }
 
 void hw_held_remove(hw_held *h, hw_claim *c)
@@ -235,17 +279,19 @@ int hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len)
     return marked;
 }
 
-size_t hw_held_cancel(hw_held *h, const char *token, size_t len)
+size_t hw_held_cancel(hw_held *h, const char *token, size_t len, double heard)
 {
-    size_t marked = 0;
+    size_t marked = 0, held = 0;
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < h->n; i++) {
         hw_claim *c = h->items[i];
-        if (c->len > len && c->data[len] == '|' && memcmp(c->data, token, len) == 0) {
+        if (has_token(c, token, len)) {
+            held++;
             int none = 0;
             if (atomic_compare_exchange_strong(&c->stop, &none, HW_STOP_CANCELLED)) marked++;
         }
     }
+    if (held == 0 && len > 0 && heard >= 0) keep_early(h, token, len, heard);
     pthread_mutex_unlock(&h->lock);
     return marked;
 }

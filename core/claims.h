@@ -53,17 +53,36 @@ typedef struct hw_envelope {
 void hw_envelope_parse(hw_envelope *e, const char *text, size_t len);
 void hw_envelope_free(hw_envelope *e);
 
+/* A cancel can be heard before its claim is held: the claim script ran in
+ * Redis, then the cancel, and the cancel's message reached the lease keeper
+ * before the claim's reply reached its worker. Such a token is kept for
+ * HW_EARLY_KEEP seconds (the next renewal, at a third of the lease, finds
+ * the mark anyway); a claim held meanwhile with that token starts
+ * cancelled. At most HW_EARLY_MAX are kept, the oldest giving way. */
+#define HW_EARLY_MAX 16
+#define HW_EARLY_TOKEN 48
+#define HW_EARLY_KEEP 5.0
+typedef struct hw_early_cancel {
+    char token[HW_EARLY_TOKEN];
+    size_t len;   /* 0: a free slot */
+    double heard; /* monotonic seconds */
+} hw_early_cancel;
+
 /* The claims this process holds, for the lease keeper. Shared by the
  * workers and the keeper of a handle; every call takes its lock. */
 typedef struct hw_held {
     pthread_mutex_t lock;
     hw_claim **items;
     size_t n, cap;
+    hw_early_cancel early[HW_EARLY_MAX];
+    size_t nearly; /* slots in use */
 } hw_held;
 
 void hw_held_init(hw_held *h);
 void hw_held_destroy(hw_held *h);
-void hw_held_add(hw_held *h, hw_claim *c);
+/* Adds a claim its worker took at monotonic time `now`; it starts
+ * cancelled if a cancel of its token was heard early (above). */
+void hw_held_add(hw_held *h, hw_claim *c, double now);
 void hw_held_remove(hw_held *h, hw_claim *c);
 /* Copies every held claim of shard `shard` into args (after what is there
  * already) and their pointers into *out (caller frees); returns how many. */
@@ -75,7 +94,11 @@ size_t hw_held_snapshot(hw_held *h, int shard, hw_args *args, hw_claim ***out);
  * really taken over. */
 int hw_held_mark_lost(hw_held *h, hw_claim *c, const char *data, size_t len);
 /* Marks cancelled every held claim whose token (the text before its first
- * '|') is `token`, unless it is lost already. Returns how many it marked. */
-size_t hw_held_cancel(hw_held *h, const char *token, size_t len);
+ * '|') is `token`, unless it is lost already. Returns how many it marked.
+ * `heard` is the monotonic time a cancel's message named the token: when
+ * no claim held has it, it is kept (above). A renewal, which names only
+ * claims held, passes HW_HELD_RENEWED. */
+#define HW_HELD_RENEWED (-1.0)
+size_t hw_held_cancel(hw_held *h, const char *token, size_t len, double heard);
 
 #endif

@@ -80,7 +80,7 @@ static void renew_shard(keeper *k, int shard)
                 size_t len = args->lens[nkeys + 2 + i];
                 if (r->element[i]->integer == 2) {
                     const char *bar = memchr(data, '|', len);
-                    if (bar) hw_held_cancel(&h->held, data, (size_t)(bar - data));
+                    if (bar) hw_held_cancel(&h->held, data, (size_t)(bar - data), HW_HELD_RENEWED);
                 }
                 if (r->element[i]->integer == 0 && hw_held_mark_lost(&h->held, claims[i], data, len)) {
                     hw_args_add(&k->lost, data, len);

@@ -508,7 +508,7 @@ static int claim_from(hw_worker *w, int shard)
         }
         hw_claim *c = hw_claim_new(r->element[i]->str, r->element[i]->len);
         c->shard = shard;
-        hw_held_add(&h->held, c);
+        hw_held_add(&h->held, c, w->claimed_at);
         w->batch[w->nbatch++] = c;
     }
     freeReplyObject(r);

@@ -96,6 +96,21 @@ describe("cancel, delete and run now by id", function()
     assert.are.equal(0, q:stats().counters.succeeded)
   end)
 
+  it("stops a job whose cancel reached its process before its claim reached the worker #unsharded", function()
+    -- spec/c/cancel_early.c holds Redis's replies back in a relay of its
+    -- own while it cancels a job claimed in Redis; a 60 s lease renews
+    -- every 20 s, and the program waits 10 s for the cancel to land.
+    local q, _, _, name = R.queue(server, { lease = 60 })
+    local dir = H.tmpdir()
+    local job = H.file(dir, "spin.lua", "function job() while true do end end\n")
+    local bin = H.c_program(dir, "cancel_early", "$(pkg-config --libs hiredis) -lpthread")
+    local out = H.sh(("timeout -s KILL 120 %s %s %s %s; echo status=$?"):format(H.quote(bin), H.quote(server.sock),
+      name, H.quote(job)))
+    assert.matches("cancelled=1 running=1\nstatus=0", out)
+    local s = q:stats()
+    assert.are.equal(0, s.counters.succeeded + s.pending + s.inflight)
+  end)
+
   it("stops a running job at its next lease renewal when its process missed the message #unsharded", function()
     local q, runs, config, name = R.queue(server, { lease = 1 })
     H.spawn_workers({ name = name, redis = server.url, job_file = record, config = config, workers = 1, monitors = 0,

@@ -186,9 +186,9 @@ static void test_held(void)
     CHECK(out == NULL && args.argc == 0);
 
     hw_claim *a = claim("a", 0), *b = claim("b", 1), *c = claim("c", 0);
-    hw_held_add(&h, a);
-    hw_held_add(&h, b);
-    hw_held_add(&h, c);
+    hw_held_add(&h, a, 0);
+    hw_held_add(&h, b, 0);
+    hw_held_add(&h, c, 0);
     hw_args_adds(&args, "EVALSHA"); /* snapshot appends after what is there */
     size_t n = hw_held_snapshot(&h, 0, &args, &out);
     CHECK(n == 2);
@@ -217,7 +217,7 @@ static void test_held(void)
         char id[8];
         snprintf(id, sizeof id, "m%d", i);
         many[i] = claim(id, 2);
-        hw_held_add(&h, many[i]);
+        hw_held_add(&h, many[i], 0);
     }
     n = hw_held_snapshot(&h, 2, &args, &out);
     CHECK(n == 40 && args_match(&args, 0, out, n));
@@ -243,14 +243,16 @@ static void test_held(void)
     /* cancel: the held claims whose token is the one named, not lost ones. */
     const char *bar = memchr(b->data, '|', b->len);
     size_t token = (size_t)(bar - b->data);
-    CHECK(hw_held_cancel(&h, b->data, token - 1) == 0); /* a prefix of the token is another token */
-    CHECK(hw_held_cancel(&h, a->data, (size_t)((const char *)memchr(a->data, '|', a->len) - a->data)) == 0);
-    CHECK(hw_held_cancel(&h, b->data, token) == 1);
+    CHECK(hw_held_cancel(&h, b->data, token - 1, HW_HELD_RENEWED) == 0); /* a prefix of the token is another token */
+    CHECK(hw_held_cancel(&h, a->data, (size_t)((const char *)memchr(a->data, '|', a->len) - a->data),
+                         HW_HELD_RENEWED) == 0);
+    CHECK(hw_held_cancel(&h, b->data, token, HW_HELD_RENEWED) == 1);
     CHECK(atomic_load(&b->stop) == HW_STOP_CANCELLED);
     CHECK(atomic_load(&c->stop) == 0);
     CHECK(hw_held_mark_lost(&h, c, c->data, c->len) == 1);
     CHECK(atomic_load(&c->stop) == HW_STOP_LEASE_LOST);
-    CHECK(hw_held_cancel(&h, c->data, (size_t)((const char *)memchr(c->data, '|', c->len) - c->data)) == 0);
+    CHECK(hw_held_cancel(&h, c->data, (size_t)((const char *)memchr(c->data, '|', c->len) - c->data),
+                         HW_HELD_RENEWED) == 0);
     CHECK(atomic_load(&c->stop) == HW_STOP_LEASE_LOST);
 
     hw_held_remove(&h, b);
@@ -262,6 +264,53 @@ static void test_held(void)
     hw_held_destroy(&h);
 }
 
+/* A cancel heard before its claim is held: the claim starts cancelled if it
+ * comes within HW_EARLY_KEEP seconds; renewals and long tokens are not kept;
+ * the oldest gives way when more are kept than there is room for. */
+static void test_early_cancel(void)
+{
+    hw_held h;
+    hw_held_init(&h);
+    CHECK(hw_held_cancel(&h, "tx", 2, 100.0) == 0);
+    CHECK(hw_held_cancel(&h, "ty", 2, 100.0) == 0);
+    CHECK(hw_held_cancel(&h, "tz", 2, HW_HELD_RENEWED) == 0);
+    CHECK(h.nearly == 2);
+    hw_claim *x = claim("x", 0), *y = claim("y", 0), *z = claim("z", 0), *w = claim("w", 0);
+    hw_held_add(&h, x, 101.0);
+    CHECK(atomic_load(&x->stop) == HW_STOP_CANCELLED);
+    hw_held_add(&h, z, 101.0); /* a renewal's cancel is not kept */
+    CHECK(atomic_load(&z->stop) == 0);
+    hw_held_add(&h, y, 100.0 + HW_EARLY_KEEP + 1); /* too late: forgotten */
+    CHECK(atomic_load(&y->stop) == 0);
+    CHECK(h.nearly == 0);
+    /* A token a held claim has is marked there, not kept. */
+    CHECK(hw_held_cancel(&h, "tz", 2, 102.0) == 1);
+    CHECK(h.nearly == 0);
+    /* Room for HW_EARLY_MAX: one more pushes the oldest out. */
+    char token[HW_EARLY_TOKEN + 8];
+    for (int i = 0; i <= HW_EARLY_MAX; i++) {
+        int n = snprintf(token, sizeof token, "t%d", i);
+        CHECK(hw_held_cancel(&h, token, (size_t)n, 200.0 + i / 100.0) == 0);
+    }
+    CHECK(h.nearly == HW_EARLY_MAX);
+    hw_claim *first = claim("0", 0), *last = claim("16", 0);
+    hw_held_add(&h, first, 201.0);
+    CHECK(atomic_load(&first->stop) == 0);
+    hw_held_add(&h, last, 201.0);
+    CHECK(atomic_load(&last->stop) == HW_STOP_CANCELLED);
+    memset(token, 'a', sizeof token);
+    CHECK(hw_held_cancel(&h, token, HW_EARLY_TOKEN, 201.0) == 0);
+    CHECK(h.nearly == HW_EARLY_MAX - 1);
+    hw_held_add(&h, w, 201.0);
+    CHECK(atomic_load(&w->stop) == 0);
+    hw_claim *held[] = {x, y, z, w, first, last};
+    for (size_t i = 0; i < sizeof held / sizeof *held; i++) {
+        hw_held_remove(&h, held[i]);
+        hw_claim_free(held[i]);
+    }
+    hw_held_destroy(&h);
+}
+
 int main(void)
 {
     test_envelope_parses();
@@ -269,5 +318,6 @@ int main(void)
     test_envelope_broken();
     test_claim_new();
     test_held();
+    test_early_cancel();
     return check_report("test_claims");
 }
