@@ -23,6 +23,11 @@ void hw_cancel_watch_free(hw_cancel_watch *w) { hw_conn_free(&w->conn); }
 static void failed(hw_cancel_watch *w, hworker *h, const char *why)
 {
     double most = h->cfg.lease / 3.0;
+    /* A subscription that held for a renewal interval worked: start the
+     * back-off afresh. One dropped at once (a pubsub output buffer limit,
+     * say) goes on backing off, so a flapping connection costs a renewal
+     * and a log line per back-off, not per tenth of a second. */
+    if (w->subscribed && hw_monotonic() - w->subscribed_at >= most) w->backoff = 0;
     if (w->backoff == 0)
         hw_log(&h->log, HWORKER_LOG_WARN,
                "lease keeper: cannot listen for cancelled jobs (%s); until it can, a cancelled job is stopped at "
@@ -54,8 +59,8 @@ static int listen(hw_cancel_watch *w, hworker *h)
         return 0;
     }
     if (w->backoff > 0) hw_log(&h->log, HWORKER_LOG_INFO, "lease keeper: listening for cancelled jobs again");
-    w->backoff = 0;
     w->subscribed = 1;
+    w->subscribed_at = hw_monotonic();
     return 1;
 }
 

@@ -15,9 +15,10 @@
 
 typedef struct hw_cancel_watch {
     hw_conn conn;
-    int subscribed;  /* conn holds the subscription to every shard's channel */
-    double retry_at; /* monotonic time of the next subscribe attempt after a failure */
-    double backoff;  /* 0 while it works */
+    int subscribed;       /* conn holds the subscription to every shard's channel */
+    double retry_at;      /* monotonic time of the next subscribe attempt after a failure */
+    double backoff;       /* 0 until a failure; kept while subscriptions drop at once */
+    double subscribed_at; /* monotonic time of the last subscription */
 } hw_cancel_watch;
 
 void hw_cancel_watch_init(hw_cancel_watch *w, hworker *h);

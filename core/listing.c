@@ -158,7 +158,8 @@ static hworker_rc list_key(lister *l, const char *key, int zset, int scored, int
  * turn ("\1<group>": scripts/lib/groups.lua) in pending is no job. */
 static int is_marker(const redisReply *el)
 {
-    return el->type != REDIS_REPLY_STRING || (el->len >= 1 && (el->str[0] == '\0' || el->str[0] == '\1'));
+    return el->type != REDIS_REPLY_STRING || (el->len == 1 && el->str[0] == '\0') ||
+        (el->len >= 1 && el->str[0] == '\1');
 }
 
 /* How many markers shard k's pending holds: its groups' turns (the groups
@@ -229,41 +230,76 @@ static hworker_rc list_pending(lister *l, int k)
     return HWORKER_OK;
 }
 
-/* The jobs waiting in shard k's groups' lists, group by group in HSCAN's
- * order: a field "s:<group>" of the groups hash names a group with jobs
- * waiting, whose list is "hw:{q}:g:<group>" (scripts/lib/groups.lua). */
-static hworker_rc list_groups(lister *l, int k)
+/* Orders group names as memcmp does, a shorter prefix first. */
+static int by_name(const void *a, const void *b)
+{
+    const hw_buf *x = a, *y = b;
+    int c = memcmp(x->data, y->data, x->len < y->len ? x->len : y->len);
+    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The names of shard k's groups with jobs waiting into *names (sorted, each
+ * once; the caller frees them): a field "s:<group>" of the groups hash
+ * names one (scripts/lib/groups.lua). HSCAN may give a field twice, and
+ * in another order from one listing to the next, so the names are read
+ * whole and sorted, and pages agree. */
+static hworker_rc group_names(lister *l, int k, hw_buf **names, size_t *n)
 {
     const char *groups = l->h->shard[k].key[HW_KEY_GROUPS];
-    size_t prefix = strlen(groups) - strlen("groups");
     char cursor[32] = "0";
-    hworker_rc rc = HWORKER_OK;
-    hw_buf key = {0};
+    size_t cap = 0;
+    *names = NULL;
+    *n = 0;
     do {
         const char *argv[7] = {"HSCAN", groups, cursor, "MATCH", "s:*", "COUNT", "1000"};
         redisReply *r = ask(l, 7, argv, REDIS_REPLY_ARRAY);
         if (r == NULL) return HWORKER_E_REDIS;
         if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
             freeReplyObject(r);
-            hw_buf_free(&key);
             return hw_fail(HWORKER_E_REDIS, l->err, l->errlen, "cannot list the queue: HSCAN %s: unexpected reply",
                            groups);
         }
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
         const redisReply *fields = r->element[1];
-        for (size_t i = 0; i + 1 < fields->elements && rc == HWORKER_OK && !l->stop && l->limit > 0; i += 2) {
+        for (size_t i = 0; i + 1 < fields->elements; i += 2) {
             const redisReply *f = fields->element[i];
             /* A name with a NUL byte names no group (enqueue allows
              * printable ASCII), and would be cut short as an argument. */
             if (f->type != REDIS_REPLY_STRING || f->len < 3 || memchr(f->str, '\0', f->len)) continue;
-            key.len = 0;
-            hw_buf_add(&key, groups, prefix);
-            hw_buf_adds(&key, "g:");
-            hw_buf_add(&key, f->str + 2, f->len - 2);
-            rc = list_key(l, key.data, 0, 0, 1);
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                *names = realloc(*names, sizeof **names * cap);
+                if (*names == NULL) abort();
+            }
+            hw_buf *name = &(*names)[(*n)++];
+            memset(name, 0, sizeof *name);
+            hw_buf_add(name, f->str + 2, f->len - 2);
         }
         freeReplyObject(r);
-    } while (rc == HWORKER_OK && strcmp(cursor, "0") != 0 && !l->stop && l->limit > 0);
+    } while (strcmp(cursor, "0") != 0);
+    if (*n > 1) qsort(*names, *n, sizeof **names, by_name);
+    return HWORKER_OK;
+}
+
+/* The jobs waiting in shard k's groups' lists ("hw:{q}:g:<group>"), group
+ * by group in the order of their names. */
+static hworker_rc list_groups(lister *l, int k)
+{
+    hw_buf *names = NULL;
+    size_t n = 0;
+    hworker_rc rc = group_names(l, k, &names, &n);
+    const char *groups = l->h->shard[k].key[HW_KEY_GROUPS];
+    hw_buf key = {0};
+    for (size_t i = 0; i < n && rc == HWORKER_OK && !l->stop && l->limit > 0; i++) {
+        if (i > 0 && by_name(&names[i - 1], &names[i]) == 0) continue;
+        key.len = 0;
+        hw_buf_add(&key, groups, strlen(groups) - strlen("groups"));
+        hw_buf_adds(&key, "g:");
+        hw_buf_add(&key, names[i].data, names[i].len);
+        rc = list_key(l, key.data, 0, 0, 1);
+    }
+    for (size_t i = 0; i < n; i++) hw_buf_free(&names[i]);
+    free(names);
     hw_buf_free(&key);
     return rc;
 }

@@ -3,6 +3,7 @@
  * run in their own sandboxed Lua states on their own threads, never in the
  * caller's state. Errors a caller can fix are raised as Lua errors whose
  * message names what to fix. */
+#include <limits.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -52,6 +53,16 @@ static double opt_number(lua_State *L, int t, const char *key, double def)
     }
     lua_pop(L, 1);
     return v;
+}
+
+/* A count option as a long: NaN reads as 0, and values past what a long
+ * holds as its limits (a cast of those would be undefined). */
+static long opt_count(lua_State *L, int t, const char *key, long def)
+{
+    double v = opt_number(L, t, key, (double)def);
+    if (!(v > (double)LONG_MIN / 2)) return v != v ? 0 : LONG_MIN / 2;
+    if (v > (double)LONG_MAX / 2) return LONG_MAX / 2;
+    return (long)v;
 }
 
 static const char *opt_string(lua_State *L, int t, const char *key, const char *def)
@@ -465,8 +476,8 @@ static int list_part(lua_State *L, hworker_part part)
         luaL_checktype(L, 2, LUA_TTABLE);
         static const char *const known[] = {"offset", "limit", NULL};
         hw_lua_check_known(L, 2, known, "listing");
-        offset = (long)opt_number(L, 2, "offset", 0);
-        limit = (long)opt_number(L, 2, "limit", 100);
+        offset = opt_count(L, 2, "offset", 0);
+        limit = opt_count(L, 2, "limit", 100);
     }
     lua_newtable(L);
     list_ctx c = {L, 0};
