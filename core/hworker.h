@@ -396,7 +396,11 @@ typedef int (*hworker_entry_fn)(void *ud, const hworker_entry *entry);
 /** Lists one part, newest first, skipping `offset` entries and giving at most
  * `limit` (limit <= 0 means 100). Pending lists, shard by shard, the jobs
  * without a priority, then those with one, then those waiting in groups'
- * lists, group by group; the offset and the limit count jobs. In-flight is ordered by lease expiry, latest
+ * lists, group by group in the order of their names; the offset and the
+ * limit count jobs. While pending's list holds a group's turn or a
+ * doorbell, a page past the first reads that list from its front up to the
+ * offset (1,000 entries a round trip); a group list of the wrong type
+ * fails the listing, naming its key. In-flight is ordered by lease expiry, latest
  * first; scheduled by due time, latest first. An in-flight listing also
  * reads the queue's process registry (one script call more) to fill
  * started_at. Thread-safe. */

@@ -325,6 +325,7 @@ hw_link *hw_link_adopt(redisContext *ctx, double io_timeout, char *err, size_t e
      * over a unix socket whatever the URL says (and redisConnectFd calls any
      * descriptor TCP), and keepalive fails on one. */
     struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
     socklen_t addr_len = sizeof addr;
     int tcp = getsockname(fd, (struct sockaddr *)&addr, &addr_len) == 0 &&
         (addr.ss_family == AF_INET || addr.ss_family == AF_INET6);

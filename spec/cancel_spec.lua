@@ -103,8 +103,8 @@ describe("cancel, delete and run now by id", function()
     local q, _, _, name = R.queue(server, { lease = 60 })
     local dir = H.tmpdir()
     local job = H.file(dir, "spin.lua", "function job() while true do end end\n")
-    local bin = H.c_program(dir, "cancel_early", "$(pkg-config --libs hiredis) -lpthread")
-    local out = H.sh(("timeout -s KILL 120 %s %s %s %s; echo status=$?"):format(H.quote(bin), H.quote(server.sock),
+    local program = H.c_program(dir, "cancel_early", "$(pkg-config --libs hiredis) -lpthread")
+    local out = H.sh(("timeout -s KILL 120 %s %s %s %s; echo status=$?"):format(H.quote(program), H.quote(server.sock),
       name, H.quote(job)))
     assert.matches("cancelled=1 running=1\nstatus=0", out)
     local s = q:stats()
