@@ -269,7 +269,8 @@ async function start() {
   } catch (e) {
     say(e.message, "error");
   }
-  window.addEventListener("hashchange", route);
+  // A message belongs to the page it was said on.
+  window.addEventListener("hashchange", () => { say(""); route(); });
   route();
 }
 
